@@ -1,0 +1,64 @@
+# guanaco build, test and benchmark entry points.
+# Tools are pinned here and run with `go run MODULE@VERSION`, so a fresh machine
+# needs nothing but Go and the Debian packages .ci/run installs.
+
+GO            ?= go
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TEMPL         := github.com/a-h/templ/cmd/templ@v0.3.1100
+PKGS          := ./...
+FUZZTIME      ?= 30s
+BENCHTIME     ?= 1s
+
+.PHONY: all build test test-go lint fmt-check vet staticcheck generate check-generated bench fuzz run clean
+
+all: build
+
+## build: compile both programs into ./bin
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+## run: start fpserver on its embedded default (SQLite in ./data)
+run: build
+	./bin/fpserver $(ARGS)
+
+## test: lint, generated-code check and the whole test suite
+test: lint check-generated test-go
+
+test-go:
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+## lint: gofmt, go vet and staticcheck
+lint: fmt-check vet staticcheck
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+## generate: regenerate templ code (committed)
+generate:
+	@if ls web/templates/*.templ >/dev/null 2>&1; then $(GO) run $(TEMPL) generate -path web/templates; fi
+
+## check-generated: fail when committed generated code is stale
+check-generated: generate
+	@git diff --exit-code -- '*_templ.go' || { echo "generated templ code is stale: run make generate and commit"; exit 1; }
+
+## bench: Go benchmarks (ratios against in-run baselines are printed by each)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./fingerprint/... ./store/...
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
