@@ -1,0 +1,190 @@
+package capture
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/guanaco-fp/guanaco/fingerprint"
+)
+
+// Protocol is the application protocol of a captured connection.
+type Protocol string
+
+// Protocols.
+const (
+	ProtoHTTP1 Protocol = "http/1.1"
+	ProtoH2    Protocol = "h2"
+)
+
+// StreamLimits bounds the per-connection HTTP parsers.
+type StreamLimits struct {
+	// MaxHeadBytes caps one HTTP/1 request head (default 64 KiB).
+	MaxHeadBytes int
+	// MaxHeaders caps header fields per request (default 256).
+	MaxHeaders int
+	// MaxPending caps parsed requests kept per connection until a handler
+	// claims them (default 64); older unclaimed ones are dropped first.
+	MaxPending int
+	// H2MaxFrameSize and H2HeaderTableSize must equal what the HTTP/2
+	// server advertises (SETTINGS_MAX_FRAME_SIZE, SETTINGS_HEADER_TABLE_SIZE);
+	// defaults 1 MiB and 4096, x/net/http2's server defaults.
+	H2MaxFrameSize    uint32
+	H2HeaderTableSize uint32
+}
+
+func (s StreamLimits) withDefaults() StreamLimits {
+	if s.MaxHeadBytes <= 0 {
+		s.MaxHeadBytes = 64 << 10
+	}
+	if s.MaxHeaders <= 0 {
+		s.MaxHeaders = 256
+	}
+	if s.MaxPending <= 0 {
+		s.MaxPending = 64
+	}
+	if s.H2MaxFrameSize == 0 {
+		s.H2MaxFrameSize = 1 << 20
+	}
+	if s.H2HeaderTableSize == 0 {
+		s.H2HeaderTableSize = 4096
+	}
+	return s
+}
+
+// TLSInfo is what the client sent and negotiated in its TLS handshake.
+type TLSInfo struct {
+	// Raw is the ClientHello record(s) exactly as received.
+	Raw []byte
+	// Hello is the parsed ClientHello.
+	Hello *fingerprint.ClientHello
+	// Fingerprints are computed once per connection.
+	Fingerprints fingerprint.TLSFingerprints
+	// State is the negotiated connection state.
+	State tls.ConnectionState
+}
+
+// Conn is an accepted connection whose client bytes are being captured. It
+// is a net.Conn for net/http and x/net/http2: Read returns the decrypted
+// (or, without TLS, plain) client bytes after feeding them to the HTTP/1 or
+// HTTP/2 parser of the connection. A parser error stops the capture, never
+// the connection: the real HTTP stack decides what is a protocol error.
+type Conn struct {
+	net.Conn // *tls.Conn for TLS connections, the raw connection otherwise
+
+	id       string
+	accepted time.Time
+	proto    Protocol
+	tlsInfo  *TLSInfo
+	remote   netip.AddrPort
+
+	mu      sync.Mutex
+	h1      *fingerprint.HTTP1Stream // set for HTTP/1 connections
+	h2      *fingerprint.H2Stream    // set for HTTP/2 connections
+	pending []*parsedRequest         // parsed, not yet claimed by a handler, in arrival order
+	limits  StreamLimits
+	dropped int
+	h2conn  *fingerprint.H2Conn // connection preface snapshot, see claim
+	akamai  fingerprint.AkamaiFP
+}
+
+var _ net.Conn = (*Conn)(nil)
+
+func newConn(c net.Conn, tc *tls.Conn, hc *HelloConn, proto Protocol, accepted time.Time, lim StreamLimits) *Conn {
+	var idb [8]byte
+	_, _ = rand.Read(idb[:])
+	conn := &Conn{
+		Conn:     c,
+		id:       hex.EncodeToString(idb[:]),
+		accepted: accepted,
+		proto:    proto,
+		limits:   lim,
+	}
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		conn.remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	if tc != nil && hc != nil {
+		conn.tlsInfo = &TLSInfo{
+			Raw:          hc.Raw(),
+			Hello:        hc.Hello(),
+			Fingerprints: hc.Hello().Fingerprints(),
+			State:        tc.ConnectionState(),
+		}
+	}
+	switch proto {
+	case ProtoH2:
+		conn.h2 = fingerprint.NewH2Stream(fingerprint.H2Config{
+			MaxFrameSize:      lim.H2MaxFrameSize,
+			HeaderTableSize:   lim.H2HeaderTableSize,
+			MaxHeaderListSize: uint32(lim.MaxHeadBytes),
+			OnRequest: func(req fingerprint.H2Request) {
+				conn.enqueue(&parsedRequest{h2: &req})
+			},
+		})
+	default:
+		conn.h1 = fingerprint.NewHTTP1Stream(fingerprint.HTTP1StreamConfig{
+			Limits: fingerprint.HTTP1Limits{MaxHeadBytes: lim.MaxHeadBytes, MaxHeaders: lim.MaxHeaders},
+			OnRequest: func(_ int, _ int64, req *fingerprint.HTTP1Request) {
+				conn.enqueue(&parsedRequest{h1: req})
+			},
+		})
+	}
+	return conn
+}
+
+// Read reads client bytes and feeds them to the connection's parser.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		// The parsers never fail a Write: a protocol error stops the
+		// capture, and the real HTTP stack answers the client.
+		c.mu.Lock()
+		if c.h2 != nil {
+			_, _ = c.h2.Write(p[:n])
+		} else if c.h1 != nil {
+			_, _ = c.h1.Write(p[:n])
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// ConnectionState returns the TLS state (zero without TLS). x/net/http2
+// uses it to see that the connection is TLS.
+func (c *Conn) ConnectionState() tls.ConnectionState {
+	if c.tlsInfo == nil {
+		return tls.ConnectionState{}
+	}
+	return c.tlsInfo.State
+}
+
+// ID is a random identifier of this connection, unique per process run.
+func (c *Conn) ID() string { return c.id }
+
+// Accepted is when the connection was accepted.
+func (c *Conn) Accepted() time.Time { return c.accepted }
+
+// Protocol is the negotiated application protocol.
+func (c *Conn) Protocol() Protocol { return c.proto }
+
+// TLS returns the captured handshake, or nil for a plain connection.
+func (c *Conn) TLS() *TLSInfo { return c.tlsInfo }
+
+// RemoteAddrPort is the client address: the PROXY protocol source when a
+// trusted proxy sent one, else the TCP peer. IPv4-mapped IPv6 addresses are
+// unmapped.
+func (c *Conn) RemoteAddrPort() netip.AddrPort { return c.remote }
+
+// enqueue records a parsed request for a handler to claim. Called with
+// c.mu held (from the parser callbacks inside Read).
+func (c *Conn) enqueue(pr *parsedRequest) {
+	if len(c.pending) >= c.limits.MaxPending {
+		c.pending = c.pending[1:]
+		c.dropped++
+	}
+	c.pending = append(c.pending, pr)
+}

@@ -1,0 +1,324 @@
+package capture
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	proxyproto "github.com/pires/go-proxyproto"
+
+	"github.com/guanaco-fp/guanaco/fingerprint"
+)
+
+// Handshake failure reasons reported to Config.OnHandshakeError. They are
+// stable strings suitable as metric label values.
+const (
+	ReasonTimeout    = "timeout"     // no complete hello (or handshake) before the deadline
+	ReasonEOF        = "eof"         // the client closed before a complete hello
+	ReasonNotTLS     = "not_tls"     // the first bytes are not a TLS handshake record
+	ReasonHTTPOnTLS  = "http_on_tls" // a plain HTTP request on the TLS port (answered with 400)
+	ReasonBadHello   = "bad_hello"   // TLS records that do not hold a valid ClientHello
+	ReasonTooLarge   = "too_large"   // the hello exceeds the size cap
+	ReasonProxyProto = "proxy_protocol"
+	ReasonHandshake  = "handshake" // crypto/tls rejected the handshake
+	ReasonNetwork    = "network"
+)
+
+// Config configures a Listener.
+type Config struct {
+	// TLS is the server configuration. NextProtos decides what is offered
+	// (e.g. "h2", "http/1.1"). Nil makes a plain-text listener: no hello is
+	// read and every connection is HTTP/1.
+	TLS *tls.Config
+	// HandshakeTimeout bounds reading the PROXY header, the ClientHello and
+	// the whole TLS handshake. Default 10s.
+	HandshakeTimeout time.Duration
+	// MaxHelloBytes caps the ClientHello records (DefaultMaxHelloBytes).
+	MaxHelloBytes int
+	// MaxPendingHandshakes bounds connections between accept and the end of
+	// their handshake; further connections wait in the kernel backlog.
+	// Default 1024.
+	MaxPendingHandshakes int
+	// ServeH2, when set, is called in a goroutine of its own for every
+	// connection that negotiated "h2"; it owns the connection. When nil, h2
+	// connections go to Accept like the others.
+	ServeH2 func(*Conn)
+	// ProxyProtocol enables PROXY protocol v1/v2 headers, honoured only from
+	// peers inside TrustedProxies; a header from any other peer is refused.
+	ProxyProtocol bool
+	// TrustedProxies lists the peers allowed to send PROXY headers.
+	TrustedProxies []netip.Prefix
+	// Streams bounds the per-connection HTTP parsers.
+	Streams StreamLimits
+	// OnHandshakeError is called (from the connection's goroutine) once for
+	// every connection that did not reach HTTP, with a Reason* constant.
+	OnHandshakeError func(reason string, err error)
+	// OnHandshake is called for every connection that completed its
+	// handshake (or, without TLS, was accepted).
+	OnHandshake func(*Conn)
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Listener is a net.Listener that captures what each client sends. For TLS
+// it reads the ClientHello itself, completes the handshake with crypto/tls,
+// and returns (or hands to ServeH2) a *Conn whose decrypted client bytes are
+// parsed as HTTP/1 or HTTP/2 as they are read. Handshakes run in their own
+// goroutines so a slow client never blocks Accept.
+type Listener struct {
+	inner net.Listener
+	cfg   Config
+	sem   chan struct{}
+	conns chan *Conn
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+	errMu     sync.Mutex
+	err       error // the error that stopped the accept loop
+}
+
+var _ net.Listener = (*Listener)(nil)
+
+// NewListener starts accepting on inner. Close stops it and closes inner.
+func NewListener(inner net.Listener, cfg Config) *Listener {
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.MaxPendingHandshakes <= 0 {
+		cfg.MaxPendingHandshakes = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Streams = cfg.Streams.withDefaults()
+	if cfg.ProxyProtocol {
+		trusted := cfg.TrustedProxies
+		inner = &proxyproto.Listener{
+			Listener:          inner,
+			ReadHeaderTimeout: cfg.HandshakeTimeout,
+			ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
+				if addrIn(o.Upstream, trusted) {
+					return proxyproto.USE, nil
+				}
+				return proxyproto.REJECT, nil
+			},
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Listener{
+		inner:  inner,
+		cfg:    cfg,
+		sem:    make(chan struct{}, cfg.MaxPendingHandshakes),
+		conns:  make(chan *Conn),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l
+}
+
+func addrIn(a net.Addr, prefixes []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range prefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Listener) acceptLoop() {
+	defer l.wg.Done()
+	var backoff time.Duration
+	for {
+		select {
+		case l.sem <- struct{}{}:
+		case <-l.ctx.Done():
+			return
+		}
+		c, err := l.inner.Accept()
+		if err != nil {
+			<-l.sem
+			if l.ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
+				l.cfg.Logger.Warn("capture: accept error; retrying", "err", err, "delay", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-l.ctx.Done():
+					return
+				}
+				continue
+			}
+			l.errMu.Lock()
+			l.err = fmt.Errorf("capture: accept: %w", err)
+			l.errMu.Unlock()
+			l.cancel()
+			return
+		}
+		backoff = 0
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			conn := l.handshake(c)
+			<-l.sem
+			if conn == nil {
+				return
+			}
+			if l.cfg.OnHandshake != nil {
+				l.cfg.OnHandshake(conn)
+			}
+			if conn.Protocol() == ProtoH2 && l.cfg.ServeH2 != nil {
+				l.cfg.ServeH2(conn)
+				return
+			}
+			select {
+			case l.conns <- conn:
+			case <-l.ctx.Done():
+				conn.Close()
+			}
+		}()
+	}
+}
+
+// isTemporary reports errors worth retrying Accept on (EMFILE and friends
+// surface as temporary net errors in the standard library).
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// handshake turns a raw accepted connection into a *Conn, or closes it and
+// returns nil.
+func (l *Listener) handshake(raw net.Conn) *Conn {
+	accepted := time.Now()
+	deadline := accepted.Add(l.cfg.HandshakeTimeout)
+	fail := func(reason string, err error) *Conn {
+		if l.cfg.OnHandshakeError != nil {
+			l.cfg.OnHandshakeError(reason, err)
+		}
+		l.cfg.Logger.Debug("capture: connection dropped before HTTP", "remote", raw.RemoteAddr().String(), "reason", reason, "err", err)
+		raw.Close()
+		return nil
+	}
+	// With PROXY protocol, RemoteAddr reads and validates the header.
+	if pc, ok := raw.(*proxyproto.Conn); ok {
+		_ = raw.SetReadDeadline(deadline)
+		if pc.RemoteAddr() == nil {
+			return fail(ReasonProxyProto, errors.New("capture: no remote address"))
+		}
+		if _, err := pc.Read(nil); err != nil {
+			return fail(ReasonProxyProto, err)
+		}
+		_ = raw.SetReadDeadline(time.Time{})
+	}
+	if l.cfg.TLS == nil {
+		return newConn(raw, nil, nil, ProtoHTTP1, accepted, l.cfg.Streams)
+	}
+	hc, err := ReadClientHello(raw, deadline, l.cfg.MaxHelloBytes)
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			return fail(ReasonTimeout, err)
+		case len(hc.pending) == 0:
+			return fail(ReasonEOF, err)
+		default:
+			return fail(ReasonNetwork, err)
+		}
+	}
+	if herr := hc.HelloErr(); herr != nil {
+		reason := ReasonBadHello
+		switch fingerprint.ErrCode(herr) {
+		case fingerprint.CodeNotTLS:
+			if looksLikeHTTP(hc.pending) {
+				_ = raw.SetWriteDeadline(deadline)
+				_, _ = raw.Write([]byte("HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"))
+				return fail(ReasonHTTPOnTLS, herr)
+			}
+			reason = ReasonNotTLS
+		case fingerprint.CodeTooLarge:
+			reason = ReasonTooLarge
+		case "":
+			reason = ReasonTooLarge // our own byte cap
+		}
+		return fail(reason, herr)
+	}
+	tc := tls.Server(hc, l.cfg.TLS)
+	ctx, cancel := context.WithDeadline(l.ctx, deadline)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+			return fail(ReasonTimeout, err)
+		}
+		return fail(ReasonHandshake, err)
+	}
+	proto := ProtoHTTP1
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		proto = ProtoH2
+	}
+	return newConn(tc, tc, hc, proto, accepted, l.cfg.Streams)
+}
+
+func looksLikeHTTP(b []byte) bool {
+	for _, m := range []string{"GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "PRI * "} {
+		if len(b) >= len(m) && string(b[:len(m)]) == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Accept returns the next connection that completed its handshake and is
+// not served by ServeH2.
+func (l *Listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.ctx.Done():
+		l.errMu.Lock()
+		err := l.err
+		l.errMu.Unlock()
+		if err == nil {
+			err = net.ErrClosed
+		}
+		return nil, err
+	}
+}
+
+// Close stops accepting, closes the inner listener and aborts handshakes in
+// progress. Connections already returned by Accept or given to ServeH2 are
+// not closed.
+func (l *Listener) Close() error {
+	var err error
+	l.closeOnce.Do(func() {
+		l.cancel()
+		err = l.inner.Close()
+	})
+	return err
+}
+
+// Wait blocks until the accept loop and every handshake goroutine (and
+// every ServeH2 call) has returned.
+func (l *Listener) Wait() { l.wg.Wait() }
+
+// Addr returns the inner listener's address.
+func (l *Listener) Addr() net.Addr { return l.inner.Addr() }

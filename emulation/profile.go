@@ -1,0 +1,267 @@
+// Package emulation defines browser profiles: everything emuproxy needs to
+// look like one browser build on one platform (TLS ClientHello, HTTP/2
+// framing, header order and values per request initiator), their JSON
+// interchange format (format version 1), validation, and the builder that
+// turns one page visit's captures into a profile.
+package emulation
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/guanaco-fp/guanaco/fingerprint"
+)
+
+// FormatVersion is the profile JSON format this package reads and writes.
+const FormatVersion = 1
+
+// Initiator is the kind of request a browser makes; header lists and HTTP/2
+// priorities differ between them.
+type Initiator string
+
+// The initiators a profile describes.
+const (
+	Navigate Initiator = "navigate" // top-level navigation (address bar, link)
+	Fetch    Initiator = "fetch"    // fetch() from page script
+	XHR      Initiator = "xhr"      // XMLHttpRequest from page script
+	Form     Initiator = "form"     // HTML form submission
+)
+
+// Initiators lists every initiator in a stable order.
+func Initiators() []Initiator { return []Initiator{Navigate, Fetch, XHR, Form} }
+
+// Valid reports whether i is one of Initiators.
+func (i Initiator) Valid() bool {
+	switch i {
+	case Navigate, Fetch, XHR, Form:
+		return true
+	}
+	return false
+}
+
+// Header is one header as sent, original casing kept. JSON: ["name","value"].
+type Header = fingerprint.Header
+
+// Setting is one HTTP/2 SETTINGS parameter. JSON: [id, value].
+type Setting = fingerprint.H2Setting
+
+// Priority is an HTTP/2 priority: in a PRIORITY frame (StreamID set) or in
+// a HEADERS frame (StreamID zero). Weight is the real weight, 1..256.
+type Priority = fingerprint.H2Priority
+
+// Profile is one browser build on one platform.
+type Profile struct {
+	Format    int    `json:"format"`
+	Name      string `json:"name"`
+	Browser   string `json:"browser"` // lower-case family: chromium, chrome, firefox, safari, edge
+	Version   string `json:"version"` // full version as in the user agent, e.g. 156.0.0.0
+	Platform  string `json:"platform"`
+	UserAgent string `json:"user_agent"`
+	// ShuffleExtensions: the browser permutes TLS extensions on every
+	// connection (Chromium does, Firefox does not).
+	ShuffleExtensions bool     `json:"shuffle_extensions"`
+	TLS               TLS      `json:"tls"`
+	H1                *H1      `json:"h1,omitempty"`
+	H2                *H2      `json:"h2,omitempty"`
+	Expected          Expected `json:"expected"`
+	Source            Source   `json:"source"`
+}
+
+// TLS holds the ClientHello to replay.
+type TLS struct {
+	// ClientHello is the first-visit ClientHello as TLS record(s), without
+	// pre_shared_key. JSON: base64.
+	ClientHello []byte `json:"client_hello"`
+}
+
+// H1 holds HTTP/1.1 header lists per initiator, in order, original casing.
+type H1 struct {
+	Headers map[Initiator][]Header `json:"headers"`
+}
+
+// H2 holds the HTTP/2 connection preface and per-initiator header blocks.
+type H2 struct {
+	Settings []Setting `json:"settings"`
+	// WindowUpdate is the connection-level WINDOW_UPDATE increment sent
+	// after SETTINGS; 0 when the browser sends none.
+	WindowUpdate uint32 `json:"window_update"`
+	// PriorityFrames are the PRIORITY frames sent before the first HEADERS.
+	PriorityFrames []Priority `json:"priority_frames"`
+	// PseudoOrder is the pseudo-header order, e.g. [":method", ":authority", ":scheme", ":path"].
+	PseudoOrder []string `json:"pseudo_order"`
+	// HeadersPriority is the priority carried on HEADERS, per initiator;
+	// absent when the browser sends none for that initiator.
+	HeadersPriority map[Initiator]Priority `json:"headers_priority"`
+	// Headers are the regular (non-pseudo) headers per initiator, in order,
+	// names lower-case as HTTP/2 requires.
+	Headers map[Initiator][]Header `json:"headers"`
+}
+
+// Expected are fingerprints a request made with this profile must produce;
+// fidelity checks compare against them.
+type Expected struct {
+	JA4        string `json:"ja4"`
+	JA4R       string `json:"ja4_r"`
+	JA3N       string `json:"ja3n,omitempty"`
+	PeetPrint  string `json:"peetprint,omitempty"`
+	Akamai     string `json:"akamai,omitempty"`
+	AkamaiHash string `json:"akamai_hash,omitempty"`
+}
+
+// Source records how the profile was made.
+type Source struct {
+	BuiltAt  time.Time `json:"built_at"`
+	VisitKey string    `json:"visit_key,omitempty"`
+	Captures []string  `json:"captures,omitempty"`
+	Note     string    `json:"note,omitempty"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// Validate checks that p is complete and consistent: a format this package
+// reads, a name usable in URLs and proxy user labels, a ClientHello that
+// parses and carries no PSK, at least one of H1/H2, header lists for the
+// navigate initiator, pseudo headers that are a permutation of the four
+// request pseudo headers, and fingerprints that match the hello. The error
+// lists every problem found.
+func (p *Profile) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if p.Format != FormatVersion {
+		add("format is %d, want %d", p.Format, FormatVersion)
+	}
+	if !nameRE.MatchString(p.Name) {
+		add("name %q must match %s", p.Name, nameRE)
+	}
+	if p.Browser == "" {
+		add("browser is empty")
+	}
+	if p.UserAgent == "" {
+		add("user_agent is empty")
+	}
+	if len(p.TLS.ClientHello) == 0 {
+		add("tls.client_hello is empty")
+	} else if ch, err := fingerprint.ParseClientHello(p.TLS.ClientHello); err != nil {
+		add("tls.client_hello: %v", err)
+	} else {
+		if ch.HasPSK() {
+			add("tls.client_hello carries pre_shared_key (a resumed visit); profiles need a first-visit hello")
+		}
+		fp := ch.Fingerprints()
+		if p.Expected.JA4 != "" && p.Expected.JA4 != fp.JA4 {
+			add("expected.ja4 %s does not match the hello's %s", p.Expected.JA4, fp.JA4)
+		}
+	}
+	if p.H1 == nil && p.H2 == nil {
+		add("neither h1 nor h2 is set")
+	}
+	if p.H1 != nil {
+		checkHeaderSets(p.H1.Headers, "h1", add)
+	}
+	if p.H2 != nil {
+		checkHeaderSets(p.H2.Headers, "h2", add)
+		if len(p.H2.Settings) == 0 {
+			add("h2.settings is empty")
+		}
+		if !isPseudoPermutation(p.H2.PseudoOrder) {
+			add("h2.pseudo_order %v must be a permutation of :method :authority :scheme :path", p.H2.PseudoOrder)
+		}
+		for i, pr := range p.H2.PriorityFrames {
+			if pr.StreamID == 0 || pr.Weight < 1 || pr.Weight > 256 {
+				add("h2.priority_frames[%d]: need stream_id > 0 and weight 1..256", i)
+			}
+		}
+		for in, pr := range p.H2.HeadersPriority {
+			if !in.Valid() || pr.Weight < 1 || pr.Weight > 256 {
+				add("h2.headers_priority[%s]: unknown initiator or weight outside 1..256", in)
+			}
+		}
+		for _, h := range flatten(p.H2.Headers) {
+			if h.Name != strings.ToLower(h.Name) || strings.HasPrefix(h.Name, ":") {
+				add("h2 header %q must be lower-case and not a pseudo header", h.Name)
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkHeaderSets(m map[Initiator][]Header, where string, add func(string, ...any)) {
+	if len(m[Navigate]) == 0 {
+		add("%s.headers.navigate is empty", where)
+	}
+	for in, hs := range m {
+		if !in.Valid() {
+			add("%s.headers: unknown initiator %q", where, in)
+		}
+		for _, h := range hs {
+			if h.Name == "" || strings.ContainsAny(h.Name, " \t\r\n:") && !strings.HasPrefix(h.Name, ":") {
+				add("%s.headers.%s: invalid header name %q", where, in, h.Name)
+			}
+			if strings.ContainsAny(h.Value, "\r\n\x00") {
+				add("%s.headers.%s: header %q has a control character in its value", where, in, h.Name)
+			}
+		}
+	}
+}
+
+func flatten(m map[Initiator][]Header) []Header {
+	var out []Header
+	for _, in := range Initiators() {
+		out = append(out, m[in]...)
+	}
+	return out
+}
+
+func isPseudoPermutation(order []string) bool {
+	if len(order) != 4 {
+		return false
+	}
+	seen := map[string]bool{}
+	for _, p := range order {
+		switch p {
+		case ":method", ":authority", ":scheme", ":path":
+			if seen[p] {
+				return false
+			}
+			seen[p] = true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Marshal encodes p as indented profile JSON.
+func (p *Profile) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("emulation: encoding profile %s: %w", p.Name, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Unmarshal decodes and validates profile JSON. Unknown fields are an error
+// so a typo never silently drops a setting.
+func Unmarshal(b []byte) (*Profile, error) {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	var p Profile
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("emulation: decoding profile: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("emulation: profile %q is invalid: %w", p.Name, err)
+	}
+	return &p, nil
+}
+
+// ClientHelloBase64 is the hello as it appears in JSON, for display.
+func (p *Profile) ClientHelloBase64() string {
+	return base64.StdEncoding.EncodeToString(p.TLS.ClientHello)
+}
