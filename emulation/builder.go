@@ -1,0 +1,285 @@
+package emulation
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/guanaco-fp/guanaco/fingerprint"
+)
+
+// VisitCapture is one captured request of a page visit, as the builder
+// needs it. fpserver converts its stored captures into these.
+type VisitCapture struct {
+	ID        string
+	CreatedAt time.Time
+	Initiator Initiator
+	// HTTPVersion is "1.1" or "2".
+	HTTPVersion string
+	// ClientHello is the raw record(s) of the connection's ClientHello.
+	ClientHello []byte
+	UserAgent   string
+	// Headers are the header fields as sent; for HTTP/2 the pseudo headers
+	// first, in their order, then the regular headers.
+	Headers []Header
+	// H2 is the connection and stream capture for HTTP/2 requests.
+	H2 *VisitH2
+}
+
+// VisitH2 is the HTTP/2 part of a VisitCapture.
+type VisitH2 struct {
+	Settings     []Setting
+	WindowUpdate uint32
+	Priorities   []Priority // PRIORITY frames before the first HEADERS
+	// HeadersPriority is the priority on this request's HEADERS frame, nil
+	// when the PRIORITY flag was not set.
+	HeadersPriority *Priority
+}
+
+// callerOnly are headers whose values come from the caller of emuproxy and
+// are sent only when the caller sent them; a profile keeps their position
+// with an empty value.
+var callerOnly = map[string]bool{
+	"cookie": true, "authorization": true, "referer": true, "origin": true,
+	"content-length": true, "content-type": true, "host": true,
+	"sec-websocket-key": true, "sec-websocket-protocol": true,
+}
+
+// IsCallerOnly reports whether a header's value must come from the caller
+// (cookie, authorization, referer, origin, content-*, host, websocket key
+// and protocol): profiles keep only its position.
+func IsCallerOnly(name string) bool { return callerOnly[strings.ToLower(name)] }
+
+// Build turns the captures of one page visit into a profile. The visit must
+// contain a navigation over HTTP/2 or HTTP/1.1; fetch, xhr and form
+// captures and the other protocol are added when present. The ClientHello
+// is taken from the earliest capture whose hello carries no pre_shared_key
+// (a first visit), preferring the HTTP/2 navigation. Browser, version and
+// platform are read from the user agent and the Sec-CH-UA brand list; the
+// profile name is browser-major-platform unless name is given.
+func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile, error) {
+	if len(caps) == 0 {
+		return nil, errors.New("emulation: building profile: the visit has no captures")
+	}
+	sorted := append([]VisitCapture(nil), caps...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].CreatedAt.Before(sorted[j].CreatedAt) })
+
+	byKey := map[string]*VisitCapture{} // "2/navigate" -> first capture
+	for i := range sorted {
+		c := &sorted[i]
+		if !c.Initiator.Valid() || (c.HTTPVersion != "2" && c.HTTPVersion != "1.1") {
+			continue
+		}
+		k := c.HTTPVersion + "/" + string(c.Initiator)
+		if byKey[k] == nil {
+			byKey[k] = c
+		}
+	}
+	nav := byKey["2/navigate"]
+	if nav == nil {
+		nav = byKey["1.1/navigate"]
+	}
+	if nav == nil {
+		return nil, errors.New("emulation: building profile: the visit has no navigation capture")
+	}
+
+	hello, err := firstVisitHello(nav, sorted)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := fingerprint.ParseClientHello(hello)
+	if err != nil {
+		return nil, fmt.Errorf("emulation: building profile: %w", err)
+	}
+	fp := ch.Fingerprints()
+
+	browser, version, platform := identify(nav.UserAgent, nav.Headers)
+	if name == "" {
+		major, _, _ := strings.Cut(version, ".")
+		name = strings.ToLower(fmt.Sprintf("%s-%s-%s", browser, major, platform))
+	}
+	p := &Profile{
+		Format:            FormatVersion,
+		Name:              name,
+		Browser:           browser,
+		Version:           version,
+		Platform:          platform,
+		UserAgent:         nav.UserAgent,
+		ShuffleExtensions: chromiumFamily(browser),
+		TLS:               TLS{ClientHello: hello},
+		Expected:          Expected{JA4: fp.JA4, JA4R: fp.JA4R, JA3N: fp.JA3N, PeetPrint: fp.PeetPrint},
+		Source:            Source{BuiltAt: now.UTC(), VisitKey: visitKey},
+	}
+	for _, in := range Initiators() {
+		if c := byKey["1.1/"+string(in)]; c != nil {
+			if p.H1 == nil {
+				p.H1 = &H1{Headers: map[Initiator][]Header{}}
+			}
+			p.H1.Headers[in] = profileHeaders(c.Headers)
+			p.Source.Captures = append(p.Source.Captures, c.ID)
+		}
+	}
+	if h2nav := byKey["2/navigate"]; h2nav != nil && h2nav.H2 != nil {
+		p.H2 = &H2{
+			Settings:        append([]Setting(nil), h2nav.H2.Settings...),
+			WindowUpdate:    h2nav.H2.WindowUpdate,
+			PriorityFrames:  append([]Priority{}, h2nav.H2.Priorities...),
+			PseudoOrder:     pseudoOrder(h2nav.Headers),
+			HeadersPriority: map[Initiator]Priority{},
+			Headers:         map[Initiator][]Header{},
+		}
+		for _, in := range Initiators() {
+			c := byKey["2/"+string(in)]
+			if c == nil || c.H2 == nil {
+				continue
+			}
+			p.H2.Headers[in] = profileHeaders(regularHeaders(c.Headers))
+			if c.H2.HeadersPriority != nil {
+				hp := *c.H2.HeadersPriority
+				hp.StreamID = 0
+				p.H2.HeadersPriority[in] = hp
+			}
+			p.Source.Captures = append(p.Source.Captures, c.ID)
+		}
+		ak := fingerprint.AkamaiString(p.H2.Settings, p.H2.WindowUpdate, p.H2.PriorityFrames, p.H2.PseudoOrder)
+		p.Expected.Akamai, p.Expected.AkamaiHash = ak.Text, ak.Hash
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("emulation: building profile %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// firstVisitHello returns the hello of nav when it has no PSK, else the
+// earliest PSK-free hello of the visit.
+func firstVisitHello(nav *VisitCapture, all []VisitCapture) ([]byte, error) {
+	cands := []*VisitCapture{nav}
+	for i := range all {
+		cands = append(cands, &all[i])
+	}
+	var lastErr error
+	for _, c := range cands {
+		if len(c.ClientHello) == 0 {
+			continue
+		}
+		ch, err := fingerprint.ParseClientHello(c.ClientHello)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if !ch.HasPSK() {
+			return append([]byte(nil), c.ClientHello...), nil
+		}
+	}
+	if lastErr != nil {
+		return nil, fmt.Errorf("emulation: building profile: no usable ClientHello: %w", lastErr)
+	}
+	return nil, errors.New("emulation: building profile: every ClientHello of the visit resumes a session (pre_shared_key); visit again with a fresh browser profile")
+}
+
+func profileHeaders(hs []Header) []Header {
+	out := make([]Header, len(hs))
+	for i, h := range hs {
+		out[i] = h
+		if IsCallerOnly(h.Name) {
+			out[i].Value = ""
+		}
+	}
+	return out
+}
+
+func regularHeaders(hs []Header) []Header {
+	out := make([]Header, 0, len(hs))
+	for _, h := range hs {
+		if !strings.HasPrefix(h.Name, ":") {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func pseudoOrder(hs []Header) []string {
+	var out []string
+	for _, h := range hs {
+		if strings.HasPrefix(h.Name, ":") {
+			out = append(out, h.Name)
+		}
+	}
+	return out
+}
+
+func chromiumFamily(browser string) bool {
+	switch browser {
+	case "chrome", "chromium", "edge", "opera", "brave":
+		return true
+	}
+	return false
+}
+
+var (
+	reChrome  = regexp.MustCompile(`(?:Chrome|CriOS)/([0-9.]+)`)
+	reFirefox = regexp.MustCompile(`(?:Firefox|FxiOS)/([0-9.]+)`)
+	reEdge    = regexp.MustCompile(`Edg(?:e|A|iOS)?/([0-9.]+)`)
+	reSafari  = regexp.MustCompile(`Version/([0-9.]+).*Safari/`)
+	reBrand   = regexp.MustCompile(`"([^"]+)";v="([0-9.]+)"`)
+)
+
+// identify reads browser family, version and platform from a user agent
+// and, when present, the Sec-CH-UA brand list (which tells Chromium from
+// Google Chrome: both send "Chrome/" in the user agent).
+func identify(ua string, headers []Header) (browser, version, platform string) {
+	brands := ""
+	for _, h := range headers {
+		if strings.EqualFold(h.Name, "sec-ch-ua") {
+			brands = h.Value
+		}
+	}
+	switch {
+	case reEdge.MatchString(ua):
+		browser, version = "edge", reEdge.FindStringSubmatch(ua)[1]
+	case reChrome.MatchString(ua):
+		browser, version = "chrome", reChrome.FindStringSubmatch(ua)[1]
+		if brands != "" {
+			names := map[string]bool{}
+			for _, m := range reBrand.FindAllStringSubmatch(brands, -1) {
+				names[m[1]] = true
+			}
+			switch {
+			case names["Google Chrome"]:
+				browser = "chrome"
+			case names["Opera"]:
+				browser = "opera"
+			case names["Brave"]:
+				browser = "brave"
+			case names["Chromium"]:
+				browser = "chromium"
+			}
+		}
+	case reFirefox.MatchString(ua):
+		browser, version = "firefox", reFirefox.FindStringSubmatch(ua)[1]
+	case reSafari.MatchString(ua):
+		browser, version = "safari", reSafari.FindStringSubmatch(ua)[1]
+	default:
+		browser, version = "unknown", "0"
+	}
+	switch {
+	case strings.Contains(ua, "Android"):
+		platform = "android"
+	case strings.Contains(ua, "iPhone") || strings.Contains(ua, "iPad"):
+		platform = "ios"
+	case strings.Contains(ua, "Windows"):
+		platform = "windows"
+	case strings.Contains(ua, "Macintosh") || strings.Contains(ua, "Mac OS X"):
+		platform = "macos"
+	case strings.Contains(ua, "CrOS"):
+		platform = "chromeos"
+	case strings.Contains(ua, "Linux") || strings.Contains(ua, "X11"):
+		platform = "linux"
+	default:
+		platform = "unknown"
+	}
+	return browser, version, platform
+}

@@ -1,0 +1,176 @@
+package emulation
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/guanaco-fp/guanaco/fingerprint"
+)
+
+func golden(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../fingerprint/testdata/golden/" + name + ".hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+const chromiumUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+
+func h(pairs ...string) []Header {
+	var out []Header
+	for i := 0; i < len(pairs); i += 2 {
+		out = append(out, Header{Name: pairs[i], Value: pairs[i+1]})
+	}
+	return out
+}
+
+func chromiumVisit(t *testing.T) []VisitCapture {
+	hello := golden(t, "chromium")
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	conn := func(prio *Priority) *VisitH2 {
+		return &VisitH2{
+			Settings:        []Setting{{ID: 1, Value: 65536}, {ID: 2, Value: 0}, {ID: 4, Value: 6291456}, {ID: 6, Value: 262144}},
+			WindowUpdate:    15663105,
+			HeadersPriority: prio,
+		}
+	}
+	nav := h(":method", "GET", ":authority", "localhost:8443", ":scheme", "https", ":path", "/",
+		"sec-ch-ua", `"Chromium";v="156", "Not-A.Brand";v="24"`, "sec-ch-ua-mobile", "?0", "sec-ch-ua-platform", `"Linux"`,
+		"upgrade-insecure-requests", "1", "user-agent", chromiumUA, "accept", "text/html", "sec-fetch-site", "none",
+		"sec-fetch-mode", "navigate", "sec-fetch-user", "?1", "sec-fetch-dest", "document", "accept-encoding", "gzip, deflate, br, zstd",
+		"accept-language", "en-US,en;q=0.9", "cookie", "gv=abc", "priority", "u=0, i")
+	fetch := h(":method", "POST", ":authority", "localhost:8443", ":scheme", "https", ":path", "/probe/fetch",
+		"content-length", "2", "sec-ch-ua-platform", `"Linux"`, "user-agent", chromiumUA, "content-type", "text/plain",
+		"accept", "*/*", "origin", "https://localhost:8443", "sec-fetch-site", "same-origin", "cookie", "gv=abc", "priority", "u=1, i")
+	h1nav := h("Host", "localhost:8444", "Connection", "keep-alive", "sec-ch-ua", `"Chromium";v="156"`, "User-Agent", chromiumUA, "Cookie", "gv=abc")
+	return []VisitCapture{
+		{ID: "c3", CreatedAt: t0.Add(2 * time.Second), Initiator: Navigate, HTTPVersion: "1.1", ClientHello: hello, UserAgent: chromiumUA, Headers: h1nav},
+		{ID: "c1", CreatedAt: t0, Initiator: Navigate, HTTPVersion: "2", ClientHello: hello, UserAgent: chromiumUA, Headers: nav,
+			H2: conn(&Priority{StreamID: 1, Exclusive: true, DependsOn: 0, Weight: 256})},
+		{ID: "c2", CreatedAt: t0.Add(time.Second), Initiator: Fetch, HTTPVersion: "2", ClientHello: hello, UserAgent: chromiumUA, Headers: fetch,
+			H2: conn(&Priority{StreamID: 3, Exclusive: true, DependsOn: 0, Weight: 220})},
+	}
+}
+
+func TestBuildFromVisit(t *testing.T) {
+	p, err := Build("visit1", "", chromiumVisit(t), time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "chromium-156-linux" || p.Browser != "chromium" || p.Platform != "linux" || p.Version != "156.0.0.0" {
+		t.Errorf("identity: %s %s %s %s", p.Name, p.Browser, p.Version, p.Platform)
+	}
+	if !p.ShuffleExtensions {
+		t.Error("chromium must shuffle extensions")
+	}
+	if got := p.Expected.Akamai; got != "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p" {
+		t.Errorf("akamai %q", got)
+	}
+	want, _ := fingerprint.ParseClientHello(golden(t, "chromium"))
+	if p.Expected.JA4 != want.Fingerprints().JA4 {
+		t.Errorf("ja4 %s", p.Expected.JA4)
+	}
+	nav := p.H2.Headers[Navigate]
+	if nav[0].Name != "sec-ch-ua" || strings.HasPrefix(nav[0].Name, ":") {
+		t.Errorf("h2 navigate headers must be regular headers in order: %v", nav)
+	}
+	for _, hd := range append(nav, p.H2.Headers[Fetch]...) {
+		if IsCallerOnly(hd.Name) && hd.Value != "" {
+			t.Errorf("caller-only header %s kept its captured value %q", hd.Name, hd.Value)
+		}
+	}
+	if pr := p.H2.HeadersPriority[Fetch]; pr.Weight != 220 || !pr.Exclusive || pr.StreamID != 0 {
+		t.Errorf("fetch HEADERS priority %+v", pr)
+	}
+	if p.H1 == nil || p.H1.Headers[Navigate][0].Name != "Host" {
+		t.Errorf("h1 navigate headers missing or reordered: %+v", p.H1)
+	}
+	if strings.Join(p.Source.Captures, ",") != "c3,c1,c2" {
+		t.Errorf("source captures %v", p.Source.Captures)
+	}
+	// The JSON round trip keeps everything and validates.
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := q.Marshal()
+	if string(b) != string(b2) {
+		t.Errorf("JSON round trip differs:\n%s\n%s", b, b2)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	if _, err := Build("v", "", nil, time.Now()); err == nil {
+		t.Error("empty visit accepted")
+	}
+	caps := chromiumVisit(t)
+	var noNav []VisitCapture
+	for _, c := range caps {
+		if c.Initiator != Navigate {
+			noNav = append(noNav, c)
+		}
+	}
+	if _, err := Build("v", "", noNav, time.Now()); err == nil || !strings.Contains(err.Error(), "navigation") {
+		t.Errorf("visit without navigation: %v", err)
+	}
+	bad := chromiumVisit(t)
+	for i := range bad {
+		bad[i].ClientHello = []byte("GET / HTTP/1.1\r\n\r\n")
+	}
+	if _, err := Build("v", "", bad, time.Now()); err == nil {
+		t.Error("visit with no parseable hello accepted")
+	}
+}
+
+func TestUnmarshalRejects(t *testing.T) {
+	p, err := Build("visit1", "", chromiumVisit(t), time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := p.Marshal()
+	cases := map[string]string{
+		"unknown field":  strings.Replace(string(b), `"format": 1`, `"format": 1, "bogus": true`, 1),
+		"wrong format":   strings.Replace(string(b), `"format": 1`, `"format": 2`, 1),
+		"bad name":       strings.Replace(string(b), `"name": "chromium-156-linux"`, `"name": "Bad Name"`, 1),
+		"bad pseudo":     strings.Replace(string(b), `":path"`, `":bogus"`, 1),
+		"bad hello":      strings.Replace(string(b), `"client_hello": "`, `"client_hello": "AAAA`, 1),
+		"expected drift": strings.Replace(string(b), p.Expected.JA4, "t13d0000h2_000000000000_000000000000", 1),
+	}
+	for name, in := range cases {
+		if in == string(b) {
+			t.Fatalf("%s: replacement did not apply", name)
+		}
+		if _, err := Unmarshal([]byte(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestIdentify(t *testing.T) {
+	cases := []struct{ ua, brands, browser, version, platform string }{
+		{chromiumUA, `"Chromium";v="156", "Not-A.Brand";v="24"`, "chromium", "156.0.0.0", "linux"},
+		{chromiumUA, `"Google Chrome";v="156", "Chromium";v="156"`, "chrome", "156.0.0.0", "linux"},
+		{"Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0", "", "firefox", "153.0", "linux"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36 Edg/142.0.0.0", "", "edge", "142.0.0.0", "windows"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Safari/605.1.15", "", "safari", "26.0", "macos"},
+		{"curl/7.88.1", "", "unknown", "0", "unknown"},
+	}
+	for _, c := range cases {
+		var hs []Header
+		if c.brands != "" {
+			hs = h("sec-ch-ua", c.brands)
+		}
+		b, v, p := identify(c.ua, hs)
+		if b != c.browser || v != c.version || p != c.platform {
+			t.Errorf("%s: got %s %s %s", c.ua, b, v, p)
+		}
+	}
+}
