@@ -1,0 +1,84 @@
+// Command fpserver is the guanaco fingerprinting service. Its subcommands:
+//
+//	fpserver inspect [-pretty] [-v] [FILE...]
+//
+// inspect prints the ClientHellos found in raw TLS bytes, hex text, pcap or
+// pcapng captures as JSON lines; see `fpserver inspect -h`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"os/signal"
+	"syscall"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+// run is main with its dependencies explicit, so tests can run the program
+// in-process. It cancels the context on SIGINT and SIGTERM.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	return m.Run(ctx, args)
+}
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the command ran and failed
+	exitUsage = 2 // bad command line
+)
+
+// Main is the fpserver program: it holds the process's standard streams and
+// dispatches a command line to a subcommand. Tests construct it directly.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv looks up environment variables for flag defaults; nil means
+	// os.LookupEnv.
+	Getenv func(string) (string, bool)
+	// OnListening, when set, is called with each listener's name ("https",
+	// "https-h1", "http", "debug") and bound address once it accepts.
+	OnListening func(name string, addr net.Addr)
+}
+
+const usage = `usage: fpserver [command] [arguments]
+
+commands:
+  serve     (the default) serve the fingerprinting pages and JSON API;
+            'fpserver serve -h' lists every flag and its environment variable
+  inspect   print the TLS ClientHellos and fingerprints found in raw bytes,
+            hex text, pcap or pcapng captures, one JSON object per line
+
+Run 'fpserver <command> -h' for a command's flags.
+`
+
+// Run runs the command line args (without the program name) and returns
+// the process exit status: 0 on success, 1 when the command failed, 2 for a
+// bad command line.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
+		return m.serve(ctx, args)
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return m.serve(ctx, rest)
+	case "inspect":
+		return m.inspect(ctx, rest)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(m.Stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(m.Stderr, "fpserver: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }

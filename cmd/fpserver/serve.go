@@ -1,0 +1,489 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/http2"
+
+	"github.com/guanaco-fp/guanaco/capture"
+	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/store"
+	"github.com/guanaco-fp/guanaco/store/writer"
+	"github.com/guanaco-fp/guanaco/web"
+)
+
+const envPrefix = "FPSERVER_"
+
+const serveUsage = `usage: fpserver [serve] [flags]
+
+Serve the fingerprinting pages and API. With no flags fpserver listens on
+:8443 (HTTPS, h2 and http/1.1), :8444 (HTTPS, http/1.1 only) and :8080
+(plain HTTP), keeps a self-signed certificate and an SQLite database in
+./data, and serves /metrics and pprof on 127.0.0.1:9090.
+
+Every flag can also be set through the environment variable shown.
+
+Flags:
+`
+
+// serveConfig is the parsed command line of `fpserver serve`.
+type serveConfig struct {
+	httpsAddr, httpsH1Addr, httpAddr, debugAddr string
+	dataDir, dsn                                string
+	certFile, keyFile, acmeEmail                string
+	acmeDomains, hosts, trustedProxies          listFlag
+	proxyProtocol, storeFullIP                  bool
+	retention                                   time.Duration
+	handshakeTimeout, readHeaderTimeout         time.Duration
+	idleTimeout, shutdownTimeout                time.Duration
+	maxHeaderBytes                              int
+	spoolMaxBytes                               int64
+	logLevel, logFormat                         string
+}
+
+func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&cfg.httpsAddr, "https", ":8443", "HTTPS `address` offering h2 and http/1.1; empty disables")
+	fs.StringVar(&cfg.httpsH1Addr, "https-h1", ":8444", "HTTPS `address` offering only http/1.1, to capture browsers' HTTP/1 header order; empty disables")
+	fs.StringVar(&cfg.httpAddr, "http", ":8080", "plain HTTP/1.1 `address`; empty disables")
+	fs.StringVar(&cfg.debugAddr, "debug", "127.0.0.1:9090", "`address` for /metrics and /debug/pprof; empty disables")
+	fs.StringVar(&cfg.dataDir, "data", "data", "data `directory`: SQLite database, certificate, spool")
+	fs.StringVar(&cfg.dsn, "db", "", "database `DSN`: postgres://... or an SQLite file path (default DATA/fpserver.db)")
+	fs.StringVar(&cfg.certFile, "cert", "", "TLS certificate `file` (PEM); with -key")
+	fs.StringVar(&cfg.keyFile, "key", "", "TLS private key `file` (PEM); with -cert")
+	fs.Var(&cfg.acmeDomains, "acme-domain", "obtain certificates with ACME (Let's Encrypt) for these `domains` (comma-separated or repeated); needs -http on :80 for HTTP-01 or -https on :443 for TLS-ALPN-01")
+	fs.StringVar(&cfg.acmeEmail, "acme-email", "", "contact `email` for the ACME account")
+	cfg.hosts = listFlag{"localhost", "127.0.0.1", "::1"}
+	fs.Var(&cfg.hosts, "hosts", "`names` and IPs in the generated self-signed certificate")
+	fs.BoolVar(&cfg.proxyProtocol, "proxy-protocol", false, "accept PROXY protocol v1/v2 headers from -trusted-proxies")
+	fs.Var(&cfg.trustedProxies, "trusted-proxies", "`CIDRs` allowed to send PROXY headers; a header from any other peer is refused")
+	fs.BoolVar(&cfg.storeFullIP, "store-full-ip", false, "store client IPs whole instead of truncated to /24 (IPv4) and /48 (IPv6)")
+	fs.DurationVar(&cfg.retention, "retention", 30*24*time.Hour, "delete captures older than this `duration`; 0 keeps everything")
+	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed for the PROXY header, ClientHello and TLS handshake")
+	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "on SIGTERM, time allowed for in-flight requests and the store flush")
+	fs.IntVar(&cfg.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header section in `bytes`")
+	fs.Int64Var(&cfg.spoolMaxBytes, "spool-max-bytes", 1<<30, "cap of the on-disk spool used while the database is unreachable")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		printFlags(fs.Output(), fs, envPrefix)
+	}
+	return fs
+}
+
+// serverMetrics are fpserver's connection-level collectors.
+type serverMetrics struct {
+	connections       *prometheus.CounterVec
+	handshakeFailures *prometheus.CounterVec
+}
+
+func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
+	m := &serverMetrics{
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fpserver_connections_total",
+			Help: "Connections that reached HTTP, by listener and application protocol.",
+		}, []string{"listener", "protocol"}),
+		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fpserver_handshake_failures_total",
+			Help: "Connections dropped before HTTP, by listener and reason.",
+		}, []string{"listener", "reason"}),
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.handshakeFailures} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("fpserver: registering metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// serve runs the service until ctx ends, then shuts down gracefully: stop
+// accepting, finish in-flight requests, flush the capture writer.
+func (m *Main) serve(ctx context.Context, args []string) int {
+	var cfg serveConfig
+	fs := m.serveFlags(&cfg)
+	getenv := m.Getenv
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	if err := applyEnv(fs, envPrefix, getenv); err != nil {
+		fmt.Fprintf(m.Stderr, "fpserver: %v\n", err)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(m.Stderr, "fpserver: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	logger, err := newLogger(m.Stderr, cfg.logLevel, cfg.logFormat)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "fpserver: %v\n", err)
+		return exitUsage
+	}
+	if err := m.runServer(ctx, cfg, logger); err != nil {
+		logger.Error("fpserver stopped", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format must be text or json, not %q", format)
+}
+
+// listener is one configured listening socket.
+type listener struct {
+	name string
+	ln   *capture.Listener
+}
+
+func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logger) (retErr error) {
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	if cfg.dsn == "" {
+		cfg.dsn = filepath.Join(cfg.dataDir, "fpserver.db")
+	}
+	var trusted []netip.Prefix
+	for _, s := range cfg.trustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(s); aerr == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				return fmt.Errorf("-trusted-proxies %q: %w", s, err)
+			}
+		}
+		trusted = append(trusted, p)
+	}
+	if cfg.proxyProtocol && len(trusted) == 0 {
+		return errors.New("-proxy-protocol needs -trusted-proxies")
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := newServerMetrics(reg)
+	if err != nil {
+		return err
+	}
+
+	st, err := store.Open(ctx, cfg.dsn)
+	if err != nil {
+		return fmt.Errorf("opening store: %w", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil && retErr == nil {
+			retErr = fmt.Errorf("closing store: %w", err)
+		}
+	}()
+	wr, err := writer.New(writer.Config{
+		Store:         st,
+		SpoolPath:     filepath.Join(cfg.dataDir, "spool"),
+		SpoolMaxBytes: cfg.spoolMaxBytes,
+		Registerer:    reg,
+		Logger:        logger,
+	})
+	if err != nil {
+		return fmt.Errorf("starting capture writer: %w", err)
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		if err := wr.Close(fctx); err != nil && retErr == nil {
+			retErr = fmt.Errorf("flushing captures: %w", err)
+		}
+	}()
+
+	handler, err := web.New(web.Deps{
+		Store:        st,
+		Captures:     wr,
+		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) { return buildVisitProfile(ctx, st, key) },
+		Logger:       logger,
+		Registry:     reg,
+		StoreFullIP:  cfg.storeFullIP,
+	})
+	if err != nil {
+		return err
+	}
+
+	src := certSource{certFile: cfg.certFile, keyFile: cfg.keyFile, acmeDomains: cfg.acmeDomains,
+		acmeEmail: cfg.acmeEmail, dataDir: cfg.dataDir, hosts: cfg.hosts}
+	tlsMain, acme, err := src.tlsConfig([]string{"h2", "http/1.1"})
+	if err != nil {
+		return err
+	}
+	tlsH1, _, err := src.tlsConfig([]string{"http/1.1"})
+	if err != nil {
+		return err
+	}
+	if acme != nil {
+		tlsH1.GetCertificate = acme.GetCertificate
+		tlsH1.Certificates = nil
+	}
+
+	hs := &http.Server{
+		Handler:           capture.Middleware(handler),
+		ReadHeaderTimeout: cfg.readHeaderTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+		MaxHeaderBytes:    cfg.maxHeaderBytes,
+		ErrorLog:          log.New(slogWriter{logger}, "", 0),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if cc, ok := c.(*capture.Conn); ok {
+				return capture.ContextWithConn(ctx, cc)
+			}
+			return ctx
+		},
+	}
+	h2s := &http2.Server{IdleTimeout: cfg.idleTimeout}
+	if err := http2.ConfigureServer(hs, h2s); err != nil {
+		return fmt.Errorf("configuring HTTP/2: %w", err)
+	}
+	baseCtx := context.WithoutCancel(ctx)
+	limits := capture.StreamLimits{
+		MaxHeadBytes:   cfg.maxHeaderBytes + 4096, // net/http reads up to 4 KiB past MaxHeaderBytes
+		H2MaxFrameSize: 1 << 20,                   // x/net/http2's default MaxReadFrameSize
+	}
+
+	var listeners []listener
+	defer func() {
+		for _, l := range listeners {
+			l.ln.Close()
+		}
+	}()
+	open := func(name, addr string, tlsCfg *tls.Config) error {
+		if addr == "" {
+			return nil
+		}
+		inner, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s (-%s): %w", addr, name, err)
+		}
+		ln := capture.NewListener(inner, capture.Config{
+			TLS:              tlsCfg,
+			HandshakeTimeout: cfg.handshakeTimeout,
+			ProxyProtocol:    cfg.proxyProtocol,
+			TrustedProxies:   trusted,
+			Streams:          limits,
+			Logger:           logger,
+			OnHandshakeError: func(reason string, _ error) { metrics.handshakeFailures.WithLabelValues(name, reason).Inc() },
+			OnHandshake:      func(c *capture.Conn) { metrics.connections.WithLabelValues(name, string(c.Protocol())).Inc() },
+			ServeH2: func(c *capture.Conn) {
+				h2s.ServeConn(c, &http2.ServeConnOpts{Context: capture.ContextWithConn(baseCtx, c), BaseConfig: hs, Handler: hs.Handler})
+			},
+		})
+		listeners = append(listeners, listener{name: name, ln: ln})
+		logger.Info("listening", "listener", name, "addr", ln.Addr().String(), "tls", tlsCfg != nil)
+		if m.OnListening != nil {
+			m.OnListening(name, ln.Addr())
+		}
+		return nil
+	}
+	if err := open("https", cfg.httpsAddr, tlsMain); err != nil {
+		return err
+	}
+	if err := open("https-h1", cfg.httpsH1Addr, tlsH1); err != nil {
+		return err
+	}
+	if err := open("http", cfg.httpAddr, nil); err != nil {
+		return err
+	}
+	if len(listeners) == 0 {
+		return errors.New("no listener: set at least one of -https, -https-h1, -http")
+	}
+
+	var debugSrv *http.Server
+	if cfg.debugAddr != "" {
+		dl, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			return fmt.Errorf("listening on %s (-debug): %w", cfg.debugAddr, err)
+		}
+		debugSrv = &http.Server{Handler: debugMux(reg), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = debugSrv.Serve(dl) }()
+		logger.Info("listening", "listener", "debug", "addr", dl.Addr().String())
+		if m.OnListening != nil {
+			m.OnListening("debug", dl.Addr())
+		}
+	}
+
+	// The plain listener also answers ACME HTTP-01 challenges.
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		srv := hs
+		if l.name == "http" && acme != nil {
+			srv = &http.Server{Handler: acme.HTTPHandler(hs.Handler), ReadHeaderTimeout: hs.ReadHeaderTimeout,
+				IdleTimeout: hs.IdleTimeout, MaxHeaderBytes: hs.MaxHeaderBytes, ErrorLog: hs.ErrorLog, ConnContext: hs.ConnContext}
+		}
+		go func(ln net.Listener) {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				serveErr <- err
+			}
+		}(l.ln)
+	}
+
+	var wg sync.WaitGroup
+	retentionCtx, stopRetention := context.WithCancel(ctx)
+	defer stopRetention()
+	if cfg.retention > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			retentionLoop(retentionCtx, st, cfg.retention, logger)
+		}()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case runErr = <-serveErr:
+		logger.Error("serving failed; shutting down", "err", runErr)
+	}
+	stopRetention()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	for _, l := range listeners {
+		l.ln.Close()
+	}
+	if err := hs.Shutdown(sctx); err != nil {
+		logger.Warn("HTTP/1 connections did not finish in time", "err", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, l := range listeners {
+			l.ln.Wait() // handshakes and HTTP/2 connections
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		logger.Warn("HTTP/2 connections did not finish in time")
+	}
+	if debugSrv != nil {
+		_ = debugSrv.Shutdown(sctx)
+	}
+	wg.Wait()
+	return runErr
+}
+
+func debugMux(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// retentionLoop deletes captures older than keep, now and then hourly.
+func retentionLoop(ctx context.Context, st store.Store, keep time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := st.DeleteCapturesBefore(ctx, time.Now().Add(-keep))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("retention: deleting old captures failed", "err", err)
+		case n > 0:
+			logger.Info("retention: deleted old captures", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// slogWriter adapts net/http's error log to slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Debug("http server", "msg", strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// storedH2 is the HTTP/2 summary web stores with each capture.
+type storedH2 struct {
+	Settings        []fingerprint.H2Setting  `json:"settings"`
+	WindowUpdate    uint32                   `json:"window_update"`
+	PriorityFrames  []fingerprint.H2Priority `json:"priority_frames"`
+	HeadersPriority *fingerprint.H2Priority  `json:"headers_priority"`
+}
+
+// buildVisitProfile builds a profile from the stored captures of one visit.
+func buildVisitProfile(ctx context.Context, st store.Store, key string) (*emulation.Profile, error) {
+	rows, err := st.CapturesByVisit(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("visit %q: %w", key, store.ErrNotFound)
+	}
+	caps := make([]emulation.VisitCapture, 0, len(rows))
+	for _, r := range rows {
+		vc := emulation.VisitCapture{
+			ID: r.ID, CreatedAt: r.CreatedAt, Initiator: emulation.Initiator(r.Initiator),
+			HTTPVersion: r.HTTPVersion, ClientHello: r.ClientHello, UserAgent: r.UserAgent,
+		}
+		for _, h := range r.Headers {
+			vc.Headers = append(vc.Headers, fingerprint.Header{Name: h.Name, Value: h.Value})
+		}
+		if r.HTTPVersion == "2" && len(r.H2) > 0 {
+			var h2 storedH2
+			if err := json.Unmarshal(r.H2, &h2); err != nil {
+				return nil, fmt.Errorf("capture %s: decoding HTTP/2 summary: %w", r.ID, err)
+			}
+			vc.H2 = &emulation.VisitH2{Settings: h2.Settings, WindowUpdate: h2.WindowUpdate,
+				Priorities: h2.PriorityFrames, HeadersPriority: h2.HeadersPriority}
+		}
+		caps = append(caps, vc)
+	}
+	p, err := emulation.Build(key, "", caps, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	}
+	return p, nil
+}
