@@ -12,8 +12,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 

@@ -235,12 +235,14 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	}()
 
 	handler, err := web.New(web.Deps{
-		Store:        st,
-		Captures:     wr,
-		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) { return buildVisitProfile(ctx, st, key) },
-		Logger:       logger,
-		Registry:     reg,
-		StoreFullIP:  cfg.storeFullIP,
+		Store:    st,
+		Captures: wr,
+		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) {
+			return buildVisitProfile(ctx, st, key)
+		},
+		Logger:      logger,
+		Registry:    reg,
+		StoreFullIP: cfg.storeFullIP,
 	})
 	if err != nil {
 		return err
