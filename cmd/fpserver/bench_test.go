@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// startBenchFPServer runs fpserver in-process on loopback and returns its
+// HTTPS address and data directory.
+func startBenchFPServer(b *testing.B) (addr, dataDir string) {
+	b.Helper()
+	dataDir = b.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan net.Addr, 4)
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) (string, bool) { return "", false },
+		OnListening: func(name string, a net.Addr) {
+			if name == "https" {
+				addrs <- a
+			}
+		}}
+	done := make(chan int, 1)
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "-data", dataDir, "-https", "127.0.0.1:0", "-https-h1", "", "-http", "", "-debug", "", "-log-level", "error"})
+	}()
+	select {
+	case a := <-addrs:
+		addr = a.String()
+	case code := <-done:
+		b.Fatalf("fpserver exited with %d", code)
+	case <-time.After(30 * time.Second):
+		b.Fatal("fpserver did not start")
+	}
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return addr, dataDir
+}
+
+// startPlainServer runs the baseline: crypto/tls + net/http (HTTP/2 on),
+// same certificate, answering every request with a body of size bytes.
+func startPlainServer(b *testing.B, certDir string, size int) string {
+	b.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls", "cert.pem"), filepath.Join(certDir, "tls", "key.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(strings.Repeat("x", size))
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(body)
+		}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if err := http2.ConfigureServer(srv, &http2.Server{}); err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	b.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// loadClient makes requests to one server: newConn opens a TLS connection
+// per request (HTTP/1.1), otherwise requests share keep-alive HTTP/2
+// connections.
+type loadClient struct {
+	client *http.Client
+	url    string
+}
+
+func newLoadClient(addr string, newConn bool) *loadClient {
+	tlsCfg := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"} //nolint:gosec // benchmark against our own self-signed server
+	var rt http.RoundTripper
+	if newConn {
+		rt = &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: true, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
+	} else {
+		tlsCfg.NextProtos = []string{"h2"}
+		rt = &http2.Transport{TLSClientConfig: tlsCfg}
+	}
+	return &loadClient{client: &http.Client{Transport: rt, Timeout: 30 * time.Second}, url: "https://" + addr + "/api/fingerprint"}
+}
+
+func (c *loadClient) get() (int, error) {
+	resp, err := c.client.Get(c.url)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return int(n), fmt.Errorf("status %s", resp.Status)
+	}
+	return int(n), err
+}
+
+// run drives c with workers goroutines for d and returns requests/second
+// and per-request latencies.
+func (c *loadClient) run(d time.Duration, workers int) (float64, []time.Duration, error) {
+	var count atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var firstErr error
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []time.Duration
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				if _, err := c.get(); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				local = append(local, time.Since(t0))
+				count.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return float64(count.Load()) / time.Since(start).Seconds(), lat, firstErr
+}
+
+func percentile(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat[int(float64(len(lat)-1)*p)]
+}
+
+// BenchmarkServeRatio measures fpserver against the plain crypto/tls +
+// net/http baseline in the same run, alternating short rounds so both see
+// the same machine load, and reports fpserver's throughput as a fraction of
+// the baseline's ("ratio"; the target is at least 0.90 for new
+// connections). Every fpserver request is captured, fingerprinted, rendered
+// and queued to the SQLite store, as in production.
+//
+//	go test -run '^$' -bench ServeRatio -benchtime 1x ./cmd/fpserver
+func BenchmarkServeRatio(b *testing.B) {
+	fpAddr, dataDir := startBenchFPServer(b)
+	size, err := newLoadClient(fpAddr, true).get()
+	if err != nil {
+		b.Fatal(err)
+	}
+	plainAddr := startPlainServer(b, dataDir, size)
+	rounds, roundLen := 4, 1500*time.Millisecond
+	if s := os.Getenv("GUANACO_BENCH_ROUNDS"); s != "" {
+		_, _ = fmt.Sscan(s, &rounds)
+	}
+	for _, mode := range []struct {
+		name    string
+		newConn bool
+		workers int
+	}{{"new_connection_h1", true, 8}, {"keepalive_h2", false, 32}} {
+		b.Run(mode.name, func(b *testing.B) {
+			fp, plain := newLoadClient(fpAddr, mode.newConn), newLoadClient(plainAddr, mode.newConn)
+			var fpRPS, plainRPS float64
+			var fpLat, plainLat []time.Duration
+			for i := 0; i < b.N; i++ {
+				for r := 0; r < rounds; r++ {
+					// Alternate which server goes first to cancel drift.
+					order := []*loadClient{fp, plain}
+					if r%2 == 1 {
+						order = []*loadClient{plain, fp}
+					}
+					for _, c := range order {
+						rps, lat, err := c.run(roundLen, mode.workers)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if c == fp {
+							fpRPS += rps
+							fpLat = append(fpLat, lat...)
+						} else {
+							plainRPS += rps
+							plainLat = append(plainLat, lat...)
+						}
+					}
+				}
+			}
+			n := float64(rounds * b.N)
+			b.ReportMetric(fpRPS/n, "fpserver_req/s")
+			b.ReportMetric(plainRPS/n, "plain_req/s")
+			b.ReportMetric(fpRPS/plainRPS, "ratio")
+			b.ReportMetric(float64(percentile(fpLat, 0.5).Microseconds()), "fpserver_p50_µs")
+			b.ReportMetric(float64(percentile(plainLat, 0.5).Microseconds()), "plain_p50_µs")
+			b.Logf("%s: fpserver %.0f req/s, plain %.0f req/s, ratio %.3f (response %d bytes)", mode.name, fpRPS/n, plainRPS/n, fpRPS/plainRPS, size)
+		})
+	}
+}
