@@ -1,0 +1,179 @@
+// guanaco fpserver page script: copy buttons and the initiator probes.
+// No framework and no inline script (the pages send CSP script-src 'self').
+// Everything taken from responses is put into the page with textContent only.
+(function () {
+  "use strict";
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    return new Promise(function (resolve, reject) {
+      var ta = document.createElement("textarea");
+      ta.value = text;
+      ta.setAttribute("readonly", "");
+      ta.className = "hidden-frame";
+      document.body.appendChild(ta);
+      ta.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      document.body.removeChild(ta);
+      if (ok) { resolve(); } else { reject(new Error("copy failed")); }
+    });
+  }
+
+  function initCopyButtons(root) {
+    var buttons = root.querySelectorAll("button.copy[data-copy]");
+    Array.prototype.forEach.call(buttons, function (b) {
+      b.addEventListener("click", function () {
+        var label = b.textContent;
+        copyText(b.getAttribute("data-copy")).then(function () {
+          b.textContent = "Copied";
+          b.classList.add("done");
+        }, function () {
+          b.textContent = "Select and copy";
+        }).then(function () {
+          window.setTimeout(function () {
+            b.textContent = label;
+            b.classList.remove("done");
+          }, 1500);
+        });
+      });
+    });
+  }
+
+  // navigationNames returns the lower-cased header names the server
+  // rendered for the navigation request.
+  function navigationNames() {
+    var items = document.querySelectorAll("#probe-navigate ol li");
+    var names = {};
+    Array.prototype.forEach.call(items, function (li) {
+      names[(li.getAttribute("data-name") || li.textContent).toLowerCase()] = true;
+    });
+    return names;
+  }
+
+  function setStatus(col, text, cls) {
+    var s = col.querySelector(".status");
+    s.textContent = text;
+    s.className = "pill status" + (cls ? " " + cls : "");
+  }
+
+  // render fills an initiator column from a capture report (the JSON of
+  // /api/fingerprint).
+  function render(col, report, navNames) {
+    var headers = (report && report.http && report.http.headers) || [];
+    var fp = (report && report.fingerprints) || {};
+    var meta = col.querySelector(".meta");
+    meta.textContent = "";
+    if (report && report.capture_id) {
+      var a = document.createElement("a");
+      a.href = "/captures/" + encodeURIComponent(report.capture_id);
+      a.textContent = fp.header_order_hash || report.capture_id;
+      a.className = "mono";
+      meta.appendChild(a);
+      meta.appendChild(document.createTextNode(" · " + headers.length + " headers"));
+    }
+    var ol = col.querySelector("ol");
+    ol.textContent = "";
+    headers.forEach(function (pair) {
+      var li = document.createElement("li");
+      li.textContent = pair[0];
+      li.title = pair[1];
+      if (navNames && !navNames[String(pair[0]).toLowerCase()]) {
+        li.className = "diff";
+      }
+      ol.appendChild(li);
+    });
+    setStatus(col, "captured", "ok");
+  }
+
+  function fail(col, err) {
+    setStatus(col, "failed", "warn");
+    col.querySelector(".meta").textContent = String(err && err.message ? err.message : err);
+  }
+
+  function probeFetch() {
+    return fetch("/probe/fetch", {
+      method: "POST",
+      body: "probe=fetch",
+      credentials: "same-origin",
+      cache: "no-store"
+    }).then(function (resp) {
+      if (!resp.ok) { throw new Error("HTTP " + resp.status); }
+      return resp.json();
+    });
+  }
+
+  function probeXHR() {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", "/probe/xhr");
+      xhr.responseType = "json";
+      xhr.onload = function () {
+        if (xhr.status !== 200) { reject(new Error("HTTP " + xhr.status)); return; }
+        resolve(xhr.response);
+      };
+      xhr.onerror = function () { reject(new Error("network error")); };
+      xhr.send("probe=xhr");
+    });
+  }
+
+  function probeForm() {
+    return new Promise(function (resolve, reject) {
+      var form = document.getElementById("form-probe");
+      var frame = document.getElementById("probe-frame");
+      if (!form || !frame) { reject(new Error("form probe missing")); return; }
+      var timer = window.setTimeout(function () { reject(new Error("timeout")); }, 15000);
+      frame.addEventListener("load", function onLoad() {
+        var doc;
+        try { doc = frame.contentDocument; } catch (e) { doc = null; }
+        var el = doc && doc.getElementById("probe-result");
+        if (!el) { return; } // the initial about:blank load
+        frame.removeEventListener("load", onLoad);
+        window.clearTimeout(timer);
+        try {
+          resolve(JSON.parse(el.getAttribute("data-result")));
+        } catch (e) {
+          reject(e);
+        }
+      });
+      form.submit();
+    });
+  }
+
+  function runProbes() {
+    var root = document.getElementById("probes");
+    if (!root) { return; }
+    var navNames = navigationNames();
+    var steps = [
+      ["fetch", probeFetch],
+      ["xhr", probeXHR],
+      ["form", probeForm]
+    ];
+    var chain = Promise.resolve();
+    steps.forEach(function (step) {
+      var col = document.getElementById("probe-" + step[0]);
+      if (!col) { return; }
+      setStatus(col, "running", "");
+      chain = chain.then(function () {
+        return step[1]().then(function (report) {
+          render(col, report, navNames);
+        }, function (err) {
+          fail(col, err);
+        });
+      });
+    });
+  }
+
+  function init() {
+    initCopyButtons(document);
+    runProbes();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

@@ -1,0 +1,220 @@
+package web
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/guanaco-fp/guanaco/capture"
+	"github.com/guanaco-fp/guanaco/store"
+	"github.com/guanaco-fp/guanaco/web/templates"
+)
+
+// Client hints requested on "/" so that Chromium sends them: Accept-CH asks
+// for them on later requests, Critical-CH makes the browser retry the
+// navigation once with them when the first request lacked them.
+const (
+	acceptCH   = "Sec-CH-UA, Sec-CH-UA-Mobile, Sec-CH-UA-Platform, Sec-CH-UA-Platform-Version, Sec-CH-UA-Full-Version-List, Sec-CH-UA-Arch, Sec-CH-UA-Model, Sec-CH-UA-Bitness, Sec-CH-UA-WoW64, Sec-CH-UA-Form-Factors"
+	criticalCH = "Sec-CH-UA-Platform-Version, Sec-CH-UA-Full-Version-List, Sec-CH-UA-Arch, Sec-CH-UA-Model, Sec-CH-UA-Bitness"
+)
+
+// maxProbeBody bounds the bodies the probes read (and discard).
+const maxProbeBody = 64 << 10
+
+// captureOf returns r's capture, or nil.
+func (h *handler) captureOf(r *http.Request) *capture.Request {
+	rc, ok := h.d.CaptureOf(r)
+	if !ok {
+		return nil
+	}
+	return rc
+}
+
+// fingerprint builds the report of the request being served and offers its
+// capture to the store writer. The report's Stored field says whether the
+// writer took it.
+func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, visitKey string) *report {
+	now := h.d.Now()
+	rep := liveReport(r, rc, store.NewCaptureID(now), now, initiator, h.clientIP(r), visitKey)
+	queued := false
+	if rec, err := rep.toCapture(); err != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "web: building capture record",
+			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	} else {
+		queued = h.d.Captures.Offer(rec)
+	}
+	h.metrics.offered(queued)
+	rep.Stored = &queued
+	return rep
+}
+
+// index serves "/": the visitor's fingerprint page. It sets the visit
+// cookie when missing and asks for the client hints.
+func (h *handler) index(w http.ResponseWriter, r *http.Request) {
+	rc := h.captureOf(r)
+	key := ensureVisitKey(w, r, isTLS(r, rc))
+	rep := h.fingerprint(r, rc, store.InitiatorNavigate, key)
+	hd := w.Header()
+	hd.Set("Accept-CH", acceptCH)
+	hd.Set("Critical-CH", criticalCH)
+	hd.Set("Cache-Control", "no-store")
+	h.render(w, r, http.StatusOK, templates.Index(templates.IndexPage{
+		Page:       h.page("Your fingerprint", templates.NavFingerprint),
+		Report:     reportView(rep),
+		ProfileURL: "/api/profiles/visit/" + key,
+		Stored:     *rep.Stored,
+	}))
+}
+
+// apiFingerprint serves GET /api/fingerprint.
+func (h *handler) apiFingerprint(w http.ResponseWriter, r *http.Request) {
+	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
+	w.Header().Set("Cache-Control", "no-store")
+	h.writeJSON(w, r, http.StatusOK, rep)
+}
+
+// discardBody reads and drops the request body, at most limit bytes.
+func discardBody(w http.ResponseWriter, r *http.Request, limit int64) error {
+	_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, limit))
+	return err
+}
+
+// probe serves POST /probe/fetch and /probe/xhr: the JSON report of the
+// page script's request, in the visit of the page.
+func (h *handler) probe(initiator string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := discardBody(w, r, maxProbeBody); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		rep := h.fingerprint(r, h.captureOf(r), initiator, visitKeyOf(r))
+		w.Header().Set("Cache-Control", "no-store")
+		h.writeJSON(w, r, http.StatusOK, rep)
+	}
+}
+
+// probeForm serves GET and POST /probe/form: the page's form submission,
+// answered with an HTML page (it loads in a hidden iframe) that carries the
+// JSON report in a data attribute for the page script.
+func (h *handler) probeForm(w http.ResponseWriter, r *http.Request) {
+	if err := discardBody(w, r, maxProbeBody); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorForm, visitKeyOf(r))
+	b, err := encodeJSON(rep)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	h.render(w, r, http.StatusOK, templates.ProbeResult(templates.ProbeResultPage{
+		Page:       h.page("Form probe", ""),
+		ResultJSON: string(b),
+		Report:     reportView(rep),
+	}))
+}
+
+// echoResponse is the echo API's answer: the request line parts, the query
+// as ordered pairs, the body, and the fingerprint report.
+//
+// body_encoding is "text" when the (possibly truncated) body is valid
+// UTF-8, else "base64"; body_length is the full body size; body_truncated
+// says that only the first Deps.MaxEchoBody bytes are echoed.
+type echoResponse struct {
+	Query         [][2]string `json:"query"`
+	Body          string      `json:"body"`
+	BodyEncoding  string      `json:"body_encoding"`
+	BodyLength    int64       `json:"body_length"`
+	BodyTruncated bool        `json:"body_truncated"`
+	*report
+}
+
+// echo serves any method on /api/echo and /api/echo/*.
+func (h *handler) echo(w http.ResponseWriter, r *http.Request) {
+	body, total, truncated, err := readEchoBody(w, r, h.d.MaxEchoBody, h.d.MaxRequestBody)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	resp := echoResponse{
+		Query:         queryPairs(r.URL.RawQuery),
+		BodyLength:    total,
+		BodyTruncated: truncated,
+		report:        h.fingerprint(r, h.captureOf(r), store.InitiatorEcho, visitKeyOf(r)),
+	}
+	resp.Body, resp.BodyEncoding = encodeBody(body, truncated)
+	w.Header().Set("Cache-Control", "no-store")
+	h.writeJSON(w, r, http.StatusOK, resp)
+}
+
+// readEchoBody reads r's body: the first keep bytes are returned, the rest
+// is counted and dropped. A body longer than limit fails with
+// *http.MaxBytesError.
+func readEchoBody(w http.ResponseWriter, r *http.Request, keep, limit int64) (body []byte, total int64, truncated bool, err error) {
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	var buf bytes.Buffer
+	n, err := io.CopyN(&buf, rd, keep)
+	total = n
+	if err == io.EOF {
+		return buf.Bytes(), total, false, nil
+	}
+	if err != nil {
+		return nil, total, false, err
+	}
+	rest, err := io.Copy(io.Discard, rd)
+	total += rest
+	if err != nil {
+		return nil, total, false, err
+	}
+	return buf.Bytes(), total, rest > 0, nil
+}
+
+// encodeBody returns the body as text when it is valid UTF-8, else as
+// base64. A truncated body may end inside a UTF-8 sequence: up to three
+// trailing bytes of an incomplete rune are then ignored for the check and
+// dropped from the text.
+func encodeBody(b []byte, truncated bool) (string, string) {
+	text := b
+	if truncated && !utf8.Valid(text) {
+		for k := 1; k < utf8.UTFMax && k <= len(text); k++ {
+			head, tail := text[:len(text)-k], text[len(text)-k:]
+			if !utf8.FullRune(tail) && utf8.Valid(head) {
+				text = head
+				break
+			}
+		}
+	}
+	if utf8.Valid(text) {
+		return string(text), "text"
+	}
+	return base64.StdEncoding.EncodeToString(b), "base64"
+}
+
+// queryPairs splits a raw query into [name, value] pairs in order, keeping
+// duplicates and empty values. Components that fail to unescape are kept
+// as sent.
+func queryPairs(raw string) [][2]string {
+	out := [][2]string{}
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if uv, err := url.QueryUnescape(v); err == nil {
+			v = uv
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out
+}

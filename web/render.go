@@ -1,0 +1,70 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/a-h/templ"
+
+	"github.com/guanaco-fp/guanaco/web/templates"
+)
+
+// encodeJSON encodes v indented, with a trailing newline. HTML characters
+// are escaped (\u003c ...), so the output is also safe inside HTML
+// attributes and script data blocks.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeJSON encodes v completely before writing, so an encoding failure
+// becomes a clean 500 instead of a truncated body.
+func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := encodeJSON(v)
+	if err != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "web: encoding JSON response",
+			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"internal server error"}}` + "\n")
+	}
+	h.writeBody(w, status, "application/json; charset=utf-8", b)
+}
+
+// writeRawJSON writes an already encoded JSON document.
+func (h *handler) writeRawJSON(w http.ResponseWriter, status int, b []byte) {
+	h.writeBody(w, status, "application/json; charset=utf-8", b)
+}
+
+func (h *handler) writeBody(w http.ResponseWriter, status int, contentType string, b []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", contentType)
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// render renders an HTML component into a buffer, then writes it with
+// status. A render failure becomes a plain 500.
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "web: rendering page",
+			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	h.writeBody(w, status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// page is the layout props of a page.
+func (h *handler) page(title, nav string) templates.Page {
+	return templates.Page{Title: title, Nav: nav, AssetVersion: h.assetVersion}
+}

@@ -1,0 +1,398 @@
+package web
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/guanaco-fp/guanaco/capture"
+	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/store"
+)
+
+// report is the JSON document of one capture, live (GET /api/fingerprint,
+// the probes, the echo API) or stored (GET /api/captures/{id}):
+//
+//	{
+//	  "capture_id", "capture_url", "stored" (live only), "created_at",
+//	  "initiator", "client_ip", "host", "method", "path", "user_agent",
+//	  "complete",
+//	  "tls": { decoded ClientHello..., "raw": base64 record(s) as captured,
+//	           "sni", "alpn", "negotiated": {"version", "cipher_suite", "alpn"} } | null,
+//	  "http": { "version": "1.1"|"2", "headers": [[name, value], ...],
+//	            "header_order", "h2": {...} (HTTP/2 only) },
+//	  "fingerprints": { "ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r",
+//	            "ja4_o", "ja4_ro", "peetprint", "peetprint_hash", "akamai",
+//	            "akamai_hash", "header_order", "header_order_hash" }
+//	}
+//
+// "complete" is false when no request head could be matched to the request
+// (the header list is then empty).
+type report struct {
+	CaptureID    string       `json:"capture_id"`
+	CaptureURL   string       `json:"capture_url"`
+	Stored       *bool        `json:"stored,omitempty"`
+	CreatedAt    time.Time    `json:"created_at"`
+	Initiator    string       `json:"initiator"`
+	ClientIP     string       `json:"client_ip"`
+	Host         string       `json:"host"`
+	Method       string       `json:"method"`
+	Path         string       `json:"path"`
+	UserAgent    string       `json:"user_agent"`
+	Complete     bool         `json:"complete"`
+	TLS          *tlsReport   `json:"tls"`
+	HTTP         httpReport   `json:"http"`
+	Fingerprints fingerprints `json:"fingerprints"`
+
+	// visitKey groups the captures of one page visit. It is stored but
+	// never put into a response: the cookie is HttpOnly.
+	visitKey string
+}
+
+// tlsReport is the "tls" object: the ClientHello's own display JSON
+// (transport, versions, random, session id, cipher suites, extensions with
+// names and decoded values) plus the captured record bytes and the
+// negotiated parameters.
+type tlsReport struct {
+	*fingerprint.ClientHello
+	// Raw shadows ClientHello.Raw (the bare handshake message): it is the
+	// record(s) as received. Omitted in the stored summary, whose raw bytes
+	// live in their own column.
+	Raw        []byte        `json:"raw,omitempty"`
+	SNI        string        `json:"sni"`
+	ALPN       []string      `json:"alpn"`
+	Negotiated tlsNegotiated `json:"negotiated"`
+}
+
+// tlsNegotiated is what the handshake settled on.
+type tlsNegotiated struct {
+	Version     string `json:"version"`
+	CipherSuite string `json:"cipher_suite"`
+	ALPN        string `json:"alpn"`
+}
+
+// httpReport is the "http" object.
+type httpReport struct {
+	Version     string               `json:"version"`
+	Headers     []fingerprint.Header `json:"headers"`
+	HeaderOrder string               `json:"header_order"`
+	H2          *h2Report            `json:"h2,omitempty"`
+}
+
+// h2Report is the HTTP/2 summary of a request; it is also the JSON stored
+// in store.Capture.H2, which the profile builder reads:
+//
+//	{
+//	  "stream_id": 1,
+//	  "settings": [[1, 65536], [2, 0], ...],          first SETTINGS frame, in order
+//	  "window_update": 15663105,                       connection increment before the first HEADERS, 0 if none
+//	  "priority_frames": [{"stream_id", "exclusive", "depends_on", "weight"}],  before the first HEADERS
+//	  "headers_priority": {"stream_id", "exclusive", "depends_on", "weight"},   this stream's HEADERS priority, absent if none
+//	  "pseudo_order": [":method", ":authority", ":scheme", ":path"],           this stream's pseudo headers
+//	  "akamai": "...", "akamai_hash": "..."
+//	}
+//
+// Weights are real weights (1..256). The settings and priority shapes are
+// those of emulation.Setting and emulation.Priority.
+type h2Report struct {
+	StreamID        uint32                   `json:"stream_id"`
+	Settings        []fingerprint.H2Setting  `json:"settings"`
+	WindowUpdate    uint32                   `json:"window_update"`
+	PriorityFrames  []fingerprint.H2Priority `json:"priority_frames"`
+	HeadersPriority *fingerprint.H2Priority  `json:"headers_priority,omitempty"`
+	PseudoOrder     []string                 `json:"pseudo_order"`
+	Akamai          string                   `json:"akamai"`
+	AkamaiHash      string                   `json:"akamai_hash"`
+}
+
+// fingerprints is the "fingerprints" object. TLS values are empty without
+// TLS, Akamai values empty without HTTP/2.
+type fingerprints struct {
+	JA3             string `json:"ja3"`
+	JA3Hash         string `json:"ja3_hash"`
+	JA3N            string `json:"ja3n"`
+	JA3NHash        string `json:"ja3n_hash"`
+	JA4             string `json:"ja4"`
+	JA4R            string `json:"ja4_r"`
+	JA4O            string `json:"ja4_o"`
+	JA4RO           string `json:"ja4_ro"`
+	PeetPrint       string `json:"peetprint"`
+	PeetPrintHash   string `json:"peetprint_hash"`
+	Akamai          string `json:"akamai"`
+	AkamaiHash      string `json:"akamai_hash"`
+	HeaderOrder     string `json:"header_order"`
+	HeaderOrderHash string `json:"header_order_hash"`
+}
+
+// captureURL is the shareable page of a capture.
+func captureURL(id string) string { return "/captures/" + url.PathEscape(id) }
+
+// liveReport builds the report of the request being served. rc may be nil
+// when the request carries no capture.
+func liveReport(r *http.Request, rc *capture.Request, id string, now time.Time, initiator, clientIP, visitKey string) *report {
+	rep := &report{
+		CaptureID:  id,
+		CaptureURL: captureURL(id),
+		CreatedAt:  now.UTC(),
+		Initiator:  initiator,
+		ClientIP:   clientIP,
+		Host:       r.Host,
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		UserAgent:  userAgent(r, rc),
+		visitKey:   visitKey,
+	}
+	rep.HTTP.Version = httpVersion(r, rc)
+	if rc == nil {
+		rep.Fingerprints.HeaderOrder, rep.Fingerprints.HeaderOrderHash = "", fingerprint.HeaderOrderOf().Hash
+		rep.HTTP.Headers = []fingerprint.Header{}
+		return rep
+	}
+	rep.Complete = rc.Matched
+	rep.HTTP.Headers = rc.Headers
+	if rep.HTTP.Headers == nil {
+		rep.HTTP.Headers = []fingerprint.Header{}
+	}
+	rep.HTTP.HeaderOrder = rc.HeaderOrder.Order
+	rep.Fingerprints.HeaderOrder = rc.HeaderOrder.Order
+	rep.Fingerprints.HeaderOrderHash = rc.HeaderOrder.Hash
+	if rep.Fingerprints.HeaderOrderHash == "" {
+		rep.Fingerprints.HeaderOrderHash = fingerprint.HeaderOrderOf().Hash
+	}
+	if t := rc.TLS; t != nil && t.Hello != nil {
+		rep.TLS = &tlsReport{
+			ClientHello: t.Hello,
+			Raw:         t.Raw,
+			SNI:         t.Hello.ServerName(),
+			ALPN:        t.Hello.ALPN(),
+			Negotiated: tlsNegotiated{
+				Version:     tlsVersionName(t.State.Version),
+				CipherSuite: tlsCipherName(t.State.CipherSuite),
+				ALPN:        t.State.NegotiatedProtocol,
+			},
+		}
+		fp := t.Fingerprints
+		rep.Fingerprints.JA3, rep.Fingerprints.JA3Hash = fp.JA3, fp.JA3Hash
+		rep.Fingerprints.JA3N, rep.Fingerprints.JA3NHash = fp.JA3N, fp.JA3NHash
+		rep.Fingerprints.JA4, rep.Fingerprints.JA4R = fp.JA4, fp.JA4R
+		rep.Fingerprints.JA4O, rep.Fingerprints.JA4RO = fp.JA4O, fp.JA4RO
+		rep.Fingerprints.PeetPrint, rep.Fingerprints.PeetPrintHash = fp.PeetPrint, fp.PeetPrintHash
+	}
+	if rc.H2 != nil {
+		rep.HTTP.H2 = h2FromCapture(rc.H2)
+		rep.Fingerprints.Akamai = rc.H2.Akamai.Text
+		rep.Fingerprints.AkamaiHash = rc.H2.Akamai.Hash
+	}
+	return rep
+}
+
+// userAgent is the User-Agent as captured on the wire (the first one, any
+// case), else as net/http parsed it.
+func userAgent(r *http.Request, rc *capture.Request) string {
+	if rc != nil {
+		for _, h := range rc.Headers {
+			if strings.EqualFold(h.Name, "user-agent") {
+				return h.Value
+			}
+		}
+	}
+	return r.UserAgent()
+}
+
+// h2FromCapture summarises the HTTP/2 side of a request capture.
+func h2FromCapture(h *capture.H2Info) *h2Report {
+	rep := &h2Report{
+		StreamID:       h.Request.StreamID,
+		Settings:       []fingerprint.H2Setting{},
+		PriorityFrames: []fingerprint.H2Priority{},
+		PseudoOrder:    nonNil(h.Request.PseudoOrder()),
+		Akamai:         h.Akamai.Text,
+		AkamaiHash:     h.Akamai.Hash,
+	}
+	if c := h.Conn; c != nil {
+		rep.Settings = append(rep.Settings, c.Settings...)
+		rep.WindowUpdate = c.WindowUpdate
+		rep.PriorityFrames = append(rep.PriorityFrames, c.Priorities...)
+	}
+	if p := h.Request.Priority; p != nil {
+		cp := *p
+		rep.HeadersPriority = &cp
+	}
+	return rep
+}
+
+// nonNil makes a nil slice encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// httpVersion is the request's HTTP version as stored: "1.0", "1.1", "2".
+func httpVersion(r *http.Request, rc *capture.Request) string {
+	if rc != nil {
+		switch {
+		case rc.Protocol == capture.ProtoH2:
+			return "2"
+		case rc.HTTP1 != nil && strings.HasPrefix(rc.HTTP1.Proto, "HTTP/"):
+			return strings.TrimPrefix(rc.HTTP1.Proto, "HTTP/")
+		}
+	}
+	if r.ProtoMajor >= 2 {
+		return strconv.Itoa(r.ProtoMajor)
+	}
+	return strconv.Itoa(r.ProtoMajor) + "." + strconv.Itoa(r.ProtoMinor)
+}
+
+// tlsVersionName names a negotiated TLS version ("TLS 1.3").
+func tlsVersionName(v uint16) string {
+	if v == 0 {
+		return ""
+	}
+	return tls.VersionName(v)
+}
+
+// tlsCipherName names a negotiated cipher suite.
+func tlsCipherName(id uint16) string {
+	if n := fingerprint.CipherSuiteName(id); n != "" {
+		return n
+	}
+	return tls.CipherSuiteName(id)
+}
+
+// shortTLSVersion is the stored TLS version: "1.3" for "TLS 1.3".
+func shortTLSVersion(name string) string {
+	return strings.TrimPrefix(name, "TLS ")
+}
+
+// toCapture converts a live report into the stored record.
+func (rep *report) toCapture() (store.Capture, error) {
+	c := store.Capture{
+		ID:              rep.CaptureID,
+		CreatedAt:       rep.CreatedAt,
+		VisitKey:        rep.visitKey,
+		Initiator:       rep.Initiator,
+		ClientIP:        rep.ClientIP,
+		UserAgent:       rep.UserAgent,
+		Host:            rep.Host,
+		Method:          rep.Method,
+		Path:            rep.Path,
+		HTTPVersion:     rep.HTTP.Version,
+		JA3:             rep.Fingerprints.JA3,
+		JA3Hash:         rep.Fingerprints.JA3Hash,
+		JA3N:            rep.Fingerprints.JA3N,
+		JA3NHash:        rep.Fingerprints.JA3NHash,
+		JA4:             rep.Fingerprints.JA4,
+		JA4R:            rep.Fingerprints.JA4R,
+		JA4O:            rep.Fingerprints.JA4O,
+		JA4RO:           rep.Fingerprints.JA4RO,
+		PeetPrint:       rep.Fingerprints.PeetPrint,
+		PeetPrintHash:   rep.Fingerprints.PeetPrintHash,
+		Akamai:          rep.Fingerprints.Akamai,
+		AkamaiHash:      rep.Fingerprints.AkamaiHash,
+		HeaderOrder:     rep.Fingerprints.HeaderOrder,
+		HeaderOrderHash: rep.Fingerprints.HeaderOrderHash,
+	}
+	if len(rep.HTTP.Headers) > 0 {
+		c.Headers = make([]store.HeaderPair, len(rep.HTTP.Headers))
+		for i, h := range rep.HTTP.Headers {
+			c.Headers[i] = store.HeaderPair{Name: h.Name, Value: h.Value}
+		}
+	}
+	if t := rep.TLS; t != nil {
+		c.TLSVersion = shortTLSVersion(t.Negotiated.Version)
+		c.SNI = t.SNI
+		c.ALPN = t.Negotiated.ALPN
+		c.ClientHello = t.Raw
+		summary := *t
+		summary.Raw = nil
+		b, err := json.Marshal(summary)
+		if err != nil {
+			return store.Capture{}, fmt.Errorf("web: encoding TLS summary: %w", err)
+		}
+		c.TLSSummary = b
+	}
+	if rep.HTTP.H2 != nil {
+		b, err := json.Marshal(rep.HTTP.H2)
+		if err != nil {
+			return store.Capture{}, fmt.Errorf("web: encoding HTTP/2 summary: %w", err)
+		}
+		c.H2 = b
+	}
+	return c, nil
+}
+
+// storedTLSSummary is the part of a stored TLS summary not recomputed from
+// the raw hello.
+type storedTLSSummary struct {
+	Negotiated tlsNegotiated `json:"negotiated"`
+}
+
+// storedReport rebuilds the report of a stored capture. The ClientHello is
+// parsed again from the stored raw bytes (the canonical form); fingerprints
+// are the stored values.
+func storedReport(c store.Capture) (*report, error) {
+	rep := &report{
+		CaptureID:  c.ID,
+		CaptureURL: captureURL(c.ID),
+		CreatedAt:  c.CreatedAt.UTC(),
+		Initiator:  c.Initiator,
+		ClientIP:   c.ClientIP,
+		Host:       c.Host,
+		Method:     c.Method,
+		Path:       c.Path,
+		UserAgent:  c.UserAgent,
+		Complete:   len(c.Headers) > 0,
+		Fingerprints: fingerprints{
+			JA3: c.JA3, JA3Hash: c.JA3Hash, JA3N: c.JA3N, JA3NHash: c.JA3NHash,
+			JA4: c.JA4, JA4R: c.JA4R, JA4O: c.JA4O, JA4RO: c.JA4RO,
+			PeetPrint: c.PeetPrint, PeetPrintHash: c.PeetPrintHash,
+			Akamai: c.Akamai, AkamaiHash: c.AkamaiHash,
+			HeaderOrder: c.HeaderOrder, HeaderOrderHash: c.HeaderOrderHash,
+		},
+	}
+	rep.HTTP.Version = c.HTTPVersion
+	rep.HTTP.HeaderOrder = c.HeaderOrder
+	rep.HTTP.Headers = make([]fingerprint.Header, len(c.Headers))
+	for i, h := range c.Headers {
+		rep.HTTP.Headers[i] = fingerprint.Header{Name: h.Name, Value: h.Value}
+	}
+	if len(c.ClientHello) > 0 {
+		ch, err := fingerprint.ParseClientHello(c.ClientHello)
+		if err != nil {
+			return nil, fmt.Errorf("web: parsing stored ClientHello of capture %s: %w", c.ID, err)
+		}
+		t := &tlsReport{ClientHello: ch, Raw: c.ClientHello, SNI: ch.ServerName(), ALPN: ch.ALPN()}
+		if len(c.TLSSummary) > 0 {
+			var s storedTLSSummary
+			if err := json.Unmarshal(c.TLSSummary, &s); err != nil {
+				return nil, fmt.Errorf("web: decoding TLS summary of capture %s: %w", c.ID, err)
+			}
+			t.Negotiated = s.Negotiated
+		}
+		if t.Negotiated.ALPN == "" {
+			t.Negotiated.ALPN = c.ALPN
+		}
+		if t.Negotiated.Version == "" && c.TLSVersion != "" {
+			t.Negotiated.Version = "TLS " + c.TLSVersion
+		}
+		rep.TLS = t
+	}
+	if len(c.H2) > 0 {
+		var h2 h2Report
+		if err := json.Unmarshal(c.H2, &h2); err != nil {
+			return nil, fmt.Errorf("web: decoding HTTP/2 summary of capture %s: %w", c.ID, err)
+		}
+		h2.Settings = nonNil(h2.Settings)
+		h2.PriorityFrames = nonNil(h2.PriorityFrames)
+		h2.PseudoOrder = nonNil(h2.PseudoOrder)
+		rep.HTTP.H2 = &h2
+	}
+	return rep, nil
+}

@@ -1,0 +1,256 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/guanaco-fp/guanaco/store"
+	"github.com/guanaco-fp/guanaco/web/templates"
+)
+
+// statsWindow is one selectable time window of /stats.
+type statsWindow struct {
+	key   string
+	label string
+	span  time.Duration // 0: all time
+}
+
+// statsWindows are the windows /stats offers, in display order.
+func statsWindows() []statsWindow {
+	return []statsWindow{
+		{"1h", "in the last hour", time.Hour},
+		{"24h", "in the last 24 hours", 24 * time.Hour},
+		{"7d", "in the last 7 days", 7 * 24 * time.Hour},
+		{"30d", "in the last 30 days", 30 * 24 * time.Hour},
+		{"all", "of all time", 0},
+	}
+}
+
+// defaultStatsWindow is used when ?window= is absent.
+const defaultStatsWindow = "24h"
+
+// statsTop is how many values each chart shows.
+const statsTop = 10
+
+// statsCacheTTL is how long a computed stats result is reused. The stats
+// are aggregate queries over the capture table; a public page must not run
+// them on every hit.
+const statsCacheTTL = 30 * time.Second
+
+// statsKinds are the charted fingerprint kinds, in display order.
+func statsKinds() []struct {
+	kind  store.FingerprintKind
+	title string
+} {
+	return []struct {
+		kind  store.FingerprintKind
+		title string
+	}{
+		{store.KindJA4, "JA4"},
+		{store.KindAkamaiHash, "Akamai HTTP/2"},
+		{store.KindJA3Hash, "JA3"},
+		{store.KindPeetPrintHash, "PeetPrint"},
+		{store.KindHeaderOrderHash, "Header order"},
+	}
+}
+
+// statsResult is the JSON of GET /api/stats.
+type statsResult struct {
+	Window       string      `json:"window"`
+	Since        *time.Time  `json:"since"`
+	Until        time.Time   `json:"until"`
+	Fingerprints []statsTopN `json:"fingerprints"`
+	UserAgents   []uaCount   `json:"user_agents"`
+}
+
+// statsTopN is the top values of one kind.
+type statsTopN struct {
+	Kind   string       `json:"kind"`
+	Title  string       `json:"title"`
+	Values []statsValue `json:"values"`
+}
+
+type statsValue struct {
+	Hash      string    `json:"hash"`
+	Count     int64     `json:"count"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// statsCache keeps the last result per window for statsCacheTTL.
+type statsCache struct {
+	mu      sync.Mutex
+	entries map[string]statsCacheEntry
+}
+
+type statsCacheEntry struct {
+	res     *statsResult
+	expires time.Time
+}
+
+func (c *statsCache) get(key string, now time.Time) *statsResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || now.After(e.expires) {
+		return nil
+	}
+	return e.res
+}
+
+func (c *statsCache) put(key string, res *statsResult, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[string]statsCacheEntry)
+	}
+	c.entries[key] = statsCacheEntry{res: res, expires: now.Add(statsCacheTTL)}
+}
+
+// selectWindow returns the window named by ?window=.
+func selectWindow(r *http.Request) (statsWindow, error) {
+	key := r.URL.Query().Get("window")
+	if key == "" {
+		key = defaultStatsWindow
+	}
+	for _, w := range statsWindows() {
+		if w.key == key {
+			return w, nil
+		}
+	}
+	return statsWindow{}, badRequest("unknown window %q (want 1h, 24h, 7d, 30d or all)", key)
+}
+
+// loadStats computes (or reuses) the statistics of window win.
+func (h *handler) loadStats(ctx context.Context, win statsWindow) (*statsResult, error) {
+	now := h.d.Now()
+	if res := h.stats.get(win.key, now); res != nil {
+		return res, nil
+	}
+	res := &statsResult{Window: win.key, Until: now.UTC(), UserAgents: []uaCount{}}
+	tw := store.TimeWindow{} // no upper bound: captures of this very instant count
+	if win.span > 0 {
+		since := now.Add(-win.span).UTC()
+		res.Since = &since
+		tw.Since = since
+	}
+	for _, k := range statsKinds() {
+		top, err := h.d.Store.TopFingerprints(ctx, k.kind, tw, statsTop)
+		if err != nil {
+			return nil, err
+		}
+		t := statsTopN{Kind: string(k.kind), Title: k.title, Values: make([]statsValue, len(top))}
+		for i, v := range top {
+			t.Values[i] = statsValue{Hash: v.Hash, Count: v.Count, FirstSeen: v.FirstSeen.UTC(), LastSeen: v.LastSeen.UTC()}
+		}
+		res.Fingerprints = append(res.Fingerprints, t)
+	}
+	uas, err := h.d.Store.TopUserAgents(ctx, tw, statsTop)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range uas {
+		res.UserAgents = append(res.UserAgents, uaCount{UserAgent: u.UserAgent, Count: u.Count})
+	}
+	h.stats.put(win.key, res, now)
+	return res, nil
+}
+
+// statsAPI serves GET /api/stats.
+func (h *handler) statsAPI(w http.ResponseWriter, r *http.Request) {
+	win, err := selectWindow(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx, cancel := h.storeCtx(r)
+	defer cancel()
+	res, err := h.loadStats(ctx, win)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=30")
+	h.writeJSON(w, r, http.StatusOK, res)
+}
+
+// statsPage serves GET /stats.
+func (h *handler) statsPage(w http.ResponseWriter, r *http.Request) {
+	win, err := selectWindow(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx, cancel := h.storeCtx(r)
+	defer cancel()
+	res, err := h.loadStats(ctx, win)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	page := templates.StatsPage{
+		Page:   h.page("Statistics", templates.NavStats),
+		Window: win.label,
+		Empty:  len(res.UserAgents) == 0,
+	}
+	for _, sw := range statsWindows() {
+		page.Windows = append(page.Windows, templates.Link{Label: sw.key, URL: "/stats?window=" + sw.key, Current: sw.key == win.key})
+	}
+	for _, t := range res.Fingerprints {
+		items := make([]chartItem, len(t.Values))
+		for i, v := range t.Values {
+			items[i] = chartItem{label: v.Hash, count: v.Count, link: fingerprintLink(v.Hash, store.FingerprintKind(t.Kind))}
+		}
+		page.Charts = append(page.Charts, buildChart("top-"+t.Kind, t.Title, "captures by "+t.Kind, true, items))
+		if len(t.Values) > 0 {
+			page.Empty = false
+		}
+	}
+	uas := make([]chartItem, len(res.UserAgents))
+	for i, u := range res.UserAgents {
+		uas[i] = chartItem{label: u.UserAgent, count: u.Count}
+	}
+	page.Charts = append(page.Charts, buildChart("top-user-agents", "Clients", "captures by User-Agent", false, uas))
+	w.Header().Set("Cache-Control", "public, max-age=30")
+	h.render(w, r, http.StatusOK, templates.Stats(page))
+}
+
+// chartItem is one value to chart.
+type chartItem struct {
+	label string
+	count int64
+	link  string
+}
+
+// buildChart lays out a bar chart: bar lengths are proportional to the
+// counts, the largest count spanning the full width.
+func buildChart(id, title, caption string, mono bool, items []chartItem) templates.Chart {
+	c := templates.Chart{ID: id, Title: title, Caption: caption, Mono: mono}
+	var max int64
+	for _, it := range items {
+		if it.count > max {
+			max = it.count
+		}
+	}
+	for _, it := range items {
+		w := 0.0
+		if max > 0 {
+			w = float64(it.count) / float64(max) * templates.ChartWidth
+		}
+		label := it.label
+		if label == "" {
+			label = "(empty)"
+		}
+		c.Bars = append(c.Bars, templates.Bar{
+			Label: label,
+			Title: it.label,
+			Count: strconv.FormatInt(it.count, 10),
+			Width: w,
+			Link:  it.link,
+		})
+	}
+	return c
+}

@@ -1,0 +1,381 @@
+package web
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/store"
+	"github.com/guanaco-fp/guanaco/web/templates"
+)
+
+// Limits of the population view.
+const (
+	populationUserAgents = 10
+	populationCaptures   = 20
+)
+
+// pathParam returns the unescaped value of a chi URL parameter.
+func pathParam(r *http.Request, name string) string {
+	v := chi.URLParam(r, name)
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
+// validCaptureID reports whether id can name a stored capture (the store's
+// ID alphabet and length).
+func validCaptureID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// loadCapture reads the capture named by the {id} parameter.
+func (h *handler) loadCapture(r *http.Request) (*report, error) {
+	id := pathParam(r, "id")
+	if !validCaptureID(id) {
+		return nil, notFoundError("no capture with id %q", id)
+	}
+	ctx, cancel := h.storeCtx(r)
+	defer cancel()
+	c, err := h.d.Store.Capture(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return storedReport(c)
+}
+
+// capturePage serves GET /captures/{id}.
+func (h *handler) capturePage(w http.ResponseWriter, r *http.Request) {
+	rep, err := h.loadCapture(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "private, max-age=300")
+	h.render(w, r, http.StatusOK, templates.Capture(templates.CapturePage{
+		Page:   h.page("Capture "+rep.CaptureID, ""),
+		Report: reportView(rep),
+	}))
+}
+
+// captureAPI serves GET /api/captures/{id}.
+func (h *handler) captureAPI(w http.ResponseWriter, r *http.Request) {
+	rep, err := h.loadCapture(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "private, max-age=300")
+	h.writeJSON(w, r, http.StatusOK, rep)
+}
+
+// population is the JSON of GET /api/fingerprints/{hash}.
+type population struct {
+	Hash           string       `json:"hash"`
+	Kind           string       `json:"kind"`
+	Count          int64        `json:"count"`
+	Visits         int64        `json:"visits"`
+	FirstSeen      time.Time    `json:"first_seen"`
+	LastSeen       time.Time    `json:"last_seen"`
+	TopUserAgents  []uaCount    `json:"top_user_agents"`
+	Profiles       []profileRef `json:"profiles"`
+	RecentCaptures []captureRef `json:"recent_captures"`
+}
+
+type uaCount struct {
+	UserAgent string `json:"user_agent"`
+	Count     int64  `json:"count"`
+}
+
+type profileRef struct {
+	Name     string `json:"name"`
+	Browser  string `json:"browser"`
+	Version  string `json:"version"`
+	Platform string `json:"platform"`
+	URL      string `json:"url"`
+}
+
+type captureRef struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	CreatedAt time.Time `json:"created_at"`
+	Initiator string    `json:"initiator"`
+	UserAgent string    `json:"user_agent"`
+}
+
+// loadPopulation gathers the population view of the {hash} parameter,
+// restricted to ?kind= when given.
+func (h *handler) loadPopulation(r *http.Request) (*population, error) {
+	hash := pathParam(r, "hash")
+	kind := store.FingerprintKind(r.URL.Query().Get("kind"))
+	if kind != "" && !kind.Valid() {
+		return nil, badRequest("unknown fingerprint kind %q", string(kind))
+	}
+	ctx, cancel := h.storeCtx(r)
+	defer cancel()
+	st, err := h.d.Store.FingerprintStats(ctx, store.FingerprintQuery{Hash: hash, Kind: kind, Limit: populationUserAgents})
+	if err != nil {
+		return nil, err
+	}
+	pop := &population{
+		Hash: st.Hash, Kind: string(st.Kind), Count: st.Count, Visits: st.Visits,
+		FirstSeen: st.FirstSeen.UTC(), LastSeen: st.LastSeen.UTC(),
+		TopUserAgents: []uaCount{}, Profiles: []profileRef{}, RecentCaptures: []captureRef{},
+	}
+	for _, u := range st.TopUserAgents {
+		pop.TopUserAgents = append(pop.TopUserAgents, uaCount{UserAgent: u.UserAgent, Count: u.Count})
+	}
+	caps, _, err := h.d.Store.CapturesByFingerprint(ctx, store.FingerprintQuery{Hash: hash, Kind: st.Kind, Limit: populationCaptures})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	for _, c := range caps {
+		pop.RecentCaptures = append(pop.RecentCaptures, captureRef{
+			ID: c.ID, URL: captureURL(c.ID), CreatedAt: c.CreatedAt.UTC(), Initiator: c.Initiator, UserAgent: c.UserAgent,
+		})
+	}
+	profiles, err := h.d.Store.ListProfiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range profiles {
+		if profileMatches(p.JSON, st.Kind, st.Hash) {
+			pop.Profiles = append(pop.Profiles, profileRef{
+				Name: p.Name, Browser: p.Browser, Version: p.Version, Platform: p.Platform,
+				URL: "/api/profiles/" + url.PathEscape(p.Name),
+			})
+		}
+	}
+	return pop, nil
+}
+
+// md5Hex is the lower-case hex MD5 of s ("" for "").
+func md5Hex(s string) string {
+	if s == "" {
+		return ""
+	}
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// profileMatches reports whether the profile document would produce value
+// v for fingerprint kind k: TLS kinds are computed from the profile's
+// ClientHello, Akamai from its expected values, header order from its
+// per-initiator header lists. Documents that do not decode never match.
+func profileMatches(doc json.RawMessage, k store.FingerprintKind, v string) bool {
+	var p emulation.Profile
+	if err := json.Unmarshal(doc, &p); err != nil {
+		return false
+	}
+	switch k {
+	case store.KindAkamaiHash:
+		return v == p.Expected.AkamaiHash || v == md5Hex(p.Expected.Akamai)
+	case store.KindHeaderOrderHash:
+		return profileHasHeaderOrder(&p, v)
+	}
+	if len(p.TLS.ClientHello) == 0 {
+		return false
+	}
+	ch, err := fingerprint.ParseClientHello(p.TLS.ClientHello)
+	if err != nil {
+		return false
+	}
+	fp := ch.Fingerprints()
+	switch k {
+	case store.KindJA4:
+		return v == fp.JA4
+	case store.KindJA4R:
+		return v == fp.JA4R
+	case store.KindJA3Hash:
+		return v == fp.JA3Hash
+	case store.KindJA3NHash:
+		return v == fp.JA3NHash
+	case store.KindPeetPrintHash:
+		return v == fp.PeetPrintHash
+	}
+	return false
+}
+
+// profileHasHeaderOrder reports whether any initiator's header list of p
+// (HTTP/1, or HTTP/2 with the pseudo-header order first) hashes to v.
+func profileHasHeaderOrder(p *emulation.Profile, v string) bool {
+	if p.H1 != nil {
+		for _, hs := range p.H1.Headers {
+			if headerNamesHash(nil, hs) == v {
+				return true
+			}
+		}
+	}
+	if p.H2 != nil {
+		for _, hs := range p.H2.Headers {
+			if headerNamesHash(p.H2.PseudoOrder, hs) == v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func headerNamesHash(pseudo []string, hs []fingerprint.Header) string {
+	names := append([]string(nil), pseudo...)
+	for _, h := range hs {
+		names = append(names, h.Name)
+	}
+	return fingerprint.HeaderOrderOf(names...).Hash
+}
+
+// fingerprintAPI serves GET /api/fingerprints/{hash}.
+func (h *handler) fingerprintAPI(w http.ResponseWriter, r *http.Request) {
+	pop, err := h.loadPopulation(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	h.writeJSON(w, r, http.StatusOK, pop)
+}
+
+// fingerprintPage serves GET /fingerprints/{hash}.
+func (h *handler) fingerprintPage(w http.ResponseWriter, r *http.Request) {
+	pop, err := h.loadPopulation(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	page := templates.FingerprintPage{
+		Page:      h.page("Fingerprint "+pop.Hash, ""),
+		Hash:      pop.Hash,
+		Kind:      pop.Kind,
+		Count:     strconv.FormatInt(pop.Count, 10),
+		Visits:    strconv.FormatInt(pop.Visits, 10),
+		FirstSeen: fmtTime(pop.FirstSeen),
+		LastSeen:  fmtTime(pop.LastSeen),
+	}
+	uas := make([]chartItem, len(pop.TopUserAgents))
+	for i, u := range pop.TopUserAgents {
+		uas[i] = chartItem{label: u.UserAgent, count: u.Count}
+	}
+	page.UserAgents = buildChart("user-agents", "User agents", "captures with this fingerprint, by User-Agent", false, uas)
+	for _, p := range pop.Profiles {
+		page.Profiles = append(page.Profiles, templates.Link{Label: p.Name, URL: p.URL, Detail: p.Browser + " " + p.Version + " · " + p.Platform})
+	}
+	for _, c := range pop.RecentCaptures {
+		page.Captures = append(page.Captures, templates.Link{Label: c.ID, URL: c.URL, Detail: fmtTime(c.CreatedAt) + " · " + c.Initiator})
+	}
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	h.render(w, r, http.StatusOK, templates.Fingerprint(page))
+}
+
+// profilesList is the JSON of GET /api/profiles.
+type profilesList struct {
+	Count    int               `json:"count"`
+	Profiles []json.RawMessage `json:"profiles"`
+}
+
+// profiles serves GET /api/profiles: every stored profile document, by
+// name.
+func (h *handler) profiles(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := h.storeCtx(r)
+	defer cancel()
+	ps, err := h.d.Store.ListProfiles(ctx)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := profilesList{Count: len(ps), Profiles: make([]json.RawMessage, len(ps))}
+	for i, p := range ps {
+		out.Profiles[i] = p.JSON
+	}
+	h.writeJSON(w, r, http.StatusOK, out)
+}
+
+// profile serves GET /api/profiles/{name}: the stored document byte for
+// byte.
+func (h *handler) profile(w http.ResponseWriter, r *http.Request) {
+	name := pathParam(r, "name")
+	if name == "" || len(name) > 200 {
+		h.fail(w, r, notFoundError("no profile named %q", name))
+		return
+	}
+	ctx, cancel := h.storeCtx(r)
+	defer cancel()
+	p, err := h.d.Store.Profile(ctx, name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.writeRawJSON(w, http.StatusOK, p.JSON)
+}
+
+// visitProfile serves GET /api/profiles/visit/{key}: a profile built from
+// the captures of one visit, in the profile JSON format. It is not stored.
+func (h *handler) visitProfile(w http.ResponseWriter, r *http.Request) {
+	key := pathParam(r, "key")
+	if !validVisitKey(key) {
+		h.fail(w, r, notFoundError("no visit with key %q", key))
+		return
+	}
+	if h.d.BuildProfile == nil {
+		h.writeError(w, r, http.StatusNotImplemented, codeNotImplemented, "this server does not build profiles")
+		return
+	}
+	ctx, cancel := h.storeCtx(r)
+	defer cancel()
+	p, err := h.d.BuildProfile(ctx, key)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	h.writeRawJSON(w, http.StatusOK, b)
+}
+
+// status is the JSON of the health endpoints.
+type status struct {
+	Status string `json:"status"`
+}
+
+// healthz serves GET /healthz: 200 while the process serves.
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	h.writeJSON(w, r, http.StatusOK, status{Status: "ok"})
+}
+
+// readyz serves GET /readyz: 200 when Deps.Ready succeeds, else 503.
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	ctx, cancel := context.WithTimeout(r.Context(), h.d.StoreTimeout)
+	defer cancel()
+	if err := h.d.Ready(ctx); err != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelWarn, "web: not ready", slog.String("error", err.Error()))
+		h.writeError(w, r, http.StatusServiceUnavailable, codeNotReady, "not ready: the store is unreachable")
+		return
+	}
+	h.writeJSON(w, r, http.StatusOK, status{Status: "ready"})
+}

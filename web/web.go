@@ -1,0 +1,256 @@
+// Package web is fpserver's HTTP surface: the chi router, the HTML pages
+// (package web/templates), the JSON API, the probe endpoints that the page
+// script calls, and the middleware around them (security headers, metrics,
+// panic recovery).
+//
+// Routes (DESIGN.md §4.3; the first group is fingerprinted, i.e. every
+// request is turned into a capture and offered to Deps.Captures):
+//
+//	GET  /                         HTML: this request's fingerprint and the initiator probes
+//	GET  /api/fingerprint          JSON: this request's fingerprint
+//	ANY  /api/echo, /api/echo/*    JSON: echo of method, path, query, body plus the fingerprint
+//	POST /probe/fetch, /probe/xhr  JSON: fingerprint of the page script's fetch / XHR
+//	GET|POST /probe/form           HTML: fingerprint of the page's form submission
+//
+//	GET  /captures/{id}            HTML: a stored capture
+//	GET  /api/captures/{id}        JSON: a stored capture
+//	GET  /fingerprints/{hash}      HTML: population view of a fingerprint value (?kind= optional)
+//	GET  /api/fingerprints/{hash}  JSON: the same
+//	GET  /stats                    HTML: top fingerprints and user agents (?window=1h|24h|7d|30d|all)
+//	GET  /api/stats                JSON: the same
+//	GET  /api/profiles             JSON: {"count": n, "profiles": [profile documents]}
+//	GET  /api/profiles/{name}      JSON: one stored profile document, byte for byte
+//	GET  /api/profiles/visit/{key} JSON: a profile built from one visit's captures (not stored)
+//	GET  /healthz, /readyz         liveness (always 200), readiness (503 when Deps.Ready fails)
+//	GET  /static/*                 embedded assets
+//	GET  /favicon.ico              the SVG icon, for clients that ask for it by that name
+//
+// HEAD is answered by the GET handlers.
+//
+// Unknown routes are 404s: an HTML page, or for /api/ and /probe/ paths the
+// JSON error shape {"error": {"code": ..., "message": ...}} that every JSON
+// error uses. /metrics is not served here: the collectors are registered on
+// Deps.Registry and cmd/fpserver serves them on its debug listener.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/guanaco-fp/guanaco/capture"
+	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/static"
+	"github.com/guanaco-fp/guanaco/store"
+)
+
+// CaptureSink receives the captures of fingerprinted requests. Offer must
+// not block; it returns false when the capture was dropped (store writer
+// full and spool unavailable). *writer.Writer implements it.
+type CaptureSink interface {
+	Offer(store.Capture) bool
+}
+
+// Defaults for the optional Deps fields.
+const (
+	DefaultMaxEchoBody    = 64 << 10
+	DefaultMaxRequestBody = 1 << 20
+	DefaultStoreTimeout   = 5 * time.Second
+)
+
+// Deps are the dependencies of the handler. Store and Captures are
+// required; every other field has a default.
+type Deps struct {
+	// Store serves the read routes: captures, fingerprint statistics,
+	// profiles, and (unless Ready is set) readiness.
+	Store store.Store
+	// Captures receives a capture for every fingerprinted request.
+	Captures CaptureSink
+	// BuildProfile builds an emulation profile from the captures of one
+	// visit, for GET /api/profiles/visit/{key}. It should return an error
+	// wrapping store.ErrNotFound when the visit has no captures and one
+	// wrapping store.ErrInvalid when the captures cannot make a profile.
+	// Nil: the route answers 501.
+	BuildProfile func(ctx context.Context, visitKey string) (*emulation.Profile, error)
+	// CaptureOf returns the capture of a request; default
+	// capture.FromRequest. Tests set it to inject captures.
+	CaptureOf func(*http.Request) (*capture.Request, bool)
+	// Logger receives error logs (5xx, panics). Default: discard.
+	Logger *slog.Logger
+	// Registry receives the web collectors (request counter and latency by
+	// route pattern, capture offers). Nil: metrics are not registered.
+	Registry prometheus.Registerer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// StoreFullIP stores client addresses whole; otherwise IPv4 addresses
+	// are truncated to /24 and IPv6 addresses to /48.
+	StoreFullIP bool
+	// MaxEchoBody is how many body bytes the echo API returns; longer
+	// bodies are truncated and flagged. Default DefaultMaxEchoBody.
+	MaxEchoBody int64
+	// MaxRequestBody is the largest request body read at all; a larger one
+	// is answered 413. Default DefaultMaxRequestBody, raised to MaxEchoBody
+	// when smaller.
+	MaxRequestBody int64
+	// StoreTimeout bounds each store call made while serving a request.
+	// Default DefaultStoreTimeout.
+	StoreTimeout time.Duration
+	// Ready reports readiness for /readyz; default Store.Ping.
+	Ready func(context.Context) error
+}
+
+// handler holds the validated dependencies shared by all routes.
+type handler struct {
+	d            Deps
+	log          *slog.Logger
+	metrics      *metrics
+	assetVersion string
+	stats        statsCache
+	// router is set once by routes; methodNotAllowed asks it which
+	// methods a path accepts.
+	router chi.Routes
+}
+
+// New validates d, registers the collectors on d.Registry and returns the
+// fpserver handler. It fails when a required dependency is missing or a
+// collector cannot be registered (e.g. New called twice on one registry).
+//
+// The returned handler reads each request's capture through d.CaptureOf, so
+// in production it must be wrapped by capture.Middleware (cmd/fpserver does
+// that) on a server whose connections come from a capture.Listener.
+func New(d Deps) (http.Handler, error) {
+	if d.Store == nil {
+		return nil, errors.New("web: new handler: Deps.Store is nil")
+	}
+	if d.Captures == nil {
+		return nil, errors.New("web: new handler: Deps.Captures is nil")
+	}
+	if d.CaptureOf == nil {
+		d.CaptureOf = capture.FromRequest
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.MaxEchoBody <= 0 {
+		d.MaxEchoBody = DefaultMaxEchoBody
+	}
+	if d.MaxRequestBody <= 0 {
+		d.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if d.MaxRequestBody < d.MaxEchoBody {
+		d.MaxRequestBody = d.MaxEchoBody
+	}
+	if d.StoreTimeout <= 0 {
+		d.StoreTimeout = DefaultStoreTimeout
+	}
+	if d.Ready == nil {
+		d.Ready = d.Store.Ping
+	}
+	m, err := newMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	version, err := static.Version()
+	if err != nil {
+		return nil, fmt.Errorf("web: new handler: %w", err)
+	}
+	h := &handler{d: d, log: d.Logger, metrics: m, assetVersion: version}
+	return h.routes(), nil
+}
+
+// routes builds the router.
+func (h *handler) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(h.instrument, securityHeaders, middleware.GetHead)
+	r.NotFound(h.notFound)
+	r.MethodNotAllowed(h.methodNotAllowed)
+
+	// Fingerprinted routes.
+	r.Get("/", h.index)
+	r.Get("/api/fingerprint", h.apiFingerprint)
+	r.HandleFunc("/api/echo", h.echo)
+	r.HandleFunc("/api/echo/*", h.echo)
+	r.Post("/probe/fetch", h.probe(store.InitiatorFetch))
+	r.Post("/probe/xhr", h.probe(store.InitiatorXHR))
+	r.Get("/probe/form", h.probeForm)
+	r.Post("/probe/form", h.probeForm)
+
+	// Stored data.
+	r.Get("/captures/{id}", h.capturePage)
+	r.Get("/api/captures/{id}", h.captureAPI)
+	r.Get("/fingerprints/{hash}", h.fingerprintPage)
+	r.Get("/api/fingerprints/{hash}", h.fingerprintAPI)
+	r.Get("/stats", h.statsPage)
+	r.Get("/api/stats", h.statsAPI)
+	r.Get("/api/profiles", h.profiles)
+	r.Get("/api/profiles/{name}", h.profile)
+	r.Get("/api/profiles/visit/{key}", h.visitProfile)
+
+	// Operations.
+	r.Get("/healthz", h.healthz)
+	r.Get("/readyz", h.readyz)
+
+	r.Get("/static/*", h.staticFiles())
+	r.Get("/favicon.ico", h.favicon)
+	h.router = r
+	return r
+}
+
+// storeCtx bounds a store call made for r.
+func (h *handler) storeCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), h.d.StoreTimeout)
+}
+
+// staticFiles serves the embedded assets. Asset URLs carry a content
+// version, so they may be cached for a long time.
+func (h *handler) staticFiles() http.HandlerFunc {
+	fs := http.StripPrefix("/static/", http.FileServerFS(static.FS()))
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("v") == h.assetVersion {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", "public, max-age=300")
+		}
+		fs.ServeHTTP(w, r)
+	}
+}
+
+// favicon serves the icon under the name clients ask for by default.
+func (h *handler) favicon(w http.ResponseWriter, r *http.Request) {
+	b, err := fs.ReadFile(static.FS(), "favicon.svg")
+	if err != nil {
+		h.fail(w, r, fmt.Errorf("web: reading favicon: %w", err))
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	h.writeBody(w, http.StatusOK, "image/svg+xml", b)
+}
+
+// securityHeaders sets the headers every response carries. The CSP allows
+// only same-origin scripts, styles, images, frames and form targets; no
+// inline script or style exists on any page.
+func securityHeaders(next http.Handler) http.Handler {
+	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'self'; " +
+		"base-uri 'none'; object-src 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "SAMEORIGIN")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
