@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -60,6 +61,13 @@ func testCert(t testing.TB) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Logf("server: %s", bytes.TrimSpace(p))
+	return len(p), nil
+}
+
 type testServer struct {
 	addr    string
 	mu      sync.Mutex
@@ -73,8 +81,8 @@ func (s *testServer) failures() []string {
 	return append([]string(nil), s.reasons...)
 }
 
-// startServer runs a capture.Listener with net/http for HTTP/1 and
-// x/net/http2 for HTTP/2, the way fpserver wires them.
+// startServer runs a capture.Listener with net/http serving HTTP/1 and
+// (unencrypted, after the capture's TLS) HTTP/2, the way fpserver wires them.
 func startServer(t *testing.T, withTLS bool, mutate func(*capture.Config)) *testServer {
 	t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
@@ -109,23 +117,21 @@ func startServer(t *testing.T, withTLS bool, mutate func(*capture.Config)) *test
 	hs := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          log.New(testLogWriter{t}, "", 0),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return capture.ContextWithConn(ctx, c.(*capture.Conn))
 		},
 	}
-	h2s := &http2.Server{}
-	if err := http2.ConfigureServer(hs, h2s); err != nil {
-		t.Fatal(err)
-	}
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	hs.Protocols = &protos
 	cfg := capture.Config{
 		HandshakeTimeout: 2 * time.Second,
 		OnHandshakeError: func(reason string, err error) {
 			ts.mu.Lock()
 			ts.reasons = append(ts.reasons, reason)
 			ts.mu.Unlock()
-		},
-		ServeH2: func(c *capture.Conn) {
-			h2s.ServeConn(c, &http2.ServeConnOpts{Context: capture.ContextWithConn(context.Background(), c), BaseConfig: hs, Handler: handler})
 		},
 	}
 	if withTLS {
@@ -422,6 +428,19 @@ func TestHostileInputAndServerKeepsServing(t *testing.T) {
 		t.Errorf("oversized header: status %d, want 431", resp.StatusCode)
 	}
 	c4.Close()
+
+	// A client that negotiated h2 but speaks HTTP/1 is disconnected, not
+	// answered as HTTP/1 (RFC 9113 §3.4).
+	c6, err := tls.Dial("tcp", ts.addr, clientTLS("h2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c6, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	_ = c6.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if b, err := io.ReadAll(c6); len(b) > 0 {
+		t.Errorf("h2 connection without preface got an answer: %q (%v)", b, err)
+	}
+	c6.Close()
 
 	reasons := strings.Join(ts.failures(), ",")
 	for _, want := range []string{capture.ReasonNotTLS, capture.ReasonHTTPOnTLS, capture.ReasonTimeout} {

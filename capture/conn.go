@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -69,10 +70,14 @@ type TLSInfo struct {
 }
 
 // Conn is an accepted connection whose client bytes are being captured. It
-// is a net.Conn for net/http and x/net/http2: Read returns the decrypted
+// is a net.Conn for net/http: Read returns the decrypted
 // (or, without TLS, plain) client bytes after feeding them to the HTTP/1 or
 // HTTP/2 parser of the connection. A parser error stops the capture, never
 // the connection: the real HTTP stack decides what is a protocol error.
+//
+// Conn deliberately has no ConnectionState method: net/http would then treat
+// it as TLS and skip its unencrypted-HTTP/2 path, which is how connections
+// that negotiated h2 are served. The TLS state is in TLS().
 type Conn struct {
 	net.Conn // *tls.Conn for TLS connections, the raw connection otherwise
 
@@ -89,7 +94,11 @@ type Conn struct {
 	limits  StreamLimits
 	dropped int
 	h2conn  *fingerprint.H2Conn // connection preface snapshot, see claim
-	akamai  fingerprint.AkamaiFP
+	// prefaceOK: the h2 client preface arrived intact; prefaceN counts the
+	// bytes read until then.
+	prefaceOK bool
+	prefaceN  int
+	akamai    fingerprint.AkamaiFP
 }
 
 var _ net.Conn = (*Conn)(nil)
@@ -143,24 +152,33 @@ func (c *Conn) Read(p []byte) (int, error) {
 		// The parsers never fail a Write: a protocol error stops the
 		// capture, and the real HTTP stack answers the client.
 		c.mu.Lock()
+		badPreface := false
 		if c.h2 != nil {
 			_, _ = c.h2.Write(p[:n])
+			if !c.prefaceOK {
+				c.prefaceN += n
+				if fingerprint.ErrCode(c.h2.Err()) == fingerprint.CodeBadPreface {
+					badPreface = true
+				} else if c.prefaceN >= len(fingerprint.H2ClientPreface) {
+					c.prefaceOK = true
+				}
+			}
 		} else if c.h1 != nil {
 			_, _ = c.h1.Write(p[:n])
 		}
 		c.mu.Unlock()
+		if badPreface {
+			// A client that negotiated h2 must start with the connection
+			// preface (RFC 9113 §3.4); net/http would otherwise fall back
+			// to reading HTTP/1 from it. End the connection instead.
+			_ = c.Conn.Close()
+			return 0, errBadPreface
+		}
 	}
 	return n, err
 }
 
-// ConnectionState returns the TLS state (zero without TLS). x/net/http2
-// uses it to see that the connection is TLS.
-func (c *Conn) ConnectionState() tls.ConnectionState {
-	if c.tlsInfo == nil {
-		return tls.ConnectionState{}
-	}
-	return c.tlsInfo.State
-}
+var errBadPreface = errors.New("capture: client negotiated h2 but did not send the HTTP/2 connection preface")
 
 // ID is a random identifier of this connection, unique per process run.
 func (c *Conn) ID() string { return c.id }

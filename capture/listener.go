@@ -45,10 +45,6 @@ type Config struct {
 	// their handshake; further connections wait in the kernel backlog.
 	// Default 1024.
 	MaxPendingHandshakes int
-	// ServeH2, when set, is called in a goroutine of its own for every
-	// connection that negotiated "h2"; it owns the connection. When nil, h2
-	// connections go to Accept like the others.
-	ServeH2 func(*Conn)
 	// ProxyProtocol enables PROXY protocol v1/v2 headers, honoured only from
 	// peers inside TrustedProxies; a header from any other peer is refused.
 	ProxyProtocol bool
@@ -68,9 +64,15 @@ type Config struct {
 
 // Listener is a net.Listener that captures what each client sends. For TLS
 // it reads the ClientHello itself, completes the handshake with crypto/tls,
-// and returns (or hands to ServeH2) a *Conn whose decrypted client bytes are
-// parsed as HTTP/1 or HTTP/2 as they are read. Handshakes run in their own
-// goroutines so a slow client never blocks Accept.
+// and returns a *Conn whose decrypted client bytes are parsed as HTTP/1 or
+// HTTP/2 as they are read. Handshakes run in their own goroutines so a slow
+// client never blocks Accept.
+//
+// A *Conn is not a *tls.Conn, so net/http treats it as a plain connection:
+// serve the listener with an http.Server whose Protocols include
+// UnencryptedHTTP2 so that connections that negotiated h2 (Conn.Protocol)
+// are served by net/http's HTTP/2 server after their preface. Handlers find
+// the TLS state in the capture (FromRequest), not in Request.TLS.
 type Listener struct {
 	inner net.Listener
 	cfg   Config
@@ -185,10 +187,6 @@ func (l *Listener) acceptLoop() {
 			if l.cfg.OnHandshake != nil {
 				l.cfg.OnHandshake(conn)
 			}
-			if conn.Protocol() == ProtoH2 && l.cfg.ServeH2 != nil {
-				l.cfg.ServeH2(conn)
-				return
-			}
 			select {
 			case l.conns <- conn:
 			case <-l.ctx.Done():
@@ -210,6 +208,9 @@ func isTemporary(err error) bool {
 func (l *Listener) handshake(raw net.Conn) *Conn {
 	accepted := time.Now()
 	deadline := accepted.Add(l.cfg.HandshakeTimeout)
+	// Closing the listener aborts the handshake at once.
+	stop := context.AfterFunc(l.ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	fail := func(reason string, err error) *Conn {
 		if l.cfg.OnHandshakeError != nil {
 			l.cfg.OnHandshakeError(reason, err)
@@ -230,6 +231,9 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 		_ = raw.SetReadDeadline(time.Time{})
 	}
 	if l.cfg.TLS == nil {
+		if !stop() {
+			return fail(ReasonNetwork, errors.New("capture: listener closed during the handshake"))
+		}
 		return newConn(raw, nil, nil, ProtoHTTP1, accepted, l.cfg.Streams)
 	}
 	hc, err := ReadClientHello(raw, deadline, l.cfg.MaxHelloBytes)
@@ -271,6 +275,9 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 		}
 		return fail(ReasonHandshake, err)
 	}
+	if !stop() {
+		return fail(ReasonNetwork, errors.New("capture: listener closed during the handshake"))
+	}
 	proto := ProtoHTTP1
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
 		proto = ProtoH2
@@ -287,8 +294,7 @@ func looksLikeHTTP(b []byte) bool {
 	return false
 }
 
-// Accept returns the next connection that completed its handshake and is
-// not served by ServeH2.
+// Accept returns the next connection that completed its handshake.
 func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
@@ -305,8 +311,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 }
 
 // Close stops accepting, closes the inner listener and aborts handshakes in
-// progress. Connections already returned by Accept or given to ServeH2 are
-// not closed.
+// progress. Connections already returned by Accept are not closed.
 func (l *Listener) Close() error {
 	var err error
 	l.closeOnce.Do(func() {
@@ -316,8 +321,8 @@ func (l *Listener) Close() error {
 	return err
 }
 
-// Wait blocks until the accept loop and every handshake goroutine (and
-// every ServeH2 call) has returned.
+// Wait blocks until the accept loop and every handshake goroutine has
+// returned.
 func (l *Listener) Wait() { l.wg.Wait() }
 
 // Addr returns the inner listener's address.

@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // startBenchFPServer runs fpserver in-process on loopback and returns its
@@ -68,9 +66,6 @@ func startPlainServer(b *testing.B, certDir string, size int) string {
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	if err := http2.ConfigureServer(srv, &http2.Server{}); err != nil {
-		b.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -91,11 +86,13 @@ type loadClient struct {
 func newLoadClient(addr string, newConn bool) *loadClient {
 	tlsCfg := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"} //nolint:gosec // benchmark against our own self-signed server
 	var rt http.RoundTripper
+	var protos http.Protocols
 	if newConn {
-		rt = &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: true, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
+		protos.SetHTTP1(true)
+		rt = &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: true, Protocols: &protos}
 	} else {
-		tlsCfg.NextProtos = []string{"h2"}
-		rt = &http2.Transport{TLSClientConfig: tlsCfg}
+		protos.SetHTTP2(true)
+		rt = &http.Transport{TLSClientConfig: tlsCfg, Protocols: &protos}
 	}
 	return &loadClient{client: &http.Client{Transport: rt, Timeout: 30 * time.Second}, url: "https://" + addr + "/api/fingerprint"}
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/http2"
 
 	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/emulation"
@@ -34,6 +33,10 @@ import (
 )
 
 const envPrefix = "FPSERVER_"
+
+// h2MaxReadFrameSize is the SETTINGS_MAX_FRAME_SIZE fpserver advertises;
+// the capture parser must accept the same.
+const h2MaxReadFrameSize = 1 << 20
 
 const serveUsage = `usage: fpserver [serve] [flags]
 
@@ -276,14 +279,23 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 			return ctx
 		},
 	}
-	h2s := &http2.Server{IdleTimeout: cfg.idleTimeout}
-	if err := http2.ConfigureServer(hs, h2s); err != nil {
-		return fmt.Errorf("configuring HTTP/2: %w", err)
-	}
-	baseCtx := context.WithoutCancel(ctx)
+	// Connections come from capture listeners as plain net.Conns (the TLS is
+	// terminated there), so net/http serves h2 as "unencrypted HTTP/2" after
+	// the preface: its own HTTP/2 server, flood and reset protections
+	// included. The HTTP/1.1-only listener gets a server without HTTP/2.
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	hs.Protocols = &protos
+	hs.HTTP2 = &http.HTTP2Config{MaxReadFrameSize: h2MaxReadFrameSize}
+	hsH1 := &http.Server{Handler: hs.Handler, ReadHeaderTimeout: hs.ReadHeaderTimeout, IdleTimeout: hs.IdleTimeout,
+		MaxHeaderBytes: hs.MaxHeaderBytes, ErrorLog: hs.ErrorLog, ConnContext: hs.ConnContext}
+	var h1only http.Protocols
+	h1only.SetHTTP1(true)
+	hsH1.Protocols = &h1only
 	limits := capture.StreamLimits{
 		MaxHeadBytes:   cfg.maxHeaderBytes + 4096, // net/http reads up to 4 KiB past MaxHeaderBytes
-		H2MaxFrameSize: 1 << 20,                   // x/net/http2's default MaxReadFrameSize
+		H2MaxFrameSize: h2MaxReadFrameSize,
 	}
 
 	var listeners []listener
@@ -309,9 +321,6 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 			Logger:           logger,
 			OnHandshakeError: func(reason string, _ error) { metrics.handshakeFailures.WithLabelValues(name, reason).Inc() },
 			OnHandshake:      func(c *capture.Conn) { metrics.connections.WithLabelValues(name, string(c.Protocol())).Inc() },
-			ServeH2: func(c *capture.Conn) {
-				h2s.ServeConn(c, &http2.ServeConnOpts{Context: capture.ContextWithConn(baseCtx, c), BaseConfig: hs, Handler: hs.Handler})
-			},
 		})
 		listeners = append(listeners, listener{name: name, ln: ln})
 		logger.Info("listening", "listener", name, "addr", ln.Addr().String(), "tls", tlsCfg != nil)
@@ -349,11 +358,17 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 
 	// The plain listener also answers ACME HTTP-01 challenges.
 	serveErr := make(chan error, len(listeners))
+	servers := []*http.Server{hs, hsH1}
 	for _, l := range listeners {
 		srv := hs
+		if l.name == "https-h1" {
+			srv = hsH1
+		}
 		if l.name == "http" && acme != nil {
 			srv = &http.Server{Handler: acme.HTTPHandler(hs.Handler), ReadHeaderTimeout: hs.ReadHeaderTimeout,
-				IdleTimeout: hs.IdleTimeout, MaxHeaderBytes: hs.MaxHeaderBytes, ErrorLog: hs.ErrorLog, ConnContext: hs.ConnContext}
+				IdleTimeout: hs.IdleTimeout, MaxHeaderBytes: hs.MaxHeaderBytes, ErrorLog: hs.ErrorLog, ConnContext: hs.ConnContext,
+				Protocols: hs.Protocols, HTTP2: hs.HTTP2}
+			servers = append(servers, srv)
 		}
 		go func(ln net.Listener) {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
@@ -386,20 +401,19 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	for _, l := range listeners {
 		l.ln.Close()
 	}
-	if err := hs.Shutdown(sctx); err != nil {
-		logger.Warn("HTTP/1 connections did not finish in time", "err", err)
+	var swg sync.WaitGroup
+	for _, srv := range servers {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := srv.Shutdown(sctx); err != nil {
+				logger.Warn("connections did not finish in time", "err", err)
+			}
+		}()
 	}
-	done := make(chan struct{})
-	go func() {
-		for _, l := range listeners {
-			l.ln.Wait() // handshakes and HTTP/2 connections
-		}
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-sctx.Done():
-		logger.Warn("HTTP/2 connections did not finish in time")
+	swg.Wait()
+	for _, l := range listeners {
+		l.ln.Wait() // handshakes in progress end at their deadline or now
 	}
 	if debugSrv != nil {
 		_ = debugSrv.Shutdown(sctx)
