@@ -67,6 +67,28 @@ type TLSInfo struct {
 	Fingerprints fingerprint.TLSFingerprints
 	// State is the negotiated connection state.
 	State tls.ConnectionState
+
+	memoMu sync.Mutex
+	memo   map[any]any
+}
+
+// Memo returns the value cached under key for this connection, calling
+// compute once to create it. Every request of a keep-alive connection
+// shares one handshake, so work derived only from it (rendering the decoded
+// ClientHello, say) can be done once per connection. Keys should be values
+// of an unexported type of the caller's package, as with context keys.
+func (t *TLSInfo) Memo(key any, compute func() any) any {
+	t.memoMu.Lock()
+	defer t.memoMu.Unlock()
+	if v, ok := t.memo[key]; ok {
+		return v
+	}
+	v := compute()
+	if t.memo == nil {
+		t.memo = make(map[any]any, 2)
+	}
+	t.memo[key] = v
+	return v
 }
 
 // Conn is an accepted connection whose client bytes are being captured. It

@@ -16,19 +16,37 @@ import (
 // are escaped (\u003c ...), so the output is also safe inside HTML
 // attributes and script data blocks.
 func encodeJSON(v any) ([]byte, error) {
+	return encodeJSONIndent(v, false)
+}
+
+// encodeJSONIndent encodes v as one line, or indented when pretty is set.
+func encodeJSONIndent(v any, pretty bool) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
+	if pretty {
+		enc.SetIndent("", "  ")
+	}
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
+// wantsPretty reports whether the client asked for indented JSON with a
+// ?pretty query parameter (any value but 0 or false).
+func wantsPretty(r *http.Request) bool {
+	q := r.URL.Query()
+	if !q.Has("pretty") {
+		return false
+	}
+	v := q.Get("pretty")
+	return v != "0" && v != "false"
+}
+
 // writeJSON encodes v completely before writing, so an encoding failure
 // becomes a clean 500 instead of a truncated body.
 func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := encodeJSON(v)
+	b, err := encodeJSONIndent(v, wantsPretty(r))
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "web: encoding JSON response",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))

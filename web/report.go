@@ -52,6 +52,8 @@ type report struct {
 	// visitKey groups the captures of one page visit. It is stored but
 	// never put into a response: the cookie is HttpOnly.
 	visitKey string
+	// tlsInfo is the live connection's handshake, nil for stored reports.
+	tlsInfo *capture.TLSInfo
 }
 
 // tlsReport is the "tls" object: the ClientHello's own display JSON
@@ -67,6 +69,102 @@ type tlsReport struct {
 	SNI        string        `json:"sni"`
 	ALPN       []string      `json:"alpn"`
 	Negotiated tlsNegotiated `json:"negotiated"`
+
+	// encoded, when set, is this object's JSON, computed once per
+	// connection (see connTLS).
+	encoded []byte
+}
+
+// MarshalJSON returns the cached encoding when there is one.
+func (t *tlsReport) MarshalJSON() ([]byte, error) {
+	if t.encoded != nil {
+		return t.encoded, nil
+	}
+	return json.Marshal((*plainTLSReport)(t))
+}
+
+// plainTLSReport encodes a tlsReport field by field.
+type plainTLSReport tlsReport
+
+// tlsSummary is the TLS summary stored with each capture: what a list or a
+// query needs without re-parsing the raw ClientHello (which is stored
+// apart and is the canonical form; the full decoded view is recomputed from
+// it when a stored capture is shown).
+type tlsSummary struct {
+	SNI             string        `json:"sni"`
+	ALPN            []string      `json:"alpn"`
+	MaxVersion      string        `json:"max_version"`
+	CipherSuites    []uint16      `json:"cipher_suites"`
+	Extensions      []uint16      `json:"extensions"`
+	SupportedGroups []uint16      `json:"supported_groups"`
+	SigAlgs         []uint16      `json:"signature_algorithms"`
+	Negotiated      tlsNegotiated `json:"negotiated"`
+}
+
+// memoKey names the per-connection values web caches in capture.TLSInfo.
+type memoKey int
+
+const (
+	memoTLSReport memoKey = iota
+	memoTLSSummary
+)
+
+// memoJSON is a cached encoding or the error that prevented it.
+type memoJSON struct {
+	b   []byte
+	err error
+}
+
+// connTLS builds the "tls" object of a live capture. Its JSON encoding and
+// the stored summary depend only on the connection's handshake, so they are
+// computed once per connection.
+func connTLS(t *capture.TLSInfo) *tlsReport {
+	tr := &tlsReport{
+		ClientHello: t.Hello,
+		Raw:         t.Raw,
+		SNI:         t.Hello.ServerName(),
+		ALPN:        t.Hello.ALPN(),
+		Negotiated: tlsNegotiated{
+			Version:     tlsVersionName(t.State.Version),
+			CipherSuite: tlsCipherName(t.State.CipherSuite),
+			ALPN:        t.State.NegotiatedProtocol,
+		},
+	}
+	if tr.ALPN == nil {
+		tr.ALPN = []string{}
+	}
+	m := t.Memo(memoTLSReport, func() any {
+		b, err := json.Marshal((*plainTLSReport)(tr))
+		return memoJSON{b, err}
+	}).(memoJSON)
+	if m.err == nil {
+		tr.encoded = m.b
+	}
+	return tr
+}
+
+// summaryJSON is the stored TLS summary of t, cached per connection when
+// the report came from one.
+func (t *tlsReport) summaryJSON(info *capture.TLSInfo) ([]byte, error) {
+	build := func() any {
+		s := tlsSummary{
+			SNI: t.SNI, ALPN: t.ALPN, Negotiated: t.Negotiated,
+			MaxVersion:      fmt.Sprintf("0x%04x", t.ClientHello.MaxVersion()),
+			CipherSuites:    t.ClientHello.CipherSuites,
+			Extensions:      t.ClientHello.ExtensionTypes(),
+			SupportedGroups: t.ClientHello.SupportedGroups(),
+			SigAlgs:         t.ClientHello.SignatureAlgorithms(),
+		}
+		b, err := json.Marshal(s)
+		return memoJSON{b, err}
+	}
+	var m memoJSON
+	if info != nil {
+		m = info.Memo(memoTLSSummary, build).(memoJSON)
+	} else {
+		m = build().(memoJSON)
+	}
+	return m.b, m.err
 }
 
 // tlsNegotiated is what the handshake settled on.
@@ -165,17 +263,8 @@ func liveReport(r *http.Request, rc *capture.Request, id string, now time.Time, 
 		rep.Fingerprints.HeaderOrderHash = fingerprint.HeaderOrderOf().Hash
 	}
 	if t := rc.TLS; t != nil && t.Hello != nil {
-		rep.TLS = &tlsReport{
-			ClientHello: t.Hello,
-			Raw:         t.Raw,
-			SNI:         t.Hello.ServerName(),
-			ALPN:        t.Hello.ALPN(),
-			Negotiated: tlsNegotiated{
-				Version:     tlsVersionName(t.State.Version),
-				CipherSuite: tlsCipherName(t.State.CipherSuite),
-				ALPN:        t.State.NegotiatedProtocol,
-			},
-		}
+		rep.TLS = connTLS(t)
+		rep.tlsInfo = t
 		fp := t.Fingerprints
 		rep.Fingerprints.JA3, rep.Fingerprints.JA3Hash = fp.JA3, fp.JA3Hash
 		rep.Fingerprints.JA3N, rep.Fingerprints.JA3NHash = fp.JA3N, fp.JA3NHash
@@ -310,9 +399,7 @@ func (rep *report) toCapture() (store.Capture, error) {
 		c.SNI = t.SNI
 		c.ALPN = t.Negotiated.ALPN
 		c.ClientHello = t.Raw
-		summary := *t
-		summary.Raw = nil
-		b, err := json.Marshal(summary)
+		b, err := t.summaryJSON(rep.tlsInfo)
 		if err != nil {
 			return store.Capture{}, fmt.Errorf("web: encoding TLS summary: %w", err)
 		}
