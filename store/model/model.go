@@ -1,0 +1,586 @@
+// Package model holds the record types, the Store interface and the errors shared by
+// the storage backends (store/postgres, store/sqlite), the capture writer
+// (store/writer) and the conformance suite (store/storetest).
+//
+// It is a leaf package: it imports only the standard library, so every backend can
+// import it while package store (which dispatches to the backends in store.Open)
+// re-exports these names through type aliases. Callers outside store/ should use the
+// names in package store.
+//
+// Records are plain values with primitive fields; the store never interprets the
+// fingerprint values, it only indexes them.
+package model
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Errors returned by every Store implementation. Callers test them with errors.Is.
+var (
+	// ErrNotFound: the requested capture, profile or fingerprint does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrInvalid: the caller passed a value that fails validation (see
+	// Capture.Validate, Profile.Validate, FingerprintQuery). Nothing was written.
+	ErrInvalid = errors.New("store: invalid value")
+	// ErrRejected: the database refused the data itself (a constraint or data
+	// exception). Retrying the same data will fail again; the capture writer drops
+	// rejected captures one by one instead of retrying them.
+	ErrRejected = errors.New("store: rejected by database")
+)
+
+// Initiator names accepted in Capture.Initiator. The list is closed: the schema has a
+// CHECK constraint with the same values.
+const (
+	InitiatorNavigate = "navigate"
+	InitiatorFetch    = "fetch"
+	InitiatorXHR      = "xhr"
+	InitiatorForm     = "form"
+	InitiatorEcho     = "echo"
+	InitiatorAPI      = "api"
+)
+
+// Initiators lists the valid initiators in a stable order.
+func Initiators() []string {
+	return []string{InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI}
+}
+
+// ValidInitiator reports whether s is one of Initiators.
+func ValidInitiator(s string) bool {
+	switch s {
+	case InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI:
+		return true
+	}
+	return false
+}
+
+// MaxIDLen bounds Capture.ID.
+const MaxIDLen = 64
+
+// HeaderPair is one HTTP header as sent on the wire: name with its original casing
+// (HTTP/2 pseudo headers included, e.g. ":method") and value. Header lists are always
+// ordered slices of HeaderPair; duplicates are kept.
+//
+// Its JSON form is a two-element array ["name","value"], the form stored in the
+// database and used by the profile format.
+type HeaderPair struct {
+	Name  string
+	Value string
+}
+
+// MarshalJSON encodes the pair as ["name","value"]. Invalid UTF-8 is replaced by
+// U+FFFD, as encoding/json does.
+func (h HeaderPair) MarshalJSON() ([]byte, error) {
+	return h.appendJSON(make([]byte, 0, len(h.Name)+len(h.Value)+8)), nil
+}
+
+func (h HeaderPair) appendJSON(b []byte) []byte {
+	b = append(b, '[')
+	b = AppendJSONString(b, h.Name)
+	b = append(b, ',')
+	b = AppendJSONString(b, h.Value)
+	return append(b, ']')
+}
+
+// AppendJSONString appends s to b as a JSON string literal. Control characters are
+// escaped, invalid UTF-8 becomes \ufffd, and U+2028/U+2029 are escaped so the output
+// is also safe inside JavaScript.
+func AppendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// UnmarshalJSON decodes a ["name","value"] array; any other shape is an error.
+func (h *HeaderPair) UnmarshalJSON(b []byte) error {
+	var raw []string
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("model: decoding header pair: %w", err)
+	}
+	if len(raw) != 2 {
+		return fmt.Errorf("model: decoding header pair: want 2 elements, got %d", len(raw))
+	}
+	h.Name, h.Value = raw[0], raw[1]
+	return nil
+}
+
+// Capture is one fingerprinted request as fpserver saw it. The producer fills every
+// field it knows; empty strings and nil slices mean "not applicable" (for example the
+// TLS fields of a plain-HTTP request).
+type Capture struct {
+	// ID is the capture's unique key, created by the producer (see NewCaptureID):
+	// 1..MaxIDLen characters from [0-9A-Za-z_-]. Inserting a capture whose ID is
+	// already stored is a no-op, which makes batch retries idempotent.
+	ID string
+	// CreatedAt is when the request was received. Stored with microsecond
+	// precision in UTC.
+	CreatedAt time.Time
+	// VisitKey groups the captures of one page visit (navigate + probes); may be empty.
+	VisitKey string
+	// Initiator is one of Initiators().
+	Initiator string
+	// ClientIP is the client address, already truncated by the caller.
+	ClientIP  string
+	UserAgent string
+	Host      string
+	Method    string
+	Path      string
+	// HTTPVersion is "1.0", "1.1", "2" or "3".
+	HTTPVersion string
+	// TLSVersion is the negotiated TLS version ("1.2", "1.3"); empty without TLS.
+	TLSVersion string
+	// SNI is the server name the client sent.
+	SNI string
+	// ALPN is the negotiated application protocol.
+	ALPN string
+	// ClientHello holds the raw ClientHello bytes as captured (record framing kept).
+	ClientHello []byte
+	// TLSSummary is the decoded ClientHello as a JSON document, stored verbatim.
+	TLSSummary json.RawMessage
+	// Headers are the request headers in wire order with original casing.
+	Headers []HeaderPair
+	// H2 is the HTTP/2 frames summary (SETTINGS, WINDOW_UPDATE, PRIORITY, HEADERS
+	// priority, pseudo-header order) as a JSON document, stored verbatim.
+	H2 json.RawMessage
+
+	// Fingerprints: full text and hash, so profiles can be rebuilt from rows.
+	JA3             string
+	JA3Hash         string
+	JA3N            string
+	JA3NHash        string
+	JA4             string
+	JA4R            string
+	JA4O            string
+	JA4RO           string
+	PeetPrint       string
+	PeetPrintHash   string
+	Akamai          string
+	AkamaiHash      string
+	HeaderOrder     string
+	HeaderOrderHash string
+}
+
+// Validate checks the capture without modifying it. The error wraps ErrInvalid.
+func (c *Capture) Validate() error {
+	if err := ValidateID(c.ID); err != nil {
+		return err
+	}
+	if c.CreatedAt.IsZero() {
+		return fmt.Errorf("%w: capture %s: zero CreatedAt", ErrInvalid, c.ID)
+	}
+	if y := c.CreatedAt.UTC().Year(); y < 1970 || y > 9999 {
+		return fmt.Errorf("%w: capture %s: CreatedAt year %d out of range", ErrInvalid, c.ID, y)
+	}
+	if !ValidInitiator(c.Initiator) {
+		return fmt.Errorf("%w: capture %s: unknown initiator %q", ErrInvalid, c.ID, c.Initiator)
+	}
+	if len(c.TLSSummary) > 0 && !json.Valid(c.TLSSummary) {
+		return fmt.Errorf("%w: capture %s: TLSSummary is not valid JSON", ErrInvalid, c.ID)
+	}
+	if len(c.H2) > 0 && !json.Valid(c.H2) {
+		return fmt.Errorf("%w: capture %s: H2 is not valid JSON", ErrInvalid, c.ID)
+	}
+	return nil
+}
+
+// ValidateID checks a capture ID; the error wraps ErrInvalid.
+func ValidateID(id string) error {
+	if id == "" || len(id) > MaxIDLen {
+		return fmt.Errorf("%w: capture id length %d not in 1..%d", ErrInvalid, len(id), MaxIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !(b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b == '-') {
+			return fmt.Errorf("%w: capture id %q: invalid character at %d", ErrInvalid, id, i)
+		}
+	}
+	return nil
+}
+
+// Normalized returns the capture as every backend stores it, so that a value read
+// back equals c.Normalized():
+//   - CreatedAt in UTC, truncated to the microsecond;
+//   - text fields made valid UTF-8 without NUL bytes (invalid sequences and NUL
+//     become U+FFFD), because Postgres text cannot hold them;
+//   - JSON documents made valid UTF-8 the same way; empty documents become nil;
+//   - an empty ClientHello or header list becomes nil.
+//
+// Header names and values keep their bytes except for the same UTF-8 repair.
+// Normalized does not validate; call Validate first.
+func (c Capture) Normalized() Capture {
+	c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Microsecond)
+	for _, p := range c.textFields() {
+		*p = CleanText(*p)
+	}
+	c.TLSSummary = cleanJSON(c.TLSSummary)
+	c.H2 = cleanJSON(c.H2)
+	if len(c.ClientHello) == 0 {
+		c.ClientHello = nil
+	}
+	if len(c.Headers) == 0 {
+		c.Headers = nil
+	} else {
+		hs := make([]HeaderPair, len(c.Headers))
+		for i, h := range c.Headers {
+			hs[i] = HeaderPair{Name: CleanText(h.Name), Value: CleanText(h.Value)}
+		}
+		c.Headers = hs
+	}
+	return c
+}
+
+func (c *Capture) textFields() []*string {
+	return []*string{
+		&c.VisitKey, &c.ClientIP, &c.UserAgent, &c.Host, &c.Method, &c.Path,
+		&c.HTTPVersion, &c.TLSVersion, &c.SNI, &c.ALPN,
+		&c.JA3, &c.JA3Hash, &c.JA3N, &c.JA3NHash, &c.JA4, &c.JA4R, &c.JA4O, &c.JA4RO,
+		&c.PeetPrint, &c.PeetPrintHash, &c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash,
+	}
+}
+
+// ApproxSize is the approximate number of bytes the capture occupies in a row: the
+// sum of its variable-length fields. Used for batching and benchmarks.
+func (c *Capture) ApproxSize() int {
+	n := len(c.ID) + 8 + len(c.Initiator) + len(c.ClientHello) + len(c.TLSSummary) + len(c.H2)
+	for _, p := range c.textFields() {
+		n += len(*p)
+	}
+	for _, h := range c.Headers {
+		n += len(h.Name) + len(h.Value) + 6
+	}
+	return n
+}
+
+// CleanText returns s as valid UTF-8 without NUL bytes: invalid sequences and NUL
+// are replaced by U+FFFD. Valid input is returned unchanged without allocating.
+func CleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// cleanJSON repairs invalid UTF-8 inside a JSON document. In valid JSON, bytes >= 0x80
+// only occur inside strings, so replacing invalid sequences keeps the document valid.
+func cleanJSON(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	if utf8.Valid(b) {
+		return b
+	}
+	return bytes.ToValidUTF8(b, []byte("\uFFFD"))
+}
+
+// EncodeHeaders encodes an ordered header list as the JSON array of
+// ["name","value"] pairs stored in the database. A nil or empty list encodes as "[]".
+func EncodeHeaders(hs []HeaderPair) []byte {
+	if len(hs) == 0 {
+		return []byte("[]")
+	}
+	n := 2
+	for _, h := range hs {
+		n += len(h.Name) + len(h.Value) + 8
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, h := range hs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = h.appendJSON(b)
+	}
+	return append(b, ']')
+}
+
+// DecodeHeaders is the inverse of EncodeHeaders; an empty array or empty input
+// decodes to nil.
+func DecodeHeaders(b []byte) ([]HeaderPair, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var hs []HeaderPair
+	if err := json.Unmarshal(b, &hs); err != nil {
+		return nil, fmt.Errorf("model: decoding headers: %w", err)
+	}
+	if len(hs) == 0 {
+		return nil, nil
+	}
+	return hs, nil
+}
+
+// NewCaptureID returns a new 32-character lowercase hex capture ID: 48 bits of
+// milliseconds since the Unix epoch taken from now, then 80 random bits. IDs sort by
+// creation time (which keeps index inserts local) and are unique with overwhelming
+// probability.
+func NewCaptureID(now time.Time) string {
+	var b [16]byte
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never returns an error (Go >= 1.24).
+	return hex.EncodeToString(b[:])
+}
+
+// FingerprintKind names an indexed fingerprint column. The value is the column name.
+type FingerprintKind string
+
+// The indexed fingerprint kinds.
+const (
+	KindJA4             FingerprintKind = "ja4"
+	KindJA4R            FingerprintKind = "ja4_r"
+	KindJA3Hash         FingerprintKind = "ja3_hash"
+	KindJA3NHash        FingerprintKind = "ja3n_hash"
+	KindAkamaiHash      FingerprintKind = "akamai_hash"
+	KindPeetPrintHash   FingerprintKind = "peetprint_hash"
+	KindHeaderOrderHash FingerprintKind = "header_order_hash"
+)
+
+// Kinds lists the indexed fingerprint kinds in lookup priority order: when a hash is
+// looked up without a kind, the first kind with at least one matching capture wins.
+func Kinds() []FingerprintKind {
+	return []FingerprintKind{KindJA4, KindJA4R, KindJA3Hash, KindJA3NHash, KindAkamaiHash, KindPeetPrintHash, KindHeaderOrderHash}
+}
+
+// Valid reports whether k is one of Kinds.
+func (k FingerprintKind) Valid() bool {
+	switch k {
+	case KindJA4, KindJA4R, KindJA3Hash, KindJA3NHash, KindAkamaiHash, KindPeetPrintHash, KindHeaderOrderHash:
+		return true
+	}
+	return false
+}
+
+// Value returns the capture's value for kind k ("" for an invalid kind).
+func (c *Capture) Value(k FingerprintKind) string {
+	switch k {
+	case KindJA4:
+		return c.JA4
+	case KindJA4R:
+		return c.JA4R
+	case KindJA3Hash:
+		return c.JA3Hash
+	case KindJA3NHash:
+		return c.JA3NHash
+	case KindAkamaiHash:
+		return c.AkamaiHash
+	case KindPeetPrintHash:
+		return c.PeetPrintHash
+	case KindHeaderOrderHash:
+		return c.HeaderOrderHash
+	}
+	return ""
+}
+
+// MaxHashLen bounds FingerprintQuery.Hash (a ja4_r can be long, but not this long).
+const MaxHashLen = 4096
+
+// FingerprintQuery selects captures by one fingerprint value.
+type FingerprintQuery struct {
+	// Hash is the value to match exactly (a JA4, a JA4_r, or an md5/sha256-prefix
+	// hash). Required, at most MaxHashLen bytes.
+	Hash string
+	// Kind restricts the match to one column. Empty means "any": the kinds are
+	// probed in Kinds() order and the first one with a match is used.
+	Kind FingerprintKind
+	// Limit: for CapturesByFingerprint the maximum number of captures (default 50,
+	// at most 1000); for FingerprintStats the number of top user agents (default
+	// 10, at most 1000).
+	Limit int
+	// Before, if not zero, restricts CapturesByFingerprint to captures created
+	// strictly before it (keyset pagination). Ignored by FingerprintStats.
+	Before time.Time
+}
+
+// Check validates q and returns it with defaults applied. The error wraps ErrInvalid.
+func (q FingerprintQuery) Check(defaultLimit int) (FingerprintQuery, error) {
+	if q.Hash == "" || len(q.Hash) > MaxHashLen {
+		return q, fmt.Errorf("%w: fingerprint hash length %d not in 1..%d", ErrInvalid, len(q.Hash), MaxHashLen)
+	}
+	if q.Kind != "" && !q.Kind.Valid() {
+		return q, fmt.Errorf("%w: unknown fingerprint kind %q", ErrInvalid, q.Kind)
+	}
+	q.Limit = ClampLimit(q.Limit, defaultLimit)
+	return q, nil
+}
+
+// ClampLimit returns def when n <= 0 and caps n at MaxLimit.
+func ClampLimit(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	if n > MaxLimit {
+		return MaxLimit
+	}
+	return n
+}
+
+// MaxLimit caps every list returned by a Store.
+const MaxLimit = 1000
+
+// UserAgentCount is one user agent and how many captures carried it.
+type UserAgentCount struct {
+	UserAgent string
+	Count     int64
+}
+
+// FingerprintStats is the population view of one fingerprint value.
+type FingerprintStats struct {
+	Kind FingerprintKind
+	Hash string
+	// Count is the number of captures with this value.
+	Count int64
+	// Visits is the number of distinct non-empty visit keys among them.
+	Visits    int64
+	FirstSeen time.Time
+	LastSeen  time.Time
+	// TopUserAgents: most frequent first, ties by user agent ascending.
+	TopUserAgents []UserAgentCount
+}
+
+// TimeWindow is the half-open interval [Since, Until). A zero bound is unbounded.
+type TimeWindow struct {
+	Since time.Time
+	Until time.Time
+}
+
+// FingerprintCount is one row of TopFingerprints.
+type FingerprintCount struct {
+	Hash      string
+	Count     int64
+	FirstSeen time.Time
+	LastSeen  time.Time
+}
+
+// Profile is a stored emulation profile. The profile document (format in
+// DESIGN §4.4) is stored whole in JSON; Name, Browser, Version and Platform are
+// indexed copies for listing and selection.
+type Profile struct {
+	// Name is the unique key: 1..200 bytes of valid UTF-8.
+	Name     string
+	Browser  string
+	Version  string
+	Platform string
+	// JSON is the profile document, stored and returned byte for byte.
+	JSON json.RawMessage
+	// UpdatedAt is set by the store on upsert when zero; stored with microsecond
+	// precision in UTC.
+	UpdatedAt time.Time
+}
+
+// MaxProfileNameLen bounds Profile.Name.
+const MaxProfileNameLen = 200
+
+// Validate checks the profile; the error wraps ErrInvalid.
+func (p *Profile) Validate() error {
+	if p.Name == "" || len(p.Name) > MaxProfileNameLen || !utf8.ValidString(p.Name) || strings.IndexByte(p.Name, 0) >= 0 {
+		return fmt.Errorf("%w: profile name must be 1..%d bytes of UTF-8 without NUL", ErrInvalid, MaxProfileNameLen)
+	}
+	for _, s := range []string{p.Browser, p.Version, p.Platform} {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return fmt.Errorf("%w: profile %q: browser/version/platform must be UTF-8 without NUL", ErrInvalid, p.Name)
+		}
+	}
+	if len(p.JSON) == 0 || !json.Valid(p.JSON) || !utf8.Valid(p.JSON) {
+		return fmt.Errorf("%w: profile %q: JSON document is empty or invalid", ErrInvalid, p.Name)
+	}
+	return nil
+}
+
+// Store is the storage layer used by fpserver and emuproxy. Implementations are safe
+// for concurrent use. All list results are ordered as documented, never by map order.
+type Store interface {
+	// InsertCaptures stores a batch atomically and idempotently: captures whose ID
+	// already exists (in the database or earlier in the same batch) are skipped.
+	// It returns how many rows were newly inserted. Every capture is validated
+	// first; one invalid capture fails the whole batch with ErrInvalid and nothing
+	// is written. Captures are stored as Normalized.
+	InsertCaptures(ctx context.Context, batch []Capture) (int64, error)
+	// Capture returns one capture by ID, or ErrNotFound.
+	Capture(ctx context.Context, id string) (Capture, error)
+	// CapturesByVisit returns the captures of one visit ordered by CreatedAt then
+	// ID (at most MaxLimit*10 rows). An unknown visit gives an empty slice.
+	CapturesByVisit(ctx context.Context, visitKey string) ([]Capture, error)
+	// CapturesByFingerprint returns the captures matching q, newest first (ties by
+	// ID descending), and the kind that matched. No match gives ErrNotFound.
+	CapturesByFingerprint(ctx context.Context, q FingerprintQuery) ([]Capture, FingerprintKind, error)
+	// FingerprintStats returns the population statistics of q's value. No match
+	// gives ErrNotFound.
+	FingerprintStats(ctx context.Context, q FingerprintQuery) (FingerprintStats, error)
+	// TopFingerprints returns the most frequent non-empty values of kind within w,
+	// count descending, ties by hash ascending, at most limit (default 20) rows.
+	TopFingerprints(ctx context.Context, kind FingerprintKind, w TimeWindow, limit int) ([]FingerprintCount, error)
+	// TopUserAgents returns the most frequent non-empty user agents within w,
+	// count descending, ties by user agent ascending, at most limit (default 20).
+	TopUserAgents(ctx context.Context, w TimeWindow, limit int) ([]UserAgentCount, error)
+	// UpsertProfile inserts or replaces the profile with p.Name. A zero UpdatedAt
+	// is set to the current time.
+	UpsertProfile(ctx context.Context, p Profile) error
+	// Profile returns one profile by name, or ErrNotFound.
+	Profile(ctx context.Context, name string) (Profile, error)
+	// ListProfiles returns every profile ordered by name.
+	ListProfiles(ctx context.Context) ([]Profile, error)
+	// DeleteCapturesBefore deletes captures created strictly before cutoff, in
+	// bounded chunks (each its own transaction, so concurrent writers are not
+	// blocked for long), and returns how many were deleted. A cancelled context
+	// stops between chunks and returns the count so far with the error.
+	DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64, error)
+	// Ping checks that the database is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}

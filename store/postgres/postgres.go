@@ -1,0 +1,586 @@
+// Package postgres is the PostgreSQL storage backend, through pgx (pgxpool).
+//
+// Batches of captures are written with the COPY protocol straight into the captures
+// table. COPY is all or nothing, so when a batch collides with rows already stored
+// (a retried batch whose first attempt committed, or a concurrent writer), the
+// batch is written again through a transaction-local staging table:
+// COPY into the temp table, then INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING.
+// The common case pays for one COPY; retries stay idempotent.
+//
+// Migrations are applied on Open, each in its own transaction holding a
+// transaction-level advisory lock, so several processes may open the same
+// database at once. Text is ordered with COLLATE "C" (byte order), matching SQLite.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/guanaco-fp/guanaco/store/migrations"
+	"github.com/guanaco-fp/guanaco/store/model"
+)
+
+// Options tune the backend. The zero value is usable.
+type Options struct {
+	// MaxConns caps the pool; 0 keeps the DSN's pool_max_conns or pgx's default.
+	MaxConns int32
+	// DeleteChunk is the number of rows DeleteCapturesBefore deletes per
+	// transaction (default 5000).
+	DeleteChunk int
+	// ApplicationName is reported to the server when the DSN sets none
+	// (default "guanaco").
+	ApplicationName string
+}
+
+// migrationLockKey is the pg_advisory_xact_lock key serialising migrations
+// ("guanaco" + version 1 of the locking scheme).
+const migrationLockKey int64 = 0x6775616e61636f01
+
+// DB is a Postgres-backed model.Store.
+type DB struct {
+	pool *pgxpool.Pool
+	opts Options
+}
+
+var _ model.Store = (*DB)(nil)
+
+// Open connects to the database named by dsn (a postgres:// URL or key=value
+// string understood by pgx), checks it is reachable and applies pending migrations.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	if opts.DeleteChunk <= 0 {
+		opts.DeleteChunk = 5000
+	}
+	if opts.ApplicationName == "" {
+		opts.ApplicationName = "guanaco"
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parsing DSN: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = opts.ApplicationName
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: creating pool: %w", err)
+	}
+	db := &DB{pool: pool, opts: opts}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	all, err := migrations.List(migrations.Postgres)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	for {
+		done, err := db.migrateOne(ctx, all)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// migrateOne applies the first pending migration in one transaction and reports
+// whether none is left.
+func (db *DB) migrateOne(ctx context.Context, all []migrations.Migration) (done bool, err error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("postgres: migrating: beginning: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
+		return false, fmt.Errorf("postgres: migrating: taking lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, migrations.TableDDL(migrations.Postgres)); err != nil {
+		return false, fmt.Errorf("postgres: creating schema_migrations: %w", err)
+	}
+	rows, err := tx.Query(ctx, "SELECT version, name FROM schema_migrations")
+	if err != nil {
+		return false, fmt.Errorf("postgres: migrating: reading schema_migrations: %w", err)
+	}
+	applied := map[int]string{}
+	var v int
+	var name string
+	_, err = pgx.ForEachRow(rows, []any{&v, &name}, func() error {
+		applied[v] = name
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("postgres: migrating: reading schema_migrations: %w", err)
+	}
+	todo, err := migrations.Plan(all, applied)
+	if err != nil {
+		return false, fmt.Errorf("postgres: %w", err)
+	}
+	if len(todo) == 0 {
+		return true, nil
+	}
+	m := todo[0]
+	// No arguments: pgx uses the simple protocol, which runs multi-statement files.
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return false, fmt.Errorf("postgres: applying migration %s: %w", m.Name, err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+		return false, fmt.Errorf("postgres: recording migration %s: %w", m.Name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("postgres: committing migration %s: %w", m.Name, err)
+	}
+	return len(todo) == 1, nil
+}
+
+// captureCols is the column list of captures, in the order of captureRow and scanCapture.
+var captureCols = []string{
+	"id", "created_at", "visit_key", "initiator", "client_ip", "user_agent", "host", "method", "path",
+	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "headers", "h2",
+	"ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r", "ja4_o", "ja4_ro",
+	"peetprint", "peetprint_hash", "akamai", "akamai_hash", "header_order", "header_order_hash",
+}
+
+var (
+	colList        = strings.Join(captureCols, ", ")
+	selectCaptures = "SELECT " + colList + " FROM captures "
+	insertStaged   = "INSERT INTO captures (" + colList + ") SELECT " + colList + " FROM captures_stage ON CONFLICT (id) DO NOTHING"
+)
+
+func nullable(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// captureRow fills row (len(captureCols)) with c's values; c must be normalized.
+func captureRow(row []any, c *model.Capture) {
+	vals := [...]any{
+		c.ID, c.CreatedAt, c.VisitKey, c.Initiator, c.ClientIP, c.UserAgent, c.Host, c.Method, c.Path,
+		c.HTTPVersion, c.TLSVersion, c.SNI, c.ALPN, nullable(c.ClientHello), nullable(c.TLSSummary),
+		model.EncodeHeaders(c.Headers), nullable(c.H2),
+		c.JA3, c.JA3Hash, c.JA3N, c.JA3NHash, c.JA4, c.JA4R, c.JA4O, c.JA4RO,
+		c.PeetPrint, c.PeetPrintHash, c.Akamai, c.AkamaiHash, c.HeaderOrder, c.HeaderOrderHash,
+	}
+	copy(row, vals[:])
+}
+
+// copySource streams normalized captures to COPY, reusing one row buffer (pgx
+// encodes each row before asking for the next).
+type copySource struct {
+	cs  []model.Capture
+	i   int
+	row []any
+}
+
+func newCopySource(cs []model.Capture) *copySource {
+	return &copySource{cs: cs, i: -1, row: make([]any, len(captureCols))}
+}
+
+func (s *copySource) Next() bool { s.i++; return s.i < len(s.cs) }
+func (s *copySource) Err() error { return nil }
+func (s *copySource) Values() ([]any, error) {
+	captureRow(s.row, &s.cs[s.i])
+	return s.row, nil
+}
+
+var _ pgx.CopyFromSource = (*copySource)(nil)
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCapture(s scanner) (model.Capture, error) {
+	var c model.Capture
+	var hello, tlsSummary, headers, h2 []byte
+	err := s.Scan(&c.ID, &c.CreatedAt, &c.VisitKey, &c.Initiator, &c.ClientIP, &c.UserAgent, &c.Host, &c.Method, &c.Path,
+		&c.HTTPVersion, &c.TLSVersion, &c.SNI, &c.ALPN, &hello, &tlsSummary, &headers, &h2,
+		&c.JA3, &c.JA3Hash, &c.JA3N, &c.JA3NHash, &c.JA4, &c.JA4R, &c.JA4O, &c.JA4RO,
+		&c.PeetPrint, &c.PeetPrintHash, &c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash)
+	if err != nil {
+		return c, err
+	}
+	c.CreatedAt = c.CreatedAt.UTC()
+	if len(hello) > 0 {
+		c.ClientHello = hello
+	}
+	if len(tlsSummary) > 0 {
+		c.TLSSummary = tlsSummary
+	}
+	if len(h2) > 0 {
+		c.H2 = h2
+	}
+	if c.Headers, err = model.DecodeHeaders(headers); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// InsertCaptures implements model.Store with COPY (see the package comment).
+func (db *DB) InsertCaptures(ctx context.Context, batch []model.Capture) (int64, error) {
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	norm := make([]model.Capture, 0, len(batch))
+	seen := make(map[string]struct{}, len(batch))
+	for i := range batch {
+		if err := batch[i].Validate(); err != nil {
+			return 0, err
+		}
+		if _, dup := seen[batch[i].ID]; dup {
+			continue
+		}
+		seen[batch[i].ID] = struct{}{}
+		norm = append(norm, batch[i].Normalized())
+	}
+	n, err := db.pool.CopyFrom(ctx, pgx.Identifier{"captures"}, captureCols, newCopySource(norm))
+	if err == nil {
+		return n, nil
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		return 0, fmt.Errorf("postgres: inserting captures: %w", classify(err))
+	}
+	n, err = db.insertStaged(ctx, norm)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: inserting captures (staged): %w", classify(err))
+	}
+	return n, nil
+}
+
+func (db *DB) insertStaged(ctx context.Context, norm []model.Capture) (int64, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE captures_stage (LIKE captures INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
+		return 0, err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"captures_stage"}, captureCols, newCopySource(norm)); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, insertStaged)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// classify marks errors caused by the data itself (SQLSTATE classes 22 data
+// exception and 23 integrity violation) with model.ErrRejected, so callers know a
+// retry cannot succeed.
+func classify(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")) {
+		return fmt.Errorf("%w: %w", model.ErrRejected, err)
+	}
+	return err
+}
+
+// Capture implements model.Store.
+func (db *DB) Capture(ctx context.Context, id string) (model.Capture, error) {
+	if err := model.ValidateID(id); err != nil {
+		return model.Capture{}, fmt.Errorf("%w: %w", model.ErrNotFound, err)
+	}
+	c, err := scanCapture(db.pool.QueryRow(ctx, selectCaptures+"WHERE id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return model.Capture{}, fmt.Errorf("postgres: capture %s: %w", id, model.ErrNotFound)
+	}
+	if err != nil {
+		return model.Capture{}, fmt.Errorf("postgres: reading capture %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func (db *DB) queryCaptures(ctx context.Context, what, query string, args ...any) ([]model.Capture, error) {
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []model.Capture
+	for rows.Next() {
+		c, err := scanCapture(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %s: %w", what, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// maxVisitCaptures bounds CapturesByVisit.
+const maxVisitCaptures = model.MaxLimit * 10
+
+// CapturesByVisit implements model.Store.
+func (db *DB) CapturesByVisit(ctx context.Context, visitKey string) ([]model.Capture, error) {
+	if visitKey == "" {
+		return nil, fmt.Errorf("postgres: captures by visit: %w: empty visit key", model.ErrInvalid)
+	}
+	return db.queryCaptures(ctx, "captures by visit",
+		selectCaptures+`WHERE visit_key = $1 AND visit_key <> '' ORDER BY created_at, id COLLATE "C" LIMIT $2`, visitKey, maxVisitCaptures)
+}
+
+// resolveKind returns q.Kind, or the first kind (in model.Kinds order) with a
+// capture matching q.Hash; ErrNotFound when none matches.
+func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, error) {
+	kinds := model.Kinds()
+	if q.Kind != "" {
+		kinds = []model.FingerprintKind{q.Kind}
+	}
+	for _, k := range kinds {
+		col := string(k) // whitelisted by model.FingerprintKind.Valid
+		var one int
+		err := db.pool.QueryRow(ctx, "SELECT 1 FROM captures WHERE "+col+" = $1 AND "+col+" <> '' LIMIT 1", q.Hash).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("postgres: looking up fingerprint: %w", err)
+		}
+		return k, nil
+	}
+	return "", fmt.Errorf("postgres: fingerprint %q: %w", q.Hash, model.ErrNotFound)
+}
+
+// CapturesByFingerprint implements model.Store.
+func (db *DB) CapturesByFingerprint(ctx context.Context, q model.FingerprintQuery) ([]model.Capture, model.FingerprintKind, error) {
+	q, err := q.Check(50)
+	if err != nil {
+		return nil, "", fmt.Errorf("postgres: captures by fingerprint: %w", err)
+	}
+	k, err := db.resolveKind(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	col := string(k)
+	query := selectCaptures + "WHERE " + col + " = $1 AND " + col + " <> '' "
+	args := []any{q.Hash, q.Limit}
+	if !q.Before.IsZero() {
+		query += "AND created_at < $3 "
+		args = append(args, q.Before)
+	}
+	query += `ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $2`
+	cs, err := db.queryCaptures(ctx, "captures by fingerprint", query, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	return cs, k, nil
+}
+
+// FingerprintStats implements model.Store.
+func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (model.FingerprintStats, error) {
+	q, err := q.Check(10)
+	if err != nil {
+		return model.FingerprintStats{}, fmt.Errorf("postgres: fingerprint stats: %w", err)
+	}
+	k, err := db.resolveKind(ctx, q)
+	if err != nil {
+		return model.FingerprintStats{}, err
+	}
+	col := string(k)
+	st := model.FingerprintStats{Kind: k, Hash: q.Hash}
+	var first, last *time.Time
+	err = db.pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT NULLIF(visit_key, '')), min(created_at), max(created_at) FROM captures WHERE "+
+		col+" = $1 AND "+col+" <> ''", q.Hash).Scan(&st.Count, &st.Visits, &first, &last)
+	if err != nil {
+		return st, fmt.Errorf("postgres: fingerprint stats: %w", err)
+	}
+	if st.Count == 0 || first == nil || last == nil {
+		return st, fmt.Errorf("postgres: fingerprint %q: %w", q.Hash, model.ErrNotFound)
+	}
+	st.FirstSeen, st.LastSeen = first.UTC(), last.UTC()
+	rows, err := db.pool.Query(ctx, "SELECT user_agent, count(*) AS n FROM captures WHERE "+col+" = $1 AND "+col+
+		` <> '' AND user_agent <> '' GROUP BY user_agent ORDER BY n DESC, user_agent COLLATE "C" LIMIT $2`, q.Hash, q.Limit)
+	if err != nil {
+		return st, fmt.Errorf("postgres: fingerprint stats: user agents: %w", err)
+	}
+	st.TopUserAgents, err = pgx.CollectRows(rows, scanUserAgentCount)
+	if err != nil {
+		return st, fmt.Errorf("postgres: fingerprint stats: user agents: %w", err)
+	}
+	if len(st.TopUserAgents) == 0 {
+		st.TopUserAgents = nil
+	}
+	return st, nil
+}
+
+func scanUserAgentCount(row pgx.CollectableRow) (model.UserAgentCount, error) {
+	var u model.UserAgentCount
+	err := row.Scan(&u.UserAgent, &u.Count)
+	return u, err
+}
+
+// windowClause returns " AND created_at >= $n AND created_at < $m" for the bounds
+// of w that are set, numbering parameters after len(args), and the extended args.
+func windowClause(w model.TimeWindow, args []any) (string, []any) {
+	var b strings.Builder
+	if !w.Since.IsZero() {
+		args = append(args, w.Since)
+		b.WriteString(" AND created_at >= $" + strconv.Itoa(len(args)))
+	}
+	if !w.Until.IsZero() {
+		args = append(args, w.Until)
+		b.WriteString(" AND created_at < $" + strconv.Itoa(len(args)))
+	}
+	return b.String(), args
+}
+
+// TopFingerprints implements model.Store.
+func (db *DB) TopFingerprints(ctx context.Context, kind model.FingerprintKind, w model.TimeWindow, limit int) ([]model.FingerprintCount, error) {
+	if !kind.Valid() {
+		return nil, fmt.Errorf("postgres: top fingerprints: %w: unknown kind %q", model.ErrInvalid, kind)
+	}
+	col := string(kind)
+	where, args := windowClause(w, []any{model.ClampLimit(limit, 20)})
+	rows, err := db.pool.Query(ctx, "SELECT "+col+", count(*) AS n, min(created_at), max(created_at) FROM captures WHERE "+col+" <> ''"+
+		where+" GROUP BY "+col+" ORDER BY n DESC, "+col+` COLLATE "C" LIMIT $1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: top fingerprints: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (model.FingerprintCount, error) {
+		var f model.FingerprintCount
+		err := row.Scan(&f.Hash, &f.Count, &f.FirstSeen, &f.LastSeen)
+		f.FirstSeen, f.LastSeen = f.FirstSeen.UTC(), f.LastSeen.UTC()
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: top fingerprints: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// TopUserAgents implements model.Store.
+func (db *DB) TopUserAgents(ctx context.Context, w model.TimeWindow, limit int) ([]model.UserAgentCount, error) {
+	where, args := windowClause(w, []any{model.ClampLimit(limit, 20)})
+	rows, err := db.pool.Query(ctx, "SELECT user_agent, count(*) AS n FROM captures WHERE user_agent <> ''"+where+
+		` GROUP BY user_agent ORDER BY n DESC, user_agent COLLATE "C" LIMIT $1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: top user agents: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanUserAgentCount)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: top user agents: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// UpsertProfile implements model.Store.
+func (db *DB) UpsertProfile(ctx context.Context, p model.Profile) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("postgres: upserting profile: %w", err)
+	}
+	if p.UpdatedAt.IsZero() {
+		p.UpdatedAt = time.Now()
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO profiles (name, browser, version, platform, document, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (name) DO UPDATE SET browser = excluded.browser, version = excluded.version,
+	platform = excluded.platform, document = excluded.document, updated_at = excluded.updated_at`,
+		p.Name, p.Browser, p.Version, p.Platform, []byte(p.JSON), p.UpdatedAt.UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return fmt.Errorf("postgres: upserting profile %q: %w", p.Name, classify(err))
+	}
+	return nil
+}
+
+const selectProfiles = "SELECT name, browser, version, platform, document, updated_at FROM profiles "
+
+func scanProfile(s scanner) (model.Profile, error) {
+	var p model.Profile
+	var doc []byte
+	if err := s.Scan(&p.Name, &p.Browser, &p.Version, &p.Platform, &doc, &p.UpdatedAt); err != nil {
+		return p, err
+	}
+	p.JSON = doc
+	p.UpdatedAt = p.UpdatedAt.UTC()
+	return p, nil
+}
+
+// Profile implements model.Store.
+func (db *DB) Profile(ctx context.Context, name string) (model.Profile, error) {
+	p, err := scanProfile(db.pool.QueryRow(ctx, selectProfiles+"WHERE name = $1", model.CleanText(name)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return model.Profile{}, fmt.Errorf("postgres: profile %q: %w", name, model.ErrNotFound)
+	}
+	if err != nil {
+		return model.Profile{}, fmt.Errorf("postgres: reading profile %q: %w", name, err)
+	}
+	return p, nil
+}
+
+// ListProfiles implements model.Store.
+func (db *DB) ListProfiles(ctx context.Context) ([]model.Profile, error) {
+	rows, err := db.pool.Query(ctx, selectProfiles+`ORDER BY name COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing profiles: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (model.Profile, error) { return scanProfile(row) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing profiles: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// DeleteCapturesBefore implements model.Store.
+func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("postgres: deleting old captures: %w", err)
+		}
+		tag, err := db.pool.Exec(ctx, "DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE created_at < $1 LIMIT $2)",
+			cutoff, db.opts.DeleteChunk)
+		if err != nil {
+			return total, fmt.Errorf("postgres: deleting old captures: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < int64(db.opts.DeleteChunk) {
+			return total, nil
+		}
+	}
+}
+
+// Ping implements model.Store.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close implements model.Store. It waits for acquired connections to be released.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}

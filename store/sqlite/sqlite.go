@@ -1,0 +1,649 @@
+// Package sqlite is the embedded storage backend: a single SQLite file through the
+// pure-Go driver modernc.org/sqlite (no cgo), the zero-setup default of fpserver.
+//
+// The database runs in WAL mode with synchronous=NORMAL. Writes go through exactly
+// one connection (SQLite allows one writer at a time; one Go-side writer avoids
+// SQLITE_BUSY between our own goroutines), each batch in one BEGIN IMMEDIATE
+// transaction with a prepared INSERT ... ON CONFLICT(id) DO NOTHING per row.
+// Pages are 16 KiB (fewer WAL frames and write calls per batch than 4 KiB).
+// Reads use a separate pool of read-only connections, which WAL lets run
+// concurrently with the writer. ":memory:" opens a private in-memory database on a
+// single connection (for tests).
+//
+// Times are stored as INTEGER microseconds since the Unix epoch (UTC).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/guanaco-fp/guanaco/store/migrations"
+	"github.com/guanaco-fp/guanaco/store/model"
+)
+
+// Memory is the path that opens a private in-memory database.
+const Memory = ":memory:"
+
+// Options tune the backend. The zero value is usable.
+type Options struct {
+	// ReadConns is the size of the read-only connection pool (default 4).
+	ReadConns int
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process (default 5 s).
+	BusyTimeout time.Duration
+	// DeleteChunk is the number of rows DeleteCapturesBefore deletes per
+	// transaction (default 5000).
+	DeleteChunk int
+	// CacheKiB is the page cache size per connection in KiB (default 16384).
+	CacheKiB int
+}
+
+func (o Options) withDefaults() Options {
+	if o.ReadConns <= 0 {
+		o.ReadConns = 4
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	if o.DeleteChunk <= 0 {
+		o.DeleteChunk = 5000
+	}
+	if o.CacheKiB <= 0 {
+		o.CacheKiB = 16384
+	}
+	return o
+}
+
+// DB is a SQLite-backed model.Store.
+type DB struct {
+	w    *sql.DB // exactly one connection: the writer
+	r    *sql.DB // read-only pool; == w for :memory:
+	opts Options
+
+	// wmu serialises writers (there is one connection anyway) so that the
+	// prepared insert is used by one transaction at a time.
+	wmu sync.Mutex
+	ins *sql.Stmt
+}
+
+var _ model.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database file at path, or a private in-memory
+// database for Memory, and applies pending migrations. The path must not contain
+// '?' (the driver reads parameters after it).
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	opts = opts.withDefaults()
+	if path == "" {
+		return nil, fmt.Errorf("sqlite: opening: empty path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: opening %q: path must not contain '?' or '#'", path)
+	}
+	mem := path == Memory
+	common := []string{
+		"_pragma=busy_timeout(" + strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10) + ")",
+		"_pragma=foreign_keys(1)",
+		"_pragma=cache_size(-" + strconv.Itoa(opts.CacheKiB) + ")",
+		"_pragma=temp_store(memory)",
+	}
+	wparams := append([]string{"_txlock=immediate"}, common...)
+	if !mem {
+		wparams = append(wparams, "_pragma=page_size(16384)", "_journal_mode=WAL", "_pragma=synchronous(NORMAL)")
+	}
+	w, err := sql.Open("sqlite", path+"?"+strings.Join(wparams, "&"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{w: w, r: w, opts: opts}
+	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if !mem {
+		rparams := append([]string{"_pragma=query_only(1)"}, common...)
+		r, err := sql.Open("sqlite", path+"?"+strings.Join(rparams, "&"))
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlite: opening readers for %s: %w", path, err)
+		}
+		r.SetMaxOpenConns(opts.ReadConns)
+		r.SetMaxIdleConns(opts.ReadConns)
+		db.r = r
+	}
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	all, err := migrations.List(migrations.SQLite)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if _, err := db.w.ExecContext(ctx, migrations.TableDDL(migrations.SQLite)); err != nil {
+		return fmt.Errorf("sqlite: creating schema_migrations: %w", err)
+	}
+	// Each migration runs in its own BEGIN IMMEDIATE transaction (the writer's
+	// _txlock), which also excludes other processes migrating the same file; the
+	// applied set is re-read inside it.
+	for {
+		done, err := db.migrateOne(ctx, all)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+func (db *DB) migrateOne(ctx context.Context, all []migrations.Migration) (done bool, err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: migrating: beginning: %w", err)
+	}
+	defer tx.Rollback()
+	applied := map[int]string{}
+	rows, err := tx.QueryContext(ctx, "SELECT version, name FROM schema_migrations")
+	if err != nil {
+		return false, fmt.Errorf("sqlite: migrating: reading schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("sqlite: migrating: reading schema_migrations: %w", err)
+		}
+		applied[v] = name
+	}
+	if err := rows.Close(); err != nil {
+		return false, fmt.Errorf("sqlite: migrating: reading schema_migrations: %w", err)
+	}
+	todo, err := migrations.Plan(all, applied)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: %w", err)
+	}
+	if len(todo) == 0 {
+		return true, nil
+	}
+	m := todo[0]
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return false, fmt.Errorf("sqlite: applying migration %s: %w", m.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		m.Version, m.Name, time.Now().UnixMicro()); err != nil {
+		return false, fmt.Errorf("sqlite: recording migration %s: %w", m.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("sqlite: committing migration %s: %w", m.Name, err)
+	}
+	return len(todo) == 1, nil
+}
+
+// captureCols is the column list of captures, in the order of captureArgs and scanCapture.
+var captureCols = []string{
+	"id", "created_at", "visit_key", "initiator", "client_ip", "user_agent", "host", "method", "path",
+	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "headers", "h2",
+	"ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r", "ja4_o", "ja4_ro",
+	"peetprint", "peetprint_hash", "akamai", "akamai_hash", "header_order", "header_order_hash",
+}
+
+var selectCaptures = "SELECT " + strings.Join(captureCols, ", ") + " FROM captures "
+
+// insertSQL inserts one row. Single-row statements need no statement journal
+// (a multi-row VALUES list does, to undo a half-applied statement), which made
+// them cheaper per capture than 8- or 32-row statements in BenchmarkInsertCapturesSQLite.
+var insertSQL = "INSERT INTO captures (" + strings.Join(captureCols, ", ") + ") VALUES (" +
+	strings.TrimSuffix(strings.Repeat("?,", len(captureCols)), ",") + ") ON CONFLICT (id) DO NOTHING"
+
+func (db *DB) prepare(ctx context.Context) error {
+	var err error
+	if db.ins, err = db.w.PrepareContext(ctx, insertSQL); err != nil {
+		return fmt.Errorf("sqlite: preparing insert: %w", err)
+	}
+	return nil
+}
+
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func nullText(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// appendCaptureArgs appends c's column values (c must be normalized).
+func appendCaptureArgs(args []any, c *model.Capture) []any {
+	return append(args,
+		c.ID, c.CreatedAt.UnixMicro(), c.VisitKey, c.Initiator, c.ClientIP, c.UserAgent, c.Host, c.Method, c.Path,
+		c.HTTPVersion, c.TLSVersion, c.SNI, c.ALPN, nullBytes(c.ClientHello), nullText(c.TLSSummary),
+		string(model.EncodeHeaders(c.Headers)), nullText(c.H2),
+		c.JA3, c.JA3Hash, c.JA3N, c.JA3NHash, c.JA4, c.JA4R, c.JA4O, c.JA4RO,
+		c.PeetPrint, c.PeetPrintHash, c.Akamai, c.AkamaiHash, c.HeaderOrder, c.HeaderOrderHash,
+	)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCapture(s scanner) (model.Capture, error) {
+	var c model.Capture
+	var created int64
+	var hello []byte
+	var tlsSummary, h2 sql.NullString
+	var headers string
+	err := s.Scan(&c.ID, &created, &c.VisitKey, &c.Initiator, &c.ClientIP, &c.UserAgent, &c.Host, &c.Method, &c.Path,
+		&c.HTTPVersion, &c.TLSVersion, &c.SNI, &c.ALPN, &hello, &tlsSummary, &headers, &h2,
+		&c.JA3, &c.JA3Hash, &c.JA3N, &c.JA3NHash, &c.JA4, &c.JA4R, &c.JA4O, &c.JA4RO,
+		&c.PeetPrint, &c.PeetPrintHash, &c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash)
+	if err != nil {
+		return c, err
+	}
+	c.CreatedAt = fromMicros(created)
+	if len(hello) > 0 {
+		c.ClientHello = hello
+	}
+	if tlsSummary.Valid && tlsSummary.String != "" {
+		c.TLSSummary = []byte(tlsSummary.String)
+	}
+	if h2.Valid && h2.String != "" {
+		c.H2 = []byte(h2.String)
+	}
+	if c.Headers, err = model.DecodeHeaders([]byte(headers)); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// InsertCaptures implements model.Store: one transaction per batch.
+func (db *DB) InsertCaptures(ctx context.Context, batch []model.Capture) (int64, error) {
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	norm := make([]model.Capture, len(batch))
+	for i := range batch {
+		if err := batch[i].Validate(); err != nil {
+			return 0, err
+		}
+		norm[i] = batch[i].Normalized()
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: inserting captures: beginning: %w", classify(err))
+	}
+	defer tx.Rollback()
+	var inserted int64
+	args := make([]any, 0, len(captureCols))
+	ins := tx.StmtContext(ctx, db.ins)
+	for i := range norm {
+		res, err := ins.ExecContext(ctx, appendCaptureArgs(args[:0], &norm[i])...)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: inserting captures: %w", classify(err))
+		}
+		n, _ := res.RowsAffected()
+		inserted += n
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: inserting captures: committing: %w", classify(err))
+	}
+	return inserted, nil
+}
+
+// classify marks errors caused by the data itself (constraint, type, size) with
+// model.ErrRejected, so callers know a retry cannot succeed.
+func classify(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE:
+			return fmt.Errorf("%w: %w", model.ErrRejected, err)
+		}
+	}
+	return err
+}
+
+// Capture implements model.Store.
+func (db *DB) Capture(ctx context.Context, id string) (model.Capture, error) {
+	if err := model.ValidateID(id); err != nil {
+		return model.Capture{}, fmt.Errorf("%w: %w", model.ErrNotFound, err)
+	}
+	c, err := scanCapture(db.r.QueryRowContext(ctx, selectCaptures+"WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.Capture{}, fmt.Errorf("sqlite: capture %s: %w", id, model.ErrNotFound)
+	}
+	if err != nil {
+		return model.Capture{}, fmt.Errorf("sqlite: reading capture %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// maxVisitCaptures bounds CapturesByVisit.
+const maxVisitCaptures = model.MaxLimit * 10
+
+func (db *DB) queryCaptures(ctx context.Context, what, query string, args ...any) ([]model.Capture, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []model.Capture
+	for rows.Next() {
+		c, err := scanCapture(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// CapturesByVisit implements model.Store.
+func (db *DB) CapturesByVisit(ctx context.Context, visitKey string) ([]model.Capture, error) {
+	if visitKey == "" {
+		return nil, fmt.Errorf("sqlite: captures by visit: %w: empty visit key", model.ErrInvalid)
+	}
+	return db.queryCaptures(ctx, "captures by visit",
+		selectCaptures+"WHERE visit_key = ? AND visit_key <> '' ORDER BY created_at, id LIMIT ?", visitKey, maxVisitCaptures)
+}
+
+// resolveKind returns q.Kind, or the first kind (in model.Kinds order) with a
+// capture matching q.Hash; ErrNotFound when none matches.
+func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, error) {
+	kinds := model.Kinds()
+	if q.Kind != "" {
+		kinds = []model.FingerprintKind{q.Kind}
+	}
+	for _, k := range kinds {
+		col := string(k) // whitelisted by model.FingerprintKind.Valid
+		var one int
+		err := db.r.QueryRowContext(ctx, "SELECT 1 FROM captures WHERE "+col+" = ? AND "+col+" <> '' LIMIT 1", q.Hash).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("sqlite: looking up fingerprint: %w", err)
+		}
+		return k, nil
+	}
+	return "", fmt.Errorf("sqlite: fingerprint %q: %w", q.Hash, model.ErrNotFound)
+}
+
+// CapturesByFingerprint implements model.Store.
+func (db *DB) CapturesByFingerprint(ctx context.Context, q model.FingerprintQuery) ([]model.Capture, model.FingerprintKind, error) {
+	q, err := q.Check(50)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: captures by fingerprint: %w", err)
+	}
+	k, err := db.resolveKind(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	col := string(k)
+	before := int64(math.MaxInt64)
+	if !q.Before.IsZero() {
+		before = q.Before.UnixMicro()
+	}
+	cs, err := db.queryCaptures(ctx, "captures by fingerprint",
+		selectCaptures+"WHERE "+col+" = ? AND "+col+" <> '' AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?",
+		q.Hash, before, q.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	return cs, k, nil
+}
+
+// FingerprintStats implements model.Store.
+func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (model.FingerprintStats, error) {
+	q, err := q.Check(10)
+	if err != nil {
+		return model.FingerprintStats{}, fmt.Errorf("sqlite: fingerprint stats: %w", err)
+	}
+	k, err := db.resolveKind(ctx, q)
+	if err != nil {
+		return model.FingerprintStats{}, err
+	}
+	col := string(k)
+	st := model.FingerprintStats{Kind: k, Hash: q.Hash}
+	var first, last sql.NullInt64
+	err = db.r.QueryRowContext(ctx, "SELECT count(*), count(DISTINCT NULLIF(visit_key, '')), min(created_at), max(created_at) FROM captures WHERE "+
+		col+" = ? AND "+col+" <> ''", q.Hash).Scan(&st.Count, &st.Visits, &first, &last)
+	if err != nil {
+		return st, fmt.Errorf("sqlite: fingerprint stats: %w", err)
+	}
+	if st.Count == 0 {
+		return st, fmt.Errorf("sqlite: fingerprint %q: %w", q.Hash, model.ErrNotFound)
+	}
+	st.FirstSeen, st.LastSeen = fromMicros(first.Int64), fromMicros(last.Int64)
+	rows, err := db.r.QueryContext(ctx, "SELECT user_agent, count(*) AS n FROM captures WHERE "+col+" = ? AND "+col+
+		" <> '' AND user_agent <> '' GROUP BY user_agent ORDER BY n DESC, user_agent ASC LIMIT ?", q.Hash, q.Limit)
+	if err != nil {
+		return st, fmt.Errorf("sqlite: fingerprint stats: user agents: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u model.UserAgentCount
+		if err := rows.Scan(&u.UserAgent, &u.Count); err != nil {
+			return st, fmt.Errorf("sqlite: fingerprint stats: user agents: %w", err)
+		}
+		st.TopUserAgents = append(st.TopUserAgents, u)
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("sqlite: fingerprint stats: user agents: %w", err)
+	}
+	return st, nil
+}
+
+func windowBounds(w model.TimeWindow) (since, until int64) {
+	since, until = math.MinInt64, math.MaxInt64
+	if !w.Since.IsZero() {
+		since = w.Since.UnixMicro()
+	}
+	if !w.Until.IsZero() {
+		until = w.Until.UnixMicro()
+	}
+	return since, until
+}
+
+// TopFingerprints implements model.Store.
+func (db *DB) TopFingerprints(ctx context.Context, kind model.FingerprintKind, w model.TimeWindow, limit int) ([]model.FingerprintCount, error) {
+	if !kind.Valid() {
+		return nil, fmt.Errorf("sqlite: top fingerprints: %w: unknown kind %q", model.ErrInvalid, kind)
+	}
+	col := string(kind)
+	since, until := windowBounds(w)
+	rows, err := db.r.QueryContext(ctx, "SELECT "+col+", count(*) AS n, min(created_at), max(created_at) FROM captures WHERE "+col+
+		" <> '' AND created_at >= ? AND created_at < ? GROUP BY "+col+" ORDER BY n DESC, "+col+" ASC LIMIT ?",
+		since, until, model.ClampLimit(limit, 20))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: top fingerprints: %w", err)
+	}
+	defer rows.Close()
+	var out []model.FingerprintCount
+	for rows.Next() {
+		var f model.FingerprintCount
+		var first, last int64
+		if err := rows.Scan(&f.Hash, &f.Count, &first, &last); err != nil {
+			return nil, fmt.Errorf("sqlite: top fingerprints: %w", err)
+		}
+		f.FirstSeen, f.LastSeen = fromMicros(first), fromMicros(last)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: top fingerprints: %w", err)
+	}
+	return out, nil
+}
+
+// TopUserAgents implements model.Store.
+func (db *DB) TopUserAgents(ctx context.Context, w model.TimeWindow, limit int) ([]model.UserAgentCount, error) {
+	since, until := windowBounds(w)
+	rows, err := db.r.QueryContext(ctx, "SELECT user_agent, count(*) AS n FROM captures WHERE user_agent <> '' AND created_at >= ? AND created_at < ? "+
+		"GROUP BY user_agent ORDER BY n DESC, user_agent ASC LIMIT ?", since, until, model.ClampLimit(limit, 20))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: top user agents: %w", err)
+	}
+	defer rows.Close()
+	var out []model.UserAgentCount
+	for rows.Next() {
+		var u model.UserAgentCount
+		if err := rows.Scan(&u.UserAgent, &u.Count); err != nil {
+			return nil, fmt.Errorf("sqlite: top user agents: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: top user agents: %w", err)
+	}
+	return out, nil
+}
+
+// UpsertProfile implements model.Store.
+func (db *DB) UpsertProfile(ctx context.Context, p model.Profile) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("sqlite: upserting profile: %w", err)
+	}
+	if p.UpdatedAt.IsZero() {
+		p.UpdatedAt = time.Now()
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	_, err := db.w.ExecContext(ctx, `INSERT INTO profiles (name, browser, version, platform, document, updated_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET browser = excluded.browser, version = excluded.version,
+	platform = excluded.platform, document = excluded.document, updated_at = excluded.updated_at`,
+		p.Name, p.Browser, p.Version, p.Platform, string(p.JSON), p.UpdatedAt.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("sqlite: upserting profile %q: %w", p.Name, classify(err))
+	}
+	return nil
+}
+
+const selectProfiles = "SELECT name, browser, version, platform, document, updated_at FROM profiles "
+
+func scanProfile(s scanner) (model.Profile, error) {
+	var p model.Profile
+	var doc string
+	var updated int64
+	if err := s.Scan(&p.Name, &p.Browser, &p.Version, &p.Platform, &doc, &updated); err != nil {
+		return p, err
+	}
+	p.JSON = []byte(doc)
+	p.UpdatedAt = fromMicros(updated)
+	return p, nil
+}
+
+// Profile implements model.Store.
+func (db *DB) Profile(ctx context.Context, name string) (model.Profile, error) {
+	p, err := scanProfile(db.r.QueryRowContext(ctx, selectProfiles+"WHERE name = ?", name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.Profile{}, fmt.Errorf("sqlite: profile %q: %w", name, model.ErrNotFound)
+	}
+	if err != nil {
+		return model.Profile{}, fmt.Errorf("sqlite: reading profile %q: %w", name, err)
+	}
+	return p, nil
+}
+
+// ListProfiles implements model.Store.
+func (db *DB) ListProfiles(ctx context.Context) ([]model.Profile, error) {
+	rows, err := db.r.QueryContext(ctx, selectProfiles+"ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: listing profiles: %w", err)
+	}
+	defer rows.Close()
+	var out []model.Profile
+	for rows.Next() {
+		p, err := scanProfile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: listing profiles: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: listing profiles: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteCapturesBefore implements model.Store.
+func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("sqlite: deleting old captures: %w", err)
+		}
+		n, err := db.deleteChunk(ctx, cutoff.UnixMicro())
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < int64(db.opts.DeleteChunk) {
+			return total, nil
+		}
+	}
+}
+
+func (db *DB) deleteChunk(ctx context.Context, cutoff int64) (int64, error) {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	res, err := db.w.ExecContext(ctx, "DELETE FROM captures WHERE rowid IN (SELECT rowid FROM captures WHERE created_at < ? LIMIT ?)",
+		cutoff, db.opts.DeleteChunk)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: deleting old captures: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// Ping implements model.Store.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close implements model.Store.
+func (db *DB) Close() error {
+	var errs []error
+	if db.ins != nil {
+		errs = append(errs, db.ins.Close())
+	}
+	if db.r != db.w {
+		errs = append(errs, db.r.Close())
+	}
+	errs = append(errs, db.w.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: closing: %w", err)
+	}
+	return nil
+}
