@@ -180,13 +180,35 @@ func firstVisitHello(nav *VisitCapture, all []VisitCapture) ([]byte, error) {
 	return nil, errors.New("emulation: building profile: every ClientHello of the visit resumes a session (pre_shared_key); visit again with a fresh browser profile")
 }
 
+// requestedHints are client hints a Chromium browser sends only to a site
+// that asked for them with Accept-CH (fpserver does, to show them). A
+// profile describes a first contact with a site, so they are left out; the
+// low-entropy hints (sec-ch-ua, sec-ch-ua-mobile, sec-ch-ua-platform) that
+// Chromium always sends stay.
+func requestedHint(name string) bool {
+	n := strings.ToLower(name)
+	if !strings.HasPrefix(n, "sec-ch-") {
+		return false
+	}
+	switch n {
+	case "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform":
+		return false
+	}
+	return true
+}
+
+// profileHeaders keeps a captured header list's order and casing, blanks
+// the values that must come from the caller and drops requested hints.
 func profileHeaders(hs []Header) []Header {
-	out := make([]Header, len(hs))
-	for i, h := range hs {
-		out[i] = h
-		if IsCallerOnly(h.Name) {
-			out[i].Value = ""
+	out := make([]Header, 0, len(hs))
+	for _, h := range hs {
+		if requestedHint(h.Name) {
+			continue
 		}
+		if IsCallerOnly(h.Name) {
+			h.Value = ""
+		}
+		out = append(out, h)
 	}
 	return out
 }

@@ -40,6 +40,7 @@ func chromiumVisit(t *testing.T) []VisitCapture {
 	}
 	nav := h(":method", "GET", ":authority", "localhost:8443", ":scheme", "https", ":path", "/",
 		"sec-ch-ua", `"Chromium";v="156", "Not-A.Brand";v="24"`, "sec-ch-ua-mobile", "?0", "sec-ch-ua-platform", `"Linux"`,
+		"sec-ch-ua-arch", `"x86"`, "sec-ch-ua-full-version-list", `"Chromium";v="156.0.8078.108"`,
 		"upgrade-insecure-requests", "1", "user-agent", chromiumUA, "accept", "text/html", "sec-fetch-site", "none",
 		"sec-fetch-mode", "navigate", "sec-fetch-user", "?1", "sec-fetch-dest", "document", "accept-encoding", "gzip, deflate, br, zstd",
 		"accept-language", "en-US,en;q=0.9", "cookie", "gv=abc", "priority", "u=0, i")
@@ -77,6 +78,14 @@ func TestBuildFromVisit(t *testing.T) {
 	nav := p.H2.Headers[Navigate]
 	if nav[0].Name != "sec-ch-ua" || strings.HasPrefix(nav[0].Name, ":") {
 		t.Errorf("h2 navigate headers must be regular headers in order: %v", nav)
+	}
+	for _, hd := range nav {
+		if hd.Name == "sec-ch-ua-arch" || hd.Name == "sec-ch-ua-full-version-list" {
+			t.Errorf("requested (high-entropy) hint %s kept in the profile", hd.Name)
+		}
+	}
+	if len(nav) != 14 {
+		t.Errorf("navigate keeps %d headers, want the 16 captured regular headers minus 2 requested hints: %v", len(nav), nav)
 	}
 	for _, hd := range append(nav, p.H2.Headers[Fetch]...) {
 		if IsCallerOnly(hd.Name) && hd.Value != "" {
