@@ -1,6 +1,11 @@
 package fingerprint
 
-import "encoding/json"
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
 
 // TLS extension types this package decodes, and a few more it names.
 const (
@@ -56,23 +61,53 @@ type Extension struct {
 // GREASE, "" when unknown).
 func (e Extension) Name() string { return ExtensionName(e.Type) }
 
-// MarshalJSON implements json.Marshaler.
+// MarshalJSON implements json.Marshaler. The envelope and the hex data are
+// appended directly (the data of a post-quantum key share is kilobytes of
+// hex that encoding/json would otherwise scan twice); only the decoded value
+// goes through encoding/json.
 func (e Extension) MarshalJSON() ([]byte, error) {
-	out := struct {
-		Type        uint16         `json:"type"`
-		Name        string         `json:"name,omitempty"`
-		GREASE      bool           `json:"grease"`
-		Length      int            `json:"length"`
-		Data        HexBytes       `json:"data"`
-		Decoded     ExtensionValue `json:"decoded,omitempty"`
-		DecodeError string         `json:"decode_error,omitempty"`
-	}{Type: e.Type, Name: ExtensionName(e.Type), GREASE: e.GREASE, Length: len(e.Data), Data: e.Data}
-	v, err := e.Decode()
-	if err != nil {
-		out.DecodeError = err.Error()
+	b := make([]byte, 0, 96+2*len(e.Data))
+	b = append(b, `{"type":`...)
+	b = strconv.AppendUint(b, uint64(e.Type), 10)
+	if name := ExtensionName(e.Type); name != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, name)
 	}
-	out.Decoded = v
-	return json.Marshal(out)
+	b = append(b, `,"grease":`...)
+	b = strconv.AppendBool(b, e.GREASE)
+	b = append(b, `,"length":`...)
+	b = strconv.AppendInt(b, int64(len(e.Data)), 10)
+	b = append(b, `,"data":"`...)
+	b = hex.AppendEncode(b, e.Data)
+	b = append(b, '"')
+	v, err := e.Decode()
+	if v != nil {
+		d, merr := json.Marshal(v)
+		if merr != nil {
+			return nil, fmt.Errorf("fingerprint: encoding extension %d: %w", e.Type, merr)
+		}
+		b = append(b, `,"decoded":`...)
+		b = append(b, d...)
+	}
+	if err != nil {
+		b = append(b, `,"decode_error":`...)
+		b = appendJSONString(b, err.Error())
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string. Plain printable ASCII is
+// copied as is; anything else is left to encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Decode returns the typed value of the extension's data. It returns

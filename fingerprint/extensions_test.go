@@ -1,6 +1,9 @@
 package fingerprint
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -93,4 +96,59 @@ func TestExtensionDecodeErrorOffsetsIndexData(t *testing.T) {
 	e = Extension{Type: ExtKeyShare, Data: tCat(tU16(4), tU16(29), tU16(32))}
 	_, err = e.Decode()
 	wantParseError(t, err, CodeBadLength, 4)
+}
+
+// TestExtensionJSONMatchesReflection checks the hand-written extension JSON
+// against what encoding/json makes of the same fields, for every extension
+// of the golden hellos and for malformed hand-built ones.
+func TestExtensionJSONMatchesReflection(t *testing.T) {
+	var exts []Extension
+	files, err := filepath.Glob("testdata/golden/*.hello")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("golden hellos: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := ParseClientHello(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exts = append(exts, ch.Extensions...)
+	}
+	exts = append(exts,
+		Extension{Type: ExtSupportedGroups, Data: []byte{0, 3, 1}},            // malformed: decode_error
+		Extension{Type: 0x1234, Data: []byte{0xde, 0xad, '"', '<'}},           // unknown type, no name
+		Extension{Type: 0x0a0a, GREASE: true, Data: nil},                      // GREASE, empty data
+		Extension{Type: ExtServerName, Data: []byte{0, 5, 0, 0, 2, 'a', '"'}}, // quote inside decoded value
+	)
+	for _, e := range exts {
+		got, err := json.Marshal(e)
+		if err != nil {
+			t.Fatalf("extension %d: %v", e.Type, err)
+		}
+		ref := struct {
+			Type        uint16         `json:"type"`
+			Name        string         `json:"name,omitempty"`
+			GREASE      bool           `json:"grease"`
+			Length      int            `json:"length"`
+			Data        HexBytes       `json:"data"`
+			Decoded     ExtensionValue `json:"decoded,omitempty"`
+			DecodeError string         `json:"decode_error,omitempty"`
+		}{Type: e.Type, Name: ExtensionName(e.Type), GREASE: e.GREASE, Length: len(e.Data), Data: e.Data}
+		v, derr := e.Decode()
+		ref.Decoded = v
+		if derr != nil {
+			ref.DecodeError = derr.Error()
+		}
+		want, err := json.Marshal(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("extension %d:\n got  %s\n want %s", e.Type, got, want)
+		}
+	}
 }

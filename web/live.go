@@ -78,6 +78,27 @@ func (h *handler) apiFingerprint(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, r, http.StatusOK, rep)
 }
 
+// cleanReport is the answer of GET /api/clean: only the fingerprints, for
+// scripts that compare hashes and don't need the decoded handshake.
+type cleanReport struct {
+	CaptureID   string `json:"capture_id"`
+	Stored      bool   `json:"stored"`
+	HTTPVersion string `json:"http_version"`
+	UserAgent   string `json:"user_agent"`
+	fingerprints
+}
+
+// apiClean serves GET /api/clean: the request is captured and stored like
+// any other, and answered with its fingerprints only.
+func (h *handler) apiClean(w http.ResponseWriter, r *http.Request) {
+	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
+	w.Header().Set("Cache-Control", "no-store")
+	h.writeJSON(w, r, http.StatusOK, cleanReport{
+		CaptureID: rep.CaptureID, Stored: *rep.Stored, HTTPVersion: rep.HTTP.Version,
+		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints,
+	})
+}
+
 // discardBody reads and drops the request body, at most limit bytes.
 func discardBody(w http.ResponseWriter, r *http.Request, limit int64) error {
 	_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, limit))

@@ -70,17 +70,21 @@ type tlsReport struct {
 	ALPN       []string      `json:"alpn"`
 	Negotiated tlsNegotiated `json:"negotiated"`
 
-	// encoded, when set, is this object's JSON, computed once per
-	// connection (see connTLS).
-	encoded []byte
+	// info, when set, is the live connection whose handshake this reports:
+	// the encoding is then computed once per connection, on first use.
+	info *capture.TLSInfo
 }
 
-// MarshalJSON returns the cached encoding when there is one.
+// MarshalJSON encodes the report, at most once per live connection.
 func (t *tlsReport) MarshalJSON() ([]byte, error) {
-	if t.encoded != nil {
-		return t.encoded, nil
+	if t.info == nil {
+		return json.Marshal((*plainTLSReport)(t))
 	}
-	return json.Marshal((*plainTLSReport)(t))
+	m := t.info.Memo(memoTLSReport, func() any {
+		b, err := json.Marshal((*plainTLSReport)(t))
+		return memoJSON{b, err}
+	}).(memoJSON)
+	return m.b, m.err
 }
 
 // plainTLSReport encodes a tlsReport field by field.
@@ -117,7 +121,7 @@ type memoJSON struct {
 
 // connTLS builds the "tls" object of a live capture. Its JSON encoding and
 // the stored summary depend only on the connection's handshake, so they are
-// computed once per connection.
+// computed once per connection, and only when needed.
 func connTLS(t *capture.TLSInfo) *tlsReport {
 	tr := &tlsReport{
 		ClientHello: t.Hello,
@@ -133,13 +137,7 @@ func connTLS(t *capture.TLSInfo) *tlsReport {
 	if tr.ALPN == nil {
 		tr.ALPN = []string{}
 	}
-	m := t.Memo(memoTLSReport, func() any {
-		b, err := json.Marshal((*plainTLSReport)(tr))
-		return memoJSON{b, err}
-	}).(memoJSON)
-	if m.err == nil {
-		tr.encoded = m.b
-	}
+	tr.info = t
 	return tr
 }
 

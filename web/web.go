@@ -8,6 +8,7 @@
 //
 //	GET  /                         HTML: this request's fingerprint and the initiator probes
 //	GET  /api/fingerprint          JSON: this request's fingerprint
+//	GET  /api/clean                JSON: only this request's fingerprint hashes
 //	ANY  /api/echo, /api/echo/*    JSON: echo of method, path, query, body plus the fingerprint
 //	POST /probe/fetch, /probe/xhr  JSON: fingerprint of the page script's fetch / XHR
 //	GET|POST /probe/form           HTML: fingerprint of the page's form submission
@@ -179,6 +180,7 @@ func (h *handler) routes() http.Handler {
 	// Fingerprinted routes.
 	r.Get("/", h.index)
 	r.Get("/api/fingerprint", h.apiFingerprint)
+	r.Get("/api/clean", h.apiClean)
 	r.HandleFunc("/api/echo", h.echo)
 	r.HandleFunc("/api/echo/*", h.echo)
 	r.Post("/probe/fetch", h.probe(store.InitiatorFetch))

@@ -985,3 +985,27 @@ func TestStaticAndHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIClean(t *testing.T) {
+	e := newEnv(t, nil)
+	g := loadGolden(t, "chromium")
+	w := e.do("GET", "https://fp.example/api/clean", nil, nil)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /api/clean = %d", w.Code)
+	}
+	var got map[string]any
+	decodeJSON(t, w, &got)
+	if got["ja4"] != g.expect.JA4 || got["ja4_r"] != g.expect.JA4R || got["peetprint_hash"] != g.expect.PeetPrintHash {
+		t.Errorf("fingerprints %v, want ja4 %s", got, g.expect.JA4)
+	}
+	if got["akamai"] == "" || got["http_version"] != "2" || got["stored"] != true {
+		t.Errorf("clean report %v", got)
+	}
+	if _, ok := got["tls"]; ok {
+		t.Error("the clean report carries the decoded handshake")
+	}
+	c := e.sink.last(t)
+	if c.ID != got["capture_id"] || c.JA4 != g.expect.JA4 || len(c.ClientHello) == 0 {
+		t.Errorf("stored capture %s ja4 %s, response id %v", c.ID, c.JA4, got["capture_id"])
+	}
+}
