@@ -50,7 +50,8 @@ check-generated: generate
 
 ## bench: Go benchmarks (ratios against in-run baselines are printed by each)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./fingerprint/... ./store/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./fingerprint/... ./inspect/... ./store/...
+	$(GO) test -run '^$$' -bench ServeRatio -benchtime 1x ./cmd/fpserver
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
