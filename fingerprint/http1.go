@@ -957,7 +957,7 @@ func (s *HTTP1Stream) stepTrailer(p []byte) (rest, replay []byte) {
 	if b[0] == '\r' && b[1] == '\n' {
 		end = 2
 	} else {
-		if bytes.Index(b, []byte("\r\n\r\n")) < 0 {
+		if !bytes.Contains(b, []byte("\r\n\r\n")) {
 			if len(b) >= h1MaxTrailer {
 				s.stop(HTTP1StopError, errAt(CodeTooLarge, 0, "http1: trailer section longer than %d bytes", h1MaxTrailer), s.off)
 			}

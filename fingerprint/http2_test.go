@@ -57,8 +57,6 @@ func (b *h2Builder) raw(typ, flags uint8, stream uint32, payload []byte) {
 
 func (b *h2Builder) bytes() []byte { return bytes.Clone(b.buf.Bytes()) }
 
-func (b *h2Builder) offset() int { return b.buf.Len() }
-
 var chromePseudo = []string{":method", "GET", ":authority", "example.com", ":scheme", "https", ":path", "/"}
 
 var chromeHeaders = []string{

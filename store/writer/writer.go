@@ -598,12 +598,6 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-func (w *Writer) spoolEmpty() bool {
-	w.smu.Lock()
-	defer w.smu.Unlock()
-	return !w.spool.pending()
-}
-
 // replayBatch writes the next batch of spooled records. done is true when the
 // spool was found empty, in which case it has been reset and the writer is back in
 // direct mode.
