@@ -70,40 +70,43 @@ func (src certSource) tlsConfig(nextProtos []string) (*tls.Config, *autocert.Man
 	}
 }
 
-// selfSigned loads dataDir/tls/cert.pem and key.pem, creating an ECDSA P-256
-// self-signed certificate for hosts (valid one year, backdated one hour) on
-// first run or when the stored one expires within a week. The key file is
+// selfSigned returns fpserver's own certificate from dataDir/tls: a local
+// CA (ca.pem, ca-key.pem; ECDSA P-256, ten years) made on first run, and a
+// server certificate it issued for hosts (cert.pem holding the chain
+// server+CA, key.pem; one year, backdated one hour), reissued when it
+// expires within a week or does not cover hosts. Browsers refuse a CA
+// certificate used as a server certificate, hence the two. Trust ca.pem to
+// verify fpserver (curl --cacert, SSL_CERT_FILE, NSS certutil). Keys are
 // written 0600 in a 0700 directory.
 func selfSigned(dataDir string, hosts []string, now time.Time) (tls.Certificate, error) {
 	dir := filepath.Join(dataDir, "tls")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return tls.Certificate{}, fmt.Errorf("fpserver: creating %s: %w", dir, err)
+	}
+	ca, caKey, err := loadOrCreateCA(dir, now)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if cert, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
-		if leaf, perr := x509.ParseCertificate(cert.Certificate[0]); perr == nil && leaf.NotAfter.After(now.Add(7*24*time.Hour)) {
+		if leaf, perr := x509.ParseCertificate(cert.Certificate[0]); perr == nil &&
+			leaf.NotAfter.After(now.Add(7*24*time.Hour)) && coversHosts(leaf, hosts) && leaf.CheckSignatureFrom(ca) == nil {
 			return cert, nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return tls.Certificate{}, fmt.Errorf("fpserver: loading self-signed certificate from %s: %w", dir, err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return tls.Certificate{}, fmt.Errorf("fpserver: creating %s: %w", dir, err)
+		return tls.Certificate{}, fmt.Errorf("fpserver: loading certificate from %s: %w", dir, err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("fpserver: generating key: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("fpserver: generating serial: %w", err)
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "guanaco fpserver", Organization: []string{"guanaco"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{CommonName: "guanaco fpserver", Organization: []string{"guanaco"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -112,23 +115,96 @@ func selfSigned(dataDir string, hosts []string, now time.Time) (tls.Certificate,
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("fpserver: creating certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
+	keyPEM, err := ecKeyPEM(key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("fpserver: encoding key: %w", err)
+		return tls.Certificate{}, err
 	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})...)
 	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+	if err := writeFileAtomic(certPath, chain, 0o644); err != nil {
 		return tls.Certificate{}, err
 	}
-	return tls.X509KeyPair(certPEM, keyPEM)
+	return tls.X509KeyPair(chain, keyPEM)
+}
+
+// loadOrCreateCA returns the local CA in dir, creating it when missing.
+func loadOrCreateCA(dir string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	caPath, caKeyPath := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
+	if pair, err := tls.LoadX509KeyPair(caPath, caKeyPath); err == nil {
+		ca, perr := x509.ParseCertificate(pair.Certificate[0])
+		key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+		if perr == nil && ok && ca.IsCA && ca.NotAfter.After(now.Add(30*24*time.Hour)) {
+			return ca, key, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("fpserver: loading local CA from %s: %w", dir, err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fpserver: generating CA key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          randomSerial(),
+		Subject:               pkix.Name{CommonName: "guanaco fpserver local CA", Organization: []string{"guanaco"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fpserver: creating CA certificate: %w", err)
+	}
+	keyPEM, err := ecKeyPEM(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := writeFileAtomic(caKeyPath, keyPEM, 0o600); err != nil {
+		return nil, nil, err
+	}
+	if err := writeFileAtomic(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return nil, nil, err
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fpserver: parsing new CA certificate: %w", err)
+	}
+	return ca, key, nil
+}
+
+func coversHosts(leaf *x509.Certificate, hosts []string) bool {
+	for _, h := range hosts {
+		if h != "" && leaf.VerifyHostname(h) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func randomSerial() *big.Int {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		// crypto/rand does not fail on supported platforms (Go 1.24+).
+		panic(fmt.Sprintf("fpserver: crypto/rand: %v", err))
+	}
+	return serial
+}
+
+func ecKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("fpserver: encoding key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
 }
 
 // writeFileAtomic writes data to a temporary file in the same directory and

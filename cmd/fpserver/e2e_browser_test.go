@@ -451,13 +451,13 @@ func TestE2EFirefox(t *testing.T) {
 	skipBrowserShort(t)
 	firefox := requireTool(t, "firefox-esr")
 	display := startXvfb(t)
-	// Firefox (mozilla::pkix) refuses a certificate that is a CA as the
-	// server's own certificate (MOZILLA_PKIX_ERROR_CA_CERT_USED_AS_END_ENTITY),
-	// which fpserver's generated self-signed certificate is; so this test
-	// serves a leaf issued by a test CA through -cert/-key and trusts the CA.
-	ca, certFile, keyFile := writeTestPKI(t, t.TempDir())
-	s := startServer(t, "-cert", certFile, "-key", keyFile)
-	profile := firefoxProfile(t, ca)
+	// fpserver's generated certificate is issued by its own local CA
+	// (DATA/tls/ca.pem); Firefox trusts that CA through NSS certutil, as a
+	// user would. (mozilla::pkix refuses a CA certificate used as the server
+	// certificate, which is why fpserver does not serve a bare self-signed
+	// CA.)
+	s := startServer(t)
+	profile := firefoxProfile(t, filepath.Join(s.dataDir, "tls", "ca.pem"))
 
 	pageURL := fmt.Sprintf("https://localhost:%d/", s.port(t, lnHTTPS))
 	cmd := exec.Command(firefox, "--no-remote", "--profile", profile, pageURL)
