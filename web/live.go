@@ -2,7 +2,9 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -101,8 +103,10 @@ func (h *handler) apiClean(w http.ResponseWriter, r *http.Request) {
 
 // discardBody reads and drops the request body, at most limit bytes.
 func discardBody(w http.ResponseWriter, r *http.Request, limit int64) error {
-	_, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, limit))
-	return err
+	if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		return bodyError(err)
+	}
+	return nil
 }
 
 // probe serves POST /probe/fetch and /probe/xhr: the JSON report of the
@@ -186,14 +190,26 @@ func readEchoBody(w http.ResponseWriter, r *http.Request, keep, limit int64) (bo
 		return buf.Bytes(), total, false, nil
 	}
 	if err != nil {
-		return nil, total, false, err
+		return nil, total, false, bodyError(err)
 	}
 	rest, err := io.Copy(io.Discard, rd)
 	total += rest
 	if err != nil {
-		return nil, total, false, err
+		return nil, total, false, bodyError(err)
 	}
 	return buf.Bytes(), total, rest > 0, nil
+}
+
+// bodyError classifies a failure to read the client's request body. Too
+// large stays a *http.MaxBytesError (413); anything else (a body shorter or
+// longer than its Content-Length, an HTTP/2 stream reset, broken chunking)
+// is the client's fault: 400, not a logged server error.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &httpError{status: http.StatusBadRequest, code: codeInvalid, message: "could not read the request body", err: err}
 }
 
 // encodeBody returns the body as text when it is valid UTF-8, else as

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -1007,5 +1009,25 @@ func TestAPIClean(t *testing.T) {
 	c := e.sink.last(t)
 	if c.ID != got["capture_id"] || c.JA4 != g.expect.JA4 || len(c.ClientHello) == 0 {
 		t.Errorf("stored capture %s ja4 %s, response id %v", c.ID, c.JA4, got["capture_id"])
+	}
+}
+
+// TestEchoBodyReadErrorIs400: a body that ends before its Content-Length is
+// the client's error (400), not a server error.
+func TestEchoBodyReadErrorIs400(t *testing.T) {
+	e := newEnv(t, nil)
+	w := e.do("POST", "https://fp.example/api/echo", io.NopCloser(iotest.ErrReader(io.ErrUnexpectedEOF)), nil)
+	if w.Code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400: %s", w.Code, w.Body)
+	}
+	var got struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	decodeJSON(t, w, &got)
+	if got.Error.Code != "invalid_request" {
+		t.Errorf("error code %q", got.Error.Code)
+	}
+	if strings.Contains(e.logs.String(), "level=ERROR") {
+		t.Errorf("a client body error was logged as a server error: %s", e.logs)
 	}
 }
