@@ -219,6 +219,9 @@ type H2Counters struct {
 	Pings          int64 `json:"pings"`
 	GoAways        int64 `json:"goaways"`
 	UnknownFrames  int64 `json:"unknown_frames"`
+	// OversizedBlocks counts header blocks over MaxHeaderListSize: decoded
+	// to keep HPACK in sync, then dropped (no request is emitted).
+	OversizedBlocks int64 `json:"oversized_blocks"`
 	// Dropped counts records (settings, priorities, window updates,
 	// RST_STREAMs, later SETTINGS frames) not kept because their list was
 	// full, and requests beyond H2Config.MaxRequests.
@@ -846,10 +849,11 @@ func (s *H2Stream) decode(frag []byte) *ParseError {
 			return perr
 		}
 	}
+	// A block over MaxHeaderListSize is still decoded, with emission off,
+	// so the dynamic table stays in sync with the client's encoder: the
+	// server refuses that one request (431) and the connection goes on, so
+	// the capture must go on too. endBlock drops the block.
 	_, err := s.dec.Write(frag)
-	if s.overflow {
-		return errAt(CodeTooLarge, int(s.frameOff), "http2: header block on stream %d exceeds %d bytes", s.blockStrm, s.cfg.MaxHeaderListSize)
-	}
 	if err != nil {
 		return s.hpackError(err)
 	}
@@ -992,6 +996,15 @@ func (s *H2Stream) endBlock() *h2Event {
 	}
 	fields := s.fields
 	s.fields = nil
+	if s.overflow {
+		s.overflow = false
+		s.conn.Counters.OversizedBlocks++
+		if !s.blockTrail {
+			s.conn.RequestsSeen++
+		}
+		s.blockReq = H2Request{}
+		return nil
+	}
 	if s.blockTrail {
 		s.conn.Counters.TrailerBlocks++
 		if i := s.findRequest(s.blockStrm); i >= 0 && s.conn.Requests[i].Trailers == nil {

@@ -438,8 +438,6 @@ func TestH2StreamErrors(t *testing.T) {
 		{"first frame not SETTINGS", H2ClientPreface + string(h2Frame(H2FramePing, 0, 0, make([]byte, 8))), H2Config{}, CodeProtocol, 24},
 		{"frame larger than max", start + string(h2FrameHeader(16385, H2FrameData, 0, 1)), H2Config{}, CodeTooLarge, at},
 		{"frame larger than configured max", start + string(h2FrameHeader(1<<20+1, H2FrameData, 0, 1)), H2Config{MaxFrameSize: 1 << 20}, CodeTooLarge, at},
-		{"header block too large", start + string(h2Frame(H2FrameHeaders, H2FlagEndHeaders, 1,
-			hpackBlock(":method", "GET", "x", strings.Repeat("y", 100)))), H2Config{MaxHeaderListSize: 128}, CodeTooLarge, at},
 		{"header field longer than the list limit", start + string(h2Frame(H2FrameHeaders, H2FlagEndHeaders, 1,
 			hpackBlock("x", strings.Repeat("y", 300)))), H2Config{MaxHeaderListSize: 200}, CodeTooLarge, at},
 		{"HPACK garbage", start + string(h2Frame(H2FrameHeaders, H2FlagEndHeaders, 1, []byte{0xff, 0xff, 0xff, 0x0f})), H2Config{}, CodeHPACK, at},
@@ -483,6 +481,69 @@ func TestH2StreamErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestH2StreamOversizedBlockSkipped: a header block over MaxHeaderListSize
+// is refused by the server for that stream only (431), so the capture drops
+// it, keeps HPACK in sync, and goes on with the next request.
+func TestH2StreamOversizedBlockSkipped(t *testing.T) {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	field := func(k, v string) {
+		if err := enc.WriteField(hpack.HeaderField{Name: k, Value: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The big block adds "x-big" to the dynamic table; the next block
+	// refers to it by index, so a decoder that skipped the big block's
+	// table updates would decode the second block wrongly.
+	field(":method", "GET")
+	field(":path", "/big")
+	field("x-big", strings.Repeat("y", 100))
+	big := bytes.Clone(buf.Bytes())
+	buf.Reset()
+	field(":method", "GET")
+	field(":path", "/next")
+	field("x-big", strings.Repeat("y", 100))
+	next := bytes.Clone(buf.Bytes())
+	if len(next) >= len(big) {
+		t.Fatalf("second block (%d bytes) should reuse the table (first %d bytes)", len(next), len(big))
+	}
+	in := H2ClientPreface + string(h2Frame(H2FrameSettings, 0, 0, nil)) +
+		string(h2Frame(H2FrameHeaders, H2FlagEndHeaders|H2FlagEndStream, 1, big)) +
+		string(h2Frame(H2FrameHeaders, H2FlagEndHeaders|H2FlagEndStream, 3, next))
+	c := feedH2AllWays(t, []byte(in), H2Config{MaxHeaderListSize: 200}).Conn
+	if c.Err != nil {
+		t.Fatalf("capture stopped: %v", c.Err)
+	}
+	if c.Counters.OversizedBlocks != 2 || c.RequestsSeen != 2 || len(c.Requests) != 0 {
+		t.Errorf("oversized %d, seen %d, kept %d; want 2, 2, 0 (both blocks are over the limit)",
+			c.Counters.OversizedBlocks, c.RequestsSeen, len(c.Requests))
+	}
+	c = feedH2AllWays(t, []byte(in), H2Config{MaxHeaderListSize: 300}).Conn
+	if c.Err != nil || len(c.Requests) != 2 || c.Requests[1].Get("x-big") != strings.Repeat("y", 100) {
+		t.Errorf("within the limit: err %v, requests %+v", c.Err, c.Requests)
+	}
+	small := H2ClientPreface + string(h2Frame(H2FrameSettings, 0, 0, nil)) +
+		string(h2Frame(H2FrameHeaders, H2FlagEndHeaders|H2FlagEndStream, 1, big)) +
+		string(h2Frame(H2FrameHeaders, H2FlagEndHeaders|H2FlagEndStream, 3, hpackOf(t, ":method", "GET", ":path", "/small")))
+	c = feedH2AllWays(t, []byte(small), H2Config{MaxHeaderListSize: 150}).Conn
+	if c.Err != nil || c.Counters.OversizedBlocks != 1 || len(c.Requests) != 1 || c.Requests[0].StreamID != 3 {
+		t.Errorf("after an oversized block: err %v, oversized %d, requests %+v", c.Err, c.Counters.OversizedBlocks, c.Requests)
+	}
+}
+
+// hpackOf encodes fields with a fresh encoder (no dynamic-table references).
+func hpackOf(t *testing.T, kv ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	for i := 0; i < len(kv); i += 2 {
+		if err := enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
 }
 
 func TestH2StreamSettingsKeptUpToError(t *testing.T) {
