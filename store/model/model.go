@@ -396,6 +396,28 @@ func Kinds() []FingerprintKind {
 	return []FingerprintKind{KindJA4, KindJA4R, KindJA3Hash, KindJA3NHash, KindAkamaiHash, KindPeetPrintHash, KindHeaderOrderHash}
 }
 
+// ResolveKind returns q.Kind, or else the first of Kinds for which exists
+// reports a capture with q.Hash in that kind's column; an error wrapping
+// ErrNotFound when none has one. exists gets the column name (one of Kinds,
+// safe to put in SQL) and the hash; the backends implement it with their
+// driver.
+func ResolveKind(ctx context.Context, q FingerprintQuery, exists func(ctx context.Context, column, hash string) (bool, error)) (FingerprintKind, error) {
+	kinds := Kinds()
+	if q.Kind != "" {
+		kinds = []FingerprintKind{q.Kind}
+	}
+	for _, k := range kinds {
+		ok, err := exists(ctx, string(k), q.Hash)
+		if err != nil {
+			return "", fmt.Errorf("looking up fingerprint: %w", err)
+		}
+		if ok {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("fingerprint %q: %w", q.Hash, ErrNotFound)
+}
+
 // Valid reports whether k is one of Kinds.
 func (k FingerprintKind) Valid() bool {
 	switch k {

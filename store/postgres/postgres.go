@@ -345,23 +345,18 @@ func (db *DB) CapturesByVisit(ctx context.Context, visitKey string) ([]model.Cap
 // resolveKind returns q.Kind, or the first kind (in model.Kinds order) with a
 // capture matching q.Hash; ErrNotFound when none matches.
 func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, error) {
-	kinds := model.Kinds()
-	if q.Kind != "" {
-		kinds = []model.FingerprintKind{q.Kind}
-	}
-	for _, k := range kinds {
-		col := string(k) // whitelisted by model.FingerprintKind.Valid
+	k, err := model.ResolveKind(ctx, q, func(ctx context.Context, col, hash string) (bool, error) {
 		var one int
-		err := db.pool.QueryRow(ctx, "SELECT 1 FROM captures WHERE "+col+" = $1 AND "+col+" <> '' LIMIT 1", q.Hash).Scan(&one)
+		err := db.pool.QueryRow(ctx, "SELECT 1 FROM captures WHERE "+col+" = $1 AND "+col+" <> '' LIMIT 1", hash).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
-			continue
+			return false, nil
 		}
-		if err != nil {
-			return "", fmt.Errorf("postgres: looking up fingerprint: %w", err)
-		}
-		return k, nil
+		return err == nil, err
+	})
+	if err != nil {
+		return "", fmt.Errorf("postgres: %w", err)
 	}
-	return "", fmt.Errorf("postgres: fingerprint %q: %w", q.Hash, model.ErrNotFound)
+	return k, nil
 }
 
 // CapturesByFingerprint implements model.Store.

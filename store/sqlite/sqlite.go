@@ -378,23 +378,18 @@ func (db *DB) CapturesByVisit(ctx context.Context, visitKey string) ([]model.Cap
 // resolveKind returns q.Kind, or the first kind (in model.Kinds order) with a
 // capture matching q.Hash; ErrNotFound when none matches.
 func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, error) {
-	kinds := model.Kinds()
-	if q.Kind != "" {
-		kinds = []model.FingerprintKind{q.Kind}
-	}
-	for _, k := range kinds {
-		col := string(k) // whitelisted by model.FingerprintKind.Valid
+	k, err := model.ResolveKind(ctx, q, func(ctx context.Context, col, hash string) (bool, error) {
 		var one int
-		err := db.r.QueryRowContext(ctx, "SELECT 1 FROM captures WHERE "+col+" = ? AND "+col+" <> '' LIMIT 1", q.Hash).Scan(&one)
+		err := db.r.QueryRowContext(ctx, "SELECT 1 FROM captures WHERE "+col+" = ? AND "+col+" <> '' LIMIT 1", hash).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			continue
+			return false, nil
 		}
-		if err != nil {
-			return "", fmt.Errorf("sqlite: looking up fingerprint: %w", err)
-		}
-		return k, nil
+		return err == nil, err
+	})
+	if err != nil {
+		return "", fmt.Errorf("sqlite: %w", err)
 	}
-	return "", fmt.Errorf("sqlite: fingerprint %q: %w", q.Hash, model.ErrNotFound)
+	return k, nil
 }
 
 // CapturesByFingerprint implements model.Store.
