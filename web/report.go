@@ -177,10 +177,10 @@ type httpReport struct {
 	Version     string               `json:"version"`
 	Headers     []fingerprint.Header `json:"headers"`
 	HeaderOrder string               `json:"header_order"`
-	H2          *h2Report            `json:"h2,omitempty"`
+	H2          *H2Summary           `json:"h2,omitempty"`
 }
 
-// h2Report is the HTTP/2 summary of a request; it is also the JSON stored
+// H2Summary is the HTTP/2 summary of a request; it is also the JSON stored
 // in store.Capture.H2, which the profile builder reads:
 //
 //	{
@@ -195,7 +195,7 @@ type httpReport struct {
 //
 // Weights are real weights (1..256). The settings and priority shapes are
 // those of emulation.Setting and emulation.Priority.
-type h2Report struct {
+type H2Summary struct {
 	StreamID        uint32                   `json:"stream_id"`
 	Settings        []fingerprint.H2Setting  `json:"settings"`
 	WindowUpdate    uint32                   `json:"window_update"`
@@ -292,8 +292,8 @@ func userAgent(r *http.Request, rc *capture.Request) string {
 }
 
 // h2FromCapture summarises the HTTP/2 side of a request capture.
-func h2FromCapture(h *capture.H2Info) *h2Report {
-	rep := &h2Report{
+func h2FromCapture(h *capture.H2Info) *H2Summary {
+	rep := &H2Summary{
 		StreamID:       h.Request.StreamID,
 		Settings:       []fingerprint.H2Setting{},
 		PriorityFrames: []fingerprint.H2Priority{},
@@ -470,7 +470,7 @@ func storedReport(c store.Capture) (*report, error) {
 		rep.TLS = t
 	}
 	if len(c.H2) > 0 {
-		var h2 h2Report
+		var h2 H2Summary
 		if err := json.Unmarshal(c.H2, &h2); err != nil {
 			return nil, fmt.Errorf("web: decoding HTTP/2 summary of capture %s: %w", c.ID, err)
 		}

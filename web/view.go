@@ -181,7 +181,7 @@ func yesNo(b bool) string {
 }
 
 // h2View prepares the HTTP/2 summary.
-func h2View(h *h2Report) *templates.H2View {
+func h2View(h *H2Summary) *templates.H2View {
 	v := &templates.H2View{
 		StreamID:     strconv.FormatUint(uint64(h.StreamID), 10),
 		WindowUpdate: strconv.FormatUint(uint64(h.WindowUpdate), 10),

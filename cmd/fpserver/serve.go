@@ -461,14 +461,6 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// storedH2 is the HTTP/2 summary web stores with each capture.
-type storedH2 struct {
-	Settings        []fingerprint.H2Setting  `json:"settings"`
-	WindowUpdate    uint32                   `json:"window_update"`
-	PriorityFrames  []fingerprint.H2Priority `json:"priority_frames"`
-	HeadersPriority *fingerprint.H2Priority  `json:"headers_priority"`
-}
-
 // buildVisitProfile builds a profile from the stored captures of one visit.
 func buildVisitProfile(ctx context.Context, st store.Store, key string) (*emulation.Profile, error) {
 	rows, err := st.CapturesByVisit(ctx, key)
@@ -488,7 +480,7 @@ func buildVisitProfile(ctx context.Context, st store.Store, key string) (*emulat
 			vc.Headers = append(vc.Headers, fingerprint.Header{Name: h.Name, Value: h.Value})
 		}
 		if r.HTTPVersion == "2" && len(r.H2) > 0 {
-			var h2 storedH2
+			var h2 web.H2Summary
 			if err := json.Unmarshal(r.H2, &h2); err != nil {
 				return nil, fmt.Errorf("capture %s: decoding HTTP/2 summary: %w", r.ID, err)
 			}
