@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,7 +25,6 @@ import (
 
 	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/emulation"
-	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/store"
 	"github.com/guanaco-fp/guanaco/store/writer"
 	"github.com/guanaco-fp/guanaco/web"
@@ -241,7 +239,7 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		Store:    st,
 		Captures: wr,
 		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) {
-			return buildVisitProfile(ctx, st, key)
+			return web.BuildVisitProfile(ctx, st, key, time.Now())
 		},
 		Logger:      logger,
 		Registry:    reg,
@@ -461,37 +459,3 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// buildVisitProfile builds a profile from the stored captures of one visit.
-func buildVisitProfile(ctx context.Context, st store.Store, key string) (*emulation.Profile, error) {
-	rows, err := st.CapturesByVisit(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("visit %q: %w", key, store.ErrNotFound)
-	}
-	caps := make([]emulation.VisitCapture, 0, len(rows))
-	for _, r := range rows {
-		vc := emulation.VisitCapture{
-			ID: r.ID, CreatedAt: r.CreatedAt, Initiator: emulation.Initiator(r.Initiator),
-			HTTPVersion: r.HTTPVersion, ClientHello: r.ClientHello, UserAgent: r.UserAgent,
-		}
-		for _, h := range r.Headers {
-			vc.Headers = append(vc.Headers, fingerprint.Header{Name: h.Name, Value: h.Value})
-		}
-		if r.HTTPVersion == "2" && len(r.H2) > 0 {
-			var h2 web.H2Summary
-			if err := json.Unmarshal(r.H2, &h2); err != nil {
-				return nil, fmt.Errorf("capture %s: decoding HTTP/2 summary: %w", r.ID, err)
-			}
-			vc.H2 = &emulation.VisitH2{Settings: h2.Settings, WindowUpdate: h2.WindowUpdate,
-				Priorities: h2.PriorityFrames, HeadersPriority: h2.HeadersPriority}
-		}
-		caps = append(caps, vc)
-	}
-	p, err := emulation.Build(key, "", caps, time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", store.ErrInvalid, err)
-	}
-	return p, nil
-}
