@@ -458,4 +458,3 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Debug("http server", "msg", strings.TrimSpace(string(p)))
 	return len(p), nil
 }
-
