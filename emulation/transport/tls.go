@@ -1,0 +1,234 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	utls "github.com/refraction-networking/utls"
+
+	"github.com/guanaco-fp/guanaco/emulation"
+)
+
+// helloRecord returns the profile's ClientHello as one TLS handshake
+// record, which is what utls's Fingerprinter parses: a bare handshake
+// message gets a record header, and a hello spread over several records
+// has its fragments joined under the first record's header.
+func helloRecord(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, errors.New("transport: profile has no ClientHello")
+	}
+	if b[0] == 0x01 { // bare handshake message
+		if len(b) > 0xffff {
+			return nil, errors.New("transport: ClientHello too large for one record")
+		}
+		rec := make([]byte, 5, 5+len(b))
+		rec[0], rec[1], rec[2] = 0x16, 0x03, 0x01
+		binary.BigEndian.PutUint16(rec[3:], uint16(len(b)))
+		return append(rec, b...), nil
+	}
+	if b[0] != 0x16 {
+		return nil, fmt.Errorf("transport: ClientHello starts with 0x%02x, want a handshake record (0x16)", b[0])
+	}
+	var frag []byte
+	var version [2]byte
+	rest := b
+	for i := 0; len(rest) > 0; i++ {
+		if len(rest) < 5 || rest[0] != 0x16 {
+			return nil, fmt.Errorf("transport: ClientHello record %d is malformed", i)
+		}
+		n := int(binary.BigEndian.Uint16(rest[3:5]))
+		if len(rest) < 5+n {
+			return nil, fmt.Errorf("transport: ClientHello record %d is truncated", i)
+		}
+		if i == 0 {
+			version = [2]byte{rest[1], rest[2]}
+			if len(rest) == 5+n {
+				return b, nil // the common case: exactly one record
+			}
+		}
+		frag = append(frag, rest[5:5+n]...)
+		rest = rest[5+n:]
+	}
+	if len(frag) > 0xffff {
+		return nil, errors.New("transport: ClientHello too large for one record")
+	}
+	rec := make([]byte, 5, 5+len(frag))
+	rec[0], rec[1], rec[2] = 0x16, version[0], version[1]
+	binary.BigEndian.PutUint16(rec[3:], uint16(len(frag)))
+	return append(rec, frag...), nil
+}
+
+// helloSpec parses the profile's hello into a fresh ClientHelloSpec (a spec
+// must never serve two connections). pre_shared_key is dropped; for
+// shuffling (Chromium-family) profiles the GREASE ECH extension is
+// replaced by BoringSSL's (fresh payload length) and the extension order
+// permuted as Chromium does. swapShares moves the second classical key
+// share in front of the first (see dialTLS).
+func helloSpec(p *emulation.Profile, swapShares bool) (*utls.ClientHelloSpec, error) {
+	rec, err := helloRecord(p.TLS.ClientHello)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := (&utls.Fingerprinter{AllowBluntMimicry: true}).FingerprintClientHello(rec)
+	if err != nil {
+		return nil, fmt.Errorf("transport: parsing profile %s ClientHello: %w", p.Name, err)
+	}
+	exts := spec.Extensions[:0]
+	for _, e := range spec.Extensions {
+		switch x := e.(type) {
+		case utls.PreSharedKeyExtension:
+			continue
+		case *utls.GREASEEncryptedClientHelloExtension:
+			if p.ShuffleExtensions {
+				e = utls.BoringGREASEECH()
+			}
+		case *utls.KeyShareExtension:
+			if swapShares {
+				swapClassicalShares(x.KeyShares)
+			}
+		}
+		exts = append(exts, e)
+	}
+	spec.Extensions = exts
+	if p.ShuffleExtensions {
+		// Shuffles in place; GREASE and padding keep their positions.
+		utls.ShuffleChromeTLSExtensions(spec.Extensions)
+	}
+	return spec, nil
+}
+
+// hybridGroups are key-share groups that carry their own X25519 share;
+// utls keeps a separate key for them.
+func isHybridGroup(g utls.CurveID) bool {
+	return g == utls.X25519MLKEM768 || g == utls.X25519Kyber768Draft00
+}
+
+func isGREASEGroup(g utls.CurveID) bool {
+	return g&0x0f0f == 0x0a0a && g>>8 == g&0xff
+}
+
+// swapClassicalShares exchanges the first two classical (non-GREASE,
+// non-hybrid) key shares. It reports whether there were two.
+func swapClassicalShares(ks []utls.KeyShare) bool {
+	first := -1
+	for i := range ks {
+		if isGREASEGroup(ks[i].Group) || isHybridGroup(ks[i].Group) || ks[i].Group == utls.GREASE_PLACEHOLDER {
+			continue
+		}
+		if first < 0 {
+			first = i
+			continue
+		}
+		ks[first], ks[i] = ks[i], ks[first]
+		return true
+	}
+	return false
+}
+
+// alpsSettings is the client's ALPS payload for h2: a sequence of HTTP/2
+// frames, as Chromium sends it: one SETTINGS frame with the profile's
+// settings in order.
+func alpsSettings(p *emulation.Profile) []byte {
+	if p.H2 == nil || len(p.H2.Settings) == 0 {
+		return nil
+	}
+	n := 6 * len(p.H2.Settings)
+	b := make([]byte, 9, 9+n)
+	b[0], b[1], b[2] = byte(n>>16), byte(n>>8), byte(n)
+	b[3] = 0x4 // SETTINGS, flags 0, stream 0
+	for _, s := range p.H2.Settings {
+		b = binary.BigEndian.AppendUint16(b, s.ID)
+		b = binary.BigEndian.AppendUint32(b, s.Value)
+	}
+	return b
+}
+
+func hasALPS(spec *utls.ClientHelloSpec) bool {
+	for _, e := range spec.Extensions {
+		switch e.(type) {
+		case *utls.ApplicationSettingsExtension, *utls.ApplicationSettingsExtensionNew:
+			return true
+		}
+	}
+	return false
+}
+
+// errInvalidKeyShare is utls's message for utls#402.
+const errInvalidKeyShare = "invalid server key share"
+
+// dialTLS dials addr and performs the profile's TLS handshake with SNI
+// host (none for IP literals) and normal certificate verification against
+// Options.RootCAs.
+//
+// utls#402: utls keeps a private key only for the first classical key
+// share, so a server that picks a hello's second classical share (Firefox
+// offers X25519 and P-256) fails with "invalid server key share". Then the
+// handshake is retried once on a new connection with the two classical
+// shares swapped: the same groups and shares are offered, only their
+// order in key_share differs (key-share order is in no fingerprint we
+// compute, and the extension list is unchanged).
+func (t *Transport) dialTLS(ctx context.Context, p *emulation.Profile, addr, host string) (*utls.UConn, error) {
+	uc, err := t.handshake(ctx, p, addr, host, false)
+	if err != nil && strings.Contains(err.Error(), errInvalidKeyShare) && ctx.Err() == nil {
+		t.o.Logger.Debug("transport: server picked the second classical key share; retrying with it first", "addr", addr)
+		uc, err = t.handshake(ctx, p, addr, host, true)
+	}
+	return uc, err
+}
+
+func (t *Transport) handshake(ctx context.Context, p *emulation.Profile, addr, host string, swapShares bool) (*utls.UConn, error) {
+	spec, err := helloSpec(p, swapShares)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := t.o.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: dialing %s: %w", addr, err)
+	}
+	cfg := &utls.Config{
+		ServerName:   host,
+		RootCAs:      t.o.RootCAs,
+		OmitEmptyPsk: true,
+	}
+	if hasALPS(spec) {
+		if s := alpsSettings(p); s != nil {
+			cfg.ApplicationSettings = map[string][]byte{"h2": s}
+		}
+	}
+	uc := utls.UClient(nc, cfg, utls.HelloCustom)
+	if err := uc.ApplyPreset(spec); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("transport: applying profile %s ClientHello: %w", p.Name, err)
+	}
+	if err := uc.HandshakeContext(ctx); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("transport: TLS handshake with %s: %w", addr, err)
+	}
+	return uc, nil
+}
+
+// convertState copies utls's connection state into crypto/tls's type.
+func convertState(s utls.ConnectionState) tls.ConnectionState {
+	return tls.ConnectionState{
+		Version:                     s.Version,
+		HandshakeComplete:           s.HandshakeComplete,
+		DidResume:                   s.DidResume,
+		CipherSuite:                 s.CipherSuite,
+		NegotiatedProtocol:          s.NegotiatedProtocol,
+		ServerName:                  s.ServerName,
+		PeerCertificates:            s.PeerCertificates,
+		VerifiedChains:              s.VerifiedChains,
+		SignedCertificateTimestamps: s.SignedCertificateTimestamps,
+		OCSPResponse:                s.OCSPResponse,
+		TLSUnique:                   s.TLSUnique,
+		ECHAccepted:                 s.ECHAccepted,
+	}
+}
+
+// Interface guard: utls connections are net.Conns.
+var _ net.Conn = (*utls.UConn)(nil)
