@@ -61,5 +61,11 @@ fuzz:
 	  done; \
 	done
 
+## profiles: capture the built-in emulation profiles (emulation/catalogue/*.json)
+## from the local chromium and firefox-esr, headed under Xvfb
+.PHONY: profiles
+profiles:
+	$(GO) run ./cmd/profilegen -out emulation/catalogue
+
 clean:
 	rm -rf bin

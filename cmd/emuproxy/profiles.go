@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/guanaco-fp/guanaco/emulation"
+)
+
+// defaultProfile is the built-in profile used when nothing else selects one.
+const defaultProfile = "chromium-156-linux"
+
+// defaultProfilesDir is the user config dir's guanaco/profiles, or "" when
+// the platform has none.
+func defaultProfilesDir() string {
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "guanaco", "profiles")
+}
+
+// profileSet is the built-in catalogue plus the profiles imported into a
+// directory. Imported profiles never share a name with a built-in one.
+type profileSet struct {
+	builtin  []*emulation.Profile
+	imported []*emulation.Profile
+	dir      string
+}
+
+// loadProfiles reads the catalogue and dir's *.json (dir may be empty or
+// missing). An imported file that does not validate, or that shadows a
+// built-in name, is reported to warn and skipped.
+func loadProfiles(dir string, warn io.Writer) (*profileSet, error) {
+	builtin, err := emulation.Catalogue()
+	if err != nil {
+		return nil, err
+	}
+	s := &profileSet{builtin: builtin, dir: dir}
+	if dir == "" {
+		return s, nil
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(warn, "emuproxy: skipping %s: %v\n", f, err)
+			continue
+		}
+		p, err := emulation.Unmarshal(b)
+		if err != nil {
+			fmt.Fprintf(warn, "emuproxy: skipping %s: %v\n", f, err)
+			continue
+		}
+		if s.builtinNamed(p.Name) != nil {
+			fmt.Fprintf(warn, "emuproxy: skipping %s: profile %q is a built-in name\n", f, p.Name)
+			continue
+		}
+		s.imported = append(s.imported, p)
+	}
+	return s, nil
+}
+
+func (s *profileSet) builtinNamed(name string) *emulation.Profile {
+	for _, p := range s.builtin {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// all returns the built-in profiles, then the imported ones.
+func (s *profileSet) all() []*emulation.Profile {
+	return append(slices.Clone(s.builtin), s.imported...)
+}
+
+// lookup returns the profile called name.
+func (s *profileSet) lookup(name string) (*emulation.Profile, error) {
+	for _, p := range s.all() {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	var names []string
+	for _, p := range s.all() {
+		names = append(names, p.Name)
+	}
+	return nil, fmt.Errorf("%w %q (have %s)", emulation.ErrUnknownProfile, name, strings.Join(names, ", "))
+}
+
+// selectProfile picks the profile for a request (DESIGN §4.5): the
+// X-Guanaco-Profile header when set, else the profile closest to the
+// caller's own User-Agent when it sent one that names a known browser,
+// else the profile called def.
+func (s *profileSet) selectProfile(headerName, userAgent, def string) (*emulation.Profile, error) {
+	if headerName = strings.TrimSpace(headerName); headerName != "" {
+		return s.lookup(headerName)
+	}
+	if userAgent != "" {
+		if p := emulation.Match(s.all(), userAgent); p != nil {
+			return p, nil
+		}
+	}
+	return s.lookup(def)
+}
+
+// importProfile validates the profile JSON in b and stores it in the
+// directory as NAME.json (directory 0700, file 0600, written atomically).
+// A built-in name is refused; an imported profile of the same name is
+// replaced.
+func (s *profileSet) importProfile(b []byte) (*emulation.Profile, string, error) {
+	if s.dir == "" {
+		return nil, "", errors.New("no profiles directory: set -profiles-dir")
+	}
+	p, err := emulation.Unmarshal(b)
+	if err != nil {
+		return nil, "", err
+	}
+	if s.builtinNamed(p.Name) != nil {
+		return nil, "", fmt.Errorf("profile %q is a built-in name; rename it", p.Name)
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("creating %s: %w", s.dir, err)
+	}
+	out, err := p.Marshal()
+	if err != nil {
+		return nil, "", err
+	}
+	tmp, err := os.CreateTemp(s.dir, ".import-*")
+	if err != nil {
+		return nil, "", fmt.Errorf("importing %s: %w", p.Name, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(out); err != nil {
+		tmp.Close()
+		return nil, "", fmt.Errorf("importing %s: %w", p.Name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, "", fmt.Errorf("importing %s: %w", p.Name, err)
+	}
+	path := filepath.Join(s.dir, p.Name+".json")
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return nil, "", fmt.Errorf("importing %s: %w", p.Name, err)
+	}
+	return p, path, nil
+}
+
+const profilesSynopsis = `profiles [flags] list | show NAME | import FILE
+
+  list         the built-in profiles and those imported into -profiles-dir
+  show NAME    one profile as JSON
+  import FILE  validate a profile JSON (as fpserver's /api/profiles serves
+               it; FILE - reads stdin) and store it in -profiles-dir`
+
+// profiles runs `emuproxy profiles`.
+func (m *Main) profiles(_ context.Context, args []string) int {
+	fs := m.newFlagSet("profiles", profilesSynopsis)
+	dir := fs.String("profiles-dir", defaultProfilesDir(), "`directory` of imported profiles")
+	rest, code := m.parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if len(rest) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	set, err := loadProfiles(*dir, m.Stderr)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
+		return exitFail
+	}
+	switch {
+	case rest[0] == "list" && len(rest) == 1:
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tBROWSER\tVERSION\tPLATFORM\tSOURCE\tJA4\tAKAMAI")
+		for _, group := range []struct {
+			src   string
+			items []*emulation.Profile
+		}{{"built-in", set.builtin}, {"imported", set.imported}} {
+			for _, p := range group.items {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Browser, p.Version, p.Platform, group.src, p.Expected.JA4, p.Expected.AkamaiHash)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
+			return exitFail
+		}
+		return exitOK
+	case rest[0] == "show" && len(rest) == 2:
+		p, err := set.lookup(rest[1])
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
+			return exitFail
+		}
+		b, err := p.Marshal()
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
+			return exitFail
+		}
+		if _, err := m.Stdout.Write(b); err != nil {
+			return exitFail
+		}
+		return exitOK
+	case rest[0] == "import" && len(rest) == 2:
+		var b []byte
+		if rest[1] == "-" {
+			b, err = io.ReadAll(io.LimitReader(m.Stdin, 16<<20))
+		} else {
+			b, err = os.ReadFile(rest[1])
+		}
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "emuproxy: reading %s: %v\n", rest[1], err)
+			return exitFail
+		}
+		p, path, err := set.importProfile(b)
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "emuproxy: importing %s: %v\n", rest[1], err)
+			return exitFail
+		}
+		fmt.Fprintf(m.Stdout, "imported %s (%s %s %s) to %s\n", p.Name, p.Browser, p.Version, p.Platform, path)
+		return exitOK
+	}
+	fs.Usage()
+	return exitUsage
+}

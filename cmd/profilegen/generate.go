@@ -1,0 +1,499 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/store"
+)
+
+// browserKind says how to launch one browser.
+type browserKind struct {
+	// marker is the user agent token of the browser ("Chrome/", "Firefox/").
+	marker string
+	// firefox browsers need an NSS profile that trusts the test CA.
+	firefox bool
+}
+
+// browserKinds are the browsers profilegen knows, by executable name.
+var browserKinds = map[string]browserKind{
+	"chromium":    {marker: "Chrome/"},
+	"firefox-esr": {marker: "Firefox/", firefox: true},
+}
+
+// protocols are the two visits made per browser: the main listener (h2 and
+// http/1.1 offered; browsers pick h2) and the HTTP/1.1-only listener.
+var protocols = []struct {
+	name, listener, httpVersion string
+}{
+	{"h2", "https", "2"},
+	{"http1.1", "https-h1", "1.1"},
+}
+
+// generator runs the captures.
+type generator struct {
+	cfg config
+	log io.Writer
+	tmp string
+	pki pki
+}
+
+// generate captures every configured browser and returns the files written.
+func (g *generator) generate(ctx context.Context) ([]string, error) {
+	tmp, err := os.MkdirTemp("", "profilegen-")
+	if err != nil {
+		return nil, fmt.Errorf("creating temporary directory: %w", err)
+	}
+	g.tmp = tmp
+	if g.cfg.keep {
+		fmt.Fprintf(g.log, "profilegen: keeping %s\n", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	if g.cfg.fpserver == "" {
+		bin := filepath.Join(tmp, "fpserver")
+		fmt.Fprintln(g.log, "profilegen: building ./cmd/fpserver")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/fpserver")
+		cmd.Stdout, cmd.Stderr = g.log, g.log
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("building fpserver (run profilegen from the repository root or pass -fpserver): %w", err)
+		}
+		g.cfg.fpserver = bin
+	}
+	if g.pki, err = writePKI(filepath.Join(tmp, "pki"), time.Now()); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(g.cfg.out, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", g.cfg.out, err)
+	}
+	var written []string
+	var errs []error
+	for _, b := range g.cfg.browsers {
+		path, err := g.captureBrowser(ctx, b)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", b, err))
+			continue
+		}
+		written = append(written, path)
+	}
+	return written, errors.Join(errs...)
+}
+
+// captureBrowser makes the HTTP/2 and HTTP/1.1 visits of one browser,
+// builds the profile and writes it.
+func (g *generator) captureBrowser(ctx context.Context, browser string) (string, error) {
+	kind := browserKinds[browser]
+	var caps []emulation.VisitCapture
+	var keys []string
+	for _, proto := range protocols {
+		dir := filepath.Join(g.tmp, browser+"-"+proto.name)
+		vcaps, key, err := g.visit(ctx, browser, kind, dir, proto.listener, proto.httpVersion)
+		if err != nil {
+			return "", fmt.Errorf("%s visit: %w", proto.name, err)
+		}
+		caps = append(caps, vcaps...)
+		keys = append(keys, key)
+	}
+	p, err := emulation.Build(keys[0], "", caps, time.Now())
+	if err != nil {
+		return "", err
+	}
+	added := addCallerSlots(p, caps)
+	p.Source.Note = fmt.Sprintf("captured by profilegen from %s headed under Xvfb with a fresh browser profile per visit; HTTP/2 visit %s, HTTP/1.1 visit %s",
+		browser, keys[0], keys[1])
+	if len(added) > 0 {
+		p.Source.Note += "; caller-only header slots taken from the repeated request: " + strings.Join(added, ", ")
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		return "", err
+	}
+	if _, err := emulation.Unmarshal(b); err != nil {
+		return "", fmt.Errorf("the built profile does not survive a JSON round trip: %w", err)
+	}
+	summarize(g.log, p, caps)
+	path := filepath.Join(g.cfg.out, p.Name+".json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// visit starts fpserver with a fresh data directory, opens its page in a
+// fresh browser profile on the given listener and returns the captures of
+// the completed visit.
+func (g *generator) visit(ctx context.Context, browser string, kind browserKind, dir, listener, httpVersion string) ([]emulation.VisitCapture, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.timeout+30*time.Second)
+	defer cancel()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, "", fmt.Errorf("creating %s: %w", data, err)
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, "", err
+	}
+	addr := map[string]string{
+		"https":    net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
+		"https-h1": net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])),
+	}
+	srvLog, err := os.Create(filepath.Join(dir, "fpserver.log"))
+	if err != nil {
+		return nil, "", fmt.Errorf("creating fpserver log: %w", err)
+	}
+	defer srvLog.Close()
+	srv := exec.Command(g.cfg.fpserver, "serve",
+		"-https", addr["https"], "-https-h1", addr["https-h1"], "-http", "", "-debug", "",
+		"-data", data, "-cert", g.pki.certFile, "-key", g.pki.keyFile, "-log-level", "warn")
+	srv.Stdout, srv.Stderr = srvLog, srvLog
+	srvProc, err := startGroup(srv)
+	if err != nil {
+		return nil, "", fmt.Errorf("starting fpserver: %w", err)
+	}
+	defer srvProc.stop(15 * time.Second)
+	if err := waitTLS(ctx, addr[listener], g.pki.roots, srvProc.exited); err != nil {
+		return nil, "", fmt.Errorf("fpserver on %s: %w (log %s)", addr[listener], err, srvLog.Name())
+	}
+	_, port, _ := net.SplitHostPort(addr[listener])
+	pageURL := "https://localhost:" + port + "/"
+
+	browserCmd, err := g.browserCommand(ctx, browser, kind, dir, pageURL)
+	if err != nil {
+		return nil, "", err
+	}
+	brLog, err := os.Create(filepath.Join(dir, "browser.log"))
+	if err != nil {
+		return nil, "", fmt.Errorf("creating browser log: %w", err)
+	}
+	defer brLog.Close()
+	browserCmd.Stdout, browserCmd.Stderr = brLog, brLog
+	fmt.Fprintf(g.log, "profilegen: %s -> %s (HTTP/%s)\n", browser, pageURL, httpVersion)
+	brProc, err := startGroup(browserCmd)
+	if err != nil {
+		return nil, "", fmt.Errorf("starting %s: %w", browser, err)
+	}
+	defer brProc.stop(10 * time.Second)
+
+	st, err := store.Open(ctx, filepath.Join(data, "fpserver.db"))
+	if err != nil {
+		return nil, "", fmt.Errorf("opening fpserver's store: %w", err)
+	}
+	defer st.Close()
+	waitCtx, waitCancel := context.WithTimeout(ctx, g.cfg.timeout)
+	defer waitCancel()
+	rows, key, err := waitVisit(waitCtx, st, kind.marker, httpVersion, brProc.exited)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (browser log %s)", err, brLog.Name())
+	}
+	caps, err := visitCaptures(rows)
+	if err != nil {
+		return nil, "", err
+	}
+	return caps, key, nil
+}
+
+// browserCommand returns the command that opens pageURL in a fresh profile
+// of browser, headed under xvfb-run.
+func (g *generator) browserCommand(ctx context.Context, browser string, kind browserKind, dir, pageURL string) (*exec.Cmd, error) {
+	home := filepath.Join(dir, "home")
+	profile := filepath.Join(dir, "profile")
+	for _, d := range []string{home, profile} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
+	var args []string
+	if kind.firefox {
+		if err := firefoxProfile(ctx, profile, g.pki.caFile); err != nil {
+			return nil, err
+		}
+		args = []string{"-a", browser, "--no-remote", "--profile", profile, pageURL}
+	} else {
+		args = []string{"-a", browser, "--no-sandbox", "--ignore-certificate-errors", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir=" + profile, pageURL}
+	}
+	cmd := exec.Command("xvfb-run", args...)
+	cmd.Env = append(os.Environ(), "HOME="+home, "MOZ_CRASHREPORTER_DISABLE=1")
+	return cmd, nil
+}
+
+// firefoxProfile prepares a fresh Firefox profile in dir whose NSS database
+// trusts caFile, with preferences that keep Firefox from opening other
+// pages or talking to Mozilla at start.
+func firefoxProfile(ctx context.Context, dir, caFile string) error {
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + dir, "--empty-password"},
+		{"-A", "-d", "sql:" + dir, "-n", "fp", "-t", "C,,", "-i", caFile},
+	} {
+		out, err := exec.CommandContext(ctx, "certutil", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("certutil %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	prefs := []string{
+		`user_pref("browser.shell.checkDefaultBrowser", false);`,
+		`user_pref("browser.startup.homepage_override.mstone", "ignore");`,
+		`user_pref("browser.aboutwelcome.enabled", false);`,
+		`user_pref("datareporting.policy.dataSubmissionEnabled", false);`,
+		`user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);`,
+		`user_pref("app.update.disabledForTesting", true);`,
+		`user_pref("browser.tabs.warnOnClose", false);`,
+	}
+	if err := os.WriteFile(filepath.Join(dir, "user.js"), []byte(strings.Join(prefs, "\n")+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing Firefox preferences: %w", err)
+	}
+	return nil
+}
+
+// freePorts returns n distinct free loopback TCP ports.
+func freePorts(n int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port: %w", err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// waitTLS waits until a TLS handshake with addr succeeds against roots.
+func waitTLS(ctx context.Context, addr string, roots *x509.CertPool, exited <-chan struct{}) error {
+	d := tls.Dialer{Config: &tls.Config{ServerName: "localhost", RootCAs: roots, NextProtos: []string{"http/1.1"}}}
+	var last error
+	for {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		last = err
+		select {
+		case <-exited:
+			return fmt.Errorf("exited before serving: %w", last)
+		case <-ctx.Done():
+			return fmt.Errorf("not serving: %w", last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// requiredInitiators are the captures a visit must have to be complete.
+var requiredInitiators = []string{store.InitiatorNavigate, store.InitiatorFetch, store.InitiatorXHR, store.InitiatorForm}
+
+// waitVisit polls st until one visit, navigated by a browser whose user
+// agent contains marker, has a navigate, fetch, xhr and form capture over
+// httpVersion. It returns that visit's captures and key.
+func waitVisit(ctx context.Context, st store.Store, marker, httpVersion string, exited <-chan struct{}) ([]store.Capture, string, error) {
+	var last error
+	for {
+		rows, key, err := findVisit(ctx, st, marker, httpVersion)
+		if err == nil {
+			return rows, key, nil
+		}
+		last = err
+		select {
+		case <-exited:
+			return nil, "", fmt.Errorf("the browser exited before the visit was complete: %w", last)
+		case <-ctx.Done():
+			return nil, "", fmt.Errorf("waiting for the visit: %w", last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// findVisit looks once for a complete visit (see waitVisit).
+func findVisit(ctx context.Context, st store.Store, marker, httpVersion string) ([]store.Capture, string, error) {
+	now := time.Now()
+	top, err := st.TopFingerprints(ctx, store.KindJA4, store.TimeWindow{Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}, 100)
+	if err != nil {
+		return nil, "", fmt.Errorf("listing fingerprints: %w", err)
+	}
+	var keys []string
+	for _, fc := range top {
+		rows, _, err := st.CapturesByFingerprint(ctx, store.FingerprintQuery{Hash: fc.Hash, Kind: store.KindJA4, Limit: 1000})
+		if err != nil {
+			return nil, "", fmt.Errorf("listing captures of %s: %w", fc.Hash, err)
+		}
+		for _, r := range rows {
+			if r.Initiator == store.InitiatorNavigate && r.VisitKey != "" && strings.Contains(r.UserAgent, marker) && !slices.Contains(keys, r.VisitKey) {
+				keys = append(keys, r.VisitKey)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil, "", fmt.Errorf("no navigation by a %q user agent stored yet", marker)
+	}
+	slices.Sort(keys)
+	var missing []string
+	for _, key := range keys {
+		rows, err := st.CapturesByVisit(ctx, key)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading visit %s: %w", key, err)
+		}
+		if m := missingInitiators(rows, httpVersion); len(m) > 0 {
+			missing = append(missing, fmt.Sprintf("visit %s lacks %s", key, strings.Join(m, ",")))
+			continue
+		}
+		return rows, key, nil
+	}
+	return nil, "", errors.New(strings.Join(missing, "; "))
+}
+
+// missingInitiators lists the required initiators rows has no capture of
+// over httpVersion.
+func missingInitiators(rows []store.Capture, httpVersion string) []string {
+	var missing []string
+	for _, in := range requiredInitiators {
+		if !slices.ContainsFunc(rows, func(r store.Capture) bool { return r.Initiator == in && r.HTTPVersion == httpVersion }) {
+			missing = append(missing, in)
+		}
+	}
+	return missing
+}
+
+// storedH2 is the HTTP/2 summary fpserver stores with each HTTP/2 capture
+// (store.Capture.H2). fpserver's own conversion (cmd/fpserver
+// buildVisitProfile) reads the same document with its own copy of this
+// type (package main cannot be imported); TestVisitCaptures pins the field
+// names and TestCaptureChromium the whole path.
+type storedH2 struct {
+	Settings        []emulation.Setting  `json:"settings"`
+	WindowUpdate    uint32               `json:"window_update"`
+	PriorityFrames  []emulation.Priority `json:"priority_frames"`
+	HeadersPriority *emulation.Priority  `json:"headers_priority"`
+}
+
+// visitCaptures converts stored captures into the builder's input.
+func visitCaptures(rows []store.Capture) ([]emulation.VisitCapture, error) {
+	caps := make([]emulation.VisitCapture, 0, len(rows))
+	for _, r := range rows {
+		vc := emulation.VisitCapture{
+			ID: r.ID, CreatedAt: r.CreatedAt, Initiator: emulation.Initiator(r.Initiator),
+			HTTPVersion: r.HTTPVersion, ClientHello: r.ClientHello, UserAgent: r.UserAgent,
+		}
+		for _, h := range r.Headers {
+			vc.Headers = append(vc.Headers, emulation.Header{Name: h.Name, Value: h.Value})
+		}
+		if r.HTTPVersion == "2" && len(r.H2) > 0 {
+			var h2 storedH2
+			if err := json.Unmarshal(r.H2, &h2); err != nil {
+				return nil, fmt.Errorf("capture %s: decoding HTTP/2 summary: %w", r.ID, err)
+			}
+			vc.H2 = &emulation.VisitH2{Settings: h2.Settings, WindowUpdate: h2.WindowUpdate,
+				Priorities: h2.PriorityFrames, HeadersPriority: h2.HeadersPriority}
+		}
+		caps = append(caps, vc)
+	}
+	return caps, nil
+}
+
+// summarize writes what was captured: every navigation (Chromium navigates
+// twice when a page sends Critical-CH) and the profile's fingerprints.
+func summarize(w io.Writer, p *emulation.Profile, caps []emulation.VisitCapture) {
+	fmt.Fprintf(w, "profilegen: %s: %s\n  user agent %s\n  ja4 %s\n  akamai %s\n", p.Name, p.Browser+" "+p.Version+" "+p.Platform, p.UserAgent, p.Expected.JA4, p.Expected.Akamai)
+	sorted := slices.Clone(caps)
+	slices.SortStableFunc(sorted, func(a, b emulation.VisitCapture) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	for _, c := range sorted {
+		var names []string
+		for _, h := range c.Headers {
+			names = append(names, h.Name)
+		}
+		fmt.Fprintf(w, "  %s HTTP/%s %-8s %s\n", c.CreatedAt.Format("15:04:05.000"), c.HTTPVersion, c.Initiator, strings.Join(names, ","))
+	}
+}
+
+// addCallerSlots completes the profile's header lists with the positions of
+// caller-only headers (cookie, referer, ...) that the first request of an
+// initiator lacked but a repeated request of the same initiator and
+// protocol carried. Chromium navigates twice when a page sends Critical-CH:
+// the builder keeps the first navigation (low-entropy client hints only, as
+// on any site that asks for none), which was sent before the visit cookie
+// existed, while the repeat carries the Cookie slot. A slot is inserted
+// after the nearest preceding header both lists share, with an empty value
+// as builder output has. It returns "h2/navigate:cookie"-style labels of
+// what it added.
+func addCallerSlots(p *emulation.Profile, caps []emulation.VisitCapture) []string {
+	sorted := slices.Clone(caps)
+	slices.SortStableFunc(sorted, func(a, b emulation.VisitCapture) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	var added []string
+	for _, version := range []string{"2", "1.1"} {
+		var lists map[emulation.Initiator][]emulation.Header
+		switch {
+		case version == "2" && p.H2 != nil:
+			lists = p.H2.Headers
+		case version == "1.1" && p.H1 != nil:
+			lists = p.H1.Headers
+		default:
+			continue
+		}
+		for _, in := range emulation.Initiators() {
+			seenFirst := false
+			for _, c := range sorted {
+				if c.HTTPVersion != version || c.Initiator != in {
+					continue
+				}
+				if !seenFirst {
+					seenFirst = true
+					continue
+				}
+				var names []string
+				lists[in], names = mergeCallerSlots(lists[in], c.Headers)
+				for _, n := range names {
+					added = append(added, fmt.Sprintf("h%s/%s:%s", strings.TrimSuffix(version, ".1"), in, n))
+				}
+			}
+		}
+	}
+	return added
+}
+
+// mergeCallerSlots inserts into list every caller-only header of repeat
+// that list lacks, after the nearest header before it in repeat that list
+// has (at the front when there is none). Pseudo headers are ignored.
+func mergeCallerSlots(list, repeat []emulation.Header) ([]emulation.Header, []string) {
+	has := func(hs []emulation.Header, name string) int {
+		return slices.IndexFunc(hs, func(h emulation.Header) bool { return strings.EqualFold(h.Name, name) })
+	}
+	var added []string
+	for i, h := range repeat {
+		if strings.HasPrefix(h.Name, ":") || !emulation.IsCallerOnly(h.Name) || has(list, h.Name) >= 0 {
+			continue
+		}
+		at := 0
+		for j := i - 1; j >= 0; j-- {
+			if k := has(list, repeat[j].Name); k >= 0 {
+				at = k + 1
+				break
+			}
+		}
+		list = slices.Insert(list, at, emulation.Header{Name: h.Name})
+		added = append(added, h.Name)
+	}
+	return list, added
+}

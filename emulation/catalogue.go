@@ -1,0 +1,123 @@
+package emulation
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// catalogueFS holds the built-in profiles, one NAME.json per profile,
+// captured from real browsers by cmd/profilegen (`make profiles`).
+//
+//go:embed catalogue/*.json
+var catalogueFS embed.FS
+
+// ErrUnknownProfile is returned by Lookup for a name the catalogue lacks.
+var ErrUnknownProfile = errors.New("emulation: unknown profile")
+
+// Catalogue returns the built-in profiles, each decoded and validated
+// afresh (callers may modify them), sorted by name. A file whose name is
+// not its profile's name plus ".json" is an error, as is any invalid
+// profile.
+func Catalogue() ([]*Profile, error) {
+	entries, err := fs.Glob(catalogueFS, "catalogue/*.json")
+	if err != nil {
+		return nil, fmt.Errorf("emulation: listing the catalogue: %w", err)
+	}
+	slices.Sort(entries)
+	out := make([]*Profile, 0, len(entries))
+	for _, name := range entries {
+		b, err := catalogueFS.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("emulation: reading %s: %w", name, err)
+		}
+		p, err := Unmarshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("emulation: built-in %s: %w", name, err)
+		}
+		if want := strings.TrimSuffix(path.Base(name), ".json"); p.Name != want {
+			return nil, fmt.Errorf("emulation: built-in %s holds profile %q", name, p.Name)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Lookup returns the built-in profile called name, or an error wrapping
+// ErrUnknownProfile.
+func Lookup(name string) (*Profile, error) {
+	all, err := Catalogue()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range all {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownProfile, name)
+}
+
+// Match returns the profile of profiles closest to the browser userAgent
+// names (DESIGN §4.5 step 3), or nil when none is of the same browser
+// family (Chromium-based, Firefox, Safari) or the user agent names no
+// known browser. Closeness within the family, in order: the smallest
+// distance between major versions, the same platform, the same browser
+// (a user agent alone cannot tell Chromium from Google Chrome, so this
+// only breaks ties), then the newer version and finally the name, so the
+// result is deterministic.
+func Match(profiles []*Profile, userAgent string) *Profile {
+	browser, version, platform := identify(userAgent, nil)
+	if browser == "unknown" {
+		return nil
+	}
+	major := majorOf(version)
+	var best *Profile
+	var bestKey [4]int
+	for _, p := range profiles {
+		if p == nil || family(p.Browser) != family(browser) {
+			continue
+		}
+		pm := majorOf(p.Version)
+		dist := major - pm
+		if dist < 0 {
+			dist = -dist
+		}
+		key := [4]int{dist, b2i(p.Platform != platform), b2i(p.Browser != browser), -pm}
+		if best == nil || slices.Compare(key[:], bestKey[:]) < 0 || slices.Compare(key[:], bestKey[:]) == 0 && p.Name < best.Name {
+			best, bestKey = p, key
+		}
+	}
+	return best
+}
+
+// family groups browsers that share an engine and TLS/HTTP stack.
+func family(browser string) string {
+	if chromiumFamily(browser) {
+		return "chromium"
+	}
+	return browser
+}
+
+// majorOf is the major version number of v ("156.0.0.0" -> 156), 0 when v
+// does not start with a number.
+func majorOf(v string) int {
+	m, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(m)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

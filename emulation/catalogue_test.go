@@ -1,0 +1,168 @@
+package emulation
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/guanaco-fp/guanaco/fingerprint"
+)
+
+// The built-in profiles were captured by cmd/profilegen from the Debian
+// chromium 156 and firefox-esr 153 on Linux.
+func TestCatalogue(t *testing.T) {
+	all, err := Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*Profile{}
+	for i, p := range all {
+		if i > 0 && all[i-1].Name >= p.Name {
+			t.Errorf("catalogue not sorted by name: %s before %s", all[i-1].Name, p.Name)
+		}
+		byName[p.Name] = p
+		if p.H1 == nil || p.H2 == nil {
+			t.Errorf("%s: lacks HTTP/1.1 or HTTP/2 lists", p.Name)
+			continue
+		}
+		for _, in := range Initiators() {
+			if len(p.H1.Headers[in]) == 0 || len(p.H2.Headers[in]) == 0 {
+				t.Errorf("%s: no %s headers for both protocols", p.Name, in)
+			}
+			if _, ok := p.H2.HeadersPriority[in]; !ok {
+				t.Errorf("%s: no HEADERS priority for %s", p.Name, in)
+			}
+		}
+		ch, err := fingerprint.ParseClientHello(p.TLS.ClientHello)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		if fp := ch.Fingerprints(); fp.JA4 != p.Expected.JA4 || fp.JA4R != p.Expected.JA4R {
+			t.Errorf("%s: hello gives %s, expected %s", p.Name, fp.JA4, p.Expected.JA4)
+		}
+		ak := fingerprint.AkamaiString(p.H2.Settings, p.H2.WindowUpdate, p.H2.PriorityFrames, p.H2.PseudoOrder)
+		if ak.Text != p.Expected.Akamai || ak.Hash != p.Expected.AkamaiHash {
+			t.Errorf("%s: akamai %s, expected %s", p.Name, ak.Text, p.Expected.Akamai)
+		}
+		if !strings.HasPrefix(p.Expected.JA4, "t13d") || !strings.Contains(p.Expected.JA4, "h2_") {
+			t.Errorf("%s: JA4 %s is not a TLS 1.3 hello with SNI offering h2", p.Name, p.Expected.JA4)
+		}
+	}
+	chromium, firefox := byName["chromium-156-linux"], byName["firefox-153-linux"]
+	if chromium == nil || firefox == nil {
+		t.Fatalf("catalogue %v lacks chromium-156-linux or firefox-153-linux", keys(byName))
+	}
+	if !chromium.ShuffleExtensions || firefox.ShuffleExtensions {
+		t.Error("only Chromium permutes its extensions")
+	}
+	if !strings.Contains(chromium.UserAgent, "Chrome/156.") || strings.Contains(chromium.UserAgent, "Headless") {
+		t.Errorf("chromium user agent %q", chromium.UserAgent)
+	}
+	if !strings.Contains(firefox.UserAgent, "Firefox/153.") {
+		t.Errorf("firefox user agent %q", firefox.UserAgent)
+	}
+	// Chromium's pseudo-header order and Firefox's differ (m,a,s,p and m,p,a,s).
+	if strings.Join(chromium.H2.PseudoOrder, ",") != ":method,:authority,:scheme,:path" ||
+		strings.Join(firefox.H2.PseudoOrder, ",") != ":method,:path,:authority,:scheme" {
+		t.Errorf("pseudo orders: chromium %v, firefox %v", chromium.H2.PseudoOrder, firefox.H2.PseudoOrder)
+	}
+	// The navigation is the first one (a site that asked for no client
+	// hints): only the low-entropy hints.
+	for _, h := range chromium.H2.Headers[Navigate] {
+		if strings.HasPrefix(h.Name, "sec-ch-ua-") && !lowEntropyHints[h.Name] {
+			t.Errorf("chromium navigation carries high-entropy hint %s", h.Name)
+		}
+	}
+	// Caller-only slots are kept without values.
+	for _, p := range all {
+		for _, list := range [][]Header{p.H1.Headers[Fetch], p.H2.Headers[Fetch], p.H1.Headers[Navigate], p.H2.Headers[Navigate]} {
+			for _, h := range list {
+				if IsCallerOnly(h.Name) && h.Value != "" {
+					t.Errorf("%s: caller-only %s has value %q", p.Name, h.Name, h.Value)
+				}
+			}
+		}
+	}
+}
+
+func keys(m map[string]*Profile) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestLookup(t *testing.T) {
+	p, err := Lookup("firefox-153-linux")
+	if err != nil || p.Browser != "firefox" {
+		t.Fatalf("Lookup(firefox-153-linux) = %v, %v", p, err)
+	}
+	// Each call decodes afresh: changing one result leaves the next alone.
+	p.UserAgent = "changed"
+	if q, _ := Lookup("firefox-153-linux"); q.UserAgent == "changed" {
+		t.Error("Lookup returns shared profiles")
+	}
+	if _, err := Lookup("netscape-4-linux"); !errors.Is(err, ErrUnknownProfile) {
+		t.Errorf("unknown profile: err = %v", err)
+	}
+}
+
+func TestMatch(t *testing.T) {
+	mk := func(name, browser, version, platform string) *Profile {
+		return &Profile{Name: name, Browser: browser, Version: version, Platform: platform}
+	}
+	set := []*Profile{
+		mk("chromium-156-linux", "chromium", "156.0.0.0", "linux"),
+		mk("chrome-150-windows", "chrome", "150.0.0.0", "windows"),
+		mk("chrome-150-macos", "chrome", "150.0.7000.1", "macos"),
+		mk("firefox-153-linux", "firefox", "153.0", "linux"),
+		mk("firefox-140-windows", "firefox", "140.0", "windows"),
+	}
+	const (
+		chromeWin   = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/151.0.0.0 Safari/537.36"
+		chromeMac   = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/149.0.0.0 Safari/537.36"
+		chromeLinux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+		edgeWin     = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36 Edg/156.0.0.0"
+		ffLinux     = "Mozilla/5.0 (X11; Linux x86_64; rv:152.0) Gecko/20100101 Firefox/152.0"
+		ffWin       = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:141.0) Gecko/20100101 Firefox/141.0"
+		safari      = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Safari/605.1.15"
+	)
+	tests := []struct{ ua, want string }{
+		{chromeWin, "chrome-150-windows"},
+		{chromeMac, "chrome-150-macos"},
+		{chromeLinux, "chromium-156-linux"}, // version and platform before the exact browser
+		{edgeWin, "chromium-156-linux"},     // another Chromium browser: the closest version
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/150.0.0.0 Safari/537.36", "chrome-150-macos"}, // equal distance and platform mismatch: the name
+		{ffLinux, "firefox-153-linux"},
+		{ffWin, "firefox-140-windows"},
+		{safari, ""},
+		{"curl/8.5.0", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		got := Match(set, tc.ua)
+		name := ""
+		if got != nil {
+			name = got.Name
+		}
+		if name != tc.want {
+			t.Errorf("Match(%q) = %q, want %q", tc.ua, name, tc.want)
+		}
+	}
+	if Match(nil, chromeWin) != nil {
+		t.Error("Match of no profiles is not nil")
+	}
+	// Ties go to the newer version, then the name.
+	tie := []*Profile{mk("b", "firefox", "150.0", "linux"), mk("a", "firefox", "150.0", "linux"), mk("c", "firefox", "148.0", "linux")}
+	if got := Match(tie, "Mozilla/5.0 (X11; Linux x86_64; rv:149.0) Gecko/20100101 Firefox/149.0"); got.Name != "a" {
+		t.Errorf("tie break chose %s", got.Name)
+	}
+	all, err := Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Match(all, ffLinux); got == nil || got.Name != "firefox-153-linux" {
+		t.Errorf("Match(catalogue, firefox 152) = %v", got)
+	}
+}

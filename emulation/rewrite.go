@@ -1,0 +1,587 @@
+package emulation
+
+import (
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/net/publicsuffix"
+)
+
+// Internal request headers a caller of emuproxy may set to steer it. They
+// are never forwarded.
+const (
+	// ProfileHeader names the profile to use (DESIGN §4.5 step 1).
+	ProfileHeader = "X-Guanaco-Profile"
+	// InitiatorHeader states the request's initiator: navigate, fetch, xhr
+	// or form.
+	InitiatorHeader = "X-Guanaco-Initiator"
+)
+
+// InitiatorOf returns the initiator of req: the value of the
+// X-Guanaco-Initiator header when it names a valid initiator; else GET (or
+// HEAD) with X-Requested-With: XMLHttpRequest is xhr, other GET and HEAD
+// requests are navigate, POST with a form content type
+// (application/x-www-form-urlencoded or multipart/form-data) is form, and
+// any other method is fetch.
+func InitiatorOf(req *http.Request) Initiator {
+	if in := Initiator(strings.ToLower(strings.TrimSpace(req.Header.Get(InitiatorHeader)))); in.Valid() {
+		return in
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead:
+		if strings.EqualFold(strings.TrimSpace(req.Header.Get("X-Requested-With")), "XMLHttpRequest") {
+			return XHR
+		}
+		return Navigate
+	case http.MethodPost:
+		mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+		if mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
+			return Form
+		}
+	}
+	return Fetch
+}
+
+type headerOrderKey struct{}
+
+// WithHeaderOrder returns a context that records the order in which the
+// caller sent its header names (http.Header forgets it). RequestHeaders
+// places the caller's extra headers in this order; names it does not
+// list follow in name order.
+func WithHeaderOrder(ctx context.Context, names []string) context.Context {
+	return context.WithValue(ctx, headerOrderKey{}, slices.Clone(names))
+}
+
+// headerOrder returns the order recorded with WithHeaderOrder.
+func headerOrder(ctx context.Context) []string {
+	names, _ := ctx.Value(headerOrderKey{}).([]string)
+	return names
+}
+
+// hopByHop are connection-specific headers that are never taken from the
+// caller (RFC 9110 §7.6.1, plus Proxy-* and the legacy Proxy-Connection).
+// TE: trailers and a WebSocket Upgrade are the exceptions handled in
+// RequestHeaders.
+var hopByHop = map[string]bool{
+	"connection": true, "proxy-connection": true, "keep-alive": true, "te": true,
+	"transfer-encoding": true, "upgrade": true, "trailer": true,
+	"proxy-authorization": true, "proxy-authenticate": true,
+}
+
+// lowEntropyHints are the client hints Chromium sends to every site; the
+// other sec-ch-ua-* hints go only to origins that asked for them with
+// Accept-CH.
+var lowEntropyHints = map[string]bool{
+	"sec-ch-ua": true, "sec-ch-ua-mobile": true, "sec-ch-ua-platform": true,
+}
+
+// browserOwned reports whether a header's value always comes from the
+// profile and never from the caller: the browser's identity, fetch
+// metadata, the encodings it accepts, its priority and connection
+// handling.
+func browserOwned(lname string) bool {
+	switch {
+	case strings.HasPrefix(lname, "sec-ch-"), strings.HasPrefix(lname, "sec-fetch-"):
+		return true
+	}
+	switch lname {
+	case "user-agent", "accept-encoding", "priority", "upgrade-insecure-requests", "dnt", "sec-gpc", "te", "connection", "keep-alive":
+		return true
+	}
+	return false
+}
+
+// callerPreferred are profile headers whose value the caller may override.
+var callerPreferred = map[string]bool{"accept": true, "accept-language": true}
+
+// RequestHeaders returns the header list to send for req with profile p,
+// in wire order, for HTTP/2 (names lower-case) or HTTP/1.1 (the profile's
+// casing). The initiator is InitiatorOf(req). See RequestHeadersFor.
+func RequestHeaders(p *Profile, req *http.Request, h2 bool) []Header {
+	return RequestHeadersFor(p, req, InitiatorOf(req), h2)
+}
+
+// RequestHeadersFor returns the header list to send for req as initiator
+// in. The profile's list for the initiator (navigate when the profile has
+// none for it; the other protocol's list when the profile lacks this one)
+// gives the order and the names. At each of its positions:
+//
+//   - Host (HTTP/1.1 only) carries the request's host; Content-Length the
+//     request's length when known;
+//   - caller-only headers (IsCallerOnly: cookie, authorization, referer,
+//     origin, content-type, websocket key and protocol) are sent only when
+//     the caller sent them, with the caller's value (cookies joined by "; ");
+//   - accept and accept-language take the caller's value when present,
+//     else the profile's;
+//   - browser-owned headers (user-agent, sec-ch-*, sec-fetch-*,
+//     accept-encoding, priority, upgrade-insecure-requests, connection, te
+//     and the like) always take the profile's value; Sec-Fetch-Site is
+//     recomputed from the caller's Referer (none without one, else
+//     same-origin, same-site by registrable domain, or cross-site);
+//     client hints and sec-fetch-* are sent only over https, and only the
+//     low-entropy hints (sec-ch-ua, -mobile, -platform), which browsers send
+//     to every site;
+//   - any other profile header takes the caller's value when present, else
+//     the profile's.
+//
+// The caller's remaining headers follow in the order recorded with
+// WithHeaderOrder (else name order), except hop-by-hop headers (a
+// WebSocket upgrade's Upgrade and Connection are kept, TE only as
+// "trailers"), browser-owned headers and the internal X-Guanaco-Profile
+// and X-Guanaco-Initiator. Over HTTP/1.1 a Host is always sent, first
+// when the profile has no slot for it.
+func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []Header {
+	https := isHTTPS(req)
+	websocket := !h2 && isWebSocket(req)
+	consumed := map[string]bool{}
+	var out []Header
+	add := func(name, value string) {
+		if h2 {
+			name = strings.ToLower(name)
+		}
+		out = append(out, Header{Name: name, Value: value})
+	}
+	addCaller := func(name string, lname string) {
+		vs := req.Header.Values(lname)
+		if lname == "cookie" && len(vs) > 1 {
+			vs = []string{strings.Join(vs, "; ")}
+		}
+		for _, v := range vs {
+			add(name, v)
+		}
+	}
+	hostSent := false
+	for _, ph := range profileList(p, in, h2) {
+		lname := strings.ToLower(ph.Name)
+		if consumed[lname] || strings.HasPrefix(lname, ":") || isInternal(lname) {
+			continue
+		}
+		consumed[lname] = true
+		switch {
+		case lname == "host":
+			if !h2 {
+				add(ph.Name, requestHost(req))
+				hostSent = true
+			}
+		case lname == "content-length":
+			if v, ok := requestContentLength(req); ok {
+				add(ph.Name, v)
+			}
+		case IsCallerOnly(lname):
+			addCaller(ph.Name, lname)
+		case strings.HasPrefix(lname, "sec-ch-"):
+			if https && lowEntropyHints[lname] {
+				add(ph.Name, ph.Value)
+			}
+		case lname == "sec-fetch-site":
+			if https {
+				add(ph.Name, FetchSite(req))
+			}
+		case strings.HasPrefix(lname, "sec-fetch-"):
+			if https {
+				add(ph.Name, ph.Value)
+			}
+		case websocket && lname == "connection":
+			add(ph.Name, "Upgrade")
+		case browserOwned(lname):
+			add(ph.Name, ph.Value)
+		default:
+			if vs := req.Header.Values(lname); len(vs) > 0 {
+				addCaller(ph.Name, lname)
+			} else if !callerPreferred[lname] || ph.Value != "" {
+				add(ph.Name, ph.Value)
+			}
+		}
+	}
+	if !h2 && !hostSent {
+		out = slices.Insert(out, 0, Header{Name: "Host", Value: requestHost(req)})
+		consumed["host"] = true
+	}
+	if !consumed["content-length"] {
+		consumed["content-length"] = true
+		if v, ok := requestContentLength(req); ok {
+			add("Content-Length", v)
+		}
+	}
+	for _, name := range callerOrder(req) {
+		lname := strings.ToLower(name)
+		if consumed[lname] || isInternal(lname) || connectionListed(req, lname) {
+			continue
+		}
+		consumed[lname] = true
+		switch {
+		case websocket && (lname == "upgrade" || lname == "connection"):
+			addCaller(name, lname)
+		case lname == "te":
+			if strings.EqualFold(strings.TrimSpace(req.Header.Get("Te")), "trailers") {
+				add(name, "trailers")
+			}
+		case hopByHop[lname], browserOwned(lname), lname == "host":
+		default:
+			addCaller(name, lname)
+		}
+	}
+	return out
+}
+
+// profileList is the profile's header list for in (see RequestHeadersFor).
+func profileList(p *Profile, in Initiator, h2 bool) []Header {
+	pick := func(m map[Initiator][]Header) []Header {
+		if hs := m[in]; len(hs) > 0 {
+			return hs
+		}
+		return m[Navigate]
+	}
+	var h1l, h2l []Header
+	if p.H1 != nil {
+		h1l = pick(p.H1.Headers)
+	}
+	if p.H2 != nil {
+		h2l = pick(p.H2.Headers)
+	}
+	if h2 && len(h2l) > 0 || !h2 && len(h1l) == 0 {
+		return h2l
+	}
+	return h1l
+}
+
+func isInternal(lname string) bool {
+	return strings.EqualFold(lname, ProfileHeader) || strings.EqualFold(lname, InitiatorHeader)
+}
+
+// callerOrder lists req's header names in the caller's order (see
+// WithHeaderOrder), then the rest in name order.
+func callerOrder(req *http.Request) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, n := range headerOrder(req.Context()) {
+		cn := http.CanonicalHeaderKey(n)
+		if _, ok := req.Header[cn]; ok && !seen[cn] {
+			seen[cn] = true
+			names = append(names, n)
+		}
+	}
+	var rest []string
+	for n := range req.Header {
+		if !seen[http.CanonicalHeaderKey(n)] {
+			rest = append(rest, n)
+		}
+	}
+	slices.Sort(rest)
+	return append(names, rest...)
+}
+
+// connectionListed reports whether the caller's Connection header names
+// lname as hop-by-hop (RFC 9110 §7.6.1).
+func connectionListed(req *http.Request, lname string) bool {
+	for _, v := range req.Header.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if t := strings.ToLower(strings.TrimSpace(tok)); t == lname && t != "upgrade" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isWebSocket(req *http.Request) bool {
+	return strings.EqualFold(strings.TrimSpace(req.Header.Get("Upgrade")), "websocket")
+}
+
+func isHTTPS(req *http.Request) bool {
+	if req.URL != nil && req.URL.Scheme != "" {
+		return strings.EqualFold(req.URL.Scheme, "https") || strings.EqualFold(req.URL.Scheme, "wss")
+	}
+	return req.TLS != nil
+}
+
+// requestHost is the host (and port, if any) the request is for.
+func requestHost(req *http.Request) string {
+	if req.Host != "" {
+		return req.Host
+	}
+	if req.URL != nil {
+		return req.URL.Host
+	}
+	return ""
+}
+
+// requestContentLength is the Content-Length of req's body when it is
+// known: the length when positive, 0 for a POST, PUT or PATCH without a
+// body.
+func requestContentLength(req *http.Request) (string, bool) {
+	if req.ContentLength > 0 {
+		return strconv.FormatInt(req.ContentLength, 10), true
+	}
+	if req.ContentLength == 0 && (req.Body == nil || req.Body == http.NoBody) {
+		switch req.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch:
+			return "0", true
+		}
+	}
+	return "", false
+}
+
+// Sec-Fetch-Site values.
+const (
+	SiteNone       = "none"
+	SiteSameOrigin = "same-origin"
+	SiteSameSite   = "same-site"
+	SiteCrossSite  = "cross-site"
+)
+
+// FetchSite computes Sec-Fetch-Site for req from its Referer: none
+// without a (parseable, absolute) Referer; same-origin when scheme, host
+// and port equal the request's; same-site when the scheme and the
+// registrable domain (public suffix + 1; the whole host for IP addresses
+// and hosts without a registrable domain) are equal; cross-site otherwise.
+func FetchSite(req *http.Request) string {
+	ref := strings.TrimSpace(req.Header.Get("Referer"))
+	if ref == "" {
+		return SiteNone
+	}
+	ru, err := url.Parse(ref)
+	if err != nil || ru.Scheme == "" || ru.Host == "" {
+		return SiteNone
+	}
+	scheme := "http"
+	if isHTTPS(req) {
+		scheme = "https"
+	}
+	host := requestHost(req)
+	if !strings.EqualFold(ru.Scheme, scheme) {
+		return SiteCrossSite
+	}
+	if sameOrigin(ru.Scheme, ru.Host, host) {
+		return SiteSameOrigin
+	}
+	if site(hostname(ru.Host)) == site(hostname(host)) {
+		return SiteSameSite
+	}
+	return SiteCrossSite
+}
+
+func sameOrigin(scheme, a, b string) bool {
+	ha, pa := splitHostPort(scheme, a)
+	hb, pb := splitHostPort(scheme, b)
+	return strings.EqualFold(ha, hb) && pa == pb
+}
+
+func splitHostPort(scheme, hp string) (string, string) {
+	h, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		h, p = strings.Trim(hp, "[]"), ""
+	}
+	if p == "" {
+		p = "80"
+		if strings.EqualFold(scheme, "https") {
+			p = "443"
+		}
+	}
+	return strings.ToLower(strings.TrimSuffix(h, ".")), p
+}
+
+func hostname(hp string) string {
+	h, _ := splitHostPort("", hp)
+	return h
+}
+
+// site is the registrable domain of host, or host itself for IP addresses
+// and names without one (localhost, a bare public suffix).
+func site(host string) string {
+	if net.ParseIP(host) != nil {
+		return host
+	}
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return d
+	}
+	return host
+}
+
+// CallerAccepts reports whether the caller's own Accept-Encoding on req
+// allows content coding (gzip, br, ...): listed by name or by "*", with a
+// q-value above zero. A request without Accept-Encoding accepts only
+// identity. The proxy sends the profile's Accept-Encoding instead, so a
+// response may come in a coding the caller never asked for; DecodeBody
+// undoes it.
+func CallerAccepts(req *http.Request, coding string) bool {
+	coding = strings.ToLower(strings.TrimSpace(coding))
+	if coding == "" || coding == "identity" {
+		return true
+	}
+	if coding == "x-gzip" {
+		coding = "gzip"
+	}
+	star := false
+	for _, v := range req.Header.Values("Accept-Encoding") {
+		for _, item := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(item, ";")
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name == "x-gzip" {
+				name = "gzip"
+			}
+			ok := qAbove0(params)
+			switch name {
+			case coding:
+				return ok
+			case "*":
+				star = ok
+			}
+		}
+	}
+	return star
+}
+
+// qAbove0 reports whether an Accept-Encoding item's parameters leave its
+// weight above zero.
+func qAbove0(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && q > 0
+		}
+	}
+	return true
+}
+
+// DecodeBody removes the content codings of resp's body that the caller
+// did not accept (see CallerAccepts; resp.Request must be the caller's
+// request, as http.RoundTripper implementations set it; a response without
+// a request is decoded). It understands gzip (x-gzip), deflate (zlib or
+// raw), br and zstd, applied in the order Content-Encoding lists them.
+// When it decodes, it replaces resp.Body with a reader of the decoded
+// bytes (closing it closes the original), removes Content-Encoding and
+// Content-Length, sets ContentLength to -1 and Uncompressed. A body whose
+// codings the caller accepts, or a response without body, is left alone.
+// An unknown coding is an error and leaves resp unchanged. Decoding errors
+// in the body itself surface from Read.
+func DecodeBody(resp *http.Response) error {
+	var codings []string
+	for _, v := range resp.Header.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	if len(codings) == 0 || resp.Body == nil || resp.Body == http.NoBody {
+		return nil
+	}
+	if resp.Request != nil && !slices.ContainsFunc(codings, func(c string) bool { return !CallerAccepts(resp.Request, c) }) {
+		return nil
+	}
+	for _, c := range codings {
+		switch c {
+		case "gzip", "x-gzip", "deflate", "br", "zstd":
+		default:
+			return fmt.Errorf("emulation: decoding response body: unsupported content coding %q", c)
+		}
+	}
+	r := io.Reader(resp.Body)
+	var closers []func()
+	for i := len(codings) - 1; i >= 0; i-- {
+		r = &lazyDecoder{coding: codings[i], src: r, closers: &closers}
+	}
+	resp.Body = &decodedBody{r: r, orig: resp.Body, closers: &closers}
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = -1
+	resp.Uncompressed = true
+	return nil
+}
+
+// lazyDecoder opens its decoder on the first Read, so that DecodeBody does
+// not block on the network and a bad header surfaces as a read error.
+type lazyDecoder struct {
+	coding  string
+	src     io.Reader
+	dec     io.Reader
+	err     error
+	closers *[]func()
+}
+
+func (d *lazyDecoder) Read(p []byte) (int, error) {
+	if d.dec == nil && d.err == nil {
+		d.dec, d.err = newDecoder(d.coding, d.src, d.closers)
+	}
+	if d.err != nil {
+		return 0, d.err
+	}
+	return d.dec.Read(p)
+}
+
+// newDecoder returns a reader that decodes coding from src; decoders that
+// hold resources register their release in closers.
+func newDecoder(coding string, src io.Reader, closers *[]func()) (io.Reader, error) {
+	switch coding {
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, fmt.Errorf("emulation: decoding gzip response body: %w", err)
+		}
+		*closers = append(*closers, func() { zr.Close() })
+		return zr, nil
+	case "deflate":
+		// RFC 9110 deflate is zlib; some servers send raw DEFLATE.
+		br := bufio.NewReader(src)
+		hdr, err := br.Peek(2)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("emulation: decoding deflate response body: %w", err)
+		}
+		if len(hdr) == 2 && hdr[0]&0x0f == 8 && (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 {
+			zr, err := zlib.NewReader(br)
+			if err != nil {
+				return nil, fmt.Errorf("emulation: decoding deflate response body: %w", err)
+			}
+			*closers = append(*closers, func() { zr.Close() })
+			return zr, nil
+		}
+		fr := flate.NewReader(br)
+		*closers = append(*closers, func() { fr.Close() })
+		return fr, nil
+	case "br":
+		return brotli.NewReader(src), nil
+	case "zstd":
+		zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20))
+		if err != nil {
+			return nil, fmt.Errorf("emulation: decoding zstd response body: %w", err)
+		}
+		*closers = append(*closers, zr.Close)
+		return zr, nil
+	}
+	return nil, fmt.Errorf("emulation: decoding response body: unsupported content coding %q", coding)
+}
+
+// decodedBody is the decoded response body.
+type decodedBody struct {
+	r       io.Reader
+	orig    io.ReadCloser
+	closers *[]func()
+}
+
+func (b *decodedBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// Close releases the decoders and closes the original body.
+func (b *decodedBody) Close() error {
+	for _, c := range *b.closers {
+		c()
+	}
+	*b.closers = nil
+	return b.orig.Close()
+}
