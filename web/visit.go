@@ -24,6 +24,20 @@ func BuildVisitProfile(ctx context.Context, st store.Store, key string, now time
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("visit %q: %w", key, store.ErrNotFound)
 	}
+	caps, err := VisitCaptures(rows)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	}
+	p, err := emulation.Build(key, "", caps, now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	}
+	return p, nil
+}
+
+// VisitCaptures converts stored captures into the profile builder's input,
+// decoding the H2Summary web stored with each HTTP/2 capture.
+func VisitCaptures(rows []store.Capture) ([]emulation.VisitCapture, error) {
 	caps := make([]emulation.VisitCapture, 0, len(rows))
 	for _, r := range rows {
 		vc := emulation.VisitCapture{
@@ -43,9 +57,5 @@ func BuildVisitProfile(ctx context.Context, st store.Store, key string, now time
 		}
 		caps = append(caps, vc)
 	}
-	p, err := emulation.Build(key, "", caps, now)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", store.ErrInvalid, err)
-	}
-	return p, nil
+	return caps, nil
 }

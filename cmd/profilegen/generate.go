@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/store"
+	"github.com/guanaco-fp/guanaco/web"
 )
 
 // browserKind says how to launch one browser.
@@ -201,7 +201,7 @@ func (g *generator) visit(ctx context.Context, browser string, kind browserKind,
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (browser log %s)", err, brLog.Name())
 	}
-	caps, err := visitCaptures(rows)
+	caps, err := web.VisitCaptures(rows)
 	if err != nil {
 		return nil, "", err
 	}
@@ -375,42 +375,6 @@ func missingInitiators(rows []store.Capture, httpVersion string) []string {
 		}
 	}
 	return missing
-}
-
-// storedH2 is the HTTP/2 summary fpserver stores with each HTTP/2 capture
-// (store.Capture.H2). fpserver's own conversion (cmd/fpserver
-// buildVisitProfile) reads the same document with its own copy of this
-// type (package main cannot be imported); TestVisitCaptures pins the field
-// names and TestCaptureChromium the whole path.
-type storedH2 struct {
-	Settings        []emulation.Setting  `json:"settings"`
-	WindowUpdate    uint32               `json:"window_update"`
-	PriorityFrames  []emulation.Priority `json:"priority_frames"`
-	HeadersPriority *emulation.Priority  `json:"headers_priority"`
-}
-
-// visitCaptures converts stored captures into the builder's input.
-func visitCaptures(rows []store.Capture) ([]emulation.VisitCapture, error) {
-	caps := make([]emulation.VisitCapture, 0, len(rows))
-	for _, r := range rows {
-		vc := emulation.VisitCapture{
-			ID: r.ID, CreatedAt: r.CreatedAt, Initiator: emulation.Initiator(r.Initiator),
-			HTTPVersion: r.HTTPVersion, ClientHello: r.ClientHello, UserAgent: r.UserAgent,
-		}
-		for _, h := range r.Headers {
-			vc.Headers = append(vc.Headers, emulation.Header{Name: h.Name, Value: h.Value})
-		}
-		if r.HTTPVersion == "2" && len(r.H2) > 0 {
-			var h2 storedH2
-			if err := json.Unmarshal(r.H2, &h2); err != nil {
-				return nil, fmt.Errorf("capture %s: decoding HTTP/2 summary: %w", r.ID, err)
-			}
-			vc.H2 = &emulation.VisitH2{Settings: h2.Settings, WindowUpdate: h2.WindowUpdate,
-				Priorities: h2.PriorityFrames, HeadersPriority: h2.HeadersPriority}
-		}
-		caps = append(caps, vc)
-	}
-	return caps, nil
 }
 
 // summarize writes what was captured: every navigation (Chromium navigates

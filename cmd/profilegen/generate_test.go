@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,35 +86,6 @@ func TestAddCallerSlotsUsesRepeatsOnly(t *testing.T) {
 	}
 	if got := joinNames(p.H1.Headers[emulation.Navigate]); got != "Host=v-Host,Accept=v-Accept" {
 		t.Errorf("h1 navigate changed without a repeat: %s", got)
-	}
-}
-
-func TestVisitCaptures(t *testing.T) {
-	h2doc := `{"stream_id":1,"settings":[[1,65536],[2,0],[4,6291456]],"window_update":15663105,"priority_frames":[],
-		"headers_priority":{"stream_id":1,"exclusive":true,"depends_on":0,"weight":256},"pseudo_order":[":method"],"akamai":"x"}`
-	rows := []store.Capture{
-		{ID: "a", Initiator: "navigate", HTTPVersion: "2", UserAgent: "UA", H2: json.RawMessage(h2doc),
-			Headers: []store.HeaderPair{{Name: ":method", Value: "GET"}, {Name: "accept", Value: "*/*"}}},
-		{ID: "b", Initiator: "fetch", HTTPVersion: "1.1", Headers: []store.HeaderPair{{Name: "Host", Value: "h"}}},
-	}
-	caps, err := visitCaptures(rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(caps) != 2 || caps[0].H2 == nil || caps[1].H2 != nil {
-		t.Fatalf("captures %+v", caps)
-	}
-	h2 := caps[0].H2
-	if len(h2.Settings) != 3 || h2.Settings[2].ID != 4 || h2.Settings[2].Value != 6291456 || h2.WindowUpdate != 15663105 ||
-		h2.HeadersPriority == nil || h2.HeadersPriority.Weight != 256 || !h2.HeadersPriority.Exclusive {
-		t.Errorf("HTTP/2 summary %+v", h2)
-	}
-	if joinNames(caps[0].Headers) != ":method=GET,accept=*/*" || caps[1].Headers[0].Name != "Host" {
-		t.Errorf("headers %v %v", caps[0].Headers, caps[1].Headers)
-	}
-	rows[0].H2 = json.RawMessage(`{"settings":"nope"}`)
-	if _, err := visitCaptures(rows); err == nil {
-		t.Error("a broken HTTP/2 summary was accepted")
 	}
 }
 
