@@ -19,8 +19,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+
+	"github.com/guanaco-fp/guanaco/internal/cliflag"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -99,7 +100,7 @@ func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(m.Stderr, "usage: emuproxy %s\n\nflags:\n", synopsis)
-		printFlags(m.Stderr, fs, envPrefix)
+		cliflag.PrintFlags(m.Stderr, fs, envPrefix)
 	}
 	return fs
 }
@@ -109,7 +110,7 @@ func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
 // flags). It returns the positional arguments and the exit status to stop
 // with, or -1 to go on.
 func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, int) {
-	if err := applyEnv(fs, envPrefix, m.getenv); err != nil {
+	if err := cliflag.ApplyEnv(fs, envPrefix, m.getenv); err != nil {
 		fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
 		return nil, exitUsage
 	}
@@ -131,40 +132,4 @@ func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, int) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
-}
-
-// envName is the environment variable that sets flag name: the prefix and
-// the name upper-cased with '-' turned into '_' (-cacert -> EMUPROXY_CACERT).
-func envName(prefix, name string) string {
-	return prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-}
-
-// applyEnv sets every flag of fs whose environment variable is set, so that
-// the command line, parsed afterwards, still wins.
-func applyEnv(fs *flag.FlagSet, prefix string, getenv func(string) (string, bool)) error {
-	var firstErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := getenv(envName(prefix, f.Name)); ok && firstErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				firstErr = fmt.Errorf("environment %s=%q: %w", envName(prefix, f.Name), v, err)
-			}
-		}
-	})
-	return firstErr
-}
-
-// printFlags writes every flag with its environment variable and default.
-func printFlags(w io.Writer, fs *flag.FlagSet, prefix string) {
-	fs.VisitAll(func(f *flag.Flag) {
-		typ, usage := flag.UnquoteUsage(f)
-		fmt.Fprintf(w, "  -%s", f.Name)
-		if typ != "" {
-			fmt.Fprintf(w, " %s", typ)
-		}
-		fmt.Fprintf(w, "\n    \t%s\n    \t(env %s", strings.ReplaceAll(usage, "\n", "\n    \t"), envName(prefix, f.Name))
-		if f.DefValue != "" && f.DefValue != "[]" && f.DefValue != "false" {
-			fmt.Fprintf(w, ", default %s", f.DefValue)
-		}
-		fmt.Fprintln(w, ")")
-	})
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/internal/cliflag"
 	"github.com/guanaco-fp/guanaco/store"
 	"github.com/guanaco-fp/guanaco/store/writer"
 	"github.com/guanaco-fp/guanaco/web"
@@ -53,7 +54,7 @@ type serveConfig struct {
 	httpsAddr, httpsH1Addr, httpAddr, debugAddr string
 	dataDir, dsn                                string
 	certFile, keyFile, acmeEmail                string
-	acmeDomains, hosts, trustedProxies          listFlag
+	acmeDomains, hosts, trustedProxies          cliflag.List
 	proxyProtocol, storeFullIP                  bool
 	retention                                   time.Duration
 	handshakeTimeout, readHeaderTimeout         time.Duration
@@ -76,7 +77,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.keyFile, "key", "", "TLS private key `file` (PEM); with -cert")
 	fs.Var(&cfg.acmeDomains, "acme-domain", "obtain certificates with ACME (Let's Encrypt) for these `domains` (comma-separated or repeated); needs -http on :80 for HTTP-01 or -https on :443 for TLS-ALPN-01")
 	fs.StringVar(&cfg.acmeEmail, "acme-email", "", "contact `email` for the ACME account")
-	cfg.hosts = listFlag{"localhost", "127.0.0.1", "::1"}
+	cfg.hosts = cliflag.List{"localhost", "127.0.0.1", "::1"}
 	fs.Var(&cfg.hosts, "hosts", "`names` and IPs in the generated self-signed certificate")
 	fs.BoolVar(&cfg.proxyProtocol, "proxy-protocol", false, "accept PROXY protocol v1/v2 headers from -trusted-proxies")
 	fs.Var(&cfg.trustedProxies, "trusted-proxies", "`CIDRs` allowed to send PROXY headers; a header from any other peer is refused")
@@ -92,7 +93,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
-		printFlags(fs.Output(), fs, envPrefix)
+		cliflag.PrintFlags(fs.Output(), fs, envPrefix)
 	}
 	return fs
 }
@@ -131,7 +132,7 @@ func (m *Main) serve(ctx context.Context, args []string) int {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	if err := applyEnv(fs, envPrefix, getenv); err != nil {
+	if err := cliflag.ApplyEnv(fs, envPrefix, getenv); err != nil {
 		fmt.Fprintf(m.Stderr, "fpserver: %v\n", err)
 		return exitUsage
 	}

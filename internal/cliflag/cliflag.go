@@ -1,0 +1,65 @@
+// Package cliflag adds environment variables to the standard flag package:
+// every flag -some-name of a program can also be set by PREFIX_SOME_NAME,
+// the command line winning, and usage lists each flag with its variable.
+package cliflag
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// EnvName is the environment variable that sets flag name: prefix and the
+// name upper-cased with '-' turned into '_' (FPSERVER_ + https-h1 ->
+// FPSERVER_HTTPS_H1).
+func EnvName(prefix, name string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// ApplyEnv sets every flag of fs whose environment variable getenv reports,
+// so that the command line, parsed afterwards, still wins. It returns the
+// first value a flag refused.
+func ApplyEnv(fs *flag.FlagSet, prefix string, getenv func(string) (string, bool)) error {
+	var firstErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := getenv(EnvName(prefix, f.Name)); ok && firstErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				firstErr = fmt.Errorf("environment %s=%q: %w", EnvName(prefix, f.Name), v, err)
+			}
+		}
+	})
+	return firstErr
+}
+
+// PrintFlags writes every flag of fs with its type, usage, environment
+// variable and (when not the zero value) default.
+func PrintFlags(w io.Writer, fs *flag.FlagSet, prefix string) {
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  -%s", f.Name)
+		if typ != "" {
+			fmt.Fprintf(w, " %s", typ)
+		}
+		fmt.Fprintf(w, "\n    \t%s\n    \t(env %s", strings.ReplaceAll(usage, "\n", "\n    \t"), EnvName(prefix, f.Name))
+		if f.DefValue != "" && f.DefValue != "[]" && f.DefValue != "false" {
+			fmt.Fprintf(w, ", default %s", f.DefValue)
+		}
+		fmt.Fprintln(w, ")")
+	})
+}
+
+// List is a comma-separated, repeatable string list flag.
+type List []string
+
+func (l *List) String() string { return strings.Join(*l, ",") }
+
+// Set appends the comma-separated values of v.
+func (l *List) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
