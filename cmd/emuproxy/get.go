@@ -164,7 +164,7 @@ func (m *Main) doGet(ctx context.Context, cfg getConfig) error {
 	ctx = emulation.WithHeaderOrder(transport.WithInitiator(ctx, in), order)
 	req = req.WithContext(ctx)
 
-	tr := transport.New(transport.Options{Profile: p, RootCAs: roots, Headers: requestHeaders})
+	tr := transport.New(transport.Options{Profile: p, RootCAs: roots})
 	defer tr.CloseIdleConnections()
 	resp, err := tr.RoundTrip(req)
 	if err != nil {
@@ -181,16 +181,6 @@ func (m *Main) doGet(ctx context.Context, cfg getConfig) error {
 		return fmt.Errorf("reading the response body: %w", err)
 	}
 	return nil
-}
-
-// requestHeaders is the transport's Options.Headers: the emulation rules
-// for the initiator the transport decided on.
-func requestHeaders(p *emulation.Profile, req *http.Request, h2 bool) []emulation.Header {
-	in, ok := transport.InitiatorFromContext(req.Context())
-	if !ok {
-		in = emulation.InitiatorOf(req)
-	}
-	return emulation.RequestHeadersFor(p, req, in, h2)
 }
 
 // readData returns the -d body: literal, @FILE or @- (stdin).

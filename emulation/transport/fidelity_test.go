@@ -184,6 +184,23 @@ func TestFidelityAgainstFPServer(t *testing.T) {
 				} else {
 					r.akamai, r.prio = "-", "-"
 				}
+				// Identity headers carry the profile's values
+				// (Sec-Fetch-Site is recomputed from the Referer).
+				for _, ph := range ProfileHeaders(p, in, h2) {
+					if !identityHeader(ph.Name) || strings.EqualFold(ph.Name, "sec-fetch-site") {
+						continue
+					}
+					got := ""
+					for _, h := range rep.HTTP.Headers {
+						if strings.EqualFold(h[0], ph.Name) {
+							got = h[1]
+							break
+						}
+					}
+					if got != ph.Value {
+						t.Errorf("%s: %s = %q, want the profile's %q", name, ph.Name, got, ph.Value)
+					}
+				}
 				ordered, extra := expectedNames(p, in, req, h2)
 				var got []string
 				for _, h := range rep.HTTP.Headers {
@@ -221,4 +238,15 @@ func TestFidelityAgainstFPServer(t *testing.T) {
 		fmt.Fprintf(&b, "%-22s %-9s %-9s %-4s %-5s %-4s %-6s %-5s %-5s\n", r.profile, r.proto, r.initiator, r.ja4, r.ja4r, r.ja3, r.akamai, r.prio, r.order)
 	}
 	t.Logf("fidelity against fpserver:\n%s", b.String())
+}
+
+// identityHeader reports whether a header's value identifies the browser
+// and so must be the profile's exactly.
+func identityHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "user-agent", "accept-encoding", "priority", "upgrade-insecure-requests", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform":
+		return true
+	}
+	return strings.HasPrefix(n, "sec-fetch-")
 }

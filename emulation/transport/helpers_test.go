@@ -349,6 +349,20 @@ func buildProfile(tb testing.TB, s browserShape) *emulation.Profile {
 // testProfiles are the profiles the fidelity test iterates over. Real
 // browser profiles from the built-in catalogue belong here too once it
 // exists.
+// testProfiles is every built-in catalogue profile (captured from real
+// browsers) plus two built from the golden hellos with the published
+// Chrome and Firefox HTTP/2 shapes.
 func testProfiles(tb testing.TB) []*emulation.Profile {
-	return []*emulation.Profile{buildProfile(tb, chromeShape()), buildProfile(tb, firefoxShape())}
+	cat, err := emulation.Catalogue()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(cat) < 2 {
+		tb.Fatalf("the built-in catalogue has %d profiles, want at least chromium and firefox", len(cat))
+	}
+	golden := []*emulation.Profile{buildProfile(tb, chromeShape()), buildProfile(tb, firefoxShape())}
+	for _, p := range golden {
+		p.Name += "-golden"
+	}
+	return append(cat, golden...)
 }

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -142,27 +141,13 @@ func InitiatorFromContext(ctx context.Context) (emulation.Initiator, bool) {
 }
 
 // RequestInitiator returns the initiator of req: the context's (see
-// WithInitiator) when set, else GET with X-Requested-With: XMLHttpRequest
-// is xhr, POST with a form content type (application/x-www-form-urlencoded,
-// multipart/form-data, text/plain is not one) is form, any other non-GET
-// (and non-HEAD) method is fetch, and everything else is navigate.
+// WithInitiator) when set, else emulation.InitiatorOf (the
+// X-Guanaco-Initiator header, then the method and content-type heuristics).
 func RequestInitiator(req *http.Request) emulation.Initiator {
 	if in, ok := InitiatorFromContext(req.Context()); ok {
 		return in
 	}
-	switch req.Method {
-	case "", http.MethodGet, http.MethodHead:
-		if strings.EqualFold(req.Header.Get("X-Requested-With"), "XMLHttpRequest") {
-			return emulation.XHR
-		}
-		return emulation.Navigate
-	case http.MethodPost:
-		mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-		if mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
-			return emulation.Form
-		}
-	}
-	return emulation.Fetch
+	return emulation.InitiatorOf(req)
 }
 
 // ProfileFromContext returns the profile set with WithProfile.

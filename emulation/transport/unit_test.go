@@ -145,6 +145,8 @@ func TestALPSPayload(t *testing.T) {
 	}
 }
 
+// TestDefaultHeaders: without Options.Headers the transport applies the
+// emulation package's rewriting rules for the decided initiator.
 func TestDefaultHeaders(t *testing.T) {
 	p := testProfile(t)
 	req, _ := http.NewRequest(http.MethodPost, "https://example.com/x", strings.NewReader("{}"))
@@ -168,10 +170,13 @@ func TestDefaultHeaders(t *testing.T) {
 	if strings.Contains(joined, "origin") || strings.Contains(joined, "referer") {
 		t.Errorf("caller-only headers the caller did not send were added: %s", joined)
 	}
-	if vals["user-agent"] != "caller-agent" || vals["content-length"] != "2" || vals["cookie"] != "a=1; b=2" || vals["x-extra"] != "1" {
+	// Identity headers come from the profile (a caller's User-Agent would
+	// give the emulation away); the caller's cookie, content-* and extra
+	// headers are kept, extras after the profile's list.
+	if vals["user-agent"] != p.UserAgent || vals["content-length"] != "2" || vals["cookie"] != "a=1; b=2" || vals["x-extra"] != "1" {
 		t.Errorf("values %v", vals)
 	}
-	if names[len(names)-1] != "X-Extra" {
+	if !strings.EqualFold(names[len(names)-1], "X-Extra") {
 		t.Errorf("extra caller header not last: %s", joined)
 	}
 	h1 := DefaultHeaders(p, req, false)
