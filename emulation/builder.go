@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -146,6 +147,9 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 		}
 		ak := fingerprint.AkamaiString(p.H2.Settings, p.H2.WindowUpdate, p.H2.PriorityFrames, p.H2.PseudoOrder)
 		p.Expected.Akamai, p.Expected.AkamaiHash = ak.Text, ak.Hash
+	}
+	if added := addCallerSlots(p, sorted); len(added) > 0 {
+		p.Source.Note = "caller-only header slots taken from the repeated request: " + strings.Join(added, ", ")
 	}
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("emulation: building profile %s: %w", name, err)
@@ -304,4 +308,74 @@ func identify(ua string, headers []Header) (browser, version, platform string) {
 		platform = "unknown"
 	}
 	return browser, version, platform
+}
+
+// addCallerSlots completes the profile's header lists with the positions of
+// caller-only headers (cookie, referer, ...) that the first request of an
+// initiator lacked but a repeated request of the same initiator and
+// protocol carried. Chromium navigates twice when a page sends Critical-CH:
+// the builder keeps the first navigation (low-entropy client hints only, as
+// on any site that asks for none), which was sent before the visit cookie
+// existed, while the repeat carries the Cookie slot. A slot is inserted
+// after the nearest preceding header both lists share, with an empty value
+// as builder output has. It returns "h2/navigate:cookie"-style labels of
+// what it added.
+func addCallerSlots(p *Profile, caps []VisitCapture) []string {
+	sorted := slices.Clone(caps)
+	slices.SortStableFunc(sorted, func(a, b VisitCapture) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	var added []string
+	for _, version := range []string{"2", "1.1"} {
+		var lists map[Initiator][]Header
+		switch {
+		case version == "2" && p.H2 != nil:
+			lists = p.H2.Headers
+		case version == "1.1" && p.H1 != nil:
+			lists = p.H1.Headers
+		default:
+			continue
+		}
+		for _, in := range Initiators() {
+			seenFirst := false
+			for _, c := range sorted {
+				if c.HTTPVersion != version || c.Initiator != in {
+					continue
+				}
+				if !seenFirst {
+					seenFirst = true
+					continue
+				}
+				var names []string
+				lists[in], names = mergeCallerSlots(lists[in], c.Headers)
+				for _, n := range names {
+					added = append(added, fmt.Sprintf("h%s/%s:%s", strings.TrimSuffix(version, ".1"), in, n))
+				}
+			}
+		}
+	}
+	return added
+}
+
+// mergeCallerSlots inserts into list every caller-only header of repeat
+// that list lacks, after the nearest header before it in repeat that list
+// has (at the front when there is none). Pseudo headers are ignored.
+func mergeCallerSlots(list, repeat []Header) ([]Header, []string) {
+	has := func(hs []Header, name string) int {
+		return slices.IndexFunc(hs, func(h Header) bool { return strings.EqualFold(h.Name, name) })
+	}
+	var added []string
+	for i, h := range repeat {
+		if strings.HasPrefix(h.Name, ":") || !IsCallerOnly(h.Name) || has(list, h.Name) >= 0 {
+			continue
+		}
+		at := 0
+		for j := i - 1; j >= 0; j-- {
+			if k := has(list, repeat[j].Name); k >= 0 {
+				at = k + 1
+				break
+			}
+		}
+		list = slices.Insert(list, at, Header{Name: h.Name})
+		added = append(added, h.Name)
+	}
+	return list, added
 }

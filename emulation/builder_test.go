@@ -183,3 +183,76 @@ func TestIdentify(t *testing.T) {
 		}
 	}
 }
+
+func hdrs(names ...string) []Header {
+	var out []Header
+	for _, n := range names {
+		out = append(out, Header{Name: n, Value: "v-" + n})
+	}
+	return out
+}
+
+func joinNames(hs []Header) string {
+	var n []string
+	for _, h := range hs {
+		n = append(n, h.Name+"="+h.Value)
+	}
+	return strings.Join(n, ",")
+}
+
+func TestMergeCallerSlots(t *testing.T) {
+	tests := []struct {
+		name      string
+		list      []Header
+		repeat    []Header
+		want      string
+		wantAdded string
+	}{
+		{"chromium h2: cookie after accept-language",
+			hdrs("sec-ch-ua", "accept", "accept-language", "priority"),
+			hdrs(":method", ":path", "accept", "sec-ch-ua", "sec-ch-ua-arch", "accept-language", "cookie", "priority"),
+			"sec-ch-ua=v-sec-ch-ua,accept=v-accept,accept-language=v-accept-language,cookie=,priority=v-priority", "cookie"},
+		{"chromium h1: Cookie last",
+			hdrs("Host", "Accept-Language"),
+			hdrs("Host", "Upgrade-Insecure-Requests", "Accept-Language", "Cookie"),
+			"Host=v-Host,Accept-Language=v-Accept-Language,Cookie=", "Cookie"},
+		{"no shared predecessor: front",
+			hdrs("accept"),
+			hdrs(":method", "referer", "accept"),
+			"referer=,accept=v-accept", "referer"},
+		{"present slots and non-caller-only headers are left alone",
+			hdrs("accept", "cookie"),
+			hdrs("accept", "sec-ch-ua-model", "cookie", "x-new"),
+			"accept=v-accept,cookie=v-cookie", ""},
+	}
+	for _, tc := range tests {
+		got, added := mergeCallerSlots(tc.list, tc.repeat)
+		if joinNames(got) != tc.want || strings.Join(added, ",") != tc.wantAdded {
+			t.Errorf("%s:\n got %s (added %v)\nwant %s (added %s)", tc.name, joinNames(got), added, tc.want, tc.wantAdded)
+		}
+	}
+}
+
+func TestAddCallerSlotsUsesRepeatsOnly(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := &Profile{
+		H2: &H2{Headers: map[Initiator][]Header{Navigate: hdrs("accept", "priority")}},
+		H1: &H1{Headers: map[Initiator][]Header{Navigate: hdrs("Host", "Accept")}},
+	}
+	caps := []VisitCapture{
+		// Out of time order on purpose: the earliest is the builder's.
+		{CreatedAt: t0.Add(time.Second), Initiator: Navigate, HTTPVersion: "2", Headers: hdrs("accept", "cookie", "priority")},
+		{CreatedAt: t0, Initiator: Navigate, HTTPVersion: "2", Headers: hdrs("accept", "priority")},
+		{CreatedAt: t0, Initiator: Navigate, HTTPVersion: "1.1", Headers: hdrs("Host", "Accept", "Cookie")},
+	}
+	added := addCallerSlots(p, caps)
+	if strings.Join(added, ",") != "h2/navigate:cookie" {
+		t.Errorf("added %v", added)
+	}
+	if got := joinNames(p.H2.Headers[Navigate]); got != "accept=v-accept,cookie=,priority=v-priority" {
+		t.Errorf("h2 navigate %s", got)
+	}
+	if got := joinNames(p.H1.Headers[Navigate]); got != "Host=v-Host,Accept=v-Accept" {
+		t.Errorf("h1 navigate changed without a repeat: %s", got)
+	}
+}
