@@ -54,7 +54,10 @@ func ReadClientHello(c net.Conn, deadline time.Time, maxBytes int) (*HelloConn, 
 	}
 	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
 
-	buf := make([]byte, 0, 2048)
+	// Read generously: a client sends its first flight (the hello, at most
+	// an early-data record after it) and waits, so one read usually holds
+	// the whole hello; whatever is read beyond it is replayed.
+	buf := make([]byte, 0, 4096)
 	need := 5 // a record header
 	for {
 		if len(buf) >= need {
@@ -82,7 +85,7 @@ func ReadClientHello(c net.Conn, deadline time.Time, maxBytes int) (*HelloConn, 
 			copy(nb, buf)
 			buf = nb
 		}
-		m, err := c.Read(buf[len(buf):need])
+		m, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
 		if err != nil {
 			if errors.Is(err, io.EOF) && len(buf) == 0 {
