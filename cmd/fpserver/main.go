@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/guanaco-fp/guanaco/internal/cliflag"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -74,6 +76,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return m.inspect(ctx, rest)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(m.Stdout, usage)
+		var cfg serveConfig
+		fs := m.serveFlags(&cfg)
+		fmt.Fprint(m.Stdout, "\nserve flags (each also settable through the environment variable shown):\n")
+		cliflag.PrintFlags(m.Stdout, fs, envPrefix)
 		return exitOK
 	default:
 		fmt.Fprintf(m.Stderr, "fpserver: unknown command %q\n\n%s", cmd, usage)

@@ -105,6 +105,9 @@ func TestUsage(t *testing.T) {
 		t.Errorf("serve -h: exit %d, stderr %q", code, stderr)
 	}
 	code, stdout, _ := runMain(t, "", "-h")
+	if !strings.Contains(stdout, "-store-full-ip") || !strings.Contains(stdout, "FPSERVER_RETENTION") {
+		t.Errorf("-h does not document the serve flags and their environment variables: %q", stdout)
+	}
 	if code != 0 || !strings.Contains(stdout, "inspect") {
 		t.Errorf("-h: exit %d, stdout %q", code, stdout)
 	}
