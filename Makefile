@@ -27,7 +27,7 @@ test: lint check-generated test-go
 test-go:
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	# the concurrent parts again under the race detector
-	$(GO) test -count=1 -race -timeout 10m ./capture/ ./emulation/transport/ ./store/writer/
+	$(GO) test -count=1 -race -timeout 10m ./capture/ ./emulation/transport/ ./emulation/proxy/ ./store/writer/
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt-check vet staticcheck

@@ -7,6 +7,8 @@
 //	emuproxy profiles list             built-in and imported profiles
 //	emuproxy profiles show NAME        one profile as JSON
 //	emuproxy profiles import FILE      validate and store a profile JSON
+//	emuproxy serve [flags]             the forward proxy
+//	emuproxy ca [flags]                the local CA's path and PEM
 //
 // Every flag can also be set with an environment variable EMUPROXY_<FLAG>
 // (upper case, '-' as '_'); the command line wins. See `emuproxy CMD -h`.
@@ -62,6 +64,8 @@ commands:
   get       send one request through a browser profile and write the
             response body to stdout
   profiles  list, show or import browser profiles
+  serve     run the forward proxy (HTTP and CONNECT with local-CA TLS)
+  ca        print the local CA certificate's path and PEM
 
 Run 'emuproxy <command> -h' for a command's flags.
 `
@@ -78,6 +82,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return m.get(ctx, rest)
 	case "profiles":
 		return m.profiles(ctx, rest)
+	case "serve":
+		return m.serve(ctx, rest)
+	case "ca":
+		return m.caCmd(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return exitOK

@@ -1,0 +1,552 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/emulation/proxy"
+	"github.com/guanaco-fp/guanaco/internal/cliflag"
+	"github.com/guanaco-fp/guanaco/store"
+)
+
+// credFlag is the repeatable -auth user:pass flag. One environment value
+// may hold several credentials, one per line.
+type credFlag []proxy.Credential
+
+func (c *credFlag) String() string {
+	users := make([]string, 0, len(*c))
+	for _, x := range *c {
+		users = append(users, x.User+":***")
+	}
+	return strings.Join(users, "\n")
+}
+
+// Set adds the credential(s) in v.
+func (c *credFlag) Set(v string) error {
+	for _, line := range strings.Split(v, "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		cr, err := proxy.ParseCredential(line)
+		if err != nil {
+			return err
+		}
+		*c = append(*c, cr)
+	}
+	return nil
+}
+
+// defaultCADir is the user config dir's guanaco/ca, or "" when the
+// platform has none.
+func defaultCADir() string {
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "guanaco", "ca")
+}
+
+const serveSynopsis = `serve [flags]
+
+Runs the forward proxy. Point a client at it (curl -x http://127.0.0.1:8888,
+--proxy-server=..., HTTPS_PROXY=...) and trust the local CA ('emuproxy ca'
+prints it): every request leaves with the TLS ClientHello, HTTP/2 framing and
+header order of the selected browser profile. The profile is chosen by,
+first match wins: the X-Guanaco-Profile request header, the proxy user name
+label USER+profile=NAME, the profile closest to the client's User-Agent
+(unless -no-ua-match), the -profile flag. Destinations on loopback, private, link-local, CGNAT and
+metadata addresses are refused unless -allow-private. SIGINT/SIGTERM stop it
+gracefully: requests in flight and CONNECT tunnels get -shutdown-timeout.`
+
+// serveConfig is the parsed `emuproxy serve` command line.
+type serveConfig struct {
+	listen          string
+	auth            credFlag
+	authFile        string
+	allowPrivate    bool
+	connectPorts    cliflag.List
+	caDir           string
+	cacert          string
+	profile         string
+	noUAMatch       bool
+	profilesDir     string
+	profilesDB      string
+	profilesFile    string
+	profilesURL     string
+	profilesReload  time.Duration
+	debug           string
+	handshake       time.Duration
+	idle            time.Duration
+	upstreamTimeout time.Duration
+	shutdownTimeout time.Duration
+	logLevel        string
+	logFormat       string
+}
+
+// serve runs `emuproxy serve`.
+func (m *Main) serve(ctx context.Context, args []string) int {
+	fs := m.newFlagSet("serve", serveSynopsis)
+	var cfg serveConfig
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8888", "proxy listen `address`; any non-loopback address requires -auth or -auth-file")
+	fs.Var(&cfg.auth, "auth", "proxy credential `user:password`; repeatable (the environment variable takes one per line)")
+	fs.StringVar(&cfg.authFile, "auth-file", "", "`file` of proxy credentials, one user:password per line, # comments")
+	fs.BoolVar(&cfg.allowPrivate, "allow-private", false, "allow loopback, private, link-local, CGNAT and metadata destinations")
+	fs.Var(&cfg.connectPorts, "connect-ports", "comma-separated `ports` CONNECT may reach (default 443,80)")
+	fs.StringVar(&cfg.caDir, "ca-dir", defaultCADir(), "`directory` of the local CA (created 0700 on first run, key 0600)")
+	fs.StringVar(&cfg.cacert, "cacert", "", "PEM `file` of CA certificates to verify upstream servers (and -profiles-url) with instead of the system roots")
+	fs.StringVar(&cfg.profile, "profile", defaultProfile, "default profile `name` (see 'emuproxy profiles list')")
+	fs.BoolVar(&cfg.noUAMatch, "no-ua-match", false, "do not pick the profile closest to the client's User-Agent: clients get -profile unless a header or user label names another (use it with a real browser behind the proxy)")
+	fs.StringVar(&cfg.profilesDir, "profiles-dir", defaultProfilesDir(), "`directory` of profiles imported with 'emuproxy profiles import'")
+	fs.StringVar(&cfg.profilesDB, "profiles-db", "", "profile database `DSN` (the database fpserver writes), reloaded every -profiles-reload")
+	fs.StringVar(&cfg.profilesFile, "profiles-file", "", "profile JSON `file`, or a directory of *.json, read at start")
+	fs.StringVar(&cfg.profilesURL, "profiles-url", "", "`URL` of a running fpserver's /api/profiles, reloaded every -profiles-reload")
+	fs.DurationVar(&cfg.profilesReload, "profiles-reload", time.Minute, "reload `interval` of -profiles-db and -profiles-url")
+	fs.StringVar(&cfg.debug, "debug", "", "`address` serving /healthz, /readyz and /metrics (Prometheus); empty = off (the proxy listener also answers GET /healthz)")
+	fs.DurationVar(&cfg.handshake, "handshake-timeout", 10*time.Second, "`time` a CONNECT client has to send its first byte and finish its TLS handshake")
+	fs.DurationVar(&cfg.idle, "idle-timeout", 120*time.Second, "close client connections and tunnels idle this `long`")
+	fs.DurationVar(&cfg.upstreamTimeout, "upstream-timeout", 10*time.Second, "`time` allowed for an upstream dial plus TLS handshake")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace `period` for requests and tunnels at shutdown")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
+	rest, code := m.parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if len(rest) != 0 {
+		fmt.Fprintf(m.Stderr, "emuproxy serve: unexpected argument %q\n", rest[0])
+		fs.Usage()
+		return exitUsage
+	}
+	logger, err := newLogger(m.Stderr, cfg.logLevel, cfg.logFormat)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
+		return exitUsage
+	}
+	if err := m.runProxy(ctx, cfg, logger); err != nil {
+		logger.Error("emuproxy stopped", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format must be text or json, not %q", format)
+}
+
+// loopbackAddr reports whether a listen address binds only loopback.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// readAuthFile reads user:password lines.
+func readAuthFile(path string) ([]proxy.Credential, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("-auth-file: %w", err)
+	}
+	defer f.Close()
+	var out []proxy.Credential
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		c, err := proxy.ParseCredential(line)
+		if err != nil {
+			return nil, fmt.Errorf("-auth-file %s line %d: %w", path, n, err)
+		}
+		out = append(out, c)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("-auth-file: %w", err)
+	}
+	return out, nil
+}
+
+func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
+	creds := slices.Clone([]proxy.Credential(cfg.auth))
+	if cfg.authFile != "" {
+		more, err := readAuthFile(cfg.authFile)
+		if err != nil {
+			return err
+		}
+		creds = append(creds, more...)
+	}
+	if len(creds) == 0 && !loopbackAddr(cfg.listen) {
+		return fmt.Errorf("-listen %s is not a loopback address: set -auth or -auth-file", cfg.listen)
+	}
+	var ports []int
+	for _, s := range cfg.connectPorts {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("-connect-ports: bad port %q", s)
+		}
+		ports = append(ports, n)
+	}
+	ca, err := proxy.LoadOrCreateCA(cfg.caDir)
+	if err != nil {
+		return err
+	}
+	var roots *x509.CertPool
+	if cfg.cacert != "" {
+		pem, err := os.ReadFile(cfg.cacert)
+		if err != nil {
+			return fmt.Errorf("reading -cacert: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("-cacert %s holds no PEM certificate", cfg.cacert)
+		}
+	}
+
+	src, err := newProfileSource(ctx, cfg, roots, logger, m.Stderr)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	if src.reloads() {
+		bg.Go(func() { src.reloadLoop(runCtx, cfg.profilesReload) })
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p, err := proxy.New(proxy.Options{
+		Profiles:          src.profiles,
+		DefaultProfile:    cfg.profile,
+		NoUserAgentMatch:  cfg.noUAMatch,
+		CA:                ca,
+		RootCAs:           roots,
+		Credentials:       creds,
+		AllowPrivate:      cfg.allowPrivate,
+		ConnectPorts:      ports,
+		HandshakeTimeout:  cfg.handshake,
+		IdleTimeout:       cfg.idle,
+		UpstreamTimeout:   cfg.upstreamTimeout,
+		ReadHeaderTimeout: 10 * time.Second,
+		Registerer:        reg,
+		Logger:            logger,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		_ = p.Close()
+		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- p.Serve(ln) }()
+	var dbg *http.Server
+	if cfg.debug != "" {
+		dln, err := net.Listen("tcp", cfg.debug)
+		if err != nil {
+			_ = p.Close()
+			return fmt.Errorf("listening on -debug %s: %w", cfg.debug, err)
+		}
+		mux := http.NewServeMux()
+		ok := func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }
+		mux.HandleFunc("GET /healthz", ok)
+		mux.HandleFunc("GET /readyz", ok)
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		dbg = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+		go func() { errc <- dbg.Serve(dln) }()
+		logger.Info("emuproxy debug listener", "addr", dln.Addr().String())
+	}
+	logger.Info("emuproxy listening", "addr", ln.Addr().String(), "ca", ca.CertPath, "default_profile", cfg.profile,
+		"auth", len(creds) > 0, "allow_private", cfg.allowPrivate, "profiles", len(src.profiles()))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	logger.Info("emuproxy shutting down", "open_tunnels", p.OpenTunnels())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := p.Shutdown(sctx); err != nil {
+		logger.Warn("emuproxy: shutdown grace period over, closed what was left", "err", err)
+	}
+	if dbg != nil {
+		_ = dbg.Shutdown(sctx)
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", serveErr)
+	}
+	return nil
+}
+
+// profileSource merges the profile sources: the built-in catalogue, the
+// imported directory and -profiles-file at start, -profiles-db and
+// -profiles-url reloaded. A name already taken by an earlier source is
+// skipped. The current set is swapped atomically.
+type profileSource struct {
+	cfg    serveConfig
+	client *http.Client
+	db     store.Store
+	log    *slog.Logger
+	static []*emulation.Profile
+	cur    atomic.Pointer[[]*emulation.Profile]
+}
+
+func newProfileSource(ctx context.Context, cfg serveConfig, roots *x509.CertPool, logger *slog.Logger, warn io.Writer) (*profileSource, error) {
+	set, err := loadProfiles(cfg.profilesDir, warn)
+	if err != nil {
+		return nil, err
+	}
+	s := &profileSource{cfg: cfg, log: logger, static: set.all()}
+	if cfg.profilesFile != "" {
+		ps, err := readProfilesPath(cfg.profilesFile)
+		if err != nil {
+			return nil, err
+		}
+		s.static = s.merge(s.static, ps, "-profiles-file")
+	}
+	if cfg.profilesURL != "" {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if roots != nil {
+			tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		}
+		s.client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	}
+	if cfg.profilesDB != "" {
+		s.db, err = store.Open(ctx, cfg.profilesDB)
+		if err != nil {
+			return nil, fmt.Errorf("opening -profiles-db: %w", err)
+		}
+	}
+	if err := s.reload(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *profileSource) profiles() []*emulation.Profile { return *s.cur.Load() }
+
+func (s *profileSource) reloads() bool { return s.db != nil || s.client != nil }
+
+func (s *profileSource) close() {
+	if s.db != nil {
+		_ = s.db.Close()
+	}
+}
+
+// merge appends the profiles of more whose names are not taken yet.
+func (s *profileSource) merge(have, more []*emulation.Profile, from string) []*emulation.Profile {
+	out := slices.Clone(have)
+	for _, p := range more {
+		if lookupName(out, p.Name) {
+			s.log.Warn("emuproxy: skipping a profile whose name is taken", "profile", p.Name, "source", from)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func lookupName(ps []*emulation.Profile, name string) bool {
+	return slices.ContainsFunc(ps, func(p *emulation.Profile) bool { return p.Name == name })
+}
+
+// reload rebuilds the set from the static profiles and the reloadable
+// sources.
+func (s *profileSource) reload(ctx context.Context) error {
+	ps := s.static
+	if s.db != nil {
+		recs, err := s.db.ListProfiles(ctx)
+		if err != nil {
+			return fmt.Errorf("reading -profiles-db: %w", err)
+		}
+		var got []*emulation.Profile
+		for _, r := range recs {
+			p, err := emulation.Unmarshal(r.JSON)
+			if err != nil {
+				s.log.Warn("emuproxy: skipping an invalid stored profile", "profile", r.Name, "err", err)
+				continue
+			}
+			got = append(got, p)
+		}
+		ps = s.merge(ps, got, "-profiles-db")
+	}
+	if s.client != nil {
+		got, err := s.fetchURL(ctx)
+		if err != nil {
+			return err
+		}
+		ps = s.merge(ps, got, "-profiles-url")
+	}
+	s.cur.Store(&ps)
+	return nil
+}
+
+// reloadLoop reloads every interval until ctx ends; a failed reload keeps
+// the previous set.
+func (s *profileSource) reloadLoop(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.reload(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("emuproxy: reloading profiles failed; keeping the previous set", "err", err)
+			}
+		}
+	}
+}
+
+// fetchURL reads an fpserver /api/profiles document.
+func (s *profileSource) fetchURL(ctx context.Context) ([]*emulation.Profile, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.profilesURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("-profiles-url: %w", err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("-profiles-url: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("-profiles-url: %s answered %s", s.cfg.profilesURL, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("-profiles-url: %w", err)
+	}
+	return decodeProfiles(b, s.log)
+}
+
+// decodeProfiles reads one profile JSON or an /api/profiles list
+// ({"profiles": [...]}); invalid list entries are logged and skipped.
+func decodeProfiles(b []byte, log *slog.Logger) ([]*emulation.Profile, error) {
+	var list struct {
+		Profiles []json.RawMessage `json:"profiles"`
+	}
+	if err := json.Unmarshal(b, &list); err == nil && list.Profiles != nil {
+		var out []*emulation.Profile
+		for i, raw := range list.Profiles {
+			p, err := emulation.Unmarshal(raw)
+			if err != nil {
+				log.Warn("emuproxy: skipping an invalid profile", "index", i, "err", err)
+				continue
+			}
+			out = append(out, p)
+		}
+		return out, nil
+	}
+	p, err := emulation.Unmarshal(b)
+	if err != nil {
+		return nil, err
+	}
+	return []*emulation.Profile{p}, nil
+}
+
+// readProfilesPath reads a profile file or a directory's *.json.
+func readProfilesPath(path string) ([]*emulation.Profile, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("-profiles-file: %w", err)
+	}
+	files := []string{path}
+	if st.IsDir() {
+		files, err = filepath.Glob(filepath.Join(path, "*.json"))
+		if err != nil {
+			return nil, fmt.Errorf("-profiles-file: %w", err)
+		}
+		slices.Sort(files)
+	}
+	discard := slog.New(slog.DiscardHandler)
+	var out []*emulation.Profile
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("-profiles-file: %w", err)
+		}
+		ps, err := decodeProfiles(b, discard)
+		if err != nil {
+			return nil, fmt.Errorf("-profiles-file %s: %w", f, err)
+		}
+		out = append(out, ps...)
+	}
+	return out, nil
+}
+
+const caSynopsis = `ca [flags]
+
+Prints the path of the local CA certificate and its PEM (creating the CA on
+first use). Trust it in the clients you point at 'emuproxy serve'.`
+
+// caCmd runs `emuproxy ca`.
+func (m *Main) caCmd(_ context.Context, args []string) int {
+	fs := m.newFlagSet("ca", caSynopsis)
+	dir := fs.String("ca-dir", defaultCADir(), "`directory` of the local CA")
+	rest, code := m.parse(fs, args)
+	if code >= 0 {
+		return code
+	}
+	if len(rest) != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	ca, err := proxy.LoadOrCreateCA(*dir)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintln(m.Stdout, ca.CertPath)
+	if _, err := m.Stdout.Write(ca.CertPEM); err != nil {
+		return exitFail
+	}
+	return exitOK
+}

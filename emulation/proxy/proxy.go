@@ -1,0 +1,545 @@
+// Package proxy is emuproxy's forward proxy: absolute-form http:// requests
+// and CONNECT tunnels, each inner request re-originated through
+// emulation/transport with the selected browser profile, so that the TLS
+// ClientHello, HTTP/2 framing and header order upstream are the profile's.
+//
+// Inside a CONNECT tunnel the proxy reads the first byte: a TLS handshake
+// is terminated with a leaf certificate issued by the local CA (ALPN h2 and
+// http/1.1, each served by net/http) and the inner requests go upstream
+// over https; anything else is served as plain HTTP/1.1 and re-originated
+// over http ("relayed with HTTP emulation only").
+//
+// Profile selection, first match wins (DESIGN §4.5): the X-Guanaco-Profile
+// request header (stripped), the "USER+profile=NAME" label of the proxy
+// user name, the profile closest to the request's User-Agent
+// (emulation.Match), the default profile.
+//
+// Safety: optional Basic proxy credentials (407 with Proxy-Authenticate,
+// constant-time comparison); the egress policy refuses loopback, private,
+// link-local, CGNAT and metadata addresses on the address actually dialled
+// unless AllowPrivate; CONNECT only to the allowed ports; Proxy-Authorization
+// and other hop-by-hop headers never reach the origin. Upstream certificates
+// are always verified. WebSocket and other protocol upgrades are refused with
+// 501: the emulating transport cannot hand over an upgraded connection.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/emulation/transport"
+)
+
+// DefaultConnectPorts are the ports CONNECT may reach when
+// Options.ConnectPorts is empty.
+var DefaultConnectPorts = []int{443, 80}
+
+// Options configure a Proxy. Profiles, DefaultProfile and CA are required.
+type Options struct {
+	// Profiles returns the current profile set; it is called for every
+	// request, so a source that reloads can swap its result.
+	Profiles func() []*emulation.Profile
+	// DefaultProfile names the profile used when nothing else selects
+	// one. It must be in Profiles() when New is called.
+	DefaultProfile string
+	// NoUserAgentMatch skips selection step 3 (the profile closest to the
+	// client's User-Agent), so that a real browser behind the proxy gets
+	// DefaultProfile unless it names another one.
+	NoUserAgentMatch bool
+	// CA issues the leaf certificates shown to clients in CONNECT tunnels.
+	CA *CA
+	// RootCAs verifies upstream servers; nil = system roots.
+	RootCAs *x509.CertPool
+	// Credentials, when not empty, are required from every client (Basic
+	// proxy authentication).
+	Credentials []Credential
+	// AllowPrivate allows loopback, private, link-local, CGNAT and
+	// metadata destinations.
+	AllowPrivate bool
+	// Resolver resolves upstream host names; nil = net.DefaultResolver.
+	Resolver Resolver
+	// ConnectPorts are the ports CONNECT may reach; empty =
+	// DefaultConnectPorts.
+	ConnectPorts []int
+	// HandshakeTimeout bounds, in a CONNECT tunnel, the wait for the
+	// client's first byte and its TLS handshake; default 10 s.
+	HandshakeTimeout time.Duration
+	// ReadHeaderTimeout bounds reading a request head; default 10 s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes keep-alive connections (and tunnels) idle this
+	// long; default 120 s.
+	IdleTimeout time.Duration
+	// UpstreamTimeout bounds the upstream dial and TLS handshake; default
+	// 10 s.
+	UpstreamTimeout time.Duration
+	// LeafCacheSize caps the cached leaf certificates; default 1024.
+	LeafCacheSize int
+	// Registerer receives the proxy's metrics; nil = not registered.
+	Registerer prometheus.Registerer
+	// Logger receives request and tunnel logs; nil = discard.
+	Logger *slog.Logger
+}
+
+// Proxy is the forward proxy. It is an http.Handler for the proxy
+// listener; Serve runs it with the right server settings. Shutdown stops
+// it, closing CONNECT tunnels once its context ends.
+type Proxy struct {
+	o      Options
+	tr     *transport.Transport
+	egress *Egress
+	auth   *authenticator
+	leaves *LeafCache
+	m      *metrics
+	log    *slog.Logger
+	ports  []int
+
+	outer   *http.Server
+	inner   *http.Server
+	innerLn *chanListener
+
+	mu       sync.Mutex
+	tunnels  map[*tunnelConn]struct{}
+	shutdown bool
+}
+
+var _ http.Handler = (*Proxy)(nil)
+
+// New returns a Proxy with o's defaults filled in. It starts the internal
+// server for tunnel connections; call Shutdown (or Close) to stop it.
+func New(o Options) (*Proxy, error) {
+	if o.Profiles == nil {
+		return nil, errors.New("proxy: no profile source")
+	}
+	if o.CA == nil {
+		return nil, errors.New("proxy: no CA")
+	}
+	if lookupProfile(o.Profiles(), o.DefaultProfile) == nil {
+		return nil, fmt.Errorf("proxy: default profile: %w %q", emulation.ErrUnknownProfile, o.DefaultProfile)
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = 10 * time.Second
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 120 * time.Second
+	}
+	if o.UpstreamTimeout <= 0 {
+		o.UpstreamTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	ports := slices.Clone(o.ConnectPorts)
+	if len(ports) == 0 {
+		ports = slices.Clone(DefaultConnectPorts)
+	}
+	for _, pt := range ports {
+		if pt < 1 || pt > 65535 {
+			return nil, fmt.Errorf("proxy: CONNECT port %d out of range", pt)
+		}
+	}
+	p := &Proxy{
+		o:       o,
+		egress:  &Egress{AllowPrivate: o.AllowPrivate, Resolver: o.Resolver, Dialer: &net.Dialer{Timeout: o.UpstreamTimeout, KeepAlive: 30 * time.Second}},
+		auth:    newAuthenticator(o.Credentials),
+		m:       m,
+		log:     o.Logger,
+		ports:   ports,
+		tunnels: map[*tunnelConn]struct{}{},
+		innerLn: newChanListener(),
+	}
+	p.leaves = NewLeafCache(o.CA, o.LeafCacheSize, func(hit bool) {
+		if hit {
+			m.leafCache.WithLabelValues("hit").Inc()
+		} else {
+			m.leafCache.WithLabelValues("miss").Inc()
+		}
+	})
+	p.tr = transport.New(transport.Options{
+		Profile:             lookupProfile(o.Profiles(), o.DefaultProfile),
+		RootCAs:             o.RootCAs,
+		DialContext:         p.egress.DialContext,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: o.UpstreamTimeout,
+		Logger:              o.Logger,
+	})
+	errLog := slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetHTTP2(true)
+	p.inner = &http.Server{
+		Handler:           http.HandlerFunc(p.serveInner),
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    1 << 20,
+		Protocols:         &protos,
+		ConnContext:       tunnelContext,
+		ErrorLog:          errLog,
+	}
+	p.outer = &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          errLog,
+	}
+	go func() { _ = p.inner.Serve(p.innerLn) }()
+	return p, nil
+}
+
+// CACertPEM returns the PEM of the CA that issues the tunnels' leaves.
+func (p *Proxy) CACertPEM() []byte { return p.o.CA.CertPEM }
+
+// Serve accepts proxy clients on ln until Shutdown or Close. It returns
+// http.ErrServerClosed after Shutdown.
+func (p *Proxy) Serve(ln net.Listener) error {
+	return p.outer.Serve(ln)
+}
+
+// Shutdown stops accepting clients, waits for requests in flight and
+// open CONNECT tunnels to finish until ctx ends, then closes what is
+// left (tunnels included) and returns ctx's error.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.shutdown = true
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	var outerErr, innerErr error
+	wg.Go(func() { outerErr = p.outer.Shutdown(ctx) })
+	wg.Go(func() { innerErr = p.inner.Shutdown(ctx) })
+	wg.Go(func() { p.waitTunnels(ctx) })
+	wg.Wait()
+	err := errors.Join(outerErr, innerErr)
+	if ctx.Err() != nil {
+		p.Close()
+		err = ctx.Err()
+	}
+	p.innerLn.Close()
+	p.tr.CloseIdleConnections()
+	return err
+}
+
+// Close closes the listeners, every client connection and every tunnel
+// at once.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.shutdown = true
+	open := make([]*tunnelConn, 0, len(p.tunnels))
+	for tc := range p.tunnels {
+		open = append(open, tc)
+	}
+	p.mu.Unlock()
+	for _, tc := range open {
+		_ = tc.Close()
+	}
+	err := errors.Join(p.outer.Close(), p.inner.Close())
+	p.innerLn.Close()
+	p.tr.CloseIdleConnections()
+	return err
+}
+
+// OpenTunnels returns the number of CONNECT tunnels open now.
+func (p *Proxy) OpenTunnels() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.tunnels)
+}
+
+// waitTunnels returns when no tunnel is open or ctx ends.
+func (p *Proxy) waitTunnels(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for p.OpenTunnels() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ServeHTTP handles one request on the proxy listener: CONNECT, an
+// absolute-form request to forward, or GET /healthz.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodConnect && !r.URL.IsAbs() {
+		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, "ok\n")
+			return
+		}
+		p.refuse(w, http.StatusBadRequest, "bad_request", "this is a forward proxy: send absolute-form requests (http://host/path) or CONNECT")
+		return
+	}
+	user := ParseProxyUser(r)
+	if p.auth.enabled() && !p.auth.check(user) {
+		w.Header().Set("Proxy-Authenticate", `Basic realm="emuproxy", charset="UTF-8"`)
+		reason := "proxy authentication required"
+		if user.Present {
+			reason = "proxy credentials rejected"
+		}
+		p.refuse(w, http.StatusProxyAuthRequired, "auth", reason)
+		return
+	}
+	if r.Method == http.MethodConnect {
+		p.handleConnect(w, r, user)
+		return
+	}
+	scheme := strings.ToLower(r.URL.Scheme)
+	if scheme != "http" && scheme != "https" {
+		p.refuse(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("unsupported scheme %q", r.URL.Scheme))
+		return
+	}
+	p.forward(w, r, scheme, r.URL.Host, user)
+}
+
+// refuse writes a short plain-text proxy error.
+func (p *Proxy) refuse(w http.ResponseWriter, code int, reason, msg string) {
+	p.m.refused.WithLabelValues(reason).Inc()
+	writeError(w, code, msg)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, "emuproxy: "+msg+"\n")
+}
+
+// serveInner handles a request read from inside a CONNECT tunnel.
+func (p *Proxy) serveInner(w http.ResponseWriter, r *http.Request) {
+	meta, ok := r.Context().Value(tunnelKey{}).(*tunnelMeta)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "request outside a tunnel")
+		return
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	p.forward(w, r, scheme, meta.authority, meta.user)
+}
+
+// lookupProfile returns the profile called name, or nil.
+func lookupProfile(ps []*emulation.Profile, name string) *emulation.Profile {
+	for _, p := range ps {
+		if p != nil && p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// SelectProfile picks the profile for r from ps (DESIGN §4.5): the
+// X-Guanaco-Profile header, the user's profile label, the profile closest
+// to r's User-Agent (only when matchUA), then the profile called def. A
+// name that is not in ps is an error wrapping emulation.ErrUnknownProfile.
+func SelectProfile(ps []*emulation.Profile, r *http.Request, user ProxyUser, def string, matchUA bool) (*emulation.Profile, error) {
+	for _, name := range []string{strings.TrimSpace(r.Header.Get(emulation.ProfileHeader)), user.Profile} {
+		if name == "" {
+			continue
+		}
+		if p := lookupProfile(ps, name); p != nil {
+			return p, nil
+		}
+		return nil, fmt.Errorf("%w %q", emulation.ErrUnknownProfile, name)
+	}
+	if ua := r.Header.Get("User-Agent"); ua != "" && matchUA {
+		if p := emulation.Match(ps, ua); p != nil {
+			return p, nil
+		}
+	}
+	if p := lookupProfile(ps, def); p != nil {
+		return p, nil
+	}
+	return nil, fmt.Errorf("%w %q", emulation.ErrUnknownProfile, def)
+}
+
+// hopByHop are the headers never forwarded in either direction, besides
+// those the Connection header lists.
+var hopByHop = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authorization", "Proxy-Authenticate",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// stripHopByHop removes hop-by-hop headers and those named in Connection
+// from h.
+func stripHopByHop(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopByHop {
+		h.Del(name)
+	}
+}
+
+// forward re-originates r to scheme://authority through the emulating
+// transport and copies the response back.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authority string, user ProxyUser) {
+	start := time.Now()
+	if r.Header.Get("Upgrade") != "" || r.Method == http.MethodConnect {
+		p.refuse(w, http.StatusNotImplemented, "bad_request", "protocol upgrades (WebSocket) are not supported")
+		return
+	}
+	prof, err := SelectProfile(p.o.Profiles(), r, user, p.o.DefaultProfile, !p.o.NoUserAgentMatch)
+	if err != nil {
+		p.refuse(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	if authority == "" {
+		p.refuse(w, http.StatusBadRequest, "bad_request", "request without a host")
+		return
+	}
+	in := emulation.InitiatorOf(r)
+	target := &url.URL{Scheme: scheme, Host: authority, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	if target.Path == "" {
+		target.Path = "/"
+	}
+	hdr := r.Header.Clone()
+	stripHopByHop(hdr)
+	host := r.Host
+	if host == "" {
+		host = authority
+	}
+	ctx := transport.WithInitiator(transport.WithProfile(r.Context(), prof), in)
+	out := (&http.Request{
+		Method:        r.Method,
+		URL:           target,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        hdr,
+		Body:          r.Body,
+		ContentLength: r.ContentLength,
+		Host:          host,
+	}).WithContext(ctx)
+	if r.ContentLength == 0 {
+		out.Body = http.NoBody
+	}
+	resp, err := p.tr.RoundTrip(out)
+	if err != nil {
+		code, msg := upstreamError(err)
+		if code == http.StatusBadGateway && isHandshakeError(err) {
+			p.m.handshakes.WithLabelValues("upstream").Inc()
+		}
+		p.m.requests.WithLabelValues(prof.Name, "none", "0").Inc()
+		reason := "upstream"
+		if code == http.StatusForbidden {
+			reason = "egress"
+			p.m.refused.WithLabelValues(reason).Inc()
+		}
+		p.log.Info("proxy: upstream request failed", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "status", code, "err", err)
+		if r.Context().Err() == nil {
+			writeError(w, code, msg)
+		}
+		return
+	}
+	defer resp.Body.Close()
+	resp.Request = out
+	if err := emulation.DecodeBody(resp); err != nil {
+		p.m.requests.WithLabelValues(prof.Name, protoLabel(resp), "0").Inc()
+		writeError(w, http.StatusBadGateway, "upstream response: "+err.Error())
+		return
+	}
+	dst := w.Header()
+	for k, vs := range resp.Header {
+		dst[k] = append(dst[k], vs...)
+	}
+	stripHopByHop(dst)
+	bodyless := r.Method == http.MethodHead || resp.StatusCode < 200 || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
+	if resp.ContentLength >= 0 && dst.Get("Content-Length") == "" && !bodyless {
+		dst.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	w.WriteHeader(resp.StatusCode)
+	p.m.requests.WithLabelValues(prof.Name, protoLabel(resp), strconv.Itoa(resp.StatusCode)).Inc()
+	n, err := copyBody(w, resp.Body, resp.ContentLength < 0)
+	p.log.Debug("proxy: forwarded", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "initiator", in,
+		"upstream_proto", protoLabel(resp), "status", resp.StatusCode, "bytes", n, "duration", time.Since(start), "err", err)
+}
+
+func protoLabel(resp *http.Response) string {
+	if resp.ProtoMajor == 2 {
+		return "h2"
+	}
+	return "http/1.1"
+}
+
+// copyBody copies src to w, flushing after each read when stream is set
+// (a body of unknown length may be a long poll or an event stream).
+func copyBody(w http.ResponseWriter, src io.Reader, stream bool) (int64, error) {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		k, rerr := src.Read(buf)
+		if k > 0 {
+			wk, werr := w.Write(buf[:k])
+			n += int64(wk)
+			if werr != nil {
+				return n, werr
+			}
+			if stream {
+				_ = rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// upstreamError maps a transport error to the status and short reason
+// the client sees.
+func upstreamError(err error) (int, string) {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		invalid          x509.CertificateInvalidError
+		verify           *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.Is(err, ErrEgressDenied):
+		return http.StatusForbidden, err.Error()
+	case errors.As(err, &unknownAuthority), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
+		return http.StatusBadGateway, "upstream certificate invalid: " + err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "upstream timed out: " + err.Error()
+	}
+	return http.StatusBadGateway, "upstream failed: " + err.Error()
+}
+
+// isHandshakeError reports whether err came from the upstream TLS
+// handshake.
+func isHandshakeError(err error) bool {
+	return strings.Contains(err.Error(), "TLS handshake")
+}
