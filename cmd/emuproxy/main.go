@@ -88,6 +88,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return m.caCmd(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
+		var cfg serveConfig
+		fs := m.serveFlags(&cfg)
+		fmt.Fprint(m.Stdout, "\nserve flags (each also settable through the environment variable shown):\n")
+		cliflag.PrintFlags(m.Stdout, fs, envPrefix)
 		return exitOK
 	}
 	fmt.Fprintf(m.Stderr, "emuproxy: unknown command %q\n\n%s", cmd, usage)

@@ -457,6 +457,9 @@ func TestUsageAndFlags(t *testing.T) {
 	if code, _, errOut := runMain(t, nil, "", "serve-everything"); code != exitUsage || !strings.Contains(errOut, "unknown command") {
 		t.Errorf("unknown command: exit %d %s", code, errOut)
 	}
+	if code, out, _ := runMain(t, nil, "", "-h"); code != exitOK || !strings.Contains(out, "-allow-private") || !strings.Contains(out, "EMUPROXY_LISTEN") {
+		t.Errorf("-h: exit %d, does not list the serve flags with their variables: %s", code, out)
+	}
 	code, _, help := runMain(t, nil, "", "get", "-h")
 	if code != exitOK {
 		t.Errorf("get -h: exit %d", code)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -106,10 +107,9 @@ type serveConfig struct {
 	logFormat       string
 }
 
-// serve runs `emuproxy serve`.
-func (m *Main) serve(ctx context.Context, args []string) int {
+// serveFlags defines the flags of `emuproxy serve` on a new flag set.
+func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs := m.newFlagSet("serve", serveSynopsis)
-	var cfg serveConfig
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8888", "proxy listen `address`; any non-loopback address requires -auth or -auth-file")
 	fs.Var(&cfg.auth, "auth", "proxy credential `user:password`; repeatable (the environment variable takes one per line)")
 	fs.StringVar(&cfg.authFile, "auth-file", "", "`file` of proxy credentials, one user:password per line, # comments")
@@ -131,6 +131,13 @@ func (m *Main) serve(ctx context.Context, args []string) int {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace `period` for requests and tunnels at shutdown")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
+	return fs
+}
+
+// serve runs `emuproxy serve`.
+func (m *Main) serve(ctx context.Context, args []string) int {
+	var cfg serveConfig
+	fs := m.serveFlags(&cfg)
 	rest, code := m.parse(fs, args)
 	if code >= 0 {
 		return code
