@@ -19,8 +19,14 @@
 // link-local, CGNAT and metadata addresses on the address actually dialled
 // unless AllowPrivate; CONNECT only to the allowed ports; Proxy-Authorization
 // and other hop-by-hop headers never reach the origin. Upstream certificates
-// are always verified. WebSocket and other protocol upgrades are refused with
-// 501: the emulating transport cannot hand over an upgraded connection.
+// are always verified.
+//
+// WebSocket handshakes from HTTP/1.1 clients (absolute-form ws-over-http
+// requests and requests inside a CONNECT tunnel) are re-originated like any
+// request, on the transport's dedicated HTTP/1.1 connection, and after a
+// 101 the client connection is taken over and bytes are relayed both ways
+// (see serveWebSocket). Other Upgrade requests are forwarded without their
+// Upgrade header.
 package proxy
 
 import (
@@ -83,7 +89,8 @@ type Options struct {
 	// ReadHeaderTimeout bounds reading a request head; default 10 s.
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes keep-alive connections (and tunnels) idle this
-	// long; default 120 s.
+	// long, and WebSockets on which no byte moved either way this long;
+	// default 120 s.
 	IdleTimeout time.Duration
 	// UpstreamTimeout bounds the upstream dial and TLS handshake; default
 	// 10 s.
@@ -404,10 +411,14 @@ func stripHopByHop(h http.Header) {
 // transport and copies the response back.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authority string, user ProxyUser) {
 	start := time.Now()
-	if r.Header.Get("Upgrade") != "" || r.Method == http.MethodConnect {
-		p.refuse(w, http.StatusNotImplemented, "bad_request", "protocol upgrades (WebSocket) are not supported")
+	if r.Method == http.MethodConnect {
+		p.refuse(w, http.StatusNotImplemented, "bad_request", "CONNECT inside a tunnel is not supported")
 		return
 	}
+	// A WebSocket handshake keeps its Upgrade and Connection: Upgrade;
+	// any other Upgrade (h2c, say) is hop-by-hop and dropped, which
+	// RFC 9110 §7.8 allows: the origin answers without switching.
+	websocket := r.ProtoMajor == 1 && transport.IsWebSocketUpgrade(r)
 	prof, err := SelectProfile(p.o.Profiles(), r, user, p.o.DefaultProfile, !p.o.NoUserAgentMatch)
 	if err != nil {
 		p.refuse(w, http.StatusBadRequest, "bad_request", err.Error())
@@ -424,11 +435,18 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	}
 	hdr := r.Header.Clone()
 	stripHopByHop(hdr)
+	if websocket {
+		hdr.Set("Connection", "Upgrade")
+		hdr.Set("Upgrade", "websocket")
+	}
 	host := r.Host
 	if host == "" {
 		host = authority
 	}
 	ctx := transport.WithInitiator(transport.WithProfile(r.Context(), prof), in)
+	if websocket {
+		ctx = emulation.WithHeaderOrder(ctx, websocketHeaderOrder)
+	}
 	out := (&http.Request{
 		Method:        r.Method,
 		URL:           target,
@@ -463,6 +481,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	}
 	defer resp.Body.Close()
 	resp.Request = out
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// The transport returns 101 only to an upgrade it sent.
+		p.serveWebSocket(w, r, resp, prof, target, start)
+		return
+	}
 	if err := emulation.DecodeBody(resp); err != nil {
 		p.m.requests.WithLabelValues(prof.Name, protoLabel(resp), "0").Inc()
 		writeError(w, http.StatusBadGateway, "upstream response: "+err.Error())

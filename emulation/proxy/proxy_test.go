@@ -388,7 +388,9 @@ func TestUpstreamInvalidCertificate(t *testing.T) {
 }
 
 // TestUnknownProfileAndWebSocket: an unknown profile name is a 400 naming
-// it; a WebSocket upgrade is refused with 501.
+// it; a WebSocket upgrade the origin does not accept gets the origin's
+// ordinary response (no longer a 501); a non-WebSocket Upgrade (h2c) is
+// forwarded without its Upgrade header.
 func TestUnknownProfileAndWebSocket(t *testing.T) {
 	env := startProxy(t, Options{AllowPrivate: true})
 	origin := httptest.NewServer(&headerRecorder{})
@@ -409,8 +411,28 @@ func TestUnknownProfileAndWebSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readAll(t, resp); resp.StatusCode != http.StatusNotImplemented {
-		t.Errorf("websocket: %d", resp.StatusCode)
+	ch, _ := emulation.Lookup("chromium-156-linux")
+	if body := readAll(t, resp); resp.StatusCode != http.StatusOK || body != ch.UserAgent {
+		t.Errorf("websocket to a plain origin: %d %q, want its 200 with the profile's user agent", resp.StatusCode, body)
+	}
+	rec := &headerRecorder{}
+	h2cOrigin := httptest.NewServer(rec)
+	defer h2cOrigin.Close()
+	req, _ = http.NewRequest("GET", h2cOrigin.URL, nil)
+	req.Header.Set("Connection", "Upgrade, HTTP2-Settings")
+	req.Header.Set("Upgrade", "h2c")
+	req.Header.Set("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA")
+	resp, err = env.client(nil).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, resp); resp.StatusCode != http.StatusOK {
+		t.Errorf("h2c upgrade: %d", resp.StatusCode)
+	}
+	for _, name := range []string{"Upgrade", "Http2-Settings"} {
+		if v := rec.headers().Get(name); v != "" {
+			t.Errorf("origin received %s: %q", name, v)
+		}
 	}
 	// Origin-form requests to the proxy itself: /healthz, else 400.
 	resp, err = http.Get("http://" + env.addr + "/healthz")

@@ -27,6 +27,9 @@ type h1Conn struct {
 
 	pool     *hostPool
 	ownsSlot bool // holds a token in pool.h1Slots, released on close
+	// upgrade marks the unpooled connection of a WebSocket handshake: a
+	// 101 response hands it over to the caller (see upgradeBody).
+	upgrade bool
 
 	mu        sync.Mutex
 	reused    bool // served a request before; a failure before any response byte may be a server-side idle close
@@ -101,7 +104,9 @@ func (c *h1Conn) release() {
 func (c *h1Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Response, error) {
 	ctx := req.Context()
 	stop := make(chan struct{})
-	closeOnCancel(ctx, c.nc, stop)
+	// Closing through c.close marks the connection closed, so that an
+	// exchange cut by its context never returns it to the pool.
+	closeOnCancel(ctx, closerFunc(c.close), stop)
 	stopped := false
 	stopWatch := func() {
 		if !stopped {
@@ -161,6 +166,19 @@ func (c *h1Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Respo
 		break
 	}
 	resp.TLS = c.state
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if !c.upgrade {
+			return fail(fmt.Errorf("transport: %s answered 101 Switching Protocols to a request that asked for no upgrade", c.nc.RemoteAddr()))
+		}
+		// The connection now belongs to the caller: the request's
+		// context no longer closes it and it never returns to a pool.
+		stopWatch()
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		resp.Body = &upgradeBody{br: c.br, nc: c.nc}
+		return resp, nil
+	}
 	reuse := !closeAfter && !resp.Close
 	body := &h1Body{c: c, rc: resp.Body, reuse: reuse, stop: stopWatch}
 	resp.Body = body

@@ -173,18 +173,28 @@ const errInvalidKeyShare = "invalid server key share"
 // order in key_share differs (key-share order is in no fingerprint we
 // compute, and the extension list is unchanged).
 func (t *Transport) dialTLS(ctx context.Context, p *emulation.Profile, addr, host string) (*utls.UConn, error) {
-	uc, err := t.handshake(ctx, p, addr, host, false)
+	return t.dialTLSALPN(ctx, p, addr, host, false)
+}
+
+// dialTLSALPN is dialTLS; with h1Only the hello offers only "http/1.1"
+// in ALPN (see restrictALPNToHTTP1), as browsers do for the dedicated
+// connection of a WebSocket.
+func (t *Transport) dialTLSALPN(ctx context.Context, p *emulation.Profile, addr, host string, h1Only bool) (*utls.UConn, error) {
+	uc, err := t.handshake(ctx, p, addr, host, false, h1Only)
 	if err != nil && strings.Contains(err.Error(), errInvalidKeyShare) && ctx.Err() == nil {
 		t.o.Logger.Debug("transport: server picked the second classical key share; retrying with it first", "addr", addr)
-		uc, err = t.handshake(ctx, p, addr, host, true)
+		uc, err = t.handshake(ctx, p, addr, host, true, h1Only)
 	}
 	return uc, err
 }
 
-func (t *Transport) handshake(ctx context.Context, p *emulation.Profile, addr, host string, swapShares bool) (*utls.UConn, error) {
+func (t *Transport) handshake(ctx context.Context, p *emulation.Profile, addr, host string, swapShares, h1Only bool) (*utls.UConn, error) {
 	spec, err := helloSpec(p, swapShares)
 	if err != nil {
 		return nil, err
+	}
+	if h1Only {
+		restrictALPNToHTTP1(spec)
 	}
 	nc, err := t.o.DialContext(ctx, "tcp", addr)
 	if err != nil {

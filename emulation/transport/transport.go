@@ -176,6 +176,17 @@ const maxRetries = 3
 // Requests that did not reach the server (GOAWAY, REFUSED_STREAM) are
 // retried on another connection when their body can be replayed (no
 // body or req.GetBody set). The request body is always closed.
+//
+// A WebSocket opening handshake (IsWebSocketUpgrade) goes, as browsers
+// send it, over a fresh HTTP/1.1 connection that is never pooled: for
+// https the profile's ClientHello with ALPN restricted to "http/1.1" (see
+// dialUpgrade). On 101 Switching Protocols resp.Body is an
+// io.ReadWriteCloser over that connection, starting with any bytes the
+// server sent after the response head; the request's context no longer
+// governs it and the caller must Close it. Any other response is
+// returned as usual and its connection closed once the body is done.
+// Retries do not apply to upgrades. Options.Headers must keep the
+// request's Upgrade and Connection: Upgrade (DefaultHeaders does).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.roundTrip(req)
 	if err != nil && req.Body != nil {
@@ -214,6 +225,9 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	key := poolKey{profile: p.Name, scheme: scheme, addr: net.JoinHostPort(host, port)}
+	if IsWebSocketUpgrade(req) {
+		return t.roundTripUpgrade(req, p, key, host)
+	}
 
 	for attempt := 0; ; attempt++ {
 		resp, err := t.roundTripOnce(req, p, key, host)
@@ -457,7 +471,9 @@ func (t *Transport) dialConn(ctx context.Context, p *emulation.Profile, key pool
 
 // Close-related helpers shared by both protocols.
 
-// closeOnCancel closes c when ctx ends before stop is closed.
+// closeOnCancel closes c when ctx ends before stop is closed. When both
+// have happened by the time the watcher runs, stop wins: an exchange that
+// finished before its context was cancelled keeps its connection.
 func closeOnCancel(ctx context.Context, c io.Closer, stop <-chan struct{}) {
 	if ctx.Done() == nil {
 		return
@@ -465,8 +481,20 @@ func closeOnCancel(ctx context.Context, c io.Closer, stop <-chan struct{}) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = c.Close()
+			select {
+			case <-stop:
+			default:
+				_ = c.Close()
+			}
 		case <-stop:
 		}
 	}()
+}
+
+// closerFunc adapts a func to io.Closer.
+type closerFunc func()
+
+func (f closerFunc) Close() error {
+	f()
+	return nil
 }
