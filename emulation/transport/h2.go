@@ -426,6 +426,11 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 		cc.mu.Lock()
 		err := s.bodyErr
 		cc.mu.Unlock()
+		select {
+		case resp := <-s.resc: // delivered while done was being closed
+			return resp, nil
+		default:
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("transport: %s %s: %w", method, req.URL.Redacted(), ctx.Err())
 		}
@@ -870,12 +875,18 @@ func (cc *h2Conn) handleHeaders(f *http2.MetaHeadersFrame) error {
 			}
 		}
 	}
-	if f.StreamEnded() {
+	ended := f.StreamEnded()
+	if ended {
 		resp.ContentLength = 0
-		cc.endRecvLocked(s)
 	}
 	resp.Body = &h2Body{s: s, resp: resp}
+	// Hand the response over before ending the receive side: ending it
+	// may finish the stream and close s.done, and RoundTrip must find the
+	// response when it wakes on done.
 	s.resc <- resp
+	if ended {
+		cc.endRecvLocked(s)
+	}
 	cc.mu.Unlock()
 	return nil
 }

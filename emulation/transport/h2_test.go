@@ -169,6 +169,11 @@ func TestH2Preface(t *testing.T) {
 			}
 		}
 		got <- s
+		// Keep reading until the client closes: closing with unread client
+		// bytes (its SETTINGS ACK, WINDOW_UPDATEs) would reset the
+		// connection and could drop the response before the client reads it.
+		_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.Copy(io.Discard, c.nc)
 	})
 	tr := New(Options{Profile: p, RootCAs: ca.pool})
 	defer tr.CloseIdleConnections()
