@@ -373,7 +373,11 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 	cc.wmu.Lock()
 	cc.mu.Lock()
 	cc.reserved--
-	if cc.closed || cc.goAway {
+	// The reservation may predate the server's SETTINGS: if they have
+	// lowered MAX_CONCURRENT_STREAMS below the streams already open, a
+	// HEADERS written after our SETTINGS ACK would be a protocol error.
+	// Checked under wmu, so the ACK cannot slip between check and write.
+	if cc.closed || cc.goAway || uint32(len(cc.streams)) >= cc.maxStreams {
 		cc.mu.Unlock()
 		cc.wmu.Unlock()
 		return nil, errConnUnusable
