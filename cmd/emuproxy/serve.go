@@ -147,7 +147,7 @@ func (m *Main) serve(ctx context.Context, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	logger, err := newLogger(m.Stderr, cfg.logLevel, cfg.logFormat)
+	logger, err := cliflag.NewLogger(m.Stderr, cfg.logLevel, cfg.logFormat)
 	if err != nil {
 		fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
 		return exitUsage
@@ -157,21 +157,6 @@ func (m *Main) serve(ctx context.Context, args []string) int {
 		return exitFail
 	}
 	return exitOK
-}
-
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("-log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("-log-format must be text or json, not %q", format)
 }
 
 // loopbackAddr reports whether a listen address binds only loopback.

@@ -1,12 +1,14 @@
-// Package cliflag adds environment variables to the standard flag package:
-// every flag -some-name of a program can also be set by PREFIX_SOME_NAME,
-// the command line winning, and usage lists each flag with its variable.
+// Package cliflag is the command-line setup both programs share: every
+// flag -some-name can also be set by PREFIX_SOME_NAME (the command line
+// wins), usage lists each flag with its variable, and -log-level /
+// -log-format make the slog logger.
 package cliflag
 
 import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 )
 
@@ -62,4 +64,21 @@ func (l *List) Set(v string) error {
 		}
 	}
 	return nil
+}
+
+// NewLogger returns a slog logger writing to w at level (debug, info, warn,
+// error) in format (text or json).
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format must be text or json, not %q", format)
 }

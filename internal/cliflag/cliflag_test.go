@@ -36,3 +36,22 @@ func TestEnvAndCommandLine(t *testing.T) {
 		}
 	}
 }
+
+func TestNewLogger(t *testing.T) {
+	var out bytes.Buffer
+	l, err := NewLogger(&out, "warn", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info("hidden")
+	l.Warn("shown", "k", 1)
+	if strings.Contains(out.String(), "hidden") || !strings.Contains(out.String(), `"msg":"shown"`) {
+		t.Errorf("log output %q", out.String())
+	}
+	if _, err := NewLogger(&out, "loud", "text"); err == nil {
+		t.Error("bad level accepted")
+	}
+	if _, err := NewLogger(&out, "info", "xml"); err == nil {
+		t.Error("bad format accepted")
+	}
+}
