@@ -51,7 +51,6 @@ type generator struct {
 	cfg config
 	log io.Writer
 	tmp string
-	pki pki
 }
 
 // generate captures every configured browser and returns the files written.
@@ -75,9 +74,6 @@ func (g *generator) generate(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("building fpserver (run profilegen from the repository root or pass -fpserver): %w", err)
 		}
 		g.cfg.fpserver = bin
-	}
-	if g.pki, err = writePKI(filepath.Join(tmp, "pki"), time.Now()); err != nil {
-		return nil, err
 	}
 	if err := os.MkdirAll(g.cfg.out, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", g.cfg.out, err)
@@ -160,20 +156,27 @@ func (g *generator) visit(ctx context.Context, browser string, kind browserKind,
 	defer srvLog.Close()
 	srv := exec.Command(g.cfg.fpserver, "serve",
 		"-https", addr["https"], "-https-h1", addr["https-h1"], "-http", "", "-debug", "",
-		"-data", data, "-cert", g.pki.certFile, "-key", g.pki.keyFile, "-log-level", "warn")
+		"-data", data, "-log-level", "warn")
 	srv.Stdout, srv.Stderr = srvLog, srvLog
 	srvProc, err := startGroup(srv)
 	if err != nil {
 		return nil, "", fmt.Errorf("starting fpserver: %w", err)
 	}
 	defer srvProc.stop(15 * time.Second)
-	if err := waitTLS(ctx, addr[listener], g.pki.roots, srvProc.exited); err != nil {
+	// fpserver's certificate is issued by the local CA it creates in its
+	// data directory before it listens; the browsers trust that CA.
+	caFile := filepath.Join(data, "tls", "ca.pem")
+	roots, err := waitRoots(ctx, caFile, srvProc.exited)
+	if err != nil {
+		return nil, "", fmt.Errorf("fpserver's CA: %w (log %s)", err, srvLog.Name())
+	}
+	if err := waitTLS(ctx, addr[listener], roots, srvProc.exited); err != nil {
 		return nil, "", fmt.Errorf("fpserver on %s: %w (log %s)", addr[listener], err, srvLog.Name())
 	}
 	_, port, _ := net.SplitHostPort(addr[listener])
 	pageURL := "https://localhost:" + port + "/"
 
-	browserCmd, err := g.browserCommand(ctx, browser, kind, dir, pageURL)
+	browserCmd, err := g.browserCommand(ctx, browser, kind, dir, pageURL, caFile)
 	if err != nil {
 		return nil, "", err
 	}
@@ -210,7 +213,7 @@ func (g *generator) visit(ctx context.Context, browser string, kind browserKind,
 
 // browserCommand returns the command that opens pageURL in a fresh profile
 // of browser, headed under xvfb-run.
-func (g *generator) browserCommand(ctx context.Context, browser string, kind browserKind, dir, pageURL string) (*exec.Cmd, error) {
+func (g *generator) browserCommand(ctx context.Context, browser string, kind browserKind, dir, pageURL, caFile string) (*exec.Cmd, error) {
 	home := filepath.Join(dir, "home")
 	profile := filepath.Join(dir, "profile")
 	for _, d := range []string{home, profile} {
@@ -220,7 +223,7 @@ func (g *generator) browserCommand(ctx context.Context, browser string, kind bro
 	}
 	var args []string
 	if kind.firefox {
-		if err := firefoxProfile(ctx, profile, g.pki.caFile); err != nil {
+		if err := firefoxProfile(ctx, profile, caFile); err != nil {
 			return nil, err
 		}
 		args = []string{"-a", browser, "--no-remote", "--profile", profile, pageURL}
@@ -283,6 +286,26 @@ func freePorts(n int) ([]int, error) {
 }
 
 // waitTLS waits until a TLS handshake with addr succeeds against roots.
+// waitRoots waits for fpserver to write its CA certificate to path and
+// returns a pool holding it.
+func waitRoots(ctx context.Context, path string, exited <-chan struct{}) (*x509.CertPool, error) {
+	for {
+		if pemBytes, err := os.ReadFile(path); err == nil {
+			roots := x509.NewCertPool()
+			if roots.AppendCertsFromPEM(pemBytes) {
+				return roots, nil
+			}
+		}
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("fpserver exited before writing %s", path)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no CA certificate at %s: %w", path, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 func waitTLS(ctx context.Context, addr string, roots *x509.CertPool, exited <-chan struct{}) error {
 	d := tls.Dialer{Config: &tls.Config{ServerName: "localhost", RootCAs: roots, NextProtos: []string{"http/1.1"}}}
 	var last error
