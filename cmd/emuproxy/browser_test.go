@@ -1,71 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/internal/testenv"
 )
-
-// startXvfb starts an Xvfb server on a free display (Xvfb reports it
-// through -displayfd) and returns the DISPLAY value; it is killed when
-// the test ends.
-func startXvfb(t *testing.T) string {
-	t.Helper()
-	xvfb := requireTool(t, "Xvfb")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	out := &syncBuffer{}
-	cmd := exec.Command(xvfb, "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting Xvfb: %v", err)
-	}
-	w.Close()
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	})
-	got := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(r).ReadString('\n')
-		got <- strings.TrimSpace(line)
-	}()
-	select {
-	case n := <-got:
-		if n == "" {
-			t.Fatalf("Xvfb reported no display:\n%s", out.String())
-		}
-		return ":" + n
-	case <-exited:
-		t.Fatalf("Xvfb exited:\n%s", out.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("Xvfb did not report its display within 20s:\n%s", out.String())
-	}
-	return ""
-}
 
 // TestServeChromiumAsFirefox drives Debian's chromium, headed under Xvfb,
 // through `emuproxy serve -profile firefox-153-linux -no-ua-match` to an
@@ -77,8 +24,8 @@ func TestServeChromiumAsFirefox(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser end-to-end test skipped with -short")
 	}
-	chromium := requireTool(t, "chromium")
-	display := startXvfb(t)
+	chromium := testenv.RequireTool(t, "chromium")
+	display := testenv.StartXvfb(t)
 	s := startFPServer(t)
 	_, port, _ := net.SplitHostPort(s.h2)
 	rp := startProxy(t, "-cacert", s.ca, "-allow-private", "-connect-ports", port, "-profile", "firefox-153-linux", "-no-ua-match")
@@ -91,7 +38,7 @@ func TestServeChromiumAsFirefox(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	chromeLog := &syncBuffer{}
+	chromeLog := &testenv.SyncBuffer{}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", false),

@@ -10,52 +10,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/internal/testenv"
 	"github.com/guanaco-fp/guanaco/store"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // runningProxy is an in-process `emuproxy serve`.
 type runningProxy struct {
 	addr   string // 127.0.0.1:port
 	caFile string // the local CA certificate
-	log    *syncBuffer
-}
-
-// requireTool returns the path of a program the test needs; under CI=true
-// a missing one fails the test.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true: %v", name, err)
-	}
-	t.Skipf("%s not installed: %v", name, err)
-	return ""
+	log    *testenv.SyncBuffer
 }
 
 func freeAddr(t testing.TB) string {
@@ -73,7 +40,7 @@ func freeAddr(t testing.TB) string {
 func startProxy(t testing.TB, args ...string) *runningProxy {
 	t.Helper()
 	caDir := filepath.Join(t.TempDir(), "ca")
-	rp := &runningProxy{addr: freeAddr(t), caFile: filepath.Join(caDir, "ca.pem"), log: &syncBuffer{}}
+	rp := &runningProxy{addr: freeAddr(t), caFile: filepath.Join(caDir, "ca.pem"), log: &testenv.SyncBuffer{}}
 	m := &Main{Stdin: strings.NewReader(""), Stdout: rp.log, Stderr: rp.log,
 		Getenv: func(string) (string, bool) { return "", false }}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,7 +85,7 @@ func startProxy(t testing.TB, args ...string) *runningProxy {
 // HTTP version curl spoke (to the origin, through the tunnel).
 func curlThrough(t *testing.T, rp *runningProxy, args ...string) (body, version string) {
 	t.Helper()
-	curl := requireTool(t, "curl")
+	curl := testenv.RequireTool(t, "curl")
 	out := filepath.Join(t.TempDir(), "body")
 	all := append([]string{"-sS", "--max-time", "30", "-x", "http://" + rp.addr, "--cacert", rp.caFile, "-o", out, "-w", "%{http_version} %{http_code}"}, args...)
 	var stderr bytes.Buffer
@@ -268,7 +235,7 @@ func TestServeFlagsAndCA(t *testing.T) {
 // credentials, and 403 for 127.0.0.1, 169.254.169.254 and localhost.
 func TestServeAuthAndEgress(t *testing.T) {
 	rp := startProxy(t, "-auth", "alice:s3cret", "-debug", "")
-	curl := requireTool(t, "curl")
+	curl := testenv.RequireTool(t, "curl")
 	status := func(args ...string) string {
 		all := append([]string{"-s", "--max-time", "20", "-x", "http://" + rp.addr, "-o", "/dev/null", "-w", "%{http_code}"}, args...)
 		out, _ := exec.Command(curl, all...).Output()
@@ -357,7 +324,7 @@ func TestServeProfileSources(t *testing.T) {
 	check("ff-from-file")
 	check("ff-from-db")
 	put("ff-later")
-	curl := requireTool(t, "curl")
+	curl := testenv.RequireTool(t, "curl")
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		out, _ := exec.Command(curl, "-s", "-x", "http://"+rp.addr, "--cacert", rp.caFile, "-o", "/dev/null", "-w", "%{http_code}",
 			"-H", "X-Guanaco-Profile: ff-later", "https://"+s.h2+"/api/fingerprint").Output()

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/guanaco-fp/guanaco/internal/testenv"
 )
 
 func TestSelfSignedChain(t *testing.T) {
@@ -67,7 +69,7 @@ func TestSelfSignedChain(t *testing.T) {
 // TestCertKeyFlags serves a certificate given with -cert/-key and checks a
 // client that trusts only its CA verifies the connection.
 func TestCertKeyFlags(t *testing.T) {
-	caFile, certFile, keyFile := writeTestPKI(t, t.TempDir())
+	caFile, certFile, keyFile := testenv.WritePKI(t, t.TempDir())
 	s := startServer(t, "-cert", certFile, "-key", keyFile)
 	caPEM, err := os.ReadFile(caFile)
 	if err != nil {

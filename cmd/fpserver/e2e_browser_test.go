@@ -8,7 +8,6 @@ package main
 // skips them.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/internal/testenv"
 	"github.com/guanaco-fp/guanaco/store"
 )
 
@@ -38,40 +38,6 @@ func skipBrowserShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser end-to-end test skipped with -short")
 	}
-}
-
-// startXvfb starts an Xvfb server on a free display (Xvfb picks it and
-// reports it through -displayfd) and returns the DISPLAY value. It is
-// killed when the test ends.
-func startXvfb(t *testing.T) string {
-	t.Helper()
-	xvfb := requireTool(t, "Xvfb")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	cmd := exec.Command(xvfb, "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{w} // fd 3 in the child
-	exited, out := startProcess(t, cmd)
-	w.Close()
-	got := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(r).ReadString('\n')
-		got <- strings.TrimSpace(line)
-	}()
-	select {
-	case n := <-got:
-		if n == "" {
-			t.Fatalf("Xvfb reported no display:\n%s", out.String())
-		}
-		return ":" + n
-	case <-exited:
-		t.Fatalf("Xvfb exited:\n%s", out.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("Xvfb did not report its display within 20s:\n%s", out.String())
-	}
-	return ""
 }
 
 // pageState is what the test reads from the fingerprint page's DOM.
@@ -320,11 +286,11 @@ func checkVisitProfile(t *testing.T, s *e2eServer, key string, caps visitCapture
 // the page shows and the visit profile.
 func TestE2EChromium(t *testing.T) {
 	skipBrowserShort(t)
-	chromium := requireTool(t, chromiumName)
-	display := startXvfb(t)
+	chromium := testenv.RequireTool(t, chromiumName)
+	display := testenv.StartXvfb(t)
 	s := startServer(t)
 
-	chromeLog := &lockedBuffer{}
+	chromeLog := &testenv.SyncBuffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", false),
@@ -418,7 +384,7 @@ func TestE2EChromium(t *testing.T) {
 // from opening other pages at start.
 func firefoxProfile(t *testing.T, certPath string) string {
 	t.Helper()
-	certutil := requireTool(t, "certutil")
+	certutil := testenv.RequireTool(t, "certutil")
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"-N", "-d", "sql:" + dir, "--empty-password"},
@@ -449,8 +415,8 @@ func firefoxProfile(t *testing.T, certPath string) string {
 // ClientHellos.
 func TestE2EFirefox(t *testing.T) {
 	skipBrowserShort(t)
-	firefox := requireTool(t, "firefox-esr")
-	display := startXvfb(t)
+	firefox := testenv.RequireTool(t, "firefox-esr")
+	display := testenv.StartXvfb(t)
 	// fpserver's generated certificate is issued by its own local CA
 	// (DATA/tls/ca.pem); Firefox trusts that CA through NSS certutil, as a
 	// user would. (mozilla::pkix refuses a CA certificate used as the server

@@ -32,6 +32,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/guanaco-fp/guanaco/internal/testenv"
 )
 
 // runTool runs a command with a deadline and returns its combined output.
@@ -72,7 +74,7 @@ func curlVersion(t testing.TB, curl string) string {
 // Accept; HTTP/2 sends :method, :path, :scheme, :authority, user-agent,
 // accept (pseudo order m,p,s,a).
 func TestE2ECurl(t *testing.T) {
-	curl := requireTool(t, "curl")
+	curl := testenv.RequireTool(t, "curl")
 	s := startServer(t)
 	ver := curlVersion(t, curl)
 	ca := filepath.Join(s.dataDir, "tls", "cert.pem")
@@ -294,7 +296,7 @@ var (
 // stored Akamai fingerprint of h2load's requests equals the one formatted
 // from h2load's preface as observed on a separate listener.
 func TestE2EH2load(t *testing.T) {
-	h2load := requireTool(t, "h2load")
+	h2load := testenv.RequireTool(t, "h2load")
 	s := startServer(t)
 	const n = 200
 	flags := []string{"-c", "4", "-m", "10"}
@@ -366,7 +368,7 @@ func TestE2EH2load(t *testing.T) {
 // headers, connects to haproxy from 127.0.0.2, and checks that the client
 // address shown and stored is 127.0.0.2, not haproxy's.
 func TestE2EHAProxy(t *testing.T) {
-	haproxy := requireTool(t, "haproxy")
+	haproxy := testenv.RequireTool(t, "haproxy")
 	s := startServer(t, "-store-full-ip", "-proxy-protocol", "-trusted-proxies", "127.0.0.1/32")
 	dir := t.TempDir()
 	feHTTPS, feHTTP := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1")
@@ -497,7 +499,7 @@ func h2specBinary(t *testing.T) string {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		requireTool(t, "h2spec") // skips, or fails under CI
+		testenv.RequireTool(t, "h2spec") // skips, or fails under CI
 	}
 	dir := t.TempDir()
 	gobin := filepath.Join(dir, "bin")

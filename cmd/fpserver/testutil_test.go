@@ -9,17 +9,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -27,11 +21,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/internal/testenv"
 	"github.com/guanaco-fp/guanaco/store"
 )
 
@@ -52,25 +46,6 @@ const (
 	lnDebug   = "debug"
 )
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writers (the server's
-// log handler writes from many goroutines).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // e2eServer is an fpserver started in-process by startServer. It is stopped
 // (context cancelled, Run awaited, exit status checked) when the test ends.
 type e2eServer struct {
@@ -78,7 +53,7 @@ type e2eServer struct {
 	addrs   map[string]net.Addr
 	certPEM []byte
 	roots   *x509.CertPool
-	logs    *lockedBuffer
+	logs    *testenv.SyncBuffer
 }
 
 // startServer runs `fpserver serve` in-process with a fresh data directory
@@ -101,7 +76,7 @@ func startServer(t *testing.T, extra ...string) *e2eServer {
 	args = append(args, extra...)
 	want := enabledListeners(args)
 
-	s := &e2eServer{dataDir: dir, addrs: map[string]net.Addr{}, logs: &lockedBuffer{}}
+	s := &e2eServer{dataDir: dir, addrs: map[string]net.Addr{}, logs: &testenv.SyncBuffer{}}
 	type bound struct {
 		name string
 		addr net.Addr
@@ -569,21 +544,6 @@ func (s *e2eServer) checkHealthy(t testing.TB) {
 	}
 }
 
-// requireTool returns the path of an external program. When it is missing
-// the test is skipped, except under CI=true, where a missing tool fails.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true (install it, see .ci/run): %v", name, err)
-	}
-	t.Skipf("%s not installed: %v", name, err)
-	return ""
-}
-
 // freePort returns a TCP port on host that was free a moment ago. Prefer
 // listening on :0 and passing the listener; use this only for programs
 // that must be told a port.
@@ -618,10 +578,10 @@ func waitDial(t testing.TB, addr string, timeout time.Duration, exited <-chan st
 // startProcess starts cmd in a process group of its own, captures its
 // output, and when the test ends kills the group (cmd and whatever it
 // started) and waits for cmd. The returned channel is closed when cmd exits.
-func startProcess(t testing.TB, cmd *exec.Cmd) (<-chan struct{}, *lockedBuffer) {
+func startProcess(t testing.TB, cmd *exec.Cmd) (<-chan struct{}, *testenv.SyncBuffer) {
 	t.Helper()
 	ownProcessGroup(cmd)
-	out := &lockedBuffer{}
+	out := &testenv.SyncBuffer{}
 	if cmd.Stdout == nil {
 		cmd.Stdout = out
 	}
@@ -652,73 +612,6 @@ func startProcess(t testing.TB, cmd *exec.Cmd) (<-chan struct{}, *lockedBuffer) 
 		}
 	})
 	return exited, out
-}
-
-// writeTestPKI writes a test CA and a server certificate it issued for
-// localhost, 127.0.0.1 and ::1 into dir. It returns the CA certificate file,
-// the server's chain file (leaf then CA) and its key file, in PEM.
-func writeTestPKI(t testing.TB, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "guanaco e2e test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(2),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}), caPEM...)
-	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{
-		{caFile, caPEM}, {certFile, chain},
-		{keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})},
-	} {
-		if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return caFile, certFile, keyFile
 }
 
 // openStore opens the server's SQLite database a second time, read side
