@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // catalogueFS holds the built-in profiles, one NAME.json per profile,
@@ -21,9 +22,9 @@ var catalogueFS embed.FS
 var ErrUnknownProfile = errors.New("emulation: unknown profile")
 
 // Catalogue returns the built-in profiles, each decoded and validated
-// afresh (callers may modify them), sorted by name. A file whose name is
-// not its profile's name plus ".json" is an error, as is any invalid
-// profile.
+// afresh (callers may modify them), sorted by name, with source kind
+// SourceBuiltin unless the file names another. A file whose name is not
+// its profile's name plus ".json" is an error, as is any invalid profile.
 func Catalogue() ([]*Profile, error) {
 	entries, err := fs.Glob(catalogueFS, "catalogue/*.json")
 	if err != nil {
@@ -42,6 +43,9 @@ func Catalogue() ([]*Profile, error) {
 		}
 		if want := strings.TrimSuffix(path.Base(name), ".json"); p.Name != want {
 			return nil, fmt.Errorf("emulation: built-in %s holds profile %q", name, p.Name)
+		}
+		if p.Source.Kind == "" {
+			p.Source.Kind = SourceBuiltin
 		}
 		out = append(out, p)
 	}
@@ -67,10 +71,12 @@ func Lookup(name string) (*Profile, error) {
 // names (DESIGN §4.5 step 3), or nil when none is of the same browser
 // family (Chromium-based, Firefox, Safari) or the user agent names no
 // known browser. Closeness within the family, in order: the smallest
-// distance between major versions, the same platform, the same browser
-// (a user agent alone cannot tell Chromium from Google Chrome, so this
-// only breaks ties), then the newer version and finally the name, so the
-// result is deterministic.
+// distance between major versions, the same platform, a fresh profile
+// before a stale one (Source.Stale), the same browser (a user agent alone
+// cannot tell Chromium from Google Chrome, so this only breaks ties), the
+// newer version, the most recently corroborated profile (Source.LastSeen,
+// else Source.BuiltAt) and finally the name, so the result is
+// deterministic.
 func Match(profiles []*Profile, userAgent string) *Profile {
 	browser, version, platform := identify(userAgent, nil)
 	if browser == "unknown" {
@@ -78,7 +84,7 @@ func Match(profiles []*Profile, userAgent string) *Profile {
 	}
 	major := majorOf(version)
 	var best *Profile
-	var bestKey [4]int
+	var bestKey [5]int
 	for _, p := range profiles {
 		if p == nil || family(p.Browser) != family(browser) {
 			continue
@@ -88,12 +94,32 @@ func Match(profiles []*Profile, userAgent string) *Profile {
 		if dist < 0 {
 			dist = -dist
 		}
-		key := [4]int{dist, b2i(p.Platform != platform), b2i(p.Browser != browser), -pm}
-		if best == nil || slices.Compare(key[:], bestKey[:]) < 0 || slices.Compare(key[:], bestKey[:]) == 0 && p.Name < best.Name {
+		key := [5]int{dist, b2i(p.Platform != platform), b2i(p.Source.Stale), b2i(p.Browser != browser), -pm}
+		if best == nil {
+			best, bestKey = p, key
+			continue
+		}
+		c := slices.Compare(key[:], bestKey[:])
+		if c == 0 {
+			c = seenAt(best).Compare(seenAt(p)) // later first
+		}
+		if c == 0 {
+			c = strings.Compare(p.Name, best.Name)
+		}
+		if c < 0 {
 			best, bestKey = p, key
 		}
 	}
 	return best
+}
+
+// seenAt is when p was last known to match a real browser: the latest
+// corroborating visit of a curated profile, else when it was built.
+func seenAt(p *Profile) time.Time {
+	if !p.Source.LastSeen.IsZero() {
+		return p.Source.LastSeen
+	}
+	return p.Source.BuiltAt
 }
 
 // family groups browsers that share an engine and TLS/HTTP stack.

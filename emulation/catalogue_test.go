@@ -2,8 +2,10 @@ package emulation
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
 )
@@ -158,11 +160,79 @@ func TestMatch(t *testing.T) {
 	if got := Match(tie, "Mozilla/5.0 (X11; Linux x86_64; rv:149.0) Gecko/20100101 Firefox/149.0"); got.Name != "a" {
 		t.Errorf("tie break chose %s", got.Name)
 	}
+	for _, p := range catalogueOrFatal(t) {
+		if p.Source.Kind != SourceBuiltin {
+			t.Errorf("built-in %s has source kind %q", p.Name, p.Source.Kind)
+		}
+	}
 	all, err := Catalogue()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := Match(all, ffLinux); got == nil || got.Name != "firefox-153-linux" {
 		t.Errorf("Match(catalogue, firefox 152) = %v", got)
+	}
+}
+
+func catalogueOrFatal(t *testing.T) []*Profile {
+	t.Helper()
+	all, err := Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+// TestMatchFreshness: among otherwise equally close profiles, a fresh one
+// beats a stale one, then the latest corroborated (last_seen, else
+// built_at) wins; the name only breaks the remaining ties.
+func TestMatchFreshness(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 12, 0, 0, 0, time.UTC) }
+	mk := func(name string, stale bool, lastSeen, builtAt time.Time) *Profile {
+		return &Profile{Name: name, Browser: "chrome", Version: "156.0.0.0", Platform: "windows",
+			Source: Source{Kind: SourceCurated, Stale: stale, LastSeen: lastSeen, BuiltAt: builtAt}}
+	}
+	const ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+	name := func(p *Profile) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return p.Name
+	}
+	for _, tc := range []struct {
+		what string
+		set  []*Profile
+		want string
+	}{
+		{"fresh beats stale, even when the stale one was seen later and sorts first",
+			[]*Profile{mk("a-stale", true, day(20), day(1)), mk("b-fresh", false, day(10), day(1))}, "b-fresh"},
+		{"fresh beats stale in the other order too",
+			[]*Profile{mk("b-fresh", false, day(10), day(1)), mk("a-stale", true, day(20), day(1))}, "b-fresh"},
+		{"two fresh: the latest last_seen",
+			[]*Profile{mk("a-old", false, day(10), day(1)), mk("b-new", false, day(20), day(1)), mk("c-mid", false, day(15), day(1))}, "b-new"},
+		{"without last_seen the latest built_at counts",
+			[]*Profile{mk("a", false, time.Time{}, day(2)), mk("b", false, time.Time{}, day(5))}, "b"},
+		{"last_seen is preferred to an older built_at",
+			[]*Profile{mk("a", false, time.Time{}, day(15)), mk("b", false, day(20), day(1))}, "b"},
+		{"two stale: the latest last_seen",
+			[]*Profile{mk("a", true, day(3), day(1)), mk("b", true, day(4), day(1))}, "b"},
+		{"equal freshness: the name",
+			[]*Profile{mk("b", false, day(3), day(1)), mk("a", false, day(3), day(1))}, "a"},
+		{"a stale profile is still chosen when it is the only one of the family",
+			[]*Profile{mk("only", true, day(3), day(1)), {Name: "ff", Browser: "firefox", Version: "153.0", Platform: "windows"}}, "only"},
+		{"version closeness comes before freshness",
+			[]*Profile{mk("exact-stale", true, day(3), day(1)), {Name: "older-fresh", Browser: "chrome", Version: "150.0.0.0", Platform: "windows"}}, "exact-stale"},
+		{"freshness comes before the exact browser (Chromium and Chrome look alike)",
+			[]*Profile{mk("chrome-stale", true, day(3), day(1)), {Name: "chromium-fresh", Browser: "chromium", Version: "156.0.0.0", Platform: "windows"}}, "chromium-fresh"},
+	} {
+		if got := Match(tc.set, ua); name(got) != tc.want {
+			t.Errorf("%s: Match = %s, want %s", tc.what, name(got), tc.want)
+		}
+		// Deterministic: the input order does not matter.
+		rev := slices.Clone(tc.set)
+		slices.Reverse(rev)
+		if got := Match(rev, ua); name(got) != tc.want {
+			t.Errorf("%s (reversed input): Match = %s, want %s", tc.what, name(got), tc.want)
+		}
 	}
 }

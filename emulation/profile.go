@@ -113,13 +113,40 @@ type Expected struct {
 	AkamaiHash string `json:"akamai_hash,omitempty"`
 }
 
-// Source records how the profile was made.
+// Source records how the profile was made and, for profiles curated from
+// visitors, how well it is corroborated.
 type Source struct {
 	BuiltAt  time.Time `json:"built_at"`
 	VisitKey string    `json:"visit_key,omitempty"`
 	Captures []string  `json:"captures,omitempty"`
 	Note     string    `json:"note,omitempty"`
+	// Kind is where the profile came from: SourceCurated, SourceBuiltin or
+	// SourceImported; empty in documents written before curation existed.
+	Kind string `json:"kind,omitempty"`
+	// BrowserKey and WireKey are the browser and wire identities the
+	// curation grouped the visits by (curated profiles only).
+	BrowserKey string `json:"browser_key,omitempty"`
+	WireKey    string `json:"wire_key,omitempty"`
+	// FirstSeen and LastSeen bound the corroborating visits; Visits and
+	// Addresses count them and their distinct client addresses.
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+	Visits    int64     `json:"visits,omitempty"`
+	Addresses int64     `json:"addresses,omitempty"`
+	// Stale: no corroborating visit for the curation's stale period.
+	Stale bool `json:"stale,omitempty"`
 }
+
+// Source kinds.
+const (
+	SourceCurated  = "curated"
+	SourceBuiltin  = "builtin"
+	SourceImported = "imported"
+)
+
+// Fresh reports whether p is usable as a current profile: not marked
+// stale.
+func (p *Profile) Fresh() bool { return !p.Source.Stale }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 

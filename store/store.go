@@ -38,6 +38,10 @@ type (
 	FingerprintCount = model.FingerprintCount
 	UserAgentCount   = model.UserAgentCount
 	TimeWindow       = model.TimeWindow
+	VisitVerdict     = model.VisitVerdict
+	PendingVisit     = model.PendingVisit
+	PendingQuery     = model.PendingQuery
+	WireGroup        = model.WireGroup
 )
 
 // Errors returned by every Store; test with errors.Is.
@@ -60,12 +64,28 @@ const (
 
 // Initiators.
 const (
-	InitiatorNavigate = model.InitiatorNavigate
-	InitiatorFetch    = model.InitiatorFetch
-	InitiatorXHR      = model.InitiatorXHR
-	InitiatorForm     = model.InitiatorForm
-	InitiatorEcho     = model.InitiatorEcho
-	InitiatorAPI      = model.InitiatorAPI
+	InitiatorNavigate  = model.InitiatorNavigate
+	InitiatorFetch     = model.InitiatorFetch
+	InitiatorXHR       = model.InitiatorXHR
+	InitiatorForm      = model.InitiatorForm
+	InitiatorEcho      = model.InitiatorEcho
+	InitiatorAPI       = model.InitiatorAPI
+	InitiatorWebSocket = model.InitiatorWebSocket
+)
+
+// Profile sources (Profile.Source).
+const (
+	ProfileCurated  = model.ProfileCurated
+	ProfileBuiltin  = model.ProfileBuiltin
+	ProfileImported = model.ProfileImported
+)
+
+// Limits of stored values and of every list a Store returns.
+const (
+	MaxIDLen          = model.MaxIDLen
+	MaxKeyLen         = model.MaxKeyLen
+	MaxProfileNameLen = model.MaxProfileNameLen
+	MaxLimit          = model.MaxLimit
 )
 
 // NewCaptureID returns a new time-ordered, random 32-hex-digit capture ID.

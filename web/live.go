@@ -61,6 +61,7 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	rc := h.captureOf(r)
 	key := ensureVisitKey(w, r, isTLS(r, rc))
 	rep := h.fingerprint(r, rc, store.InitiatorNavigate, key)
+	rep.Verdict = h.verdictOf(r.Context(), rep)
 	hd := w.Header()
 	hd.Set("Accept-CH", acceptCH)
 	hd.Set("Critical-CH", criticalCH)
@@ -70,12 +71,14 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 		Report:     reportView(rep),
 		ProfileURL: "/api/profiles/visit/" + key,
 		Stored:     *rep.Stored,
+		Verdict:    verdictView(rep.Verdict),
 	}))
 }
 
 // apiFingerprint serves GET /api/fingerprint.
 func (h *handler) apiFingerprint(w http.ResponseWriter, r *http.Request) {
 	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
+	rep.Verdict = h.verdictOf(r.Context(), rep)
 	w.Header().Set("Cache-Control", "no-store")
 	h.writeJSON(w, r, http.StatusOK, rep)
 }

@@ -28,7 +28,8 @@ import (
 //	            "header_order", "h2": {...} (HTTP/2 only) },
 //	  "fingerprints": { "ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r",
 //	            "ja4_o", "ja4_ro", "peetprint", "peetprint_hash", "akamai",
-//	            "akamai_hash", "header_order", "header_order_hash" }
+//	            "akamai_hash", "header_order", "header_order_hash" },
+//	  "verdict": {...} (GET / and /api/fingerprint only; see verdictReport)
 //	}
 //
 // "complete" is false when no request head could be matched to the request
@@ -48,6 +49,9 @@ type report struct {
 	TLS          *tlsReport   `json:"tls"`
 	HTTP         httpReport   `json:"http"`
 	Fingerprints fingerprints `json:"fingerprints"`
+	// Verdict is set on GET / and GET /api/fingerprint only (see
+	// verdictReport).
+	Verdict *verdictReport `json:"verdict,omitempty"`
 
 	// visitKey groups the captures of one page visit. It is stored but
 	// never put into a response: the cookie is HttpOnly.
@@ -180,31 +184,9 @@ type httpReport struct {
 	H2          *H2Summary           `json:"h2,omitempty"`
 }
 
-// H2Summary is the HTTP/2 summary of a request; it is also the JSON stored
-// in store.Capture.H2, which the profile builder reads:
-//
-//	{
-//	  "stream_id": 1,
-//	  "settings": [[1, 65536], [2, 0], ...],          first SETTINGS frame, in order
-//	  "window_update": 15663105,                       connection increment before the first HEADERS, 0 if none
-//	  "priority_frames": [{"stream_id", "exclusive", "depends_on", "weight"}],  before the first HEADERS
-//	  "headers_priority": {"stream_id", "exclusive", "depends_on", "weight"},   this stream's HEADERS priority, absent if none
-//	  "pseudo_order": [":method", ":authority", ":scheme", ":path"],           this stream's pseudo headers
-//	  "akamai": "...", "akamai_hash": "..."
-//	}
-//
-// Weights are real weights (1..256). The settings and priority shapes are
-// those of emulation.Setting and emulation.Priority.
-type H2Summary struct {
-	StreamID        uint32                   `json:"stream_id"`
-	Settings        []fingerprint.H2Setting  `json:"settings"`
-	WindowUpdate    uint32                   `json:"window_update"`
-	PriorityFrames  []fingerprint.H2Priority `json:"priority_frames"`
-	HeadersPriority *fingerprint.H2Priority  `json:"headers_priority,omitempty"`
-	PseudoOrder     []string                 `json:"pseudo_order"`
-	Akamai          string                   `json:"akamai"`
-	AkamaiHash      string                   `json:"akamai_hash"`
-}
+// H2Summary is the HTTP/2 summary of a request, stored in
+// store.Capture.H2 (see capture.H2Summary).
+type H2Summary = capture.H2Summary
 
 // fingerprints is the "fingerprints" object. TLS values are empty without
 // TLS, Akamai values empty without HTTP/2.

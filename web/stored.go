@@ -62,7 +62,20 @@ func (h *handler) loadCapture(r *http.Request) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return storedReport(c)
+	rep, err := storedReport(c)
+	if err != nil {
+		return nil, err
+	}
+	rep.visitKey = c.VisitKey
+	return rep, nil
+}
+
+// storedCapture is the JSON of GET /api/captures/{id}: the stored report
+// plus, for a capture with a visit, the "curation" object (see
+// curationReport).
+type storedCapture struct {
+	*report
+	Curation *curationReport `json:"curation,omitempty"`
 }
 
 // capturePage serves GET /captures/{id}.
@@ -72,10 +85,14 @@ func (h *handler) capturePage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "private, max-age=300")
+	ctx, cancel := h.storeCtx(r)
+	defer cancel()
+	cur := h.curationOf(ctx, rep.visitKey)
+	w.Header().Set("Cache-Control", "private, max-age=60")
 	h.render(w, r, http.StatusOK, templates.Capture(templates.CapturePage{
-		Page:   h.page("Capture "+rep.CaptureID, ""),
-		Report: reportView(rep),
+		Page:     h.page("Capture "+rep.CaptureID, ""),
+		Report:   reportView(rep),
+		Curation: curationView(cur),
 	}))
 }
 
@@ -86,8 +103,11 @@ func (h *handler) captureAPI(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "private, max-age=300")
-	h.writeJSON(w, r, http.StatusOK, rep)
+	ctx, cancel := h.storeCtx(r)
+	defer cancel()
+	out := storedCapture{report: rep, Curation: h.curationOf(ctx, rep.visitKey)}
+	w.Header().Set("Cache-Control", "private, max-age=60")
+	h.writeJSON(w, r, http.StatusOK, out)
 }
 
 // population is the JSON of GET /api/fingerprints/{hash}.
@@ -285,47 +305,6 @@ func (h *handler) fingerprintPage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	h.render(w, r, http.StatusOK, templates.Fingerprint(page))
-}
-
-// profilesList is the JSON of GET /api/profiles.
-type profilesList struct {
-	Count    int               `json:"count"`
-	Profiles []json.RawMessage `json:"profiles"`
-}
-
-// profiles serves GET /api/profiles: every stored profile document, by
-// name.
-func (h *handler) profiles(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := h.storeCtx(r)
-	defer cancel()
-	ps, err := h.d.Store.ListProfiles(ctx)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	out := profilesList{Count: len(ps), Profiles: make([]json.RawMessage, len(ps))}
-	for i, p := range ps {
-		out.Profiles[i] = p.JSON
-	}
-	h.writeJSON(w, r, http.StatusOK, out)
-}
-
-// profile serves GET /api/profiles/{name}: the stored document byte for
-// byte.
-func (h *handler) profile(w http.ResponseWriter, r *http.Request) {
-	name := pathParam(r, "name")
-	if name == "" || len(name) > 200 {
-		h.fail(w, r, notFoundError("no profile named %q", name))
-		return
-	}
-	ctx, cancel := h.storeCtx(r)
-	defer cancel()
-	p, err := h.d.Store.Profile(ctx, name)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.writeRawJSON(w, http.StatusOK, p.JSON)
 }
 
 // visitProfile serves GET /api/profiles/visit/{key}: a profile built from

@@ -12,15 +12,19 @@
 //	ANY  /api/echo, /api/echo/*    JSON: echo of method, path, query, body plus the fingerprint
 //	POST /probe/fetch, /probe/xhr  JSON: fingerprint of the page script's fetch / XHR
 //	GET|POST /probe/form           HTML: fingerprint of the page's form submission
+//	GET|CONNECT /probe/ws          WebSocket: the handshake's fingerprint as one text message
+//	                               (HTTP/1.1 upgrade, or HTTP/2 extended CONNECT; see websocket.go)
 //
-//	GET  /captures/{id}            HTML: a stored capture
-//	GET  /api/captures/{id}        JSON: a stored capture
+//	GET  /captures/{id}            HTML: a stored capture and what curation made of its visit
+//	GET  /api/captures/{id}        JSON: a stored capture, with "curation" when it has a visit
 //	GET  /fingerprints/{hash}      HTML: population view of a fingerprint value (?kind= optional)
 //	GET  /api/fingerprints/{hash}  JSON: the same
 //	GET  /stats                    HTML: top fingerprints and user agents (?window=1h|24h|7d|30d|all)
 //	GET  /api/stats                JSON: the same
-//	GET  /api/profiles             JSON: {"count": n, "profiles": [profile documents]}
-//	GET  /api/profiles/{name}      JSON: one stored profile document, byte for byte
+//	GET  /profiles                 HTML: the stored profiles, 50 a page (?page=, ?browser=, ?platform=, ?source=)
+//	GET  /profiles/{name}          HTML: one stored profile: fingerprints, freshness, header lists, HTTP/2 preface
+//	GET  /api/profiles             JSON: {"count", "page", "pages", "page_size", "profiles": [documents], "summaries": [...]}
+//	GET  /api/profiles/{name}      JSON: one stored profile document, byte for byte (?download=1: as an attachment)
 //	GET  /api/profiles/visit/{key} JSON: a profile built from one visit's captures (not stored)
 //	GET  /healthz, /readyz         liveness (always 200), readiness (503 when Deps.Ready fails)
 //	GET  /static/*                 embedded assets
@@ -81,6 +85,10 @@ type Deps struct {
 	// wrapping store.ErrInvalid when the captures cannot make a profile.
 	// Nil: the route answers 501.
 	BuildProfile func(ctx context.Context, visitKey string) (*emulation.Profile, error)
+	// KnownProfiles returns the profiles a visitor is compared with in the
+	// verdict of GET / and /api/fingerprint (curate.Known.Profiles). Nil:
+	// the verdict names no closest profile.
+	KnownProfiles func(context.Context) []*emulation.Profile
 	// CaptureOf returns the capture of a request; default
 	// capture.FromRequest. Tests set it to inject captures.
 	CaptureOf func(*http.Request) (*capture.Request, bool)
@@ -187,6 +195,8 @@ func (h *handler) routes() http.Handler {
 	r.Post("/probe/xhr", h.probe(store.InitiatorXHR))
 	r.Get("/probe/form", h.probeForm)
 	r.Post("/probe/form", h.probeForm)
+	r.Get("/probe/ws", h.probeWebSocket)
+	r.Connect("/probe/ws", h.probeWebSocket)
 
 	// Stored data.
 	r.Get("/captures/{id}", h.capturePage)
@@ -195,6 +205,8 @@ func (h *handler) routes() http.Handler {
 	r.Get("/api/fingerprints/{hash}", h.fingerprintAPI)
 	r.Get("/stats", h.statsPage)
 	r.Get("/api/stats", h.statsAPI)
+	r.Get("/profiles", h.profilesPage)
+	r.Get("/profiles/{name}", h.profileDetail)
 	r.Get("/api/profiles", h.profiles)
 	r.Get("/api/profiles/{name}", h.profile)
 	r.Get("/api/profiles/visit/{key}", h.visitProfile)

@@ -68,6 +68,7 @@ type getConfig struct {
 	verbose     bool
 	cacert      string
 	profilesDir string
+	profilesDB  string
 	timeout     time.Duration
 	url         string
 }
@@ -83,6 +84,7 @@ func (m *Main) get(ctx context.Context, args []string) int {
 	fs.BoolVar(&cfg.verbose, "v", false, "print the negotiated protocol, the profile, the status line and the response headers to stderr")
 	fs.StringVar(&cfg.cacert, "cacert", "", "PEM `file` of CA certificates to verify the server with instead of the system roots")
 	fs.StringVar(&cfg.profilesDir, "profiles-dir", defaultProfilesDir(), "`directory` of imported profiles")
+	fs.StringVar(&cfg.profilesDB, "profiles-db", "", "also use the profiles of this database `DSN` (the database fpserver writes)")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "time allowed for the whole request, body included; 0 = none")
 	rest, code := m.parse(fs, args)
 	if code >= 0 {
@@ -106,6 +108,11 @@ func (m *Main) doGet(ctx context.Context, cfg getConfig) error {
 	set, err := loadProfiles(cfg.profilesDir, m.Stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.profilesDB != "" {
+		if err := set.addDB(ctx, cfg.profilesDB, m.Stderr); err != nil {
+			return err
+		}
 	}
 	var roots *x509.CertPool
 	if cfg.cacert != "" {

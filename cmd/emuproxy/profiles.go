@@ -1,17 +1,21 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/store"
 )
 
 // defaultProfile is the built-in profile used when nothing else selects one.
@@ -32,11 +36,14 @@ func defaultProfilesDir() string {
 type profileSet struct {
 	builtin  []*emulation.Profile
 	imported []*emulation.Profile
-	dir      string
+	// stored are the profiles of a -profiles-db (emuproxy get).
+	stored []*emulation.Profile
+	dir    string
 }
 
 // loadProfiles reads the catalogue and dir's *.json (dir may be empty or
-// missing). An imported file that does not validate, or that shadows a
+// missing); an imported profile whose document names no source kind gets
+// "imported". An imported file that does not validate, or that shadows a
 // built-in name, is reported to warn and skipped.
 func loadProfiles(dir string, warn io.Writer) (*profileSet, error) {
 	builtin, err := emulation.Catalogue()
@@ -67,6 +74,9 @@ func loadProfiles(dir string, warn io.Writer) (*profileSet, error) {
 			fmt.Fprintf(warn, "emuproxy: skipping %s: profile %q is a built-in name\n", f, p.Name)
 			continue
 		}
+		if p.Source.Kind == "" {
+			p.Source.Kind = emulation.SourceImported
+		}
 		s.imported = append(s.imported, p)
 	}
 	return s, nil
@@ -81,9 +91,32 @@ func (s *profileSet) builtinNamed(name string) *emulation.Profile {
 	return nil
 }
 
-// all returns the built-in profiles, then the imported ones.
+// all returns the built-in profiles, then the imported and the stored
+// ones.
 func (s *profileSet) all() []*emulation.Profile {
-	return append(slices.Clone(s.builtin), s.imported...)
+	return slices.Concat(s.builtin, s.imported, s.stored)
+}
+
+// addDB adds the profiles stored in the database dsn whose names are not
+// taken yet; a taken name is reported to warn.
+func (s *profileSet) addDB(ctx context.Context, dsn string, warn io.Writer) error {
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("opening -profiles-db: %w", err)
+	}
+	defer st.Close()
+	ps, err := readDBProfiles(ctx, st, slog.New(slog.NewTextHandler(warn, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if slices.ContainsFunc(s.all(), func(q *emulation.Profile) bool { return q.Name == p.Name }) {
+			fmt.Fprintf(warn, "emuproxy: skipping stored profile %q: the name is taken\n", p.Name)
+			continue
+		}
+		s.stored = append(s.stored, p)
+	}
+	return nil
 }
 
 // lookup returns the profile called name.
@@ -159,15 +192,29 @@ func (s *profileSet) importProfile(b []byte) (*emulation.Profile, string, error)
 
 const profilesSynopsis = `profiles [flags] list | show NAME | import FILE
 
-  list         the built-in profiles and those imported into -profiles-dir
+  list         the built-in profiles, those imported into -profiles-dir and,
+               with -profiles-db / -profiles-url, those emuproxy serve would
+               read from there: where each comes from (SOURCE: builtin,
+               imported, db, url), the document's kind (builtin, imported,
+               curated), when a real browser last matched it, how many
+               visits corroborate it, and a stale mark
   show NAME    one profile as JSON
   import FILE  validate a profile JSON (as fpserver's /api/profiles serves
                it; FILE - reads stdin) and store it in -profiles-dir`
 
+// listedProfile is one row of 'emuproxy profiles list'.
+type listedProfile struct {
+	p    *emulation.Profile
+	from string
+}
+
 // profiles runs `emuproxy profiles`.
-func (m *Main) profiles(_ context.Context, args []string) int {
+func (m *Main) profiles(ctx context.Context, args []string) int {
 	fs := m.newFlagSet("profiles", profilesSynopsis)
 	dir := fs.String("profiles-dir", defaultProfilesDir(), "`directory` of imported profiles")
+	dbDSN := fs.String("profiles-db", "", "also list the profiles of this database `DSN` (list only)")
+	listURL := fs.String("profiles-url", "", "also list the profiles a running fpserver serves at this /api/profiles `URL` (list only)")
+	cacert := fs.String("cacert", "", "PEM `file` of CA certificates to verify -profiles-url with instead of the system roots")
 	rest, code := m.parse(fs, args)
 	if code >= 0 {
 		return code
@@ -183,17 +230,12 @@ func (m *Main) profiles(_ context.Context, args []string) int {
 	}
 	switch {
 	case rest[0] == "list" && len(rest) == 1:
-		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tBROWSER\tVERSION\tPLATFORM\tSOURCE\tJA4\tAKAMAI")
-		for _, group := range []struct {
-			src   string
-			items []*emulation.Profile
-		}{{"built-in", set.builtin}, {"imported", set.imported}} {
-			for _, p := range group.items {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Browser, p.Version, p.Platform, group.src, p.Expected.JA4, p.Expected.AkamaiHash)
-			}
+		rows, err := m.listProfiles(ctx, set, *dbDSN, *listURL, *cacert)
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
+			return exitFail
 		}
-		if err := tw.Flush(); err != nil {
+		if err := writeProfileList(m.Stdout, rows); err != nil {
 			fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
 			return exitFail
 		}
@@ -234,4 +276,75 @@ func (m *Main) profiles(_ context.Context, args []string) int {
 	}
 	fs.Usage()
 	return exitUsage
+}
+
+// listProfiles gathers the rows of 'profiles list' in the order emuproxy
+// serve merges its sources; a name taken by an earlier source is skipped
+// with a warning, as serve does.
+func (m *Main) listProfiles(ctx context.Context, set *profileSet, dsn, listURL, cacert string) ([]listedProfile, error) {
+	var rows []listedProfile
+	for _, p := range set.builtin {
+		rows = append(rows, listedProfile{p, "builtin"})
+	}
+	for _, p := range set.imported {
+		rows = append(rows, listedProfile{p, "imported"})
+	}
+	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	add := func(ps []*emulation.Profile, from string) {
+		for _, p := range ps {
+			if slices.ContainsFunc(rows, func(r listedProfile) bool { return r.p.Name == p.Name }) {
+				fmt.Fprintf(m.Stderr, "emuproxy: skipping %s profile %q: the name is taken\n", from, p.Name)
+				continue
+			}
+			rows = append(rows, listedProfile{p, from})
+		}
+	}
+	if dsn != "" {
+		st, err := store.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("opening -profiles-db: %w", err)
+		}
+		ps, err := readDBProfiles(ctx, st, log)
+		_ = st.Close()
+		if err != nil {
+			return nil, err
+		}
+		add(ps, "db")
+	}
+	if listURL != "" {
+		roots, err := readRoots(cacert)
+		if err != nil {
+			return nil, err
+		}
+		src := &profileSource{cfg: serveConfig{profilesURL: listURL}, client: profilesClient(roots), log: log}
+		ps, err := src.fetchURL(ctx)
+		if err != nil {
+			return nil, err
+		}
+		add(ps, "url")
+	}
+	return rows, nil
+}
+
+// writeProfileList prints the rows as a table.
+func writeProfileList(w io.Writer, rows []listedProfile) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tBROWSER\tVERSION\tPLATFORM\tSOURCE\tKIND\tLAST SEEN\tVISITS\tSTALE\tJA4\tAKAMAI")
+	dash := func(s string) string { return cmp.Or(s, "-") }
+	for _, r := range rows {
+		p, src := r.p, r.p.Source
+		seen, visits, stale := "-", "-", "-"
+		if !src.LastSeen.IsZero() {
+			seen = src.LastSeen.UTC().Format("2006-01-02 15:04")
+		}
+		if src.Visits > 0 {
+			visits = strconv.FormatInt(src.Visits, 10)
+		}
+		if src.Stale {
+			stale = "stale"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Browser), dash(p.Version), dash(p.Platform),
+			r.from, dash(src.Kind), seen, visits, stale, dash(p.Expected.JA4), dash(p.Expected.AkamaiHash))
+	}
+	return tw.Flush()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -222,16 +224,9 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 	if err != nil {
 		return err
 	}
-	var roots *x509.CertPool
-	if cfg.cacert != "" {
-		pem, err := os.ReadFile(cfg.cacert)
-		if err != nil {
-			return fmt.Errorf("reading -cacert: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("-cacert %s holds no PEM certificate", cfg.cacert)
-		}
+	roots, err := readRoots(cfg.cacert)
+	if err != nil {
+		return err
 	}
 
 	src, err := newProfileSource(ctx, cfg, roots, logger, m.Stderr)
@@ -341,11 +336,7 @@ func newProfileSource(ctx context.Context, cfg serveConfig, roots *x509.CertPool
 		s.static = s.merge(s.static, ps, "-profiles-file")
 	}
 	if cfg.profilesURL != "" {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		if roots != nil {
-			tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-		}
-		s.client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		s.client = profilesClient(roots)
 	}
 	if cfg.profilesDB != "" {
 		s.db, err = store.Open(ctx, cfg.profilesDB)
@@ -392,18 +383,9 @@ func lookupName(ps []*emulation.Profile, name string) bool {
 func (s *profileSource) reload(ctx context.Context) error {
 	ps := s.static
 	if s.db != nil {
-		recs, err := s.db.ListProfiles(ctx)
+		got, err := readDBProfiles(ctx, s.db, s.log)
 		if err != nil {
-			return fmt.Errorf("reading -profiles-db: %w", err)
-		}
-		var got []*emulation.Profile
-		for _, r := range recs {
-			p, err := emulation.Unmarshal(r.JSON)
-			if err != nil {
-				s.log.Warn("emuproxy: skipping an invalid stored profile", "profile", r.Name, "err", err)
-				continue
-			}
-			got = append(got, p)
+			return err
 		}
 		ps = s.merge(ps, got, "-profiles-db")
 	}
@@ -438,9 +420,149 @@ func (s *profileSource) reloadLoop(ctx context.Context, every time.Duration) {
 	}
 }
 
-// fetchURL reads an fpserver /api/profiles document.
+// readRoots reads the -cacert file (nil for none: the system roots).
+func readRoots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading -cacert: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-cacert %s holds no PEM certificate", file)
+	}
+	return roots, nil
+}
+
+// profilesClient is the HTTP client of -profiles-url: roots (nil: the
+// system's) verify the server.
+func profilesClient(roots *x509.CertPool) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if roots != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// readDBProfiles reads every stored profile (see profileFromRecord);
+// invalid ones are logged and skipped.
+func readDBProfiles(ctx context.Context, db store.Store, log *slog.Logger) ([]*emulation.Profile, error) {
+	recs, err := db.ListProfiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading -profiles-db: %w", err)
+	}
+	var got []*emulation.Profile
+	for _, r := range recs {
+		p, err := profileFromRecord(r)
+		if err != nil {
+			log.Warn("emuproxy: skipping an invalid stored profile", "profile", r.Name, "err", err)
+			continue
+		}
+		got = append(got, p)
+	}
+	return got, nil
+}
+
+// profileFromRecord decodes a stored profile. The row carries the source
+// kind and curation's bookkeeping as columns: the kind fills a document
+// that names none; the row's freshness (first and last seen, visits,
+// addresses, identities) wins when it has a value, because curation
+// updates the row of a pinned profile without rewriting its document; a
+// curated row's stale mark is authoritative, any other row only adds one.
+func profileFromRecord(r store.Profile) (*emulation.Profile, error) {
+	p, err := emulation.Unmarshal(r.JSON)
+	if err != nil {
+		return nil, err
+	}
+	applyRow(p, r)
+	return p, nil
+}
+
+// applyRow copies a stored row's kind and bookkeeping into p's source (see
+// profileFromRecord).
+func applyRow(p *emulation.Profile, r store.Profile) {
+	src := &p.Source
+	if src.Kind == "" {
+		src.Kind = cmp.Or(r.Source, emulation.SourceImported)
+	}
+	if !r.FirstSeen.IsZero() {
+		src.FirstSeen = r.FirstSeen.UTC()
+	}
+	if !r.LastSeen.IsZero() {
+		src.LastSeen = r.LastSeen.UTC()
+	}
+	if r.Visits > 0 {
+		src.Visits = r.Visits
+	}
+	if r.Addresses > 0 {
+		src.Addresses = r.Addresses
+	}
+	src.BrowserKey = cmp.Or(r.BrowserKey, src.BrowserKey)
+	src.WireKey = cmp.Or(r.WireKey, src.WireKey)
+	if r.Source == store.ProfileCurated {
+		src.Stale = r.Stale
+	} else {
+		src.Stale = src.Stale || r.Stale
+	}
+}
+
+// maxProfilePages bounds how many pages of an /api/profiles list
+// fetchURL follows.
+const maxProfilePages = 1000
+
+// fetchURL reads an fpserver /api/profiles list, following its pages
+// (the list says "page" and "pages"; the other pages are the same URL
+// with ?page=N), or a single profile document. A profile listed twice
+// (the list changed between pages) is kept once. Any failed page fails
+// the whole read, so a reload never installs half a list.
 func (s *profileSource) fetchURL(ctx context.Context) ([]*emulation.Profile, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.profilesURL, nil)
+	base, err := url.Parse(s.cfg.profilesURL)
+	if err != nil {
+		return nil, fmt.Errorf("-profiles-url: %w", err)
+	}
+	b, err := s.getURL(ctx, base.String())
+	if err != nil {
+		return nil, err
+	}
+	out, page, pages, err := decodeProfilePage(b, s.log)
+	if err != nil {
+		return nil, err
+	}
+	if pages-page > maxProfilePages {
+		return nil, fmt.Errorf("-profiles-url: %s has %d pages, more than %d", s.cfg.profilesURL, pages, maxProfilePages)
+	}
+	seen := map[string]bool{}
+	for _, p := range out {
+		seen[p.Name] = true
+	}
+	for n := page + 1; n <= pages; n++ {
+		u := *base
+		q := u.Query()
+		q.Set("page", strconv.Itoa(n))
+		u.RawQuery = q.Encode()
+		b, err := s.getURL(ctx, u.String())
+		if err != nil {
+			return nil, err
+		}
+		more, _, _, err := decodeProfilePage(b, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("-profiles-url page %d: %w", n, err)
+		}
+		for _, p := range more {
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}
+
+// getURL reads the body of a 200 answer to GET u.
+func (s *profileSource) getURL(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("-profiles-url: %w", err)
 	}
@@ -450,20 +572,43 @@ func (s *profileSource) fetchURL(ctx context.Context) ([]*emulation.Profile, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("-profiles-url: %s answered %s", s.cfg.profilesURL, resp.Status)
+		return nil, fmt.Errorf("-profiles-url: %s answered %s", u, resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, fmt.Errorf("-profiles-url: %w", err)
 	}
-	return decodeProfiles(b, s.log)
+	return b, nil
 }
 
 // decodeProfiles reads one profile JSON or an /api/profiles list
 // ({"profiles": [...]}); invalid list entries are logged and skipped.
 func decodeProfiles(b []byte, log *slog.Logger) ([]*emulation.Profile, error) {
+	ps, _, _, err := decodeProfilePage(b, log)
+	return ps, err
+}
+
+// decodeProfilePage is decodeProfiles that also returns the list's page
+// number and page count (both 0 for a single document or an unpaginated
+// list).
+func decodeProfilePage(b []byte, log *slog.Logger) (ps []*emulation.Profile, page, pages int, err error) {
 	var list struct {
 		Profiles []json.RawMessage `json:"profiles"`
+		Page     int               `json:"page"`
+		Pages    int               `json:"pages"`
+		// Summaries are fpserver's rows of the same profiles: their
+		// source and curation bookkeeping fill the documents as
+		// -profiles-db rows do.
+		Summaries []struct {
+			Name       string    `json:"name"`
+			Source     string    `json:"source"`
+			Stale      bool      `json:"stale"`
+			FirstSeen  time.Time `json:"first_seen"`
+			LastSeen   time.Time `json:"last_seen"`
+			Visits     int64     `json:"visits"`
+			Addresses  int64     `json:"addresses"`
+			BrowserKey string    `json:"browser_key"`
+		} `json:"summaries"`
 	}
 	if err := json.Unmarshal(b, &list); err == nil && list.Profiles != nil {
 		var out []*emulation.Profile
@@ -473,15 +618,23 @@ func decodeProfiles(b []byte, log *slog.Logger) ([]*emulation.Profile, error) {
 				log.Warn("emuproxy: skipping an invalid profile", "index", i, "err", err)
 				continue
 			}
+			if i < len(list.Summaries) && list.Summaries[i].Name == p.Name {
+				r := list.Summaries[i]
+				applyRow(p, store.Profile{Source: r.Source, Stale: r.Stale, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen,
+					Visits: r.Visits, Addresses: r.Addresses, BrowserKey: r.BrowserKey})
+			}
 			out = append(out, p)
 		}
-		return out, nil
+		if list.Page < 1 || list.Pages < list.Page {
+			return out, 0, 0, nil
+		}
+		return out, list.Page, list.Pages, nil
 	}
 	p, err := emulation.Unmarshal(b)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	return []*emulation.Profile{p}, nil
+	return []*emulation.Profile{p}, 0, 0, nil
 }
 
 // readProfilesPath reads a profile file or a directory's *.json.

@@ -1,9 +1,12 @@
 // Command fpserver is the guanaco fingerprinting service. Its subcommands:
 //
+//	fpserver [serve] [flags]
 //	fpserver inspect [-pretty] [-v] [FILE...]
+//	fpserver profiles [flags] list|curate|show|export|import|rm|pin|unpin
 //
+// serve (the default) serves the pages and API and curates profiles;
 // inspect prints the ClientHellos found in raw TLS bytes, hex text, pcap or
-// pcapng captures as JSON lines; see `fpserver inspect -h`.
+// pcapng captures as JSON lines; profiles manages the profile database.
 package main
 
 import (
@@ -17,6 +20,10 @@ import (
 	"syscall"
 
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
+	// Extended CONNECT (RFC 8441) for the WebSocket probe over HTTP/2: net/http
+	// enables it only through GODEBUG=http2xconnect=1, read in its init, which
+	// this import sets first (see the package). Tests of this package get it too.
+	_ "github.com/guanaco-fp/guanaco/internal/h2xconnect"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -58,6 +65,8 @@ commands:
             'fpserver serve -h' lists every flag and its environment variable
   inspect   print the TLS ClientHellos and fingerprints found in raw bytes,
             hex text, pcap or pcapng captures, one JSON object per line
+  profiles  list, curate, show, export, import, remove and pin the emulation
+            profiles in the database
 
 Run 'fpserver <command> -h' for a command's flags.
 `
@@ -74,6 +83,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return m.serve(ctx, rest)
 	case "inspect":
 		return m.inspect(ctx, rest)
+	case "profiles":
+		return m.profilesCmd(ctx, rest)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(m.Stdout, usage)
 		var cfg serveConfig

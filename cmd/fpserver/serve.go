@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/guanaco-fp/guanaco/capture"
+	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
 	"github.com/guanaco-fp/guanaco/store"
@@ -61,6 +62,7 @@ type serveConfig struct {
 	maxHeaderBytes                              int
 	spoolMaxBytes                               int64
 	logLevel, logFormat                         string
+	curate                                      curateConfig
 }
 
 func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
@@ -88,6 +90,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "on SIGTERM, time allowed for in-flight requests and the store flush")
 	fs.IntVar(&cfg.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header section in `bytes`")
 	fs.Int64Var(&cfg.spoolMaxBytes, "spool-max-bytes", 1<<30, "cap of the on-disk spool used while the database is unreachable")
+	addCurateFlags(fs, &cfg.curate, true)
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.Usage = func() {
@@ -220,11 +223,19 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		}
 	}()
 
+	if seeded, err := curate.SeedBuiltin(ctx, st); err != nil {
+		logger.Warn("storing the built-in profiles failed", "err", err)
+	} else if len(seeded) > 0 {
+		logger.Info("stored the built-in profiles", "profiles", seeded)
+	}
+	known := curate.NewKnown(st, time.Minute)
+
 	handler, err := web.New(web.Deps{
-		Store:    st,
-		Captures: wr,
+		Store:         st,
+		KnownProfiles: known.Profiles,
+		Captures:      wr,
 		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) {
-			return web.BuildVisitProfile(ctx, st, key, time.Now())
+			return curate.BuildVisitProfile(ctx, st, key, time.Now())
 		},
 		Logger:      logger,
 		Registry:    reg,
@@ -361,13 +372,27 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	}
 
 	var wg sync.WaitGroup
-	retentionCtx, stopRetention := context.WithCancel(ctx)
-	defer stopRetention()
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
 	if cfg.retention > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			retentionLoop(retentionCtx, st, cfg.retention, logger)
+			retentionLoop(bgCtx, st, cfg.retention, logger)
+		}()
+	}
+
+	if cfg.curate.enabled {
+		cc := cfg.curate.curatorConfig(st)
+		cc.Logger, cc.Registerer = logger, reg
+		cu, err := curate.New(cc)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cu.Run(bgCtx, cfg.curate.interval)
 		}()
 	}
 
@@ -378,7 +403,7 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	case runErr = <-serveErr:
 		logger.Error("serving failed; shutting down", "err", runErr)
 	}
-	stopRetention()
+	stopBackground()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	for _, l := range listeners {

@@ -18,9 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/store"
-	"github.com/guanaco-fp/guanaco/web"
 )
 
 // browserKind says how to launch one browser.
@@ -204,7 +204,7 @@ func (g *generator) visit(ctx context.Context, browser string, kind browserKind,
 	if err != nil {
 		return nil, "", fmt.Errorf("%w (browser log %s)", err, brLog.Name())
 	}
-	caps, err := web.VisitCaptures(rows)
+	caps, err := curate.VisitCaptures(rows)
 	if err != nil {
 		return nil, "", err
 	}

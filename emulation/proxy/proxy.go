@@ -365,24 +365,46 @@ func lookupProfile(ps []*emulation.Profile, name string) *emulation.Profile {
 // to r's User-Agent (only when matchUA), then the profile called def. A
 // name that is not in ps is an error wrapping emulation.ErrUnknownProfile.
 func SelectProfile(ps []*emulation.Profile, r *http.Request, user ProxyUser, def string, matchUA bool) (*emulation.Profile, error) {
-	for _, name := range []string{strings.TrimSpace(r.Header.Get(emulation.ProfileHeader)), user.Profile} {
-		if name == "" {
+	p, _, err := ChooseProfile(ps, r, user, def, matchUA)
+	return p, err
+}
+
+// Selection says which rule of DESIGN §4.5 picked a profile.
+type Selection string
+
+// The selection rules, in the order they are tried.
+const (
+	ByHeader    Selection = "header"     // X-Guanaco-Profile
+	ByLabel     Selection = "label"      // USER+profile=NAME
+	ByUserAgent Selection = "user-agent" // emulation.Match
+	ByDefault   Selection = "default"    // the default profile
+)
+
+// ChooseProfile is SelectProfile that also tells which rule chose. A
+// profile asked for by name is returned whatever its freshness; the
+// User-Agent match prefers fresh profiles (see emulation.Match).
+func ChooseProfile(ps []*emulation.Profile, r *http.Request, user ProxyUser, def string, matchUA bool) (*emulation.Profile, Selection, error) {
+	for _, c := range []struct {
+		name string
+		by   Selection
+	}{{strings.TrimSpace(r.Header.Get(emulation.ProfileHeader)), ByHeader}, {user.Profile, ByLabel}} {
+		if c.name == "" {
 			continue
 		}
-		if p := lookupProfile(ps, name); p != nil {
-			return p, nil
+		if p := lookupProfile(ps, c.name); p != nil {
+			return p, c.by, nil
 		}
-		return nil, fmt.Errorf("%w %q", emulation.ErrUnknownProfile, name)
+		return nil, c.by, fmt.Errorf("%w %q", emulation.ErrUnknownProfile, c.name)
 	}
 	if ua := r.Header.Get("User-Agent"); ua != "" && matchUA {
 		if p := emulation.Match(ps, ua); p != nil {
-			return p, nil
+			return p, ByUserAgent, nil
 		}
 	}
 	if p := lookupProfile(ps, def); p != nil {
-		return p, nil
+		return p, ByDefault, nil
 	}
-	return nil, fmt.Errorf("%w %q", emulation.ErrUnknownProfile, def)
+	return nil, ByDefault, fmt.Errorf("%w %q", emulation.ErrUnknownProfile, def)
 }
 
 // hopByHop are the headers never forwarded in either direction, besides
@@ -419,7 +441,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	// any other Upgrade (h2c, say) is hop-by-hop and dropped, which
 	// RFC 9110 §7.8 allows: the origin answers without switching.
 	websocket := r.ProtoMajor == 1 && transport.IsWebSocketUpgrade(r)
-	prof, err := SelectProfile(p.o.Profiles(), r, user, p.o.DefaultProfile, !p.o.NoUserAgentMatch)
+	prof, by, err := ChooseProfile(p.o.Profiles(), r, user, p.o.DefaultProfile, !p.o.NoUserAgentMatch)
 	if err != nil {
 		p.refuse(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
@@ -429,6 +451,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 		return
 	}
 	in := emulation.InitiatorOf(r)
+	if p.log.Enabled(r.Context(), slog.LevelDebug) {
+		p.log.LogAttrs(r.Context(), slog.LevelDebug, "proxy: profile selected",
+			slog.String("host", authority), slog.String("method", r.Method), slog.String("initiator", string(in)),
+			slog.String("profile", prof.Name), slog.String("selected_by", string(by)), slog.Bool("stale", prof.Source.Stale))
+	}
 	target := &url.URL{Scheme: scheme, Host: authority, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	if target.Path == "" {
 		target.Path = "/"

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -65,7 +66,8 @@ func readAll(t *testing.T, resp *http.Response) string {
 // Connection-listed and other hop-by-hop headers, and X-Guanaco-Profile
 // never reach the origin, nor a hop-by-hop response header the client.
 func TestForwardHTTPAndStripHopByHop(t *testing.T) {
-	env := startProxy(t, Options{AllowPrivate: true, Credentials: []Credential{{"alice", "pw"}}})
+	logs := &recordHandler{}
+	env := startProxy(t, Options{AllowPrivate: true, Credentials: []Credential{{"alice", "pw"}}, Logger: slog.New(logs)})
 	rec := &headerRecorder{}
 	origin := httptest.NewServer(rec)
 	defer origin.Close()
@@ -99,6 +101,70 @@ func TestForwardHTTPAndStripHopByHop(t *testing.T) {
 	if v := testutil.ToFloat64(env.p.m.requests.WithLabelValues("firefox-153-linux", "http/1.1", "200")); v != 1 {
 		t.Errorf("requests metric %v, want 1", v)
 	}
+
+	// At debug level each request logs its profile and how it was chosen.
+	host := strings.TrimPrefix(origin.URL, "http://")
+	sel := logs.find("proxy: profile selected")
+	if len(sel) != 1 || sel[0]["host"] != host || sel[0]["profile"] != "firefox-153-linux" ||
+		sel[0]["selected_by"] != "header" || sel[0]["initiator"] == "" || sel[0]["method"] != "GET" {
+		t.Errorf("selection log = %v, want one record for %s by header", sel, host)
+	}
+	req, _ = http.NewRequest("GET", origin.URL+"/ua", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:150.0) Gecko/20100101 Firefox/150.0")
+	resp, err = env.client(url.UserPassword("alice+profile=chromium-156-linux", "pw")).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	req, _ = http.NewRequest("GET", origin.URL+"/ua", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:150.0) Gecko/20100101 Firefox/150.0")
+	resp, err = env.client(url.UserPassword("alice", "pw")).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	sel = logs.find("proxy: profile selected")
+	if len(sel) != 3 || sel[1]["selected_by"] != "label" || sel[1]["profile"] != "chromium-156-linux" ||
+		sel[2]["selected_by"] != "user-agent" || sel[2]["profile"] != "firefox-153-linux" {
+		t.Errorf("selection logs = %v", sel)
+	}
+}
+
+// recordHandler is a slog.Handler that keeps every record's message and
+// attributes (as text), at every level.
+type recordHandler struct {
+	mu   sync.Mutex
+	recs []map[string]string
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	m := map[string]string{"msg": r.Message, "level": r.Level.String()}
+	r.Attrs(func(a slog.Attr) bool {
+		m[a.Key] = a.Value.String()
+		return true
+	})
+	h.mu.Lock()
+	h.recs = append(h.recs, m)
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// find returns the records with message msg, in order.
+func (h *recordHandler) find(msg string) []map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []map[string]string
+	for _, m := range h.recs {
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // TestAuth: no or wrong credentials get 407 with Proxy-Authenticate, on
@@ -482,6 +548,29 @@ func TestSelectProfile(t *testing.T) {
 	r := httptest.NewRequest("GET", "http://example.com/", nil)
 	if _, err := SelectProfile(ps, r, ProxyUser{Profile: "nope"}, "chromium-156-linux", true); err == nil {
 		t.Error("unknown label accepted")
+	}
+
+	// Freshness: a stale profile loses the User-Agent match to a fresh one
+	// of the same browser, but is still served when asked for by name.
+	stale, fresh := *ps[1], *ps[1]
+	stale.Name, stale.Source.Stale = "firefox-153-linux-old", true
+	fresh.Name = "firefox-153-linux-zz"
+	set := []*emulation.Profile{ps[0], &stale, &fresh}
+	r = httptest.NewRequest("GET", "http://example.com/", nil)
+	r.Header.Set("User-Agent", ffUA)
+	if p, by, err := ChooseProfile(set, r, ProxyUser{}, "chromium-156-linux", true); err != nil || p.Name != fresh.Name || by != ByUserAgent {
+		t.Errorf("User-Agent match with a stale and a fresh profile: %v %s %v", p, by, err)
+	}
+	r.Header.Set(emulation.ProfileHeader, stale.Name)
+	if p, by, err := ChooseProfile(set, r, ProxyUser{}, "chromium-156-linux", true); err != nil || p != &stale || by != ByHeader {
+		t.Errorf("stale profile by header: %v %s %v", p, by, err)
+	}
+	r.Header.Del(emulation.ProfileHeader)
+	if p, by, err := ChooseProfile(set, r, ProxyUser{Profile: stale.Name}, "chromium-156-linux", true); err != nil || p != &stale || by != ByLabel {
+		t.Errorf("stale profile by label: %v %s %v", p, by, err)
+	}
+	if p, by, err := ChooseProfile(set, r, ProxyUser{}, stale.Name, false); err != nil || p != &stale || by != ByDefault {
+		t.Errorf("stale default profile: %v %s %v", p, by, err)
 	}
 }
 

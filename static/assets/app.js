@@ -142,6 +142,46 @@
     });
   }
 
+  // probeWebSocket opens a WebSocket to the server; the handshake is
+  // captured like the other probes and the server answers with its report
+  // as one text message, then closes. Over HTTP/2 the browser may use
+  // extended CONNECT (RFC 8441) or a connection of its own over HTTP/1.1.
+  function probeWebSocket() {
+    return new Promise(function (resolve, reject) {
+      if (typeof WebSocket === "undefined") { reject(new Error("no WebSocket support")); return; }
+      var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+      var ws;
+      try {
+        ws = new WebSocket(scheme + window.location.host + "/probe/ws");
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      var settled = false;
+      var timer = window.setTimeout(function () {
+        settled = true;
+        try { ws.close(); } catch (e) { /* already closed */ }
+        reject(new Error("timeout"));
+      }, 15000);
+      ws.onmessage = function (ev) {
+        if (settled) { return; }
+        settled = true;
+        window.clearTimeout(timer);
+        try {
+          resolve(JSON.parse(ev.data));
+        } catch (e) {
+          reject(e);
+        }
+      };
+      ws.onclose = function (ev) {
+        if (settled) { return; }
+        settled = true;
+        window.clearTimeout(timer);
+        reject(new Error("closed without a report (code " + ev.code + ")"));
+      };
+    });
+  }
+
   function runProbes() {
     var root = document.getElementById("probes");
     if (!root) { return; }
@@ -149,7 +189,8 @@
     var steps = [
       ["fetch", probeFetch],
       ["xhr", probeXHR],
-      ["form", probeForm]
+      ["form", probeForm],
+      ["websocket", probeWebSocket]
     ];
     var chain = Promise.resolve();
     steps.forEach(function (step) {

@@ -46,17 +46,20 @@ const (
 	InitiatorForm     = "form"
 	InitiatorEcho     = "echo"
 	InitiatorAPI      = "api"
+	// InitiatorWebSocket is the handshake of the page script's WebSocket
+	// (HTTP/1.1 Upgrade or HTTP/2 extended CONNECT, RFC 8441).
+	InitiatorWebSocket = "websocket"
 )
 
 // Initiators lists the valid initiators in a stable order.
 func Initiators() []string {
-	return []string{InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI}
+	return []string{InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI, InitiatorWebSocket}
 }
 
 // ValidInitiator reports whether s is one of Initiators.
 func ValidInitiator(s string) bool {
 	switch s {
-	case InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI:
+	case InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI, InitiatorWebSocket:
 		return true
 	}
 	return false
@@ -528,9 +531,26 @@ type FingerprintCount struct {
 	LastSeen  time.Time
 }
 
+// Profile sources: where a stored profile came from.
+const (
+	// ProfileCurated: published by fpserver's curation from corroborated
+	// visits. Curation updates and re-marks these.
+	ProfileCurated = "curated"
+	// ProfileBuiltin: one of the built-in catalogue's profiles.
+	ProfileBuiltin = "builtin"
+	// ProfileImported: imported by an operator (`fpserver profiles import`).
+	// Curation never modifies or removes an imported profile.
+	ProfileImported = "imported"
+)
+
+// ValidProfileSource reports whether s is one of the profile sources.
+func ValidProfileSource(s string) bool {
+	return s == ProfileCurated || s == ProfileBuiltin || s == ProfileImported
+}
+
 // Profile is a stored emulation profile. The profile document (format in
-// DESIGN §4.4) is stored whole in JSON; Name, Browser, Version and Platform are
-// indexed copies for listing and selection.
+// DESIGN §4.4) is stored whole in JSON; the other fields are indexed copies
+// and curation bookkeeping for listing and selection.
 type Profile struct {
 	// Name is the unique key: 1..200 bytes of valid UTF-8.
 	Name     string
@@ -542,7 +562,34 @@ type Profile struct {
 	// UpdatedAt is set by the store on upsert when zero; stored with microsecond
 	// precision in UTC.
 	UpdatedAt time.Time
+
+	// Source is one of ProfileCurated, ProfileBuiltin, ProfileImported; empty
+	// is stored as ProfileImported.
+	Source string
+	// Pinned: an operator pinned the profile; curation may update its
+	// counts but never replaces its document, renames or removes it.
+	Pinned bool
+	// BrowserKey is the browser identity of a curated profile
+	// ("chrome/156/windows/desktop"); empty for other sources. At most
+	// MaxKeyLen bytes.
+	BrowserKey string
+	// WireKey is the wire identity of a curated profile: a fixed-size hex
+	// hash (at most MaxKeyLen bytes); empty for other sources.
+	WireKey string
+	// FirstSeen and LastSeen bound the visits that corroborate the profile
+	// (zero when unknown), with microsecond precision in UTC.
+	FirstSeen time.Time
+	LastSeen  time.Time
+	// Visits and Addresses count the distinct visits and distinct (stored,
+	// truncated) client addresses that agree on the wire identity.
+	Visits    int64
+	Addresses int64
+	// Stale: no corroborating visit within the curation's stale period.
+	Stale bool
 }
+
+// MaxKeyLen bounds the identity keys of profiles and visit verdicts.
+const MaxKeyLen = 200
 
 // MaxProfileNameLen bounds Profile.Name.
 const MaxProfileNameLen = 200
@@ -560,7 +607,115 @@ func (p *Profile) Validate() error {
 	if len(p.JSON) == 0 || !json.Valid(p.JSON) || !utf8.Valid(p.JSON) {
 		return fmt.Errorf("%w: profile %q: JSON document is empty or invalid", ErrInvalid, p.Name)
 	}
+	if p.Source != "" && !ValidProfileSource(p.Source) {
+		return fmt.Errorf("%w: profile %q: unknown source %q", ErrInvalid, p.Name, p.Source)
+	}
+	if len(p.BrowserKey) > MaxKeyLen || len(p.WireKey) > MaxKeyLen || !utf8.ValidString(p.BrowserKey) || !utf8.ValidString(p.WireKey) {
+		return fmt.Errorf("%w: profile %q: identity keys must be UTF-8 of at most %d bytes", ErrInvalid, p.Name, MaxKeyLen)
+	}
+	if p.Visits < 0 || p.Addresses < 0 {
+		return fmt.Errorf("%w: profile %q: negative counts", ErrInvalid, p.Name)
+	}
 	return nil
+}
+
+// VisitVerdict is curation's decision about one visit (the captures sharing
+// a visit key): whether it is a real browser whose captures make a profile,
+// and if not, why. One verdict per visit key; a later Put replaces it.
+type VisitVerdict struct {
+	// VisitKey is the visit's key (1..MaxIDLen characters of the capture ID
+	// alphabet).
+	VisitKey string
+	// SeenAt is the time of the visit's first capture; EvaluatedAt when
+	// curation decided. Microsecond precision, UTC.
+	SeenAt      time.Time
+	EvaluatedAt time.Time
+	// ClientIP is the (stored, truncated) address of the visit's navigation.
+	ClientIP  string
+	UserAgent string
+	// BrowserKey and WireKey are the visit's identities (see Profile); empty
+	// when the visit was refused before they could be computed. At most
+	// MaxKeyLen bytes each.
+	BrowserKey string
+	WireKey    string
+	// Accepted: the visit counts towards its (BrowserKey, WireKey) group.
+	Accepted bool
+	// Reason says why a visit was refused (empty when accepted): a short
+	// human-readable sentence.
+	Reason string
+	// Details is an optional JSON document with the evidence (fields that
+	// differ from the closest profile, markers found), stored verbatim.
+	Details json.RawMessage
+	// CaptureIDs are the visit's captures the verdict was made from.
+	CaptureIDs []string
+	// Profile is the profile document built from the visit (nil when none
+	// could be built).
+	Profile json.RawMessage
+}
+
+// Validate checks the verdict; the error wraps ErrInvalid.
+func (v *VisitVerdict) Validate() error {
+	if err := ValidateID(v.VisitKey); err != nil {
+		return fmt.Errorf("%w: visit verdict: bad visit key", ErrInvalid)
+	}
+	if v.SeenAt.IsZero() || v.EvaluatedAt.IsZero() {
+		return fmt.Errorf("%w: visit verdict %s: zero time", ErrInvalid, v.VisitKey)
+	}
+	if len(v.BrowserKey) > MaxKeyLen || len(v.WireKey) > MaxKeyLen {
+		return fmt.Errorf("%w: visit verdict %s: identity key longer than %d bytes", ErrInvalid, v.VisitKey, MaxKeyLen)
+	}
+	if v.Accepted && (v.BrowserKey == "" || v.WireKey == "") {
+		return fmt.Errorf("%w: visit verdict %s: accepted without identities", ErrInvalid, v.VisitKey)
+	}
+	if len(v.Details) > 0 && !json.Valid(v.Details) {
+		return fmt.Errorf("%w: visit verdict %s: details are not valid JSON", ErrInvalid, v.VisitKey)
+	}
+	if len(v.Profile) > 0 && !json.Valid(v.Profile) {
+		return fmt.Errorf("%w: visit verdict %s: profile is not valid JSON", ErrInvalid, v.VisitKey)
+	}
+	for _, id := range v.CaptureIDs {
+		if err := ValidateID(id); err != nil {
+			return fmt.Errorf("visit verdict %s: %w", v.VisitKey, err)
+		}
+	}
+	return nil
+}
+
+// PendingVisit is a visit that curation has not judged yet.
+type PendingVisit struct {
+	VisitKey string
+	// FirstAt and LastAt are the times of its first and last capture.
+	FirstAt time.Time
+	LastAt  time.Time
+}
+
+// PendingQuery selects the visits PendingVisits returns.
+type PendingQuery struct {
+	// Since: only visits with a navigate capture created at or after Since
+	// (zero: no bound).
+	Since time.Time
+	// SettledBefore: only visits whose last capture was created strictly
+	// before it (so their probes are done). Required.
+	SettledBefore time.Time
+	// Limit caps the result (default 100, at most MaxLimit).
+	Limit int
+}
+
+// WireGroup aggregates the accepted verdicts sharing a browser identity and
+// a wire identity.
+type WireGroup struct {
+	BrowserKey string
+	WireKey    string
+	// Visits is the number of accepted visits, Addresses the number of
+	// distinct client addresses among them.
+	Visits    int64
+	Addresses int64
+	// FirstSeen and LastSeen: the earliest and latest SeenAt.
+	FirstSeen time.Time
+	LastSeen  time.Time
+	// LatestVisit is the visit key of the accepted verdict with the latest
+	// SeenAt (ties: the greatest visit key).
+	LatestVisit string
 }
 
 // Store is the storage layer used by fpserver and emuproxy. Implementations are safe
@@ -596,7 +751,23 @@ type Store interface {
 	Profile(ctx context.Context, name string) (Profile, error)
 	// ListProfiles returns every profile ordered by name.
 	ListProfiles(ctx context.Context) ([]Profile, error)
-	// DeleteCapturesBefore deletes captures created strictly before cutoff, in
+	// DeleteProfile removes the profile with name, or returns ErrNotFound.
+	DeleteProfile(ctx context.Context, name string) error
+	// PendingVisits returns the visits without a verdict that match q,
+	// ordered by FirstAt then visit key.
+	PendingVisits(ctx context.Context, q PendingQuery) ([]PendingVisit, error)
+	// PutVisitVerdicts stores verdicts atomically, replacing any verdict
+	// of the same visit key. One invalid verdict fails the batch with
+	// ErrInvalid and nothing is written.
+	PutVisitVerdicts(ctx context.Context, vs []VisitVerdict) error
+	// VisitVerdict returns the verdict of one visit, or ErrNotFound.
+	VisitVerdict(ctx context.Context, visitKey string) (VisitVerdict, error)
+	// WireGroups aggregates every accepted verdict by (BrowserKey, WireKey),
+	// ordered by BrowserKey then WireKey.
+	WireGroups(ctx context.Context) ([]WireGroup, error)
+	// DeleteCapturesBefore deletes captures created strictly before cutoff,
+	// and the verdicts of refused visits seen before it (accepted verdicts
+	// are kept: they are what published profiles' counts are made of), in
 	// bounded chunks (each its own transaction, so concurrent writers are not
 	// blocked for long), and returns how many were deleted. A cancelled context
 	// stops between chunks and returns the count so far with the error.

@@ -495,27 +495,58 @@ func (db *DB) UpsertProfile(ctx context.Context, p model.Profile) error {
 	if p.UpdatedAt.IsZero() {
 		p.UpdatedAt = time.Now()
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO profiles (name, browser, version, platform, document, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+	if p.Source == "" {
+		p.Source = model.ProfileImported
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO profiles (name, browser, version, platform, document, updated_at,
+	source, pinned, browser_key, wire_key, first_seen, last_seen, visits, addresses, stale)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (name) DO UPDATE SET browser = excluded.browser, version = excluded.version,
-	platform = excluded.platform, document = excluded.document, updated_at = excluded.updated_at`,
-		p.Name, p.Browser, p.Version, p.Platform, []byte(p.JSON), p.UpdatedAt.UTC().Truncate(time.Microsecond))
+	platform = excluded.platform, document = excluded.document, updated_at = excluded.updated_at,
+	source = excluded.source, pinned = excluded.pinned, browser_key = excluded.browser_key,
+	wire_key = excluded.wire_key, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+	visits = excluded.visits, addresses = excluded.addresses, stale = excluded.stale`,
+		p.Name, p.Browser, p.Version, p.Platform, []byte(p.JSON), micros(p.UpdatedAt),
+		p.Source, p.Pinned, model.CleanText(p.BrowserKey), model.CleanText(p.WireKey),
+		nullTime(p.FirstSeen), nullTime(p.LastSeen), p.Visits, p.Addresses, p.Stale)
 	if err != nil {
 		return fmt.Errorf("postgres: upserting profile %q: %w", p.Name, classify(err))
 	}
 	return nil
 }
 
-const selectProfiles = "SELECT name, browser, version, platform, document, updated_at FROM profiles "
+// micros is t as stored: UTC, truncated to the microsecond.
+func micros(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// nullTime stores a zero time ("unknown") as NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
+}
+
+func fromNullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+const selectProfiles = `SELECT name, browser, version, platform, document, updated_at,
+	source, pinned, browser_key, wire_key, first_seen, last_seen, visits, addresses, stale FROM profiles `
 
 func scanProfile(s scanner) (model.Profile, error) {
 	var p model.Profile
 	var doc []byte
-	if err := s.Scan(&p.Name, &p.Browser, &p.Version, &p.Platform, &doc, &p.UpdatedAt); err != nil {
+	var first, last *time.Time
+	if err := s.Scan(&p.Name, &p.Browser, &p.Version, &p.Platform, &doc, &p.UpdatedAt,
+		&p.Source, &p.Pinned, &p.BrowserKey, &p.WireKey, &first, &last, &p.Visits, &p.Addresses, &p.Stale); err != nil {
 		return p, err
 	}
 	p.JSON = doc
 	p.UpdatedAt = p.UpdatedAt.UTC()
+	p.FirstSeen, p.LastSeen = fromNullTime(first), fromNullTime(last)
 	return p, nil
 }
 
@@ -547,23 +578,194 @@ func (db *DB) ListProfiles(ctx context.Context) ([]model.Profile, error) {
 	return out, nil
 }
 
-// DeleteCapturesBefore implements model.Store.
+// DeleteProfile implements model.Store.
+func (db *DB) DeleteProfile(ctx context.Context, name string) error {
+	tag, err := db.pool.Exec(ctx, "DELETE FROM profiles WHERE name = $1", model.CleanText(name))
+	if err != nil {
+		return fmt.Errorf("postgres: deleting profile %q: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: profile %q: %w", name, model.ErrNotFound)
+	}
+	return nil
+}
+
+// pendingSQL finds the candidate visits through captures_created_at_idx (their
+// navigations in [Since, SettledBefore): a navigation at or after SettledBefore
+// means the visit is not settled), drops the judged ones by primary key, then
+// reads each candidate's first and last capture through captures_visit_key_idx.
+// Parameters: $1 SettledBefore, $2 limit, $3 Since (withSince only).
+func pendingSQL(withSince bool) string {
+	since := ""
+	if withSince {
+		since = " AND n.created_at >= $3"
+	}
+	return `SELECT c.visit_key, min(c.created_at), max(c.created_at)
+FROM (
+	SELECT DISTINCT n.visit_key FROM captures n
+	WHERE n.created_at < $1` + since + ` AND n.initiator = 'navigate' AND n.visit_key <> ''
+		AND NOT EXISTS (SELECT 1 FROM visit_verdicts v WHERE v.visit_key = n.visit_key)
+) cand
+JOIN captures c ON c.visit_key = cand.visit_key AND c.visit_key <> ''
+GROUP BY c.visit_key
+HAVING max(c.created_at) < $1
+ORDER BY min(c.created_at), c.visit_key COLLATE "C"
+LIMIT $2`
+}
+
+// PendingVisits implements model.Store.
+func (db *DB) PendingVisits(ctx context.Context, q model.PendingQuery) ([]model.PendingVisit, error) {
+	if q.SettledBefore.IsZero() {
+		return nil, fmt.Errorf("postgres: pending visits: %w: zero SettledBefore", model.ErrInvalid)
+	}
+	args := []any{q.SettledBefore, model.ClampLimit(q.Limit, 100)}
+	if !q.Since.IsZero() {
+		args = append(args, q.Since)
+	}
+	rows, err := db.pool.Query(ctx, pendingSQL(!q.Since.IsZero()), args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: pending visits: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (model.PendingVisit, error) {
+		var v model.PendingVisit
+		err := row.Scan(&v.VisitKey, &v.FirstAt, &v.LastAt)
+		v.FirstAt, v.LastAt = v.FirstAt.UTC(), v.LastAt.UTC()
+		return v, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: pending visits: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// verdictCols is the column list of visit_verdicts, in the order of the
+// upsert's arguments and VisitVerdict's Scan.
+const verdictCols = "visit_key, seen_at, evaluated_at, client_ip, user_agent, browser_key, wire_key, accepted, reason, details, capture_ids, profile"
+
+const upsertVerdictSQL = "INSERT INTO visit_verdicts (" + verdictCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (visit_key) DO UPDATE SET seen_at = excluded.seen_at, evaluated_at = excluded.evaluated_at,
+	client_ip = excluded.client_ip, user_agent = excluded.user_agent, browser_key = excluded.browser_key,
+	wire_key = excluded.wire_key, accepted = excluded.accepted, reason = excluded.reason,
+	details = excluded.details, capture_ids = excluded.capture_ids, profile = excluded.profile`
+
+// PutVisitVerdicts implements model.Store: every verdict is validated first,
+// then all are written in one transaction (one statement per verdict, sent as
+// one pgx batch, so a key repeated in vs is simply replaced again).
+func (db *DB) PutVisitVerdicts(ctx context.Context, vs []model.VisitVerdict) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for i := range vs {
+		if err := vs[i].Validate(); err != nil {
+			return fmt.Errorf("postgres: storing visit verdicts: %w", err)
+		}
+		v := vs[i].Normalized()
+		b.Queue(upsertVerdictSQL, v.VisitKey, v.SeenAt, v.EvaluatedAt, v.ClientIP, v.UserAgent, v.BrowserKey, v.WireKey,
+			v.Accepted, v.Reason, nullable(v.Details), model.EncodeIDs(v.CaptureIDs), nullable(v.Profile))
+	}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: storing visit verdicts: %w", classify(err))
+	}
+	return nil
+}
+
+// VisitVerdict implements model.Store.
+func (db *DB) VisitVerdict(ctx context.Context, visitKey string) (model.VisitVerdict, error) {
+	if err := model.ValidateID(visitKey); err != nil {
+		return model.VisitVerdict{}, fmt.Errorf("%w: %w", model.ErrNotFound, err)
+	}
+	var v model.VisitVerdict
+	var details, ids, profile []byte
+	err := db.pool.QueryRow(ctx, "SELECT "+verdictCols+" FROM visit_verdicts WHERE visit_key = $1", visitKey).Scan(
+		&v.VisitKey, &v.SeenAt, &v.EvaluatedAt, &v.ClientIP, &v.UserAgent, &v.BrowserKey, &v.WireKey, &v.Accepted, &v.Reason,
+		&details, &ids, &profile)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return model.VisitVerdict{}, fmt.Errorf("postgres: visit verdict %s: %w", visitKey, model.ErrNotFound)
+	}
+	if err != nil {
+		return model.VisitVerdict{}, fmt.Errorf("postgres: reading visit verdict %s: %w", visitKey, err)
+	}
+	v.SeenAt, v.EvaluatedAt = v.SeenAt.UTC(), v.EvaluatedAt.UTC()
+	if len(details) > 0 {
+		v.Details = details
+	}
+	if len(profile) > 0 {
+		v.Profile = profile
+	}
+	if v.CaptureIDs, err = model.DecodeIDs(ids); err != nil {
+		return model.VisitVerdict{}, fmt.Errorf("postgres: reading visit verdict %s: %w", visitKey, err)
+	}
+	return v, nil
+}
+
+// wireGroupsSQL reads the accepted verdicts along visit_verdicts_groups_idx
+// (whose key columns use the C collation, like the ORDER BY); the latest visit
+// of each group is one backward probe of the same index.
+const wireGroupsSQL = `SELECT g.browser_key, g.wire_key, count(*), count(DISTINCT NULLIF(g.client_ip, '')),
+	min(g.seen_at), max(g.seen_at),
+	(SELECT l.visit_key FROM visit_verdicts l
+		WHERE l.accepted AND l.browser_key = g.browser_key AND l.wire_key = g.wire_key
+		ORDER BY l.seen_at DESC, l.visit_key COLLATE "C" DESC LIMIT 1)
+FROM visit_verdicts g
+WHERE g.accepted
+GROUP BY g.browser_key, g.wire_key
+ORDER BY g.browser_key COLLATE "C", g.wire_key COLLATE "C"`
+
+// WireGroups implements model.Store.
+func (db *DB) WireGroups(ctx context.Context) ([]model.WireGroup, error) {
+	rows, err := db.pool.Query(ctx, wireGroupsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: wire groups: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (model.WireGroup, error) {
+		var g model.WireGroup
+		err := row.Scan(&g.BrowserKey, &g.WireKey, &g.Visits, &g.Addresses, &g.FirstSeen, &g.LastSeen, &g.LatestVisit)
+		g.FirstSeen, g.LastSeen = g.FirstSeen.UTC(), g.LastSeen.UTC()
+		return g, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: wire groups: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// deleteVerdictsSQL deletes a chunk of the refused verdicts seen before $1
+// (along visit_verdicts_refused_idx).
+const deleteVerdictsSQL = "DELETE FROM visit_verdicts WHERE visit_key IN (SELECT visit_key FROM visit_verdicts WHERE NOT accepted AND seen_at < $1 LIMIT $2)"
+
+// DeleteCapturesBefore implements model.Store: captures first, then the refused
+// verdicts; the count is the sum of both.
 func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, fmt.Errorf("postgres: deleting old captures: %w", err)
-		}
-		tag, err := db.pool.Exec(ctx, "DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE created_at < $1 LIMIT $2)",
-			cutoff, db.opts.DeleteChunk)
-		if err != nil {
-			return total, fmt.Errorf("postgres: deleting old captures: %w", err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < int64(db.opts.DeleteChunk) {
-			return total, nil
+	for _, del := range []struct{ what, query string }{
+		{"old captures", "DELETE FROM captures WHERE id IN (SELECT id FROM captures WHERE created_at < $1 LIMIT $2)"},
+		{"old refused verdicts", deleteVerdictsSQL},
+	} {
+		for {
+			if err := ctx.Err(); err != nil {
+				return total, fmt.Errorf("postgres: deleting %s: %w", del.what, err)
+			}
+			tag, err := db.pool.Exec(ctx, del.query, cutoff, db.opts.DeleteChunk)
+			if err != nil {
+				return total, fmt.Errorf("postgres: deleting %s: %w", del.what, err)
+			}
+			total += tag.RowsAffected()
+			if tag.RowsAffected() < int64(db.opts.DeleteChunk) {
+				break
+			}
 		}
 	}
+	return total, nil
 }
 
 // Ping implements model.Store.

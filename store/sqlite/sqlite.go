@@ -529,30 +529,58 @@ func (db *DB) UpsertProfile(ctx context.Context, p model.Profile) error {
 	if p.UpdatedAt.IsZero() {
 		p.UpdatedAt = time.Now()
 	}
+	if p.Source == "" {
+		p.Source = model.ProfileImported
+	}
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	_, err := db.w.ExecContext(ctx, `INSERT INTO profiles (name, browser, version, platform, document, updated_at)
-VALUES (?, ?, ?, ?, ?, ?)
+	_, err := db.w.ExecContext(ctx, `INSERT INTO profiles (name, browser, version, platform, document, updated_at,
+	source, pinned, browser_key, wire_key, first_seen, last_seen, visits, addresses, stale)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET browser = excluded.browser, version = excluded.version,
-	platform = excluded.platform, document = excluded.document, updated_at = excluded.updated_at`,
-		p.Name, p.Browser, p.Version, p.Platform, string(p.JSON), p.UpdatedAt.UnixMicro())
+	platform = excluded.platform, document = excluded.document, updated_at = excluded.updated_at,
+	source = excluded.source, pinned = excluded.pinned, browser_key = excluded.browser_key,
+	wire_key = excluded.wire_key, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+	visits = excluded.visits, addresses = excluded.addresses, stale = excluded.stale`,
+		p.Name, p.Browser, p.Version, p.Platform, string(p.JSON), p.UpdatedAt.UnixMicro(),
+		p.Source, p.Pinned, model.CleanText(p.BrowserKey), model.CleanText(p.WireKey),
+		nullMicros(p.FirstSeen), nullMicros(p.LastSeen), p.Visits, p.Addresses, p.Stale)
 	if err != nil {
 		return fmt.Errorf("sqlite: upserting profile %q: %w", p.Name, classify(err))
 	}
 	return nil
 }
 
-const selectProfiles = "SELECT name, browser, version, platform, document, updated_at FROM profiles "
+// nullMicros stores a zero time ("unknown") as NULL.
+func nullMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromNullMicros(us sql.NullInt64) time.Time {
+	if !us.Valid {
+		return time.Time{}
+	}
+	return fromMicros(us.Int64)
+}
+
+const selectProfiles = `SELECT name, browser, version, platform, document, updated_at,
+	source, pinned, browser_key, wire_key, first_seen, last_seen, visits, addresses, stale FROM profiles `
 
 func scanProfile(s scanner) (model.Profile, error) {
 	var p model.Profile
 	var doc string
 	var updated int64
-	if err := s.Scan(&p.Name, &p.Browser, &p.Version, &p.Platform, &doc, &updated); err != nil {
+	var first, last sql.NullInt64
+	if err := s.Scan(&p.Name, &p.Browser, &p.Version, &p.Platform, &doc, &updated,
+		&p.Source, &p.Pinned, &p.BrowserKey, &p.WireKey, &first, &last, &p.Visits, &p.Addresses, &p.Stale); err != nil {
 		return p, err
 	}
 	p.JSON = []byte(doc)
 	p.UpdatedAt = fromMicros(updated)
+	p.FirstSeen, p.LastSeen = fromNullMicros(first), fromNullMicros(last)
 	return p, nil
 }
 
@@ -589,31 +617,213 @@ func (db *DB) ListProfiles(ctx context.Context) ([]model.Profile, error) {
 	return out, nil
 }
 
-// DeleteCapturesBefore implements model.Store.
-func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
-	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, fmt.Errorf("sqlite: deleting old captures: %w", err)
-		}
-		n, err := db.deleteChunk(ctx, cutoff.UnixMicro())
-		total += n
-		if err != nil {
-			return total, err
-		}
-		if n < int64(db.opts.DeleteChunk) {
-			return total, nil
-		}
-	}
-}
-
-func (db *DB) deleteChunk(ctx context.Context, cutoff int64) (int64, error) {
+// DeleteProfile implements model.Store.
+func (db *DB) DeleteProfile(ctx context.Context, name string) error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	res, err := db.w.ExecContext(ctx, "DELETE FROM captures WHERE rowid IN (SELECT rowid FROM captures WHERE created_at < ? LIMIT ?)",
-		cutoff, db.opts.DeleteChunk)
+	res, err := db.w.ExecContext(ctx, "DELETE FROM profiles WHERE name = ?", name)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: deleting old captures: %w", err)
+		return fmt.Errorf("sqlite: deleting profile %q: %w", name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: deleting profile %q: %w", name, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: profile %q: %w", name, model.ErrNotFound)
+	}
+	return nil
+}
+
+// pendingSQL finds the candidate visits through captures_created_at_idx (their
+// navigations in [since, settled): a navigation at or after settled means the
+// visit is not settled), drops the judged ones by primary key, then reads each
+// candidate's first and last capture through captures_visit_key_idx.
+const pendingSQL = `WITH cand AS (
+	SELECT DISTINCT n.visit_key FROM captures n
+	WHERE n.created_at >= ? AND n.created_at < ? AND n.initiator = 'navigate' AND n.visit_key <> ''
+		AND NOT EXISTS (SELECT 1 FROM visit_verdicts v WHERE v.visit_key = n.visit_key)
+)
+SELECT c.visit_key, min(c.created_at), max(c.created_at)
+FROM cand JOIN captures c ON c.visit_key = cand.visit_key AND c.visit_key <> ''
+GROUP BY c.visit_key
+HAVING max(c.created_at) < ?
+ORDER BY min(c.created_at), c.visit_key
+LIMIT ?`
+
+// PendingVisits implements model.Store.
+func (db *DB) PendingVisits(ctx context.Context, q model.PendingQuery) ([]model.PendingVisit, error) {
+	if q.SettledBefore.IsZero() {
+		return nil, fmt.Errorf("sqlite: pending visits: %w: zero SettledBefore", model.ErrInvalid)
+	}
+	since := int64(math.MinInt64)
+	if !q.Since.IsZero() {
+		since = q.Since.UnixMicro()
+	}
+	settled := q.SettledBefore.UnixMicro()
+	rows, err := db.r.QueryContext(ctx, pendingSQL, since, settled, settled, model.ClampLimit(q.Limit, 100))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending visits: %w", err)
+	}
+	defer rows.Close()
+	var out []model.PendingVisit
+	for rows.Next() {
+		var v model.PendingVisit
+		var first, last int64
+		if err := rows.Scan(&v.VisitKey, &first, &last); err != nil {
+			return nil, fmt.Errorf("sqlite: pending visits: %w", err)
+		}
+		v.FirstAt, v.LastAt = fromMicros(first), fromMicros(last)
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: pending visits: %w", err)
+	}
+	return out, nil
+}
+
+// verdictCols is the column list of visit_verdicts, in the order of
+// verdictArgs and scanVerdict.
+const verdictCols = "visit_key, seen_at, evaluated_at, client_ip, user_agent, browser_key, wire_key, accepted, reason, details, capture_ids, profile"
+
+const upsertVerdictSQL = "INSERT INTO visit_verdicts (" + verdictCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (visit_key) DO UPDATE SET seen_at = excluded.seen_at, evaluated_at = excluded.evaluated_at,
+	client_ip = excluded.client_ip, user_agent = excluded.user_agent, browser_key = excluded.browser_key,
+	wire_key = excluded.wire_key, accepted = excluded.accepted, reason = excluded.reason,
+	details = excluded.details, capture_ids = excluded.capture_ids, profile = excluded.profile`
+
+// PutVisitVerdicts implements model.Store: every verdict is validated first,
+// then all are written in one transaction.
+func (db *DB) PutVisitVerdicts(ctx context.Context, vs []model.VisitVerdict) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	norm := make([]model.VisitVerdict, len(vs))
+	for i := range vs {
+		if err := vs[i].Validate(); err != nil {
+			return fmt.Errorf("sqlite: storing visit verdicts: %w", err)
+		}
+		norm[i] = vs[i].Normalized()
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: storing visit verdicts: beginning: %w", classify(err))
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, upsertVerdictSQL)
+	if err != nil {
+		return fmt.Errorf("sqlite: storing visit verdicts: %w", err)
+	}
+	defer stmt.Close()
+	for i := range norm {
+		v := &norm[i]
+		if _, err := stmt.ExecContext(ctx, v.VisitKey, v.SeenAt.UnixMicro(), v.EvaluatedAt.UnixMicro(), v.ClientIP, v.UserAgent,
+			v.BrowserKey, v.WireKey, v.Accepted, v.Reason, nullText(v.Details), string(model.EncodeIDs(v.CaptureIDs)), nullText(v.Profile)); err != nil {
+			return fmt.Errorf("sqlite: storing visit verdict %s: %w", v.VisitKey, classify(err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: storing visit verdicts: committing: %w", classify(err))
+	}
+	return nil
+}
+
+// VisitVerdict implements model.Store.
+func (db *DB) VisitVerdict(ctx context.Context, visitKey string) (model.VisitVerdict, error) {
+	if err := model.ValidateID(visitKey); err != nil {
+		return model.VisitVerdict{}, fmt.Errorf("%w: %w", model.ErrNotFound, err)
+	}
+	var v model.VisitVerdict
+	var seen, evaluated int64
+	var details, profile sql.NullString
+	var ids string
+	err := db.r.QueryRowContext(ctx, "SELECT "+verdictCols+" FROM visit_verdicts WHERE visit_key = ?", visitKey).Scan(
+		&v.VisitKey, &seen, &evaluated, &v.ClientIP, &v.UserAgent, &v.BrowserKey, &v.WireKey, &v.Accepted, &v.Reason,
+		&details, &ids, &profile)
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.VisitVerdict{}, fmt.Errorf("sqlite: visit verdict %s: %w", visitKey, model.ErrNotFound)
+	}
+	if err != nil {
+		return model.VisitVerdict{}, fmt.Errorf("sqlite: reading visit verdict %s: %w", visitKey, err)
+	}
+	v.SeenAt, v.EvaluatedAt = fromMicros(seen), fromMicros(evaluated)
+	if details.Valid && details.String != "" {
+		v.Details = []byte(details.String)
+	}
+	if profile.Valid && profile.String != "" {
+		v.Profile = []byte(profile.String)
+	}
+	if v.CaptureIDs, err = model.DecodeIDs([]byte(ids)); err != nil {
+		return model.VisitVerdict{}, fmt.Errorf("sqlite: reading visit verdict %s: %w", visitKey, err)
+	}
+	return v, nil
+}
+
+// wireGroupsSQL aggregates the accepted verdicts along visit_verdicts_groups_idx;
+// the latest visit of each group is one probe of the same index.
+const wireGroupsSQL = `SELECT g.browser_key, g.wire_key, count(*), count(DISTINCT NULLIF(g.client_ip, '')), min(g.seen_at), max(g.seen_at),
+	(SELECT l.visit_key FROM visit_verdicts l
+		WHERE l.accepted = 1 AND l.browser_key = g.browser_key AND l.wire_key = g.wire_key
+		ORDER BY l.seen_at DESC, l.visit_key DESC LIMIT 1)
+FROM visit_verdicts g
+WHERE g.accepted = 1
+GROUP BY g.browser_key, g.wire_key
+ORDER BY g.browser_key, g.wire_key`
+
+// WireGroups implements model.Store.
+func (db *DB) WireGroups(ctx context.Context) ([]model.WireGroup, error) {
+	rows, err := db.r.QueryContext(ctx, wireGroupsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: wire groups: %w", err)
+	}
+	defer rows.Close()
+	var out []model.WireGroup
+	for rows.Next() {
+		var g model.WireGroup
+		var first, last int64
+		if err := rows.Scan(&g.BrowserKey, &g.WireKey, &g.Visits, &g.Addresses, &first, &last, &g.LatestVisit); err != nil {
+			return nil, fmt.Errorf("sqlite: wire groups: %w", err)
+		}
+		g.FirstSeen, g.LastSeen = fromMicros(first), fromMicros(last)
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: wire groups: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteCapturesBefore implements model.Store: captures first, then the refused
+// verdicts; the count is the sum of both.
+func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for _, del := range []struct{ what, query string }{
+		{"old captures", "DELETE FROM captures WHERE rowid IN (SELECT rowid FROM captures WHERE created_at < ? LIMIT ?)"},
+		{"old refused verdicts", "DELETE FROM visit_verdicts WHERE rowid IN (SELECT rowid FROM visit_verdicts WHERE accepted = 0 AND seen_at < ? LIMIT ?)"},
+	} {
+		for {
+			if err := ctx.Err(); err != nil {
+				return total, fmt.Errorf("sqlite: deleting %s: %w", del.what, err)
+			}
+			n, err := db.deleteChunk(ctx, del.what, del.query, cutoff.UnixMicro())
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if n < int64(db.opts.DeleteChunk) {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+func (db *DB) deleteChunk(ctx context.Context, what, query string, cutoff int64) (int64, error) {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	res, err := db.w.ExecContext(ctx, query, cutoff, db.opts.DeleteChunk)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: deleting %s: %w", what, err)
 	}
 	n, _ := res.RowsAffected()
 	return n, nil

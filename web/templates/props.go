@@ -16,6 +16,7 @@ import "strconv"
 const (
 	NavFingerprint = "fingerprint"
 	NavStats       = "stats"
+	NavProfiles    = "profiles"
 	NavAPI         = "api"
 )
 
@@ -183,12 +184,18 @@ type IndexPage struct {
 	// Stored is false when the capture could not be queued for storage, so
 	// its link will not resolve.
 	Stored bool
+	// Verdict: does the User-Agent fit the TLS and HTTP stack? Nil: not
+	// shown.
+	Verdict *VerdictView
 }
 
 // CapturePage is "/captures/{id}".
 type CapturePage struct {
 	Page
 	Report Report
+	// Curation is what curation made of the capture's visit (nil: the
+	// capture has no visit).
+	Curation *CurationView
 }
 
 // ProbeResultPage is the answer to the form probe, loaded into a hidden

@@ -1,4 +1,4 @@
-package web
+package curate
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/store"
@@ -13,7 +14,7 @@ import (
 
 // BuildVisitProfile builds an emulation profile from the stored captures of
 // one page visit (navigate, fetch, xhr and form over HTTP/2 and HTTP/1.1),
-// decoding the HTTP/2 summaries web stored with them. The error wraps
+// decoding the HTTP/2 summaries stored with them. The error wraps
 // store.ErrNotFound when the visit has no captures and store.ErrInvalid when
 // they cannot make a profile.
 func BuildVisitProfile(ctx context.Context, st store.Store, key string, now time.Time) (*emulation.Profile, error) {
@@ -36,7 +37,7 @@ func BuildVisitProfile(ctx context.Context, st store.Store, key string, now time
 }
 
 // VisitCaptures converts stored captures into the profile builder's input,
-// decoding the H2Summary web stored with each HTTP/2 capture.
+// decoding the capture.H2Summary stored with each HTTP/2 capture.
 func VisitCaptures(rows []store.Capture) ([]emulation.VisitCapture, error) {
 	caps := make([]emulation.VisitCapture, 0, len(rows))
 	for _, r := range rows {
@@ -48,7 +49,7 @@ func VisitCaptures(rows []store.Capture) ([]emulation.VisitCapture, error) {
 			vc.Headers = append(vc.Headers, fingerprint.Header{Name: h.Name, Value: h.Value})
 		}
 		if r.HTTPVersion == "2" && len(r.H2) > 0 {
-			var h2 H2Summary
+			var h2 capture.H2Summary
 			if err := json.Unmarshal(r.H2, &h2); err != nil {
 				return nil, fmt.Errorf("capture %s: decoding HTTP/2 summary: %w", r.ID, err)
 			}

@@ -1,4 +1,4 @@
-package web
+package curate
 
 import (
 	"encoding/json"

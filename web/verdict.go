@@ -1,0 +1,96 @@
+package web
+
+import (
+	"context"
+	"net/url"
+	"strings"
+
+	"github.com/guanaco-fp/guanaco/curate"
+	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/web/templates"
+)
+
+// verdictReport is the "verdict" object of GET / and GET /api/fingerprint:
+// does the client's TLS and HTTP stack fit the browser its User-Agent
+// names, and how does it differ from the closest known profile?
+//
+//	{
+//	  "claimed": "chrome 156 on windows",
+//	  "consistent": true|false,
+//	  "reason": "...",                          when not consistent
+//	  "markers": ["curl"],                      tools and automation named in the claims
+//	  "differences": [{"field", "claimed", "observed"}],   contradictions with the browser family
+//	  "closest_profile": "chrome-156-windows",  the known profile picked for the User-Agent
+//	  "profile_differences": [{"field", "claimed", "observed"}]  fields that differ from it
+//	}
+type verdictReport struct {
+	Claimed            string              `json:"claimed"`
+	Consistent         bool                `json:"consistent"`
+	Reason             string              `json:"reason,omitempty"`
+	Markers            []string            `json:"markers,omitempty"`
+	Differences        []curate.Difference `json:"differences"`
+	ClosestProfile     string              `json:"closest_profile,omitempty"`
+	ProfileDifferences []curate.Difference `json:"profile_differences"`
+}
+
+// verdictOf judges a live report (see curate.Judge and curate.Closest).
+func (h *handler) verdictOf(ctx context.Context, rep *report) *verdictReport {
+	o := curate.Observation{UserAgent: rep.UserAgent, Headers: rep.HTTP.Headers}
+	if rep.tlsInfo != nil && len(rep.tlsInfo.Raw) > 0 {
+		o.Hellos = [][]byte{rep.tlsInfo.Raw}
+	}
+	if s := rep.HTTP.H2; s != nil {
+		o.H2 = &emulation.VisitH2{Settings: s.Settings, WindowUpdate: s.WindowUpdate, Priorities: s.PriorityFrames, HeadersPriority: s.HeadersPriority}
+		o.PseudoOrder = s.PseudoOrder
+	}
+	j := curate.Judge(o)
+	v := &verdictReport{Consistent: j.Consistent, Reason: j.Reason, Markers: j.Markers,
+		Differences: j.Differences, ProfileDifferences: []curate.Difference{}}
+	if v.Differences == nil {
+		v.Differences = []curate.Difference{}
+	}
+	if id := j.Identity; id.Known() {
+		v.Claimed = id.Browser + " " + id.Version + " on " + id.Platform
+		if id.Mobile {
+			v.Claimed += " (mobile)"
+		}
+	} else {
+		v.Claimed = "no known browser"
+	}
+	if h.d.KnownProfiles != nil {
+		// A page load, or an API address typed into the address bar, is
+		// a navigation; a script's request says so in Sec-Fetch-Mode.
+		in := emulation.Navigate
+		for _, hd := range rep.HTTP.Headers {
+			if strings.EqualFold(hd.Name, "sec-fetch-mode") && !strings.EqualFold(hd.Value, "navigate") {
+				in = emulation.Fetch
+			}
+		}
+		c := curate.Closest(o, in, h.d.KnownProfiles(ctx))
+		v.ClosestProfile = c.Profile
+		if c.Differences != nil {
+			v.ProfileDifferences = c.Differences
+		}
+	}
+	return v
+}
+
+// verdictView is the page form of v.
+func verdictView(v *verdictReport) *templates.VerdictView {
+	if v == nil {
+		return nil
+	}
+	rows := func(ds []curate.Difference) []templates.DiffRow {
+		out := make([]templates.DiffRow, len(ds))
+		for i, d := range ds {
+			out[i] = templates.DiffRow{Field: d.Field, Claimed: d.Claimed, Observed: d.Observed}
+		}
+		return out
+	}
+	vv := &templates.VerdictView{Claimed: v.Claimed, Consistent: v.Consistent, Reason: v.Reason, Markers: v.Markers,
+		Differences: rows(v.Differences), Closest: v.ClosestProfile, ProfileDiffs: rows(v.ProfileDifferences)}
+	if v.ClosestProfile != "" {
+		vv.ClosestURL = "/profiles/" + url.PathEscape(v.ClosestProfile)
+	}
+	return vv
+}
