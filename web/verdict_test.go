@@ -1,0 +1,92 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/guanaco-fp/guanaco/curate"
+	"github.com/guanaco-fp/guanaco/emulation"
+)
+
+// verdictJSON is the "verdict" object of /api/fingerprint.
+type verdictJSON struct {
+	Claimed            string              `json:"claimed"`
+	Consistent         bool                `json:"consistent"`
+	Reason             string              `json:"reason"`
+	Markers            []string            `json:"markers"`
+	Differences        []curate.Difference `json:"differences"`
+	ClosestProfile     string              `json:"closest_profile"`
+	ProfileDifferences []curate.Difference `json:"profile_differences"`
+}
+
+func catalogueProfiles(context.Context) []*emulation.Profile {
+	ps, err := emulation.Catalogue()
+	if err != nil {
+		panic(err)
+	}
+	return ps
+}
+
+func TestVerdict(t *testing.T) {
+	// Chromium's hello, preface and headers: consistent, closest profile
+	// the built-in Chromium one.
+	e := newEnv(t, func(d *Deps) { d.KnownProfiles = catalogueProfiles })
+	var got struct {
+		Verdict *verdictJSON `json:"verdict"`
+	}
+	decodeJSON(t, e.do(http.MethodGet, "/api/fingerprint", nil, nil), &got)
+	v := got.Verdict
+	if v == nil || !v.Consistent || v.Claimed != "chromium 156.0.0.0 on linux" || v.ClosestProfile != "chromium-156-linux" {
+		t.Fatalf("chromium verdict %+v", v)
+	}
+	for _, d := range v.ProfileDifferences {
+		if d.Field == "ja4" || d.Field == "akamai" {
+			t.Errorf("chromium differs from its own profile on %s: %+v", d.Field, d)
+		}
+	}
+	// The page shows it.
+	page := e.do(http.MethodGet, "/", nil, nil).Body.String()
+	if !strings.Contains(page, `id="verdict"`) || !strings.Contains(page, "consistent") || !strings.Contains(page, "/profiles/chromium-156-linux") {
+		t.Errorf("the page shows no verdict box")
+	}
+
+	// curl's hello under a Chrome User-Agent: inconsistent, with the
+	// fields that give it away and the differences from the profile.
+	e = newEnv(t, func(d *Deps) { d.KnownProfiles = catalogueProfiles; d.CaptureOf = curlH1Capture(t, false) })
+	got.Verdict = nil
+	decodeJSON(t, e.do(http.MethodGet, "/api/fingerprint", nil, func(r *http.Request) {
+		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36")
+	}), &got)
+	v = got.Verdict
+	if v == nil || v.Consistent || !strings.Contains(v.Reason, "do not fit a Chromium-based browser") || v.ClosestProfile != "chromium-156-linux" {
+		t.Fatalf("curl-as-chrome verdict %+v", v)
+	}
+	fields := map[string]bool{}
+	for _, d := range v.Differences {
+		fields[d.Field] = true
+	}
+	for _, f := range []string{"GREASE", "TLS 1.3 cipher order", "client hints"} {
+		if !fields[f] {
+			t.Errorf("differences %+v lack %s", v.Differences, f)
+		}
+	}
+	ja4Differs := false
+	for _, d := range v.ProfileDifferences {
+		ja4Differs = ja4Differs || d.Field == "ja4"
+	}
+	if !ja4Differs {
+		t.Errorf("profile differences %+v lack ja4", v.ProfileDifferences)
+	}
+	// Plain curl: refused as a tool, no closest profile.
+	got.Verdict = nil
+	decodeJSON(t, e.do(http.MethodGet, "/api/fingerprint", nil, nil), &got)
+	if v := got.Verdict; v == nil || v.Consistent || !strings.Contains(v.Reason, "curl") || v.ClosestProfile != "" {
+		t.Errorf("curl verdict %+v", v)
+	}
+	// /api/clean carries no verdict (it is the cheap endpoint).
+	if body := e.do(http.MethodGet, "/api/clean", nil, nil).Body.String(); strings.Contains(body, `"verdict"`) {
+		t.Errorf("/api/clean has a verdict")
+	}
+}
