@@ -47,16 +47,26 @@ var callerOnly = map[string]bool{
 	"cookie": true, "authorization": true, "referer": true, "origin": true,
 	"content-length": true, "content-type": true, "host": true,
 	"sec-websocket-key": true, "sec-websocket-protocol": true,
+	// The extensions a WebSocket uses are negotiated end to end: offering
+	// one the client did not (permessage-deflate, say) would hand it
+	// frames it cannot read.
+	"sec-websocket-extensions": true,
 }
 
 // IsCallerOnly reports whether a header's value must come from the caller
-// (cookie, authorization, referer, origin, content-*, host, websocket key
-// and protocol): profiles keep only its position.
+// (cookie, authorization, referer, origin, content-*, host, websocket key,
+// protocol and extensions): profiles keep only its position.
 func IsCallerOnly(name string) bool { return callerOnly[strings.ToLower(name)] }
 
 // Build turns the captures of one page visit into a profile. The visit must
-// contain a navigation over HTTP/2 or HTTP/1.1; fetch, xhr and form
-// captures and the other protocol are added when present. The ClientHello
+// contain a navigation over HTTP/2 or HTTP/1.1; fetch, xhr, form and
+// websocket captures and the other protocol are added when present. A
+// WebSocket handshake gives the websocket list of its protocol: HTTP/2
+// (extended CONNECT, pseudo headers left out like every h2 list) only
+// with an HTTP/2 navigation, HTTP/1.1 only with an HTTP/1.1 navigation
+// (a browser without extended CONNECT opens its WebSocket from the HTTP/2
+// page over HTTP/1.1; on its own that handshake would make h1 lists
+// without a navigate list, which profiles do not have). The ClientHello
 // is taken from the earliest capture whose hello carries no pre_shared_key
 // (a first visit), preferring the HTTP/2 navigation. Browser, version and
 // platform are read from the user agent and the Sec-CH-UA brand list; the
@@ -114,8 +124,11 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 		Expected:          Expected{JA4: fp.JA4, JA4R: fp.JA4R, JA3N: fp.JA3N, PeetPrint: fp.PeetPrint},
 		Source:            Source{BuiltAt: now.UTC(), VisitKey: visitKey},
 	}
-	for _, in := range Initiators() {
+	for _, in := range AllInitiators() {
 		if c := byKey["1.1/"+string(in)]; c != nil {
+			if in == WebSocket && (p.H1 == nil || len(p.H1.Headers[Navigate]) == 0) {
+				continue
+			}
 			if p.H1 == nil {
 				p.H1 = &H1{Headers: map[Initiator][]Header{}}
 			}
@@ -132,7 +145,7 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 			HeadersPriority: map[Initiator]Priority{},
 			Headers:         map[Initiator][]Header{},
 		}
-		for _, in := range Initiators() {
+		for _, in := range AllInitiators() {
 			c := byKey["2/"+string(in)]
 			if c == nil || c.H2 == nil {
 				continue
@@ -334,7 +347,10 @@ func addCallerSlots(p *Profile, caps []VisitCapture) []string {
 		default:
 			continue
 		}
-		for _, in := range Initiators() {
+		for _, in := range AllInitiators() {
+			if len(lists[in]) == 0 {
+				continue // no list was taken for it: nothing to complete
+			}
 			seenFirst := false
 			for _, c := range sorted {
 				if c.HTTPVersion != version || c.Initiator != in {

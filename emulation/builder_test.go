@@ -1,6 +1,8 @@
 package emulation
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -254,5 +256,111 @@ func TestAddCallerSlotsUsesRepeatsOnly(t *testing.T) {
 	}
 	if got := joinNames(p.H1.Headers[Navigate]); got != "Host=v-Host,Accept=v-Accept" {
 		t.Errorf("h1 navigate changed without a repeat: %s", got)
+	}
+}
+
+// TestBuildWebSocketLists: a visit with WebSocket handshakes (an HTTP/2
+// extended CONNECT and an HTTP/1.1 Upgrade) gives h2.headers.websocket,
+// its HEADERS priority and h1.headers.websocket, in the handshakes' order
+// without pseudo headers, with the key, extensions, origin and cookie
+// values blanked; the
+// profile validates and survives a JSON round trip.
+func TestBuildWebSocketLists(t *testing.T) {
+	hello := golden(t, "chromium")
+	t0 := time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC)
+	h2ws := h(":method", "CONNECT", ":authority", "localhost:8443", ":scheme", "https", ":path", "/probe/ws", ":protocol", "websocket",
+		"pragma", "no-cache", "cache-control", "no-cache", "user-agent", chromiumUA, "origin", "https://localhost:8443",
+		"sec-websocket-version", "13", "accept-encoding", "gzip, deflate, br, zstd", "accept-language", "en-US,en;q=0.9",
+		"cookie", "gv=abc", "sec-websocket-extensions", "permessage-deflate; client_max_window_bits")
+	h1ws := h("Host", "localhost:8444", "Connection", "Upgrade", "Pragma", "no-cache", "Cache-Control", "no-cache",
+		"User-Agent", chromiumUA, "Upgrade", "websocket", "Origin", "https://localhost:8444", "Sec-WebSocket-Version", "13",
+		"Accept-Encoding", "gzip, deflate, br, zstd", "Accept-Language", "en-US,en;q=0.9", "Cookie", "gv=abc",
+		"Sec-WebSocket-Key", "jJhJJlVqgaAsiKbWcVNG7Q==", "Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")
+	caps := append(chromiumVisit(t),
+		VisitCapture{ID: "ws2", CreatedAt: t0, Initiator: WebSocket, HTTPVersion: "2", ClientHello: hello, UserAgent: chromiumUA, Headers: h2ws,
+			H2: &VisitH2{Settings: []Setting{{ID: 1, Value: 65536}}, HeadersPriority: &Priority{StreamID: 9, Exclusive: true, Weight: 256}}},
+		VisitCapture{ID: "ws1", CreatedAt: t0.Add(time.Second), Initiator: WebSocket, HTTPVersion: "1.1", ClientHello: hello, UserAgent: chromiumUA, Headers: h1ws},
+	)
+	p, err := Build("visit1", "", caps, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantH2 = "pragma=no-cache,cache-control=no-cache,user-agent=" + chromiumUA + ",origin=,sec-websocket-version=13," +
+		"accept-encoding=gzip, deflate, br, zstd,accept-language=en-US,en;q=0.9,cookie=,sec-websocket-extensions="
+	if got := joinNames(p.H2.Headers[WebSocket]); got != wantH2 {
+		t.Errorf("h2 websocket list\n got %s\nwant %s", got, wantH2)
+	}
+	if pr, ok := p.H2.HeadersPriority[WebSocket]; !ok || pr != (Priority{Exclusive: true, Weight: 256}) {
+		t.Errorf("h2 websocket HEADERS priority %+v, %v", pr, ok)
+	}
+	const wantH1 = "Host=,Connection=Upgrade,Pragma=no-cache,Cache-Control=no-cache,User-Agent=" + chromiumUA +
+		",Upgrade=websocket,Origin=,Sec-WebSocket-Version=13,Accept-Encoding=gzip, deflate, br, zstd,Accept-Language=en-US,en;q=0.9," +
+		"Cookie=,Sec-WebSocket-Key=,Sec-WebSocket-Extensions="
+	if got := joinNames(p.H1.Headers[WebSocket]); got != wantH1 {
+		t.Errorf("h1 websocket list\n got %s\nwant %s", got, wantH1)
+	}
+	if got := strings.Join(p.Source.Captures, ","); !strings.Contains(got, "ws1") || !strings.Contains(got, "ws2") {
+		t.Errorf("source captures %s lack the handshakes", got)
+	}
+	// The navigation still gives the pseudo order (no :protocol).
+	if got := strings.Join(p.H2.PseudoOrder, ","); got != ":method,:authority,:scheme,:path" {
+		t.Errorf("pseudo order %s", got)
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, b); err != nil {
+		t.Fatal(err)
+	}
+	if js := compact.String(); !strings.Contains(js, `"websocket":[["pragma","no-cache"]`) || !strings.Contains(js, `"websocket":[["Host",""]`) {
+		t.Errorf("profile JSON lacks the websocket lists: %s", js)
+	}
+	back, err := Unmarshal(b)
+	if err != nil {
+		t.Fatalf("unmarshal: %v", err)
+	}
+	if joinNames(back.H1.Headers[WebSocket]) != wantH1 || joinNames(back.H2.Headers[WebSocket]) != wantH2 {
+		t.Error("websocket lists lost in the JSON round trip")
+	}
+
+	// An HTTP/1.1 handshake without an HTTP/1.1 navigation (the browser
+	// fell back from the HTTP/2 page) adds no h1 lists.
+	var h2only []VisitCapture
+	for _, c := range caps {
+		if c.HTTPVersion == "2" || c.Initiator == WebSocket {
+			h2only = append(h2only, c)
+		}
+	}
+	p, err = Build("visit2", "", h2only, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.H1 != nil {
+		t.Errorf("h1 lists from a lone HTTP/1.1 handshake: %v", p.H1.Headers)
+	}
+	if len(p.H2.Headers[WebSocket]) == 0 {
+		t.Error("h2 websocket list missing")
+	}
+	if strings.Contains(strings.Join(p.Source.Captures, ","), "ws1") {
+		t.Errorf("source names the unused handshake: %v", p.Source.Captures)
+	}
+}
+
+// TestInitiatorLists: the request initiators leave WebSocket out, the full
+// list and Valid take it.
+func TestInitiatorLists(t *testing.T) {
+	for _, in := range Initiators() {
+		if in == WebSocket {
+			t.Error("Initiators() lists websocket: loops that send one request per initiator would send a handshake")
+		}
+	}
+	all := AllInitiators()
+	if len(all) != len(Initiators())+1 || all[len(all)-1] != WebSocket || !WebSocket.Valid() {
+		t.Errorf("AllInitiators() = %v", all)
+	}
+	if Initiator("echo").Valid() {
+		t.Error("echo is not a profile initiator")
 	}
 }

@@ -30,15 +30,27 @@ const (
 	Fetch    Initiator = "fetch"    // fetch() from page script
 	XHR      Initiator = "xhr"      // XMLHttpRequest from page script
 	Form     Initiator = "form"     // HTML form submission
+	// WebSocket is the opening handshake of a WebSocket from page script:
+	// an HTTP/1.1 Upgrade, or over HTTP/2 an extended CONNECT (RFC 8441).
+	// Its header lists carry no pseudo headers; HTTP/2 lists leave out
+	// :protocol like the other pseudo headers.
+	WebSocket Initiator = "websocket"
 )
 
-// Initiators lists every initiator in a stable order.
+// Initiators lists the request initiators, those whose captures are
+// ordinary HTTP requests (navigate, fetch, xhr, form), in a stable order.
+// WebSocket is not among them: a handshake is not sent as an ordinary
+// request; AllInitiators includes it.
 func Initiators() []Initiator { return []Initiator{Navigate, Fetch, XHR, Form} }
 
-// Valid reports whether i is one of Initiators.
+// AllInitiators lists every initiator a profile may carry header lists
+// for: Initiators, then WebSocket.
+func AllInitiators() []Initiator { return append(Initiators(), WebSocket) }
+
+// Valid reports whether i is one of AllInitiators.
 func (i Initiator) Valid() bool {
 	switch i {
-	case Navigate, Fetch, XHR, Form:
+	case Navigate, Fetch, XHR, Form, WebSocket:
 		return true
 	}
 	return false
@@ -239,7 +251,7 @@ func checkHeaderSets(m map[Initiator][]Header, where string, add func(string, ..
 
 func flatten(m map[Initiator][]Header) []Header {
 	var out []Header
-	for _, in := range Initiators() {
+	for _, in := range AllInitiators() {
 		out = append(out, m[in]...)
 	}
 	return out

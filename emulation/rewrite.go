@@ -28,18 +28,23 @@ const (
 	// ProfileHeader names the profile to use (DESIGN §4.5 step 1).
 	ProfileHeader = "X-Guanaco-Profile"
 	// InitiatorHeader states the request's initiator: navigate, fetch, xhr
-	// or form.
+	// or form (a WebSocket handshake is always websocket).
 	InitiatorHeader = "X-Guanaco-Initiator"
 )
 
-// InitiatorOf returns the initiator of req: the value of the
-// X-Guanaco-Initiator header when it names a valid initiator; else GET (or
+// InitiatorOf returns the initiator of req: websocket for a WebSocket
+// opening handshake (Upgrade: websocket and Connection: upgrade, RFC 6455
+// §4.1) whatever the header says; else the value of the
+// X-Guanaco-Initiator header when it names one of Initiators; else GET (or
 // HEAD) with X-Requested-With: XMLHttpRequest is xhr, other GET and HEAD
 // requests are navigate, POST with a form content type
 // (application/x-www-form-urlencoded or multipart/form-data) is form, and
 // any other method is fetch.
 func InitiatorOf(req *http.Request) Initiator {
-	if in := Initiator(strings.ToLower(strings.TrimSpace(req.Header.Get(InitiatorHeader)))); in.Valid() {
+	if isWebSocketUpgrade(req) {
+		return WebSocket
+	}
+	if in := Initiator(strings.ToLower(strings.TrimSpace(req.Header.Get(InitiatorHeader)))); in.Valid() && in != WebSocket {
 		return in
 	}
 	switch req.Method {
@@ -119,13 +124,19 @@ func RequestHeaders(p *Profile, req *http.Request, h2 bool) []Header {
 // RequestHeadersFor returns the header list to send for req as initiator
 // in. The profile's list for the initiator (navigate when the profile has
 // none for it; the other protocol's list when the profile lacks this one)
-// gives the order and the names. At each of its positions:
+// gives the order and the names; a WebSocket handshake over HTTP/1.1 (an
+// Upgrade: websocket request) takes the websocket list whatever in says,
+// falling back the same way (profiles built before WebSocket handshakes
+// were captured have only the navigate list). At each of its positions:
 //
 //   - Host (HTTP/1.1 only) carries the request's host; Content-Length the
 //     request's length when known;
 //   - caller-only headers (IsCallerOnly: cookie, authorization, referer,
-//     origin, content-type, websocket key and protocol) are sent only when
-//     the caller sent them, with the caller's value (cookies joined by "; ");
+//     origin, content-type, websocket key, protocol and extensions) are
+//     sent only when the caller sent them, with the caller's value
+//     (cookies joined by "; ");
+//   - a WebSocket handshake's Connection carries the profile's value when
+//     it lists "upgrade" (a websocket list), else "Upgrade";
 //   - accept and accept-language take the caller's value when present,
 //     else the profile's;
 //   - browser-owned headers (user-agent, sec-ch-*, sec-fetch-*,
@@ -148,6 +159,9 @@ func RequestHeaders(p *Profile, req *http.Request, h2 bool) []Header {
 func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []Header {
 	https := isHTTPS(req)
 	websocket := !h2 && isWebSocket(req)
+	if websocket {
+		in = WebSocket
+	}
 	consumed := map[string]bool{}
 	var out []Header
 	add := func(name, value string) {
@@ -197,7 +211,11 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 				add(ph.Name, ph.Value)
 			}
 		case websocket && lname == "connection":
-			add(ph.Name, "Upgrade")
+			if hasToken([]string{ph.Value}, "upgrade", false) {
+				add(ph.Name, ph.Value) // a websocket list's own, e.g. Firefox's "keep-alive, Upgrade"
+			} else {
+				add(ph.Name, "Upgrade")
+			}
 		case browserOwned(lname):
 			add(ph.Name, ph.Value)
 		default:
@@ -301,6 +319,30 @@ func connectionListed(req *http.Request, lname string) bool {
 
 func isWebSocket(req *http.Request) bool {
 	return strings.EqualFold(strings.TrimSpace(req.Header.Get("Upgrade")), "websocket")
+}
+
+// isWebSocketUpgrade reports whether req is a WebSocket opening handshake:
+// an Upgrade header listing "websocket" and a Connection header listing
+// "upgrade" (case-insensitive; an Upgrade token's "/version" is ignored).
+func isWebSocketUpgrade(req *http.Request) bool {
+	return hasToken(req.Header.Values("Upgrade"), "websocket", true) && hasToken(req.Header.Values("Connection"), "upgrade", false)
+}
+
+// hasToken reports whether the comma-separated lists vs hold token
+// (case-insensitive), ignoring a "/version" suffix when withVersion.
+func hasToken(vs []string, token string, withVersion bool) bool {
+	for _, v := range vs {
+		for t := range strings.SplitSeq(v, ",") {
+			t = strings.TrimSpace(t)
+			if i := strings.IndexByte(t, '/'); withVersion && i >= 0 {
+				t = t[:i]
+			}
+			if strings.EqualFold(t, token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isHTTPS(req *http.Request) bool {

@@ -47,6 +47,32 @@ func rewriteProfile() *Profile {
 	}
 }
 
+// withWebSocketLists returns a copy of p with websocket lists shaped like
+// Chromium's HTTP/1.1 handshake and Firefox's HTTP/2 extended CONNECT, as
+// the builder writes them (caller-only values blank).
+func withWebSocketLists(p *Profile) *Profile {
+	c := *p
+	h1 := *p.H1
+	h1.Headers = map[Initiator][]Header{}
+	for k, v := range p.H1.Headers {
+		h1.Headers[k] = v
+	}
+	h1.Headers[WebSocket] = hs("Host", "", "Connection", "Upgrade", "Pragma", "no-cache", "Cache-Control", "no-cache",
+		"User-Agent", "UA/1", "Upgrade", "websocket", "Origin", "", "Sec-WebSocket-Version", "13",
+		"Accept-Encoding", "gzip, br", "Accept-Language", "en-US", "Cookie", "", "Sec-WebSocket-Key", "",
+		"Sec-WebSocket-Extensions", "", "Sec-WebSocket-Protocol", "")
+	h2 := *p.H2
+	h2.Headers = map[Initiator][]Header{}
+	for k, v := range p.H2.Headers {
+		h2.Headers[k] = v
+	}
+	h2.Headers[WebSocket] = hs("user-agent", "UA/1", "accept", "*/*", "accept-language", "en-US", "accept-encoding", "gzip, br",
+		"sec-websocket-version", "13", "origin", "", "sec-websocket-extensions", "", "cookie", "",
+		"sec-fetch-dest", "empty", "sec-fetch-mode", "websocket", "sec-fetch-site", "same-origin", "pragma", "no-cache", "cache-control", "no-cache")
+	c.H1, c.H2 = &h1, &h2
+	return &c
+}
+
 func names(h []Header) string {
 	var b strings.Builder
 	for i, x := range h {
@@ -71,6 +97,7 @@ func TestRequestHeaders(t *testing.T) {
 		in     Initiator // "" = InitiatorOf
 		h2     bool
 		noH1   bool // use the profile without its HTTP/1.1 lists
+		ws     bool // use the profile with websocket lists (withWebSocketLists)
 		want   string
 	}{
 		{name: "navigate from the profile; high-entropy hint and empty caller-only slots dropped",
@@ -130,6 +157,29 @@ func TestRequestHeaders(t *testing.T) {
 				"Sec-WebSocket-Version", "13"},
 			order: []string{"Sec-WebSocket-Version", "Sec-WebSocket-Key", "Upgrade"},
 			want:  `Host=example.com|Connection=Upgrade|sec-ch-ua="Chromium";v="156"|User-Agent=UA/1|Accept=text/html|Sec-Fetch-Site=none|Accept-Encoding=gzip, br|Accept-Language=en-US|Sec-WebSocket-Version=13|Sec-WebSocket-Key=dGhlIHNhbXBsZSBub25jZQ==|Upgrade=websocket`},
+		{name: "WebSocket handshake follows the profile's websocket list; key, protocol, origin and cookie from the caller",
+			url: "https://example.com/ws", ws: true,
+			header: []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==",
+				"Sec-WebSocket-Version", "13", "Sec-WebSocket-Protocol", "chat", "Origin", "https://example.com",
+				"Cookie", "a=1", "User-Agent", "curl/8", "X-Extra", "1"},
+			order: []string{"Sec-WebSocket-Protocol", "Sec-WebSocket-Key", "Upgrade", "X-Extra"},
+			want:  `Host=example.com|Connection=Upgrade|Pragma=no-cache|Cache-Control=no-cache|User-Agent=UA/1|Upgrade=websocket|Origin=https://example.com|Sec-WebSocket-Version=13|Accept-Encoding=gzip, br|Accept-Language=en-US|Cookie=a=1|Sec-WebSocket-Key=dGhlIHNhbXBsZSBub25jZQ==|Sec-WebSocket-Protocol=chat|X-Extra=1`},
+		{name: "WebSocket extensions only as the caller offers them",
+			url: "https://example.com/ws", ws: true,
+			header: []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==",
+				"Sec-WebSocket-Version", "13", "Sec-WebSocket-Extensions", "permessage-deflate"},
+			want: `Host=example.com|Connection=Upgrade|Pragma=no-cache|Cache-Control=no-cache|User-Agent=UA/1|Upgrade=websocket|Sec-WebSocket-Version=13|Accept-Encoding=gzip, br|Accept-Language=en-US|Sec-WebSocket-Key=dGhlIHNhbXBsZSBub25jZQ==|Sec-WebSocket-Extensions=permessage-deflate`},
+		{name: "a WebSocket handshake takes the websocket list whatever initiator is asked for",
+			url: "https://example.com/ws", ws: true, in: Navigate,
+			header: []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "k", "Sec-WebSocket-Version", "13"},
+			want:   `Host=example.com|Connection=Upgrade|Pragma=no-cache|Cache-Control=no-cache|User-Agent=UA/1|Upgrade=websocket|Sec-WebSocket-Version=13|Accept-Encoding=gzip, br|Accept-Language=en-US|Sec-WebSocket-Key=k`},
+		{name: "HTTP/2 websocket list for the websocket initiator (extended CONNECT)",
+			url: "https://example.com/ws", ws: true, in: WebSocket, h2: true,
+			header: []string{"Sec-WebSocket-Version", "13", "Origin", "https://example.com"},
+			want:   `user-agent=UA/1|accept=*/*|accept-language=en-US|accept-encoding=gzip, br|sec-websocket-version=13|origin=https://example.com|sec-fetch-dest=empty|sec-fetch-mode=websocket|sec-fetch-site=none|pragma=no-cache|cache-control=no-cache`},
+		{name: "an ordinary request keeps the navigate list of a profile with websocket lists",
+			url: "https://example.com/", ws: true,
+			want: `Host=example.com|Connection=keep-alive|sec-ch-ua="Chromium";v="156"|User-Agent=UA/1|Accept=text/html|Sec-Fetch-Site=none|Accept-Encoding=gzip, br|Accept-Language=en-US`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,6 +204,9 @@ func TestRequestHeaders(t *testing.T) {
 				c := *p
 				c.H1 = nil
 				p = &c
+			}
+			if tc.ws {
+				p = withWebSocketLists(p)
 			}
 			var got []Header
 			if tc.in != "" {
@@ -223,6 +276,11 @@ func TestInitiatorOf(t *testing.T) {
 		{"GET", []string{"X-Guanaco-Initiator", "fetch"}, Fetch},
 		{"POST", []string{"X-Guanaco-Initiator", " XHR "}, XHR},
 		{"GET", []string{"X-Guanaco-Initiator", "bogus"}, Navigate},
+		{"GET", []string{"Upgrade", "websocket", "Connection", "Upgrade"}, WebSocket},
+		{"GET", []string{"Upgrade", "WebSocket", "Connection", "keep-alive, Upgrade", "X-Guanaco-Initiator", "fetch"}, WebSocket},
+		{"GET", []string{"Upgrade", "websocket", "Connection", "keep-alive"}, Navigate},
+		{"GET", []string{"Upgrade", "h2c", "Connection", "Upgrade"}, Navigate},
+		{"GET", []string{"X-Guanaco-Initiator", "websocket"}, Navigate},
 	}
 	for _, tc := range tests {
 		req := httptest.NewRequest(tc.method, "https://example.com/", nil)

@@ -320,6 +320,11 @@ type profileSource struct {
 	log    *slog.Logger
 	static []*emulation.Profile
 	cur    atomic.Pointer[[]*emulation.Profile]
+
+	// warned holds "source/name" of the name clashes already logged, so a
+	// reload every few seconds does not repeat them.
+	warnMu sync.Mutex
+	warned map[string]bool
 }
 
 func newProfileSource(ctx context.Context, cfg serveConfig, roots *x509.CertPool, logger *slog.Logger, warn io.Writer) (*profileSource, error) {
@@ -361,12 +366,26 @@ func (s *profileSource) close() {
 	}
 }
 
-// merge appends the profiles of more whose names are not taken yet.
+// merge appends the profiles of more whose names are not taken yet. A
+// clash is logged once per source and name; a database copy of a built-in
+// profile (fpserver stores the catalogue as source "builtin") is skipped
+// silently.
 func (s *profileSource) merge(have, more []*emulation.Profile, from string) []*emulation.Profile {
 	out := slices.Clone(have)
 	for _, p := range more {
 		if lookupName(out, p.Name) {
-			s.log.Warn("emuproxy: skipping a profile whose name is taken", "profile", p.Name, "source", from)
+			if p.Source.Kind == emulation.SourceBuiltin {
+				continue
+			}
+			s.warnMu.Lock()
+			if !s.warned[from+"/"+p.Name] {
+				if s.warned == nil {
+					s.warned = map[string]bool{}
+				}
+				s.warned[from+"/"+p.Name] = true
+				s.log.Warn("emuproxy: skipping a profile whose name is taken", "profile", p.Name, "source", from)
+			}
+			s.warnMu.Unlock()
 			continue
 		}
 		out = append(out, p)

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -187,12 +188,16 @@ func wsExchange(t *testing.T, c net.Conn, br *bufio.Reader) {
 }
 
 // checkProfileOrder asserts that the names of hs that the profile's
-// HTTP/1.1 navigate list has appear with the profile's casing and in its
-// order, and that the profile's user agent was sent.
+// HTTP/1.1 websocket list (navigate when it has none) has appear with the
+// profile's casing and in its order, and that the profile's user agent
+// was sent.
 func checkProfileOrder(t *testing.T, prof *emulation.Profile, hs wsHandshake) {
 	t.Helper()
 	t.Logf("origin saw, in wire order: %v", hs.headers)
-	list := prof.H1.Headers[emulation.Navigate]
+	list := prof.H1.Headers[emulation.WebSocket]
+	if len(list) == 0 {
+		list = prof.H1.Headers[emulation.Navigate]
+	}
 	index := map[string]int{}
 	casing := map[string]string{}
 	for i, h := range list {
@@ -339,6 +344,117 @@ func TestWebSocketMITM(t *testing.T) {
 	resp = wsUpgrade(t, tc, tbr, "/reject", target, key, "")
 	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 403 || string(body) != "no, go." {
 		t.Errorf("rejected handshake: %d %q", resp.StatusCode, body)
+	}
+}
+
+// wsProfile is the catalogue's chromium profile with h1 and h2 websocket
+// lists shaped like Chromium 156's handshakes (as fpserver captures them),
+// under another name.
+func wsProfile(t *testing.T) *emulation.Profile {
+	t.Helper()
+	base, err := emulation.Lookup("chromium-156-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := *base
+	p.Name = "chromium-ws"
+	h1, h2 := *base.H1, *base.H2
+	h1.Headers, h2.Headers = maps.Clone(base.H1.Headers), maps.Clone(base.H2.Headers)
+	hdr := func(pairs ...string) []emulation.Header {
+		var out []emulation.Header
+		for i := 0; i+1 < len(pairs); i += 2 {
+			out = append(out, emulation.Header{Name: pairs[i], Value: pairs[i+1]})
+		}
+		return out
+	}
+	h1.Headers[emulation.WebSocket] = hdr("Host", "", "Connection", "Upgrade", "Pragma", "no-cache", "Cache-Control", "no-cache",
+		"User-Agent", base.UserAgent, "Upgrade", "websocket", "Origin", "", "Sec-WebSocket-Version", "13",
+		"Accept-Encoding", "gzip, deflate, br, zstd", "Accept-Language", "en-US,en;q=0.9", "Cookie", "",
+		"Sec-WebSocket-Key", "", "Sec-WebSocket-Extensions", "")
+	h2.Headers[emulation.WebSocket] = hdr("pragma", "no-cache", "cache-control", "no-cache", "user-agent", base.UserAgent,
+		"origin", "", "sec-websocket-version", "13", "accept-encoding", "gzip, deflate, br, zstd",
+		"accept-language", "en-US,en;q=0.9", "cookie", "", "sec-websocket-extensions", "")
+	p.H1, p.H2 = &h1, &h2
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+// TestWebSocketProfileList: with a profile that has a websocket list, the
+// upstream handshake is exactly that list's order and casing, with the
+// client's key, origin, cookie and extensions at their slots (the
+// client's other headers after it), inside a MITM tunnel and in absolute
+// form; the profile's navigate-only headers (client hints, fetch
+// metadata) are not sent.
+func TestWebSocketProfileList(t *testing.T) {
+	prof := wsProfile(t)
+	ps := append(catalogue(t), prof)
+	env := startProxy(t, Options{AllowPrivate: true, Profiles: func() []*emulation.Profile { return ps }})
+	leaf, err := env.originCA.Issue("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsOrigin := startWSOrigin(t, leaf)
+	plainOrigin := startWSOrigin(t, nil)
+	env.p.ports = append(env.p.ports, portOf(t, tlsOrigin.ln.Addr().String()))
+	const key = "dGhlIHNhbXBsZSBub25jZQ=="
+	extra := "X-Guanaco-Profile: chromium-ws\r\nCookie: a=1\r\nSec-WebSocket-Extensions: permessage-deflate\r\nX-Client: 1\r\n"
+	want := []string{"Host", "Connection", "Pragma", "Cache-Control", "User-Agent", "Upgrade", "Origin", "Sec-WebSocket-Version",
+		"Accept-Encoding", "Accept-Language", "Cookie", "Sec-WebSocket-Key", "Sec-WebSocket-Extensions", "X-Client"}
+
+	// Inside a MITM tunnel.
+	target := tlsOrigin.ln.Addr().String()
+	pool := x509.NewCertPool()
+	pool.AddCert(env.ca.Cert)
+	c, br, resp := connect(t, env.addr, target, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %d", resp.StatusCode)
+	}
+	tc := tls.Client(&bufferedConn{Conn: c, r: br}, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+	defer tc.Close()
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	tbr := bufio.NewReader(tc)
+	if resp := wsUpgrade(t, tc, tbr, "/chat", target, key, extra); resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("MITM: status %d, want 101", resp.StatusCode)
+	}
+	wsExchange(t, tc, tbr)
+
+	// Absolute form to a plain origin.
+	ptarget := plainOrigin.ln.Addr().String()
+	pc, err := net.Dial("tcp", env.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	pbr := bufio.NewReader(pc)
+	if resp := wsUpgrade(t, pc, pbr, "http://"+ptarget+"/ws", ptarget, key, extra); resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("absolute form: status %d, want 101", resp.StatusCode)
+	}
+
+	for _, o := range []*wsOrigin{tlsOrigin, plainOrigin} {
+		hss := o.handshakes()
+		if len(hss) != 1 {
+			t.Fatalf("origin saw %d handshakes", len(hss))
+		}
+		hs := hss[0]
+		var got []string
+		for _, h := range hs.headers {
+			got = append(got, h.Name)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("upstream handshake order\n got %q\nwant %q (the profile's websocket list)", got, want)
+		}
+		checkProfileOrder(t, prof, hs)
+		checkWSHeaders(t, hs, key)
+		for name, v := range map[string]string{"Cookie": "a=1", "Sec-WebSocket-Extensions": "permessage-deflate",
+			"Origin": "http://" + hs.get("Host"), "Pragma": "no-cache", "X-Client": "1"} {
+			if got := hs.get(name); got != v {
+				t.Errorf("%s %q, want %q", name, got, v)
+			}
+		}
 	}
 }
 

@@ -42,8 +42,14 @@ func headerHasToken(h http.Header, name, token string) bool {
 }
 
 // roundTripUpgrade sends a WebSocket handshake on a new, unpooled
-// HTTP/1.1 connection (see RoundTrip).
+// HTTP/1.1 connection (see RoundTrip). Its initiator is websocket,
+// whatever the context said: the headers follow the profile's websocket
+// list (navigate for profiles without one, see
+// emulation.RequestHeadersFor).
 func (t *Transport) roundTripUpgrade(req *http.Request, p *emulation.Profile, key poolKey, host string) (*http.Response, error) {
+	if in, _ := InitiatorFromContext(req.Context()); in != emulation.WebSocket {
+		req = req.WithContext(WithInitiator(req.Context(), emulation.WebSocket))
+	}
 	c, err := t.dialUpgrade(req.Context(), p, key, host)
 	if err != nil {
 		return nil, err

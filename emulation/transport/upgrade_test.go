@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	utls "github.com/refraction-networking/utls"
+
+	"github.com/guanaco-fp/guanaco/emulation"
 )
 
 // TestIsWebSocketUpgrade checks the token matching.
@@ -263,5 +266,88 @@ func TestWebSocketUpgrade(t *testing.T) {
 			!strings.Contains(lower, "\r\nsec-websocket-key: dghlihnhbxbszsbub25jzq==\r\n") {
 			t.Errorf("handshake %d head lacks the upgrade headers:\n%s", i, head)
 		}
+	}
+}
+
+// headNames returns the header names of a request head, in order.
+func headNames(head string) []string {
+	var out []string
+	for _, line := range strings.Split(head, "\r\n")[1:] {
+		if name, _, ok := strings.Cut(line, ":"); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// TestWebSocketUpgradeUsesWebSocketList: a handshake is sent in the order
+// of the profile's h1 websocket list, even when the context names another
+// initiator, with the caller's key; a profile without the list falls back
+// to its navigate list.
+func TestWebSocketUpgradeUsesWebSocketList(t *testing.T) {
+	ca := newTestCA(t)
+	o := startUpgradeOrigin(t, ca)
+	base := testProfile(t)
+	p := *base
+	h1 := *base.H1
+	h1.Headers = maps.Clone(base.H1.Headers)
+	h1.Headers[emulation.WebSocket] = []emulation.Header{
+		{Name: "Host"}, {Name: "Connection", Value: "Upgrade"}, {Name: "Pragma", Value: "no-cache"},
+		{Name: "Cache-Control", Value: "no-cache"}, {Name: "User-Agent", Value: base.UserAgent},
+		{Name: "Upgrade", Value: "websocket"}, {Name: "Origin"}, {Name: "Sec-WebSocket-Version", Value: "13"},
+		{Name: "Accept-Encoding", Value: "gzip, deflate, br, zstd"}, {Name: "Accept-Language", Value: "en-US,en;q=0.9"},
+		{Name: "Cookie"}, {Name: "Sec-WebSocket-Key"}, {Name: "Sec-WebSocket-Extensions"},
+	}
+	p.H1 = &h1
+
+	for _, tc := range []struct {
+		name string
+		prof *emulation.Profile
+		ctx  context.Context
+		want []string
+	}{
+		{"websocket list", &p, context.Background(),
+			[]string{"Host", "Connection", "Pragma", "Cache-Control", "User-Agent", "Upgrade", "Origin", "Sec-WebSocket-Version",
+				"Accept-Encoding", "Accept-Language", "Sec-WebSocket-Key"}},
+		{"websocket list whatever the context's initiator", &p, WithInitiator(context.Background(), emulation.Navigate),
+			[]string{"Host", "Connection", "Pragma", "Cache-Control", "User-Agent", "Upgrade", "Origin", "Sec-WebSocket-Version",
+				"Accept-Encoding", "Accept-Language", "Sec-WebSocket-Key"}},
+		{"navigate list without a websocket list", base, context.Background(), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New(Options{Profile: tc.prof, RootCAs: ca.pool})
+			defer tr.CloseIdleConnections()
+			o.mu.Lock()
+			n := len(o.heads)
+			o.mu.Unlock()
+			req := wsRequest(t, tc.ctx, "https://"+o.addr+"/ws")
+			req.Header.Set("Origin", "https://"+o.addr)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			o.mu.Lock()
+			head := o.heads[n]
+			o.mu.Unlock()
+			got := headNames(head)
+			want := tc.want
+			if want == nil {
+				// The navigate list's names that a handshake keeps, then the
+				// handshake's own headers after it.
+				for _, h := range emulation.RequestHeadersFor(base, req, emulation.Navigate, false) {
+					want = append(want, h.Name)
+				}
+				if slices.Contains(got, "Pragma") {
+					t.Errorf("navigate fallback sent the websocket list's Pragma: %q", got)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("handshake header order\n got %q\nwant %q\n%s", got, want, head)
+			}
+			if !strings.Contains(strings.ToLower(head), "\r\nsec-websocket-key: dghlihnhbxbszsbub25jzq==\r\n") {
+				t.Errorf("the caller's key is missing:\n%s", head)
+			}
+		})
 	}
 }
