@@ -458,3 +458,69 @@ func TestE2ECurationLoop(t *testing.T) {
 		t.Error("no HTTP/2 Akamai fingerprint was compared")
 	}
 }
+
+// TestServeCurates: fpserver serve runs curation passes by itself; a Go
+// client claiming to be Chrome gets a refused verdict that its capture
+// page and JSON explain, and no profile.
+func TestServeCurates(t *testing.T) {
+	s := startServer(t, "-curate-quorum", "1", "-curate-settle", "0s", "-curate-interval", "100ms")
+	c := s.client(true)
+	req, err := http.NewRequest(http.MethodGet, s.url(t, lnHTTPS, "/"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var id string
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "gv" {
+			id = ck.Value
+		}
+	}
+	if id == "" {
+		t.Fatal("no visit cookie")
+	}
+	st := s.openStore(t)
+	var v store.VisitVerdict
+	waitFor(t, 20*time.Second, "the serve loop's verdict", func() (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		v, err = st.VisitVerdict(ctx, id)
+		return err == nil, err
+	})
+	if v.Accepted || !strings.Contains(v.Reason, "do not fit a Chromium-based browser") {
+		t.Errorf("verdict %+v", v)
+	}
+	if len(v.CaptureIDs) == 0 {
+		t.Fatal("verdict names no capture")
+	}
+	var got struct {
+		Curation struct {
+			Status string `json:"status"`
+			Reason string `json:"reason"`
+		} `json:"curation"`
+	}
+	code, body := get(t, plainClient(), s.url(t, lnHTTP, "/api/captures/"+v.CaptureIDs[0]))
+	if err := json.Unmarshal(body, &got); code != http.StatusOK || err != nil || got.Curation.Status != "refused" || got.Curation.Reason != v.Reason {
+		t.Errorf("capture JSON %d: %+v (%v)", code, got.Curation, err)
+	}
+	if code, body := get(t, plainClient(), s.url(t, lnHTTP, "/captures/"+v.CaptureIDs[0])); code != http.StatusOK || !strings.Contains(string(body), "do not fit") {
+		t.Errorf("capture page %d does not say why the visit was not used", code)
+	}
+	ps, err := st.ListProfiles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Source == store.ProfileCurated {
+			t.Errorf("published %s from a Go client", p.Name)
+		}
+	}
+	if n := s.metricValue(t, "fpserver_curation_visits_total", map[string]string{"outcome": "refused"}); n < 1 {
+		t.Errorf("refused visits metric %v", n)
+	}
+}
