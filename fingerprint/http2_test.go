@@ -179,6 +179,38 @@ func TestH2StreamChromeLike(t *testing.T) {
 	}
 }
 
+// TestH2StreamExtendedConnect: an RFC 8441 extended CONNECT (WebSocket
+// over HTTP/2) keeps :protocol among the pseudo headers in its place; the
+// Akamai pseudo list of a connection whose first request it is counts it
+// (as "p").
+func TestH2StreamExtendedConnect(t *testing.T) {
+	b := newH2Builder(t)
+	b.check(b.fr.WriteSettings(http2.Setting{ID: 1, Val: 65536}))
+	b.check(b.fr.WriteHeaders(http2.HeadersFrameParam{
+		StreamID: 1, EndHeaders: true, Priority: http2.PriorityParam{Exclusive: true, Weight: 255},
+		BlockFragment: b.block(":method", "CONNECT", ":authority", "example.com", ":scheme", "https", ":path", "/ws",
+			":protocol", "websocket", "user-agent", "ua", "origin", "https://example.com", "sec-websocket-version", "13"),
+	}))
+	b.check(b.fr.WriteData(1, false, []byte{0x81, 0x80, 1, 2, 3, 4})) // a masked empty text frame
+	res := feedH2AllWays(t, b.bytes(), H2Config{})
+	if res.Conn.Err != nil || len(res.Requests) != 1 {
+		t.Fatalf("err %v, %d requests", res.Conn.Err, len(res.Requests))
+	}
+	r := res.Requests[0]
+	if got := strings.Join(r.PseudoOrder(), ","); got != ":method,:authority,:scheme,:path,:protocol" {
+		t.Errorf("pseudo order %s", got)
+	}
+	if r.Get(":protocol") != "websocket" || r.Get(":method") != "CONNECT" || r.EndStream {
+		t.Errorf("request %+v", r)
+	}
+	if got := r.HeaderOrder().Order; got != ":method,:authority,:scheme,:path,:protocol,user-agent,origin,sec-websocket-version" {
+		t.Errorf("header order %s", got)
+	}
+	if got := res.Conn.Akamai().Text; got != "1:65536|00|0|m,a,s,p,p" {
+		t.Errorf("akamai %s", got)
+	}
+}
+
 func TestH2StreamFirefoxLikePriorityFrames(t *testing.T) {
 	b := newH2Builder(t)
 	b.check(b.fr.WriteSettings(http2.Setting{ID: 1, Val: 65536}, http2.Setting{ID: 4, Val: 131072}, http2.Setting{ID: 5, Val: 16384}))

@@ -233,7 +233,7 @@ func awaitWSClose(r io.Reader) error {
 // wsReadError explains a failed read of a client frame.
 func wsReadError(err error, lr *io.LimitedReader) error {
 	if lr.N <= 0 {
-		return fmt.Errorf("web: websocket: the client sent more than %d bytes after the handshake", wsMaxClientBytes)
+		return fmt.Errorf("web: websocket: the client sent more than the probe's read bound (%d bytes) after the handshake", wsMaxClientBytes)
 	}
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF

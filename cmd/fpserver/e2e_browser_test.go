@@ -3,9 +3,9 @@ package main
 // End-to-end tests with real browsers: Debian's chromium run headed under
 // an Xvfb display started by the test and driven by chromedp, and
 // firefox-esr run from the command line with a fresh profile that trusts
-// fpserver's certificate. The page "/" runs its fetch, XHR and form probes;
-// the tests then read the captures the store holds for the visit. -short
-// skips them.
+// fpserver's certificate. The page "/" runs its fetch, XHR, form and
+// WebSocket probes; the tests then read the captures the store holds for
+// the visit. -short skips them.
 
 import (
 	"context"
@@ -66,7 +66,7 @@ const pageStateJS = `(() => {
       out.ja4 = (a ? a.textContent : val.textContent).trim();
     }
   }
-  for (const col of ["navigate", "fetch", "xhr", "form"]) {
+  for (const col of ["navigate", "fetch", "xhr", "form", "websocket"]) {
     const el = document.getElementById("probe-" + col);
     if (!el) { continue; }
     const st = el.querySelector(".status");
@@ -157,6 +157,74 @@ func checkBrowserVisit(t *testing.T, caps visitCaptures, version string) {
 	}
 }
 
+// checkWebSocketCapture checks the page's WebSocket handshake as stored:
+// initiator websocket, the stored ClientHello's fingerprints, and the
+// names browsers always send in their order. Over HTTP/2 (version "2")
+// that is an extended CONNECT (RFC 8441: :protocol websocket, no
+// Upgrade, Connection or key); over HTTP/1.1 an RFC 6455 GET whose first
+// header is Host, with the browser's casing. wantOrder lists names that
+// must appear in that relative order (exact case).
+func checkWebSocketCapture(t *testing.T, c *reportJSON, version string, wantOrder []string) {
+	t.Helper()
+	if c == nil {
+		t.Fatal("no websocket capture")
+	}
+	t.Logf("websocket %s over HTTP/%s: %s", c.CaptureID, c.HTTP.Version, c.Fingerprints["header_order"])
+	if c.Initiator != "websocket" || c.HTTP.Version != version || c.Path != "/probe/ws" || !c.Complete {
+		t.Errorf("websocket capture %s: initiator %q, version %q (want %s), path %q, complete %v",
+			c.CaptureID, c.Initiator, c.HTTP.Version, version, c.Path, c.Complete)
+	}
+	checkStoredTLS(t, nil, c)
+	names := c.headerNames()
+	if version == "2" {
+		if c.Method != "CONNECT" {
+			t.Errorf("websocket over HTTP/2: method %q, want an extended CONNECT", c.Method)
+		}
+		if v, _ := c.header(":protocol"); v != "websocket" {
+			t.Errorf("websocket over HTTP/2: :protocol %q", v)
+		}
+		for _, n := range []string{"upgrade", "connection", "sec-websocket-key"} {
+			if slices.Contains(names, n) {
+				t.Errorf("extended CONNECT carries %s: %q", n, names)
+			}
+		}
+	} else {
+		if c.Method != "GET" || len(names) == 0 || names[0] != "Host" {
+			t.Errorf("websocket over HTTP/1.1: method %q, names %q", c.Method, names)
+		}
+		if v, _ := c.header("Upgrade"); !strings.EqualFold(v, "websocket") {
+			t.Errorf("Upgrade %q", v)
+		}
+		if v, _ := c.header("Connection"); !strings.Contains(strings.ToLower(v), "upgrade") {
+			t.Errorf("Connection %q", v)
+		}
+		if v, _ := c.header("Sec-WebSocket-Key"); len(v) != 24 {
+			t.Errorf("Sec-WebSocket-Key %q", v)
+		}
+	}
+	if v, _ := lowerHeader(c, "sec-websocket-version"); v != "13" {
+		t.Errorf("Sec-WebSocket-Version %q", v)
+	}
+	last := -1
+	for _, n := range wantOrder {
+		i := slices.Index(names, n)
+		if i < 0 {
+			t.Errorf("websocket handshake lacks %q: %q", n, names)
+			continue
+		}
+		if i < last {
+			t.Errorf("websocket handshake: %q out of the expected order %q: %q", n, wantOrder, names)
+		}
+		last = i
+	}
+}
+
+// Names Chromium always sends in its WebSocket handshakes, in its order.
+var (
+	chromiumWSOrderH2 = []string{":method", ":authority", ":scheme", ":path", ":protocol", "user-agent", "origin", "sec-websocket-version"}
+	chromiumWSOrderH1 = []string{"Host", "Connection", "User-Agent", "Upgrade", "Origin", "Sec-WebSocket-Version", "Sec-WebSocket-Key"}
+)
+
 // alpnOf is the ALPN protocol that carries HTTP version v ("2", "1.1").
 func alpnOf(v string) string {
 	if v == "2" {
@@ -164,6 +232,9 @@ func alpnOf(v string) string {
 	}
 	return "http/1.1"
 }
+
+// probeColumns are the page's probe columns the script fills.
+var probeColumns = []string{"fetch", "xhr", "form", "websocket"}
 
 // loadVisit waits for the page's probes, reads the DOM and fetches the
 // stored captures the page links to. It returns the page state and the
@@ -176,7 +247,7 @@ func loadVisit(t *testing.T, s *e2eServer, ctx context.Context, pageURL string) 
 		t.Fatalf("navigating to %s: %v", pageURL, err)
 	}
 	var st pageState
-	waitFor(t, 30*time.Second, "the page's fetch, xhr and form probes", func() (bool, error) {
+	waitFor(t, 30*time.Second, "the page's fetch, xhr, form and websocket probes", func() (bool, error) {
 		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		v, err := chromedp.Run(ectx, chromedp.Evaluate[pageState](pageStateJS))
@@ -184,20 +255,20 @@ func loadVisit(t *testing.T, s *e2eServer, ctx context.Context, pageURL string) 
 			return false, err
 		}
 		st = v
-		for _, col := range []string{"fetch", "xhr", "form"} {
+		for _, col := range probeColumns {
 			if s := st.Status[col]; s != "captured" && s != "failed" {
 				return false, fmt.Errorf("probe %s: %q", col, s)
 			}
 		}
 		return true, nil
 	})
-	for _, col := range []string{"fetch", "xhr", "form"} {
+	for _, col := range probeColumns {
 		if st.Status[col] != "captured" {
 			t.Fatalf("probe %s: status %q (%s)", col, st.Status[col], st.Meta[col])
 		}
 	}
 	caps := visitCaptures{}
-	for _, col := range []string{"navigate", "fetch", "xhr", "form"} {
+	for _, col := range append([]string{"navigate"}, probeColumns...) {
 		id := st.Captures[col]
 		if id == "" {
 			t.Fatalf("the page shows no capture link for %s: %+v", col, st)
@@ -245,7 +316,7 @@ func checkVisitProfile(t *testing.T, s *e2eServer, key string, caps visitCapture
 	// The probes ran once; the navigation may have run twice (Chromium
 	// retries it once to send the client hints that Critical-CH asks
 	// for), and the profile takes the visit's first one.
-	for _, in := range []string{"fetch", "xhr", "form"} {
+	for _, in := range probeColumns {
 		if c := caps[in]; !slices.Contains(p.Source.Captures, c.CaptureID) {
 			t.Errorf("profile source lacks the %s capture %s: %q", in, c.CaptureID, p.Source.Captures)
 		}
@@ -270,10 +341,25 @@ func checkVisitProfile(t *testing.T, s *e2eServer, key string, caps visitCapture
 	case version == "1.1" && p.H1 != nil:
 		lists = p.H1.Headers
 	}
-	for _, in := range []string{"navigate", "fetch", "xhr", "form"} {
+	for _, in := range []string{"navigate", "fetch", "xhr", "form", "websocket"} {
 		if len(lists[in]) == 0 {
 			t.Errorf("profile has no HTTP/%s header list for %s", version, in)
 		}
+	}
+	// The websocket list is the handshake's header order without pseudo
+	// headers.
+	var want []string
+	for _, name := range caps["websocket"].headerNames() {
+		if !strings.HasPrefix(name, ":") {
+			want = append(want, name)
+		}
+	}
+	var got []string
+	for _, h := range lists["websocket"] {
+		got = append(got, h[0])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("profile websocket list %q, the handshake sent %q", got, want)
 	}
 	if !strings.Contains(p.UserAgent, uaMarker) || p.UserAgent != caps["navigate"].UserAgent {
 		t.Errorf("profile user agent %q, navigation's %q", p.UserAgent, caps["navigate"].UserAgent)
@@ -338,6 +424,13 @@ func TestE2EChromium(t *testing.T) {
 				t.Errorf("navigator.userAgent %q", st.UserAgent)
 			}
 			checkBrowserVisit(t, caps, tc.version)
+			// Chromium opens the page's WebSocket with extended CONNECT on
+			// the page's HTTP/2 connection, since fpserver advertises it.
+			wsOrder := chromiumWSOrderH1
+			if tc.version == "2" {
+				wsOrder = chromiumWSOrderH2
+			}
+			checkWebSocketCapture(t, caps["websocket"], tc.version, wsOrder)
 			nav := caps["navigate"]
 			// The JA4 the page shows is the one package fingerprint computes
 			// from the navigation's stored ClientHello.
@@ -436,7 +529,7 @@ func TestE2EFirefox(t *testing.T) {
 	st := s.openStore(t)
 	var visit visitCaptures
 	var visitKey string
-	waitFor(t, 60*time.Second, "Firefox's navigate, fetch, xhr and form captures", func() (bool, error) {
+	waitFor(t, 60*time.Second, "Firefox's navigate, fetch, xhr, form and websocket captures", func() (bool, error) {
 		select {
 		case <-exited:
 			t.Fatal("firefox exited early")
@@ -476,7 +569,7 @@ func TestE2EFirefox(t *testing.T) {
 				visit[c.Initiator] = &reportJSON{CaptureID: c.ID}
 			}
 		}
-		for _, in := range []string{"navigate", "fetch", "xhr", "form"} {
+		for _, in := range []string{"navigate", "fetch", "xhr", "form", "websocket"} {
 			if visit[in] == nil {
 				return false, fmt.Errorf("visit has %v", slices.Sorted(maps.Keys(visit)))
 			}
@@ -505,5 +598,10 @@ func TestE2EFirefox(t *testing.T) {
 	if orders[0] == orders[1] || orders[0] == orders[3] {
 		t.Errorf("Firefox's navigate, fetch and form captures share header orders: %q", orders)
 	}
+	// Firefox too opens the WebSocket with extended CONNECT on the page's
+	// HTTP/2 connection.
+	visit["websocket"] = s.waitCapture(t, visit["websocket"].CaptureID)
+	checkWebSocketCapture(t, visit["websocket"], "2",
+		[]string{":method", ":path", ":authority", ":scheme", ":protocol", "user-agent", "sec-websocket-version", "origin"})
 	checkVisitProfile(t, s, visitKey, visit, "2", "Firefox/")
 }
