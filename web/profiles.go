@@ -441,7 +441,7 @@ func (h *handler) profileDetail(w http.ResponseWriter, r *http.Request) {
 // then any other (a newer format's) sorted by name.
 func initiatorsOf[V any](m map[emulation.Initiator]V) []emulation.Initiator {
 	var out []emulation.Initiator
-	for _, in := range emulation.Initiators() {
+	for _, in := range emulation.AllInitiators() {
 		if _, ok := m[in]; ok {
 			out = append(out, in)
 		}

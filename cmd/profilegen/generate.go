@@ -327,7 +327,7 @@ func waitTLS(ctx context.Context, addr string, roots *x509.CertPool, exited <-ch
 }
 
 // requiredInitiators are the captures a visit must have to be complete.
-var requiredInitiators = []string{store.InitiatorNavigate, store.InitiatorFetch, store.InitiatorXHR, store.InitiatorForm}
+var requiredInitiators = []string{store.InitiatorNavigate, store.InitiatorFetch, store.InitiatorXHR, store.InitiatorForm, store.InitiatorWebSocket}
 
 // waitVisit polls st until one visit, navigated by a browser whose user
 // agent contains marker, has a navigate, fetch, xhr and form capture over
