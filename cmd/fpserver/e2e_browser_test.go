@@ -366,16 +366,11 @@ func checkVisitProfile(t *testing.T, s *e2eServer, key string, caps visitCapture
 	}
 }
 
-// TestE2EChromium loads the fingerprint page in a headed Chromium under
-// Xvfb over HTTP/2 (main listener) and HTTP/1.1 (h1-only listener), each in
-// a fresh browser context, and checks the visit's stored captures, the JA4
-// the page shows and the visit profile.
-func TestE2EChromium(t *testing.T) {
-	skipBrowserShort(t)
-	chromium := testenv.RequireTool(t, chromiumName)
-	display := testenv.StartXvfb(t)
-	s := startServer(t)
-
+// startChromium starts a headed Chromium on display with a fresh user data
+// directory and returns its browser context; it is stopped when the test
+// ends, and its output is logged when the test failed.
+func startChromium(t *testing.T, chromium, display string) context.Context {
+	t.Helper()
 	chromeLog := &testenv.SyncBuffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
@@ -393,19 +388,33 @@ func TestE2EChromium(t *testing.T) {
 		chromedp.WSURLReadTimeout(60 * time.Second),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	t.Cleanup(cancelBrowser)
 	start := time.Now()
 	if err := chromedp.Do(browserCtx); err != nil {
 		t.Fatalf("starting chromium: %v\n%s", err, tail(chromeLog.String(), 40))
 	}
 	t.Logf("chromium started on DISPLAY=%s in %v", display, time.Since(start).Round(time.Millisecond))
-	defer func() {
+	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("chromium output:\n%s", tail(chromeLog.String(), 60))
 		}
-	}()
+	})
+	return browserCtx
+}
+
+// TestE2EChromium loads the fingerprint page in a headed Chromium under
+// Xvfb over HTTP/2 (main listener) and HTTP/1.1 (h1-only listener), each in
+// a fresh browser context, and checks the visit's stored captures, the JA4
+// the page shows and the visit profile.
+func TestE2EChromium(t *testing.T) {
+	skipBrowserShort(t)
+	chromium := testenv.RequireTool(t, chromiumName)
+	display := testenv.StartXvfb(t)
+	s := startServer(t)
+
+	browserCtx := startChromium(t, chromium, display)
 
 	for _, tc := range []struct {
 		name, lst, version string

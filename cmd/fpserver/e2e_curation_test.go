@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/internal/testenv"
@@ -146,30 +144,7 @@ func compareCaptures(t *testing.T, browser, via string, real, emu *reportJSON, r
 // session (so one visit key), and returns the visit key and the HTTP/2
 // navigation capture.
 func chromiumVisit(t *testing.T, s *e2eServer, st store.Store, display string) (string, *reportJSON) {
-	chromium := testenv.RequireTool(t, chromiumName)
-	chromeLog := &testenv.SyncBuffer{}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", false),
-		chromedp.NoSandbox,
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Env("DISPLAY=" + display),
-		chromedp.CombinedOutput(chromeLog),
-		chromedp.WSURLReadTimeout(60 * time.Second),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("starting chromium: %v\n%s", err, tail(chromeLog.String(), 40))
-	}
+	browserCtx := startChromium(t, testenv.RequireTool(t, chromiumName), display)
 	page, _ := loadVisit(t, s, browserCtx, s.url(t, lnHTTPS, "/"))
 	page1, _ := loadVisit(t, s, browserCtx, s.url(t, lnHTTPSH1, "/"))
 	if page.VisitKey == "" || page1.VisitKey != page.VisitKey {
