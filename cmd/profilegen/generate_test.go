@@ -20,8 +20,9 @@ func TestMissingInitiators(t *testing.T) {
 	rows := []store.Capture{
 		{Initiator: "navigate", HTTPVersion: "2"}, {Initiator: "fetch", HTTPVersion: "2"},
 		{Initiator: "xhr", HTTPVersion: "1.1"}, {Initiator: "form", HTTPVersion: "2"},
+		{Initiator: "websocket", HTTPVersion: "1.1"},
 	}
-	if got := strings.Join(missingInitiators(rows, "2"), ","); got != "xhr" {
+	if got := strings.Join(missingInitiators(rows, "2"), ","); got != "xhr,websocket" {
 		t.Errorf("missing over h2: %s", got)
 	}
 	if got := strings.Join(missingInitiators(rows, "1.1"), ","); got != "navigate,fetch,form" {
