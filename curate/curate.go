@@ -164,7 +164,7 @@ func (cu *Curator) Run(ctx context.Context, interval time.Duration) {
 // updates the profiles of every group that has reached the quorum and
 // re-marks staleness.
 func (cu *Curator) Pass(ctx context.Context) (Report, error) {
-	var rep Report
+	rep := Report{Published: []string{}, Updated: []string{}, Stale: []string{}, Waiting: []string{}}
 	now := cu.c.Now()
 	built := map[groupKey]*emulation.Profile{}
 	for round := 0; round < maxRounds; round++ {
