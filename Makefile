@@ -69,5 +69,15 @@ fuzz:
 profiles:
 	$(GO) run ./cmd/profilegen -out emulation/catalogue
 
+## catalogue-import: regenerate the imported built-in profiles (and NOTICE,
+## REFUSED.txt) from the published rama and curl-impersonate data in
+## PROFILE_SOURCES
+PROFILE_SOURCES ?= ../shared/profile-sources
+.PHONY: catalogue-import
+catalogue-import:
+	$(GO) run ./cmd/genprofiles -out emulation/catalogue \
+	  -rama $(PROFILE_SOURCES)/rama/embed_profiles.json \
+	  -curl-impersonate $(PROFILE_SOURCES)/curl-impersonate/signatures
+
 clean:
 	rm -rf bin

@@ -70,13 +70,14 @@ func Lookup(name string) (*Profile, error) {
 // Match returns the profile of profiles closest to the browser userAgent
 // names (DESIGN §4.5 step 3), or nil when none is of the same browser
 // family (Chromium-based, Firefox, Safari) or the user agent names no
-// known browser. Closeness within the family, in order: the smallest
-// distance between major versions, the same platform, a fresh profile
-// before a stale one (Source.Stale), the same browser (a user agent alone
-// cannot tell Chromium from Google Chrome, so this only breaks ties), the
-// newer version, the most recently corroborated profile (Source.LastSeen,
-// else Source.BuiltAt) and finally the name, so the result is
-// deterministic.
+// known browser. Closeness within the family, in order: the same platform,
+// a version not above the client's (an older profile claims nothing the
+// client's browser cannot do), the smallest distance between major
+// versions, a fresh profile before a stale one (Source.Stale), the same
+// browser (a user agent alone cannot tell Chromium from Google Chrome, so
+// this only breaks ties), the newer version, the most recently
+// corroborated profile (Source.LastSeen, else Source.BuiltAt) and finally
+// the name, so the result is deterministic.
 func Match(profiles []*Profile, userAgent string) *Profile {
 	browser, version, platform := identify(userAgent, nil)
 	if browser == "unknown" {
@@ -84,7 +85,7 @@ func Match(profiles []*Profile, userAgent string) *Profile {
 	}
 	major := majorOf(version)
 	var best *Profile
-	var bestKey [5]int
+	var bestKey [6]int
 	for _, p := range profiles {
 		if p == nil || family(p.Browser) != family(browser) {
 			continue
@@ -94,7 +95,7 @@ func Match(profiles []*Profile, userAgent string) *Profile {
 		if dist < 0 {
 			dist = -dist
 		}
-		key := [5]int{dist, b2i(p.Platform != platform), b2i(p.Source.Stale), b2i(p.Browser != browser), -pm}
+		key := [6]int{b2i(p.Platform != platform), b2i(pm > major), dist, b2i(p.Source.Stale), b2i(p.Browser != browser), -pm}
 		if best == nil {
 			best, bestKey = p, key
 			continue

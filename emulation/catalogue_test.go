@@ -134,8 +134,9 @@ func TestMatch(t *testing.T) {
 		{chromeWin, "chrome-150-windows"},
 		{chromeMac, "chrome-150-macos"},
 		{chromeLinux, "chromium-156-linux"}, // version and platform before the exact browser
-		{edgeWin, "chromium-156-linux"},     // another Chromium browser: the closest version
-		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/150.0.0.0 Safari/537.36", "chrome-150-macos"}, // equal distance and platform mismatch: the name
+		{edgeWin, "chrome-150-windows"},     // another Chromium browser: the same platform first
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/150.0.0.0 Safari/537.36", "chromium-156-linux"},           // the same platform before the version
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/149.0.0.0 Safari/537.36", "chrome-150-windows"}, // only a newer one on the platform
 		{ffLinux, "firefox-153-linux"},
 		{ffWin, "firefox-140-windows"},
 		{safari, ""},
@@ -157,8 +158,12 @@ func TestMatch(t *testing.T) {
 	}
 	// Ties go to the newer version, then the name.
 	tie := []*Profile{mk("b", "firefox", "150.0", "linux"), mk("a", "firefox", "150.0", "linux"), mk("c", "firefox", "148.0", "linux")}
-	if got := Match(tie, "Mozilla/5.0 (X11; Linux x86_64; rv:149.0) Gecko/20100101 Firefox/149.0"); got.Name != "a" {
+	if got := Match(tie, "Mozilla/5.0 (X11; Linux x86_64; rv:151.0) Gecko/20100101 Firefox/151.0"); got.Name != "a" {
 		t.Errorf("tie break chose %s", got.Name)
+	}
+	// The nearest version not above the client's, before a closer newer one.
+	if got := Match(tie, "Mozilla/5.0 (X11; Linux x86_64; rv:149.0) Gecko/20100101 Firefox/149.0"); got.Name != "c" {
+		t.Errorf("version not above the client's: chose %s, want c", got.Name)
 	}
 	for _, p := range catalogueOrFatal(t) {
 		if p.Source.Kind != SourceBuiltin {

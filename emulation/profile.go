@@ -147,6 +147,19 @@ type Source struct {
 	Addresses int64     `json:"addresses,omitempty"`
 	// Stale: no corroborating visit for the curation's stale period.
 	Stale bool `json:"stale,omitempty"`
+	// Origin is the provenance of a profile imported from published data
+	// (rama, curl-impersonate); absent otherwise.
+	Origin *Origin `json:"origin,omitempty"`
+}
+
+// Origin names the published record an imported profile was converted
+// from.
+type Origin struct {
+	Project string `json:"project"`           // e.g. github.com/plabayo/rama
+	Commit  string `json:"commit,omitempty"`  // the project's commit the data is from
+	File    string `json:"file"`              // path inside the project
+	Record  string `json:"record"`            // the record's key in that file
+	Licence string `json:"licence,omitempty"` // the data's licence
 }
 
 // Source kinds.

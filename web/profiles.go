@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/emulation/importer"
 	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/store"
 	"github.com/guanaco-fp/guanaco/web/templates"
@@ -340,17 +342,34 @@ func (h *handler) loadProfile(r *http.Request) (store.Profile, error) {
 }
 
 // profile serves GET /api/profiles/{name}: the stored document byte for
-// byte; with ?download=1 as an attachment NAME.json.
+// byte; with ?download=1 as an attachment NAME.json; with ?format=rama in
+// rama-ua's profile shape (importer.ToRama).
 func (h *handler) profile(w http.ResponseWriter, r *http.Request) {
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "rama" {
+		h.fail(w, r, badRequest("unknown format %q (json or rama)", format))
+		return
+	}
 	p, err := h.loadProfile(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	doc := []byte(p.JSON)
+	if format == "rama" {
+		ep, err := decodeDocument(p.JSON)
+		if err == nil {
+			doc, err = importer.ToRama(ep)
+		}
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("web: profile %s in rama's format: %w", p.Name, err))
+			return
+		}
+	}
 	if v := r.URL.Query().Get("download"); v != "" && v != "0" && v != "false" {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": downloadName(p.Name)}))
 	}
-	h.writeRawJSON(w, http.StatusOK, p.JSON)
+	h.writeRawJSON(w, http.StatusOK, doc)
 }
 
 // downloadName is the file name a profile is downloaded as: its name

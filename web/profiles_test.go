@@ -289,6 +289,15 @@ func TestProfileDetail(t *testing.T) {
 	if w := e.do("GET", "https://fp.example/api/profiles/chrome-156-windows", nil, nil); w.Header().Get("Content-Disposition") != "" {
 		t.Error("the plain JSON is an attachment")
 	}
+	// rama's shape: the structured hello and the header lists.
+	w = e.do("GET", "https://fp.example/api/profiles/chrome-156-windows?format=rama", nil, nil)
+	var rama map[string]any
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &rama) != nil || rama["uastr"] == nil || rama["tls_client_hello"] == nil || rama["h2_headers_navigate"] == nil {
+		t.Errorf("format=rama: %d %.300s", w.Code, w.Body.String())
+	}
+	if w = e.do("GET", "https://fp.example/api/profiles/chrome-156-windows?format=yaml", nil, nil); w.Code != http.StatusBadRequest {
+		t.Errorf("format=yaml: %d, want 400", w.Code)
+	}
 
 	for _, target := range []string{"/profiles/nobody", "/profiles/" + strings.Repeat("a", 201)} {
 		w = e.do("GET", "https://fp.example"+target, nil, nil)

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/emulation/importer"
 	"github.com/guanaco-fp/guanaco/store"
 )
 
@@ -190,7 +191,7 @@ func (s *profileSet) importProfile(b []byte) (*emulation.Profile, string, error)
 	return p, path, nil
 }
 
-const profilesSynopsis = `profiles [flags] list | show NAME | import FILE
+const profilesSynopsis = `profiles [flags] list | show NAME | import [-from rama|curl-impersonate] FILE
 
   list         the built-in profiles, those imported into -profiles-dir and,
                with -profiles-db / -profiles-url, those emuproxy serve would
@@ -198,9 +199,13 @@ const profilesSynopsis = `profiles [flags] list | show NAME | import FILE
                imported, db, url), the document's kind (builtin, imported,
                curated), when a real browser last matched it, how many
                visits corroborate it, and a stale mark
-  show NAME    one profile as JSON
+  show NAME    one profile as JSON (-format rama: in rama-ua's profile shape)
   import FILE  validate a profile JSON (as fpserver's /api/profiles serves
-               it; FILE - reads stdin) and store it in -profiles-dir`
+               it; FILE - reads stdin) and store it in -profiles-dir
+  import -from rama FILE | -from curl-impersonate FILE_OR_DIR
+               convert published profiles (rama-ua's embed_profiles.json,
+               curl-impersonate's signature YAML) and store every record
+               that converts; each refused record is reported with its reason`
 
 // listedProfile is one row of 'emuproxy profiles list'.
 type listedProfile struct {
@@ -215,6 +220,8 @@ func (m *Main) profiles(ctx context.Context, args []string) int {
 	dbDSN := fs.String("profiles-db", "", "also list the profiles of this database `DSN` (list only)")
 	listURL := fs.String("profiles-url", "", "also list the profiles a running fpserver serves at this /api/profiles `URL` (list only)")
 	cacert := fs.String("cacert", "", "PEM `file` of CA certificates to verify -profiles-url with instead of the system roots")
+	format := fs.String("format", "json", "show: output `format`, json (guanaco's profile) or rama (rama-ua's profile shape)")
+	from := fs.String("from", "", "import: convert this source `format` (rama or curl-impersonate) instead of reading profile JSON")
 	rest, code := m.parse(fs, args)
 	if code >= 0 {
 		return code
@@ -246,7 +253,16 @@ func (m *Main) profiles(ctx context.Context, args []string) int {
 			fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
 			return exitFail
 		}
-		b, err := p.Marshal()
+		var b []byte
+		switch *format {
+		case "json":
+			b, err = p.Marshal()
+		case "rama":
+			b, err = importer.ToRama(p)
+		default:
+			fmt.Fprintf(m.Stderr, "emuproxy: unknown -format %q (json or rama)\n", *format)
+			return exitUsage
+		}
 		if err != nil {
 			fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
 			return exitFail
@@ -255,6 +271,8 @@ func (m *Main) profiles(ctx context.Context, args []string) int {
 			return exitFail
 		}
 		return exitOK
+	case rest[0] == "import" && len(rest) == 2 && *from != "":
+		return m.importFrom(set, *from, rest[1])
 	case rest[0] == "import" && len(rest) == 2:
 		var b []byte
 		if rest[1] == "-" {
@@ -347,4 +365,36 @@ func writeProfileList(w io.Writer, rows []listedProfile) error {
 			r.from, dash(src.Kind), seen, visits, stale, dash(p.Expected.JA4), dash(p.Expected.AkamaiHash))
 	}
 	return tw.Flush()
+}
+
+// importFrom runs `profiles import -from FORMAT PATH`: every converted
+// record is stored, every refused one reported on stderr. The status is
+// non-zero when nothing was imported.
+func (m *Main) importFrom(set *profileSet, from, path string) int {
+	res, err := importer.Convert(from, path)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
+		return exitFail
+	}
+	for _, pr := range res.Problems {
+		fmt.Fprintf(m.Stderr, "emuproxy: refused %s\n", pr)
+	}
+	imported := 0
+	for _, p := range res.Profiles {
+		b, err := p.Marshal()
+		if err == nil {
+			var path string
+			if _, path, err = set.importProfile(b); err == nil {
+				imported++
+				fmt.Fprintf(m.Stdout, "imported %s (%s %s %s) to %s\n", p.Name, p.Browser, p.Version, p.Platform, path)
+				continue
+			}
+		}
+		fmt.Fprintf(m.Stderr, "emuproxy: refused %s: %v\n", p.Source.Origin.Record, err)
+	}
+	fmt.Fprintf(m.Stdout, "%d imported, %d refused\n", imported, len(res.Profiles)+len(res.Problems)-imported)
+	if imported == 0 {
+		return exitFail
+	}
+	return exitOK
 }

@@ -80,8 +80,9 @@ prints it): every request leaves with the TLS ClientHello, HTTP/2 framing and
 header order of the selected browser profile. The profile is chosen by,
 first match wins: the X-Guanaco-Profile request header, the proxy user name
 label USER+profile=NAME, the profile closest to the client's User-Agent
-(unless -no-ua-match), the -profile flag. Destinations on loopback, private, link-local, CGNAT and
-metadata addresses are refused unless -allow-private. SIGINT/SIGTERM stop it
+(unless -no-ua-match), the -profile flag. Destinations on loopback, private, link-local, CGNAT,
+metadata and other special-purpose addresses are refused unless -allow-private;
+CONNECT and absolute-form requests reach only the -ports. SIGINT/SIGTERM stop it
 gracefully: requests in flight and CONNECT tunnels get -shutdown-timeout.`
 
 // serveConfig is the parsed `emuproxy serve` command line.
@@ -90,7 +91,7 @@ type serveConfig struct {
 	auth            credFlag
 	authFile        string
 	allowPrivate    bool
-	connectPorts    cliflag.List
+	ports           cliflag.List
 	caDir           string
 	cacert          string
 	profile         string
@@ -116,7 +117,8 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.Var(&cfg.auth, "auth", "proxy credential `user:password`; repeatable (the environment variable takes one per line)")
 	fs.StringVar(&cfg.authFile, "auth-file", "", "`file` of proxy credentials, one user:password per line, # comments")
 	fs.BoolVar(&cfg.allowPrivate, "allow-private", false, "allow loopback, private, link-local, CGNAT and metadata destinations")
-	fs.Var(&cfg.connectPorts, "connect-ports", "comma-separated `ports` CONNECT may reach (default 443,80)")
+	fs.Var(&cfg.ports, "ports", "comma-separated destination `ports` the proxy reaches, by CONNECT and by absolute-form http:// requests alike; others get 403 (default 443,80)")
+	fs.Var(&cfg.ports, "connect-ports", "former name of -ports (an alias: both add to the same list)")
 	fs.StringVar(&cfg.caDir, "ca-dir", defaultCADir(), "`directory` of the local CA (created 0700 on first run, key 0600)")
 	fs.StringVar(&cfg.cacert, "cacert", "", "PEM `file` of CA certificates to verify upstream servers (and -profiles-url) with instead of the system roots")
 	fs.StringVar(&cfg.profile, "profile", defaultProfile, "default profile `name` (see 'emuproxy profiles list')")
@@ -213,10 +215,10 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 		return fmt.Errorf("-listen %s is not a loopback address: set -auth or -auth-file", cfg.listen)
 	}
 	var ports []int
-	for _, s := range cfg.connectPorts {
+	for _, s := range cfg.ports {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("-connect-ports: bad port %q", s)
+			return fmt.Errorf("-ports: bad port %q", s)
 		}
 		ports = append(ports, n)
 	}
@@ -252,7 +254,7 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 		RootCAs:           roots,
 		Credentials:       creds,
 		AllowPrivate:      cfg.allowPrivate,
-		ConnectPorts:      ports,
+		Ports:             ports,
 		HandshakeTimeout:  cfg.handshake,
 		IdleTimeout:       cfg.idle,
 		UpstreamTimeout:   cfg.upstreamTimeout,

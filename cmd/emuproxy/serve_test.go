@@ -194,7 +194,7 @@ func TestServeFlagsAndCA(t *testing.T) {
 	if code != exitOK {
 		t.Errorf("serve -h: exit %d", code)
 	}
-	for _, f := range []string{"listen", "auth", "auth-file", "allow-private", "connect-ports", "ca-dir", "cacert", "profile", "profiles-db", "profiles-file", "profiles-url", "profiles-dir", "debug", "shutdown-timeout"} {
+	for _, f := range []string{"listen", "auth", "auth-file", "allow-private", "ports", "connect-ports", "ca-dir", "cacert", "profile", "profiles-db", "profiles-file", "profiles-url", "profiles-dir", "debug", "shutdown-timeout"} {
 		if !strings.Contains(help, "\n  -"+f+" ") && !strings.Contains(help, "\n  -"+f+"\n") || !strings.Contains(help, "EMUPROXY_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_"))) {
 			t.Errorf("serve -h does not document -%s and its environment variable", f)
 		}

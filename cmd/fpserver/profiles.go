@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/emulation/importer"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
 	"github.com/guanaco-fp/guanaco/store"
 )
@@ -57,6 +59,11 @@ commands:
   export [NAME..] print profiles as {"profiles": [...]} (all when no NAME)
   import FILE     import a profile JSON or a {"profiles": [...]} list ("-" reads
                   standard input); imported profiles are never changed by curation
+  import -from rama|curl-impersonate PATH
+                  convert published profiles (rama-ua's embed_profiles.json, a
+                  curl-impersonate signature YAML or directory of them) and
+                  import every record that converts; refused records are
+                  reported one a line with the reason
   rm NAME         delete a profile
   pin NAME        keep a curated profile's document as it is (counts still update)
   unpin NAME      let curation update it again
@@ -98,7 +105,7 @@ func (m *Main) profilesCmd(ctx context.Context, args []string) int {
 	cmd, rest := rest[0], rest[1:]
 	wantArgs := map[string][2]int{ // min, max (-1: any)
 		"list": {0, 0}, "curate": {0, 0}, "show": {1, 1}, "export": {0, -1},
-		"import": {1, 1}, "rm": {1, 1}, "pin": {1, 1}, "unpin": {1, 1},
+		"import": {1, 3}, "rm": {1, 1}, "pin": {1, 1}, "unpin": {1, 1},
 	}
 	n, ok := wantArgs[cmd]
 	if !ok {
@@ -134,7 +141,11 @@ func (m *Main) profilesCmd(ctx context.Context, args []string) int {
 	case "export":
 		err = pc.export(ctx, rest)
 	case "import":
-		err = pc.importFile(ctx, rest[0])
+		if len(rest) == 1 {
+			err = pc.importFile(ctx, rest[0])
+		} else {
+			err = pc.importFrom(ctx, rest, m.Stderr)
+		}
 	case "rm":
 		err = st.DeleteProfile(ctx, rest[0])
 		if err == nil {
@@ -278,6 +289,49 @@ func (c profilesCLI) importFile(ctx context.Context, path string) error {
 			return fmt.Errorf("storing %s: %w", p.Name, err)
 		}
 		fmt.Fprintf(c.out, "imported %s (%s %s, %s)\n", p.Name, p.Browser, p.Version, p.Platform)
+	}
+	return nil
+}
+
+// importFrom runs `profiles import -from FORMAT PATH`: every record that
+// converts is stored as source "imported", every refused one is reported
+// on errw; an error when nothing at all was imported.
+func (c profilesCLI) importFrom(ctx context.Context, args []string, errw io.Writer) error {
+	fs := flag.NewFlagSet("profiles import", flag.ContinueOnError)
+	fs.SetOutput(errw)
+	from := fs.String("from", "", "source `format`: "+strings.Join(importer.Sources(), " or "))
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *from == "" {
+		return errors.New("usage: import -from rama|curl-impersonate PATH")
+	}
+	res, err := importer.Convert(*from, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	for _, pr := range res.Problems {
+		fmt.Fprintf(errw, "fpserver profiles import: refused %s\n", pr)
+	}
+	imported := 0
+	for _, p := range res.Profiles {
+		p.Source.Kind = emulation.SourceImported
+		doc, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		rec := store.Profile{Name: p.Name, Browser: p.Browser, Version: p.Version, Platform: p.Platform,
+			JSON: doc, Source: store.ProfileImported}
+		if err := c.st.UpsertProfile(ctx, rec); err != nil {
+			fmt.Fprintf(errw, "fpserver profiles import: refused %s: storing: %v\n", p.Source.Origin.Record, err)
+			continue
+		}
+		imported++
+		fmt.Fprintf(c.out, "imported %s (%s %s, %s)\n", p.Name, p.Browser, p.Version, p.Platform)
+	}
+	fmt.Fprintf(c.out, "%d imported, %d refused\n", imported, len(res.Profiles)+len(res.Problems)-imported)
+	if imported == 0 {
+		return errors.New("no record imported")
 	}
 	return nil
 }

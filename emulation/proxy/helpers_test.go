@@ -133,6 +133,16 @@ func startOrigin(t testing.TB, issuer *CA, h http.Handler) *httptest.Server {
 	return srv
 }
 
+// allowPort opens the port of origin (a URL or host:port) in the proxy's
+// port policy.
+func (e *testEnv) allowPort(t testing.TB, origin string) {
+	t.Helper()
+	if u, err := url.Parse(origin); err == nil && u.Host != "" {
+		origin = u.Host
+	}
+	e.p.ports = append(e.p.ports, portOf(t, origin))
+}
+
 func portOf(t testing.TB, hostport string) int {
 	t.Helper()
 	ap, err := netip.ParseAddrPort(hostport)

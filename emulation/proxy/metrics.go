@@ -13,6 +13,7 @@ type metrics struct {
 	leafCache  *prometheus.CounterVec // result (hit|miss)
 	tunnels    prometheus.Gauge
 	refused    *prometheus.CounterVec // reason
+	pools      prometheus.GaugeFunc   // upstream connection pools
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -47,4 +48,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// registerPools creates (and registers, when reg is set) the gauge of
+// upstream connection pools, read from pools at every scrape.
+func (m *metrics) registerPools(reg prometheus.Registerer, pools func() int) error {
+	m.pools = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "emuproxy_upstream_pools",
+		Help: "Upstream connection pools held, one per (profile, scheme, host:port) with connections or requests in flight.",
+	}, func() float64 { return float64(pools()) })
+	if reg == nil {
+		return nil
+	}
+	if err := reg.Register(m.pools); err != nil {
+		return fmt.Errorf("proxy: registering metrics: %w", err)
+	}
+	return nil
 }

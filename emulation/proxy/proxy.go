@@ -15,11 +15,18 @@
 // (emulation.Match), the default profile.
 //
 // Safety: optional Basic proxy credentials (407 with Proxy-Authenticate,
-// constant-time comparison); the egress policy refuses loopback, private,
-// link-local, CGNAT and metadata addresses on the address actually dialled
-// unless AllowPrivate; CONNECT only to the allowed ports; Proxy-Authorization
-// and other hop-by-hop headers never reach the origin. Upstream certificates
-// are always verified.
+// constant-time comparison); the egress policy (egressTable) refuses
+// everything but globally reachable unicast (loopback, private,
+// link-local, CGNAT, metadata, special-purpose blocks, IPv6 forms that
+// embed a refused IPv4 address) on the address actually dialled unless
+// AllowPrivate; one port policy for CONNECT and absolute-form requests;
+// Proxy-Authorization and other hop-by-hop headers never reach the
+// origin; error bodies never carry resolved addresses or resolver
+// details. Upstream certificates are always verified. A destination is
+// checked before the upstream transport sees it, so refused requests
+// leave no connection pool behind; pools are dropped when empty and
+// capped (transport.Options.MaxPools). Decoding a response the client did
+// not ask to be encoded is bounded (emulation.DecodeLimits).
 //
 // WebSocket handshakes from HTTP/1.1 clients (absolute-form ws-over-http
 // requests and requests inside a CONNECT tunnel) are re-originated like any
@@ -44,6 +51,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,9 +60,17 @@ import (
 	"github.com/guanaco-fp/guanaco/emulation/transport"
 )
 
-// DefaultConnectPorts are the ports CONNECT may reach when
-// Options.ConnectPorts is empty.
-var DefaultConnectPorts = []int{443, 80}
+// DefaultPorts are the destination ports the proxy reaches, by CONNECT
+// or by an absolute-form request, when Options.Ports is empty: the web's
+// two. One list serves both methods because a CONNECT tunnel may carry
+// plain HTTP (the proxy serves it), so a port open to CONNECT is open to
+// plain HTTP anyway.
+var DefaultPorts = []int{443, 80}
+
+// DefaultConnectPorts is the former name of DefaultPorts.
+//
+// Deprecated: use DefaultPorts.
+var DefaultConnectPorts = DefaultPorts
 
 // Options configure a Proxy. Profiles, DefaultProfile and CA are required.
 type Options struct {
@@ -75,13 +91,20 @@ type Options struct {
 	// Credentials, when not empty, are required from every client (Basic
 	// proxy authentication).
 	Credentials []Credential
-	// AllowPrivate allows loopback, private, link-local, CGNAT and
-	// metadata destinations.
+	// AllowPrivate turns the egress address check off: loopback,
+	// private, link-local, CGNAT, metadata and the other special-purpose
+	// destinations of the egress table are allowed. The port policy
+	// still applies.
 	AllowPrivate bool
 	// Resolver resolves upstream host names; nil = net.DefaultResolver.
 	Resolver Resolver
-	// ConnectPorts are the ports CONNECT may reach; empty =
-	// DefaultConnectPorts.
+	// Ports are the destination ports the proxy reaches, for CONNECT and
+	// absolute-form requests alike; empty = DefaultPorts. Other ports get
+	// 403.
+	Ports []int
+	// ConnectPorts is the former name of Ports, used when Ports is empty.
+	//
+	// Deprecated: use Ports.
 	ConnectPorts []int
 	// HandshakeTimeout bounds, in a CONNECT tunnel, the wait for the
 	// client's first byte and its TLS handshake; default 10 s.
@@ -97,6 +120,13 @@ type Options struct {
 	UpstreamTimeout time.Duration
 	// LeafCacheSize caps the cached leaf certificates; default 1024.
 	LeafCacheSize int
+	// MaxUpstreamPools caps the upstream connection pools, one per
+	// (profile, scheme, host:port); default transport.DefaultMaxPools.
+	MaxUpstreamPools int
+	// DecodeLimits bound the decoding of responses in a coding the
+	// client did not accept (see emulation.DecodeBodyLimits); zero fields
+	// take the defaults.
+	DecodeLimits emulation.DecodeLimits
 	// Registerer receives the proxy's metrics; nil = not registered.
 	Registerer prometheus.Registerer
 	// Logger receives request and tunnel logs; nil = discard.
@@ -158,13 +188,16 @@ func New(o Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := slices.Clone(o.ConnectPorts)
+	ports := slices.Clone(o.Ports)
 	if len(ports) == 0 {
-		ports = slices.Clone(DefaultConnectPorts)
+		ports = slices.Clone(o.ConnectPorts)
+	}
+	if len(ports) == 0 {
+		ports = slices.Clone(DefaultPorts)
 	}
 	for _, pt := range ports {
 		if pt < 1 || pt > 65535 {
-			return nil, fmt.Errorf("proxy: CONNECT port %d out of range", pt)
+			return nil, fmt.Errorf("proxy: port %d out of range", pt)
 		}
 	}
 	p := &Proxy{
@@ -190,8 +223,12 @@ func New(o Options) (*Proxy, error) {
 		DialContext:         p.egress.DialContext,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: o.UpstreamTimeout,
+		MaxPools:            o.MaxUpstreamPools,
 		Logger:              o.Logger,
 	})
+	if err := m.registerPools(o.Registerer, p.tr.Pools); err != nil {
+		return nil, err
+	}
 	errLog := slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)
 	var protos http.Protocols
 	protos.SetHTTP1(true)
@@ -318,7 +355,68 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("unsupported scheme %q", r.URL.Scheme))
 		return
 	}
-	p.forward(w, r, scheme, r.URL.Host, user)
+	host := r.URL.Hostname()
+	if host == "" {
+		p.refuse(w, http.StatusBadRequest, "bad_request", "request without a host")
+		return
+	}
+	port := 80
+	if scheme == "https" {
+		port = 443
+	}
+	if s := r.URL.Port(); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			p.refuse(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("bad port %q", s))
+			return
+		}
+		port = n
+	}
+	if !p.portAllowed(port) {
+		p.refuse(w, http.StatusForbidden, "port", fmt.Sprintf("destination not allowed: port %d", port))
+		return
+	}
+	ctx, ok := p.admit(w, r, host)
+	if !ok {
+		return
+	}
+	p.forward(w, r.WithContext(ctx), scheme, r.URL.Host, user)
+}
+
+// portAllowed applies the port policy (Options.Ports).
+func (p *Proxy) portAllowed(port int) bool { return slices.Contains(p.ports, port) }
+
+// admit applies the egress policy to host before anything is set up for
+// the destination: a refused one costs no upstream pool. It answers r
+// and returns false when host is refused or does not resolve; else it
+// returns r's context carrying the allowed addresses, which the dial
+// uses (and checks again) instead of resolving host a second time.
+func (p *Proxy) admit(w http.ResponseWriter, r *http.Request, host string) (context.Context, bool) {
+	rctx, cancel := context.WithTimeout(r.Context(), p.o.UpstreamTimeout)
+	addrs, err := p.egress.Resolve(rctx, host)
+	cancel()
+	if err != nil {
+		code, reason, msg := upstreamError(err)
+		logMsg := "proxy: destination refused"
+		if code != http.StatusForbidden {
+			logMsg = "proxy: resolving the destination failed"
+		}
+		p.logUpstreamError(r.Context(), code, logMsg, err, "method", r.Method, "host", host)
+		p.refuse(w, code, reason, msg)
+		return nil, false
+	}
+	return withResolved(r.Context(), host, addrs), true
+}
+
+// logUpstreamError logs a failure to reach a destination: a refusal by the
+// egress policy at debug level (clients can make any number of them),
+// anything else at info.
+func (p *Proxy) logUpstreamError(ctx context.Context, code int, msg string, err error, args ...any) {
+	level := slog.LevelInfo
+	if code == http.StatusForbidden {
+		level = slog.LevelDebug
+	}
+	p.log.Log(ctx, level, msg, append(args, "status", code, "err", err)...)
 }
 
 // refuse writes a short plain-text proxy error.
@@ -490,17 +588,15 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	}
 	resp, err := p.tr.RoundTrip(out)
 	if err != nil {
-		code, msg := upstreamError(err)
+		code, reason, msg := upstreamError(err)
 		if code == http.StatusBadGateway && isHandshakeError(err) {
 			p.m.handshakes.WithLabelValues("upstream").Inc()
 		}
 		p.m.requests.WithLabelValues(prof.Name, "none", "0").Inc()
-		reason := "upstream"
-		if code == http.StatusForbidden {
-			reason = "egress"
+		if reason == "egress" {
 			p.m.refused.WithLabelValues(reason).Inc()
 		}
-		p.log.Info("proxy: upstream request failed", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "status", code, "err", err)
+		p.logUpstreamError(r.Context(), code, "proxy: upstream request failed", err, "method", r.Method, "url", target.Redacted(), "profile", prof.Name)
 		if r.Context().Err() == nil {
 			writeError(w, code, msg)
 		}
@@ -513,8 +609,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 		p.serveWebSocket(w, r, resp, prof, target, start)
 		return
 	}
-	if err := emulation.DecodeBody(resp); err != nil {
+	if err := emulation.DecodeBodyLimits(resp, p.o.DecodeLimits); err != nil {
 		p.m.requests.WithLabelValues(prof.Name, protoLabel(resp), "0").Inc()
+		p.log.Info("proxy: upstream response refused", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "err", err)
 		writeError(w, http.StatusBadGateway, "upstream response: "+err.Error())
 		return
 	}
@@ -529,9 +626,17 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	}
 	w.WriteHeader(resp.StatusCode)
 	p.m.requests.WithLabelValues(prof.Name, protoLabel(resp), strconv.Itoa(resp.StatusCode)).Inc()
-	n, err := copyBody(w, resp.Body, resp.ContentLength < 0)
+	n, rerr, werr := copyBody(w, resp.Body, resp.ContentLength < 0)
 	p.log.Debug("proxy: forwarded", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "initiator", in,
-		"upstream_proto", protoLabel(resp), "status", resp.StatusCode, "bytes", n, "duration", time.Since(start), "err", err)
+		"upstream_proto", protoLabel(resp), "status", resp.StatusCode, "bytes", n, "duration", time.Since(start), "err", errors.Join(rerr, werr))
+	if rerr != nil && werr == nil && r.Context().Err() == nil {
+		// The head is sent: abort the response (the connection for
+		// HTTP/1.1, the stream for HTTP/2) so that the client sees a
+		// failure, never a truncated body that looks complete. A body
+		// beyond the decoding limits ends here too.
+		p.log.Info("proxy: upstream body failed", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "bytes", n, "err", rerr)
+		panic(http.ErrAbortHandler)
+	}
 }
 
 func protoLabel(resp *http.Response) string {
@@ -542,50 +647,72 @@ func protoLabel(resp *http.Response) string {
 }
 
 // copyBody copies src to w, flushing after each read when stream is set
-// (a body of unknown length may be a long poll or an event stream).
-func copyBody(w http.ResponseWriter, src io.Reader, stream bool) (int64, error) {
+// (a body of unknown length may be a long poll or an event stream). It
+// tells a failure to read src from a failure to write to the client.
+func copyBody(w http.ResponseWriter, src io.Reader, stream bool) (n int64, readErr, writeErr error) {
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 32<<10)
-	var n int64
 	for {
 		k, rerr := src.Read(buf)
 		if k > 0 {
 			wk, werr := w.Write(buf[:k])
 			n += int64(wk)
 			if werr != nil {
-				return n, werr
+				return n, nil, werr
 			}
 			if stream {
 				_ = rc.Flush()
 			}
 		}
 		if rerr == io.EOF {
-			return n, nil
+			return n, nil, nil
 		}
 		if rerr != nil {
-			return n, rerr
+			return n, rerr, nil
 		}
 	}
 }
 
-// upstreamError maps a transport error to the status and short reason
-// the client sees.
-func upstreamError(err error) (int, string) {
+// upstreamError maps an error reaching the destination to the status,
+// the refusal metric's reason and the short text the client sees. The
+// text never carries the error itself: that names resolved addresses,
+// the resolver's address or the address dialled, which are for the
+// operator's log only. Certificate errors keep the verifier's words,
+// which speak of the certificate only.
+func upstreamError(err error) (code int, reason, msg string) {
 	var (
 		unknownAuthority x509.UnknownAuthorityError
 		hostname         x509.HostnameError
 		invalid          x509.CertificateInvalidError
 		verify           *tls.CertificateVerificationError
+		dnsErr           *net.DNSError
+		netErr           net.Error
 	)
 	switch {
 	case errors.Is(err, ErrEgressDenied):
-		return http.StatusForbidden, err.Error()
-	case errors.As(err, &unknownAuthority), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
-		return http.StatusBadGateway, "upstream certificate invalid: " + err.Error()
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout, "upstream timed out: " + err.Error()
+		return http.StatusForbidden, "egress", "destination not allowed"
+	case errors.As(err, &unknownAuthority):
+		return http.StatusBadGateway, "upstream", "upstream certificate invalid: " + unknownAuthority.Error()
+	case errors.As(err, &hostname):
+		return http.StatusBadGateway, "upstream", "upstream certificate invalid: " + hostname.Error()
+	case errors.As(err, &invalid):
+		return http.StatusBadGateway, "upstream", "upstream certificate invalid: " + invalid.Error()
+	case errors.As(err, &verify):
+		return http.StatusBadGateway, "upstream", "upstream certificate invalid"
+	case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
+		return http.StatusGatewayTimeout, "upstream", "upstream name resolution timed out"
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return http.StatusBadGateway, "upstream", "upstream host not found"
+	case errors.As(err, &dnsErr):
+		return http.StatusBadGateway, "upstream", "upstream name resolution failed"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return http.StatusGatewayTimeout, "upstream", "upstream timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return http.StatusBadGateway, "upstream", "upstream refused the connection"
+	case isHandshakeError(err):
+		return http.StatusBadGateway, "upstream", "upstream TLS handshake failed"
 	}
-	return http.StatusBadGateway, "upstream failed: " + err.Error()
+	return http.StatusBadGateway, "upstream", "upstream request failed"
 }
 
 // isHandshakeError reports whether err came from the upstream TLS

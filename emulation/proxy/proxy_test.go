@@ -71,6 +71,7 @@ func TestForwardHTTPAndStripHopByHop(t *testing.T) {
 	rec := &headerRecorder{}
 	origin := httptest.NewServer(rec)
 	defer origin.Close()
+	env.allowPort(t, origin.URL)
 	req, _ := http.NewRequest("GET", origin.URL+"/x?y=1", nil)
 	req.Header.Set("Connection", "X-Private")
 	req.Header.Set("X-Private", "1")
@@ -173,6 +174,7 @@ func TestAuth(t *testing.T) {
 	env := startProxy(t, Options{AllowPrivate: true, Credentials: []Credential{{"alice", "pw"}, {"bob", "pw2"}}})
 	origin := httptest.NewServer(&headerRecorder{})
 	defer origin.Close()
+	env.allowPort(t, origin.URL)
 	for _, tc := range []struct {
 		user *url.Userinfo
 		want int
@@ -236,40 +238,56 @@ func connect(t *testing.T, addr, target, auth string) (net.Conn, *bufio.Reader, 
 	return c, br, resp
 }
 
-// TestEgressPolicy: without AllowPrivate, loopback, metadata and names
-// resolving to private addresses get 403 (absolute-form and CONNECT), a
-// disallowed CONNECT port gets 403, and with AllowPrivate loopback works.
+// TestEgressPolicy: without AllowPrivate, loopback, metadata, names
+// resolving to private addresses and IPv6 forms embedding a private IPv4
+// address get 403 "destination not allowed" (absolute-form and CONNECT),
+// a disallowed port gets 403, and with AllowPrivate loopback works.
 func TestEgressPolicy(t *testing.T) {
 	res := staticResolver{
 		"internal.test": {netip.MustParseAddr("10.1.2.3")},
 		"mixed.test":    {netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("fd00::1")},
 		"cgnat.test":    {netip.MustParseAddr("100.64.0.1")},
 		"mapped.test":   {netip.MustParseAddr("::ffff:127.0.0.1")},
+		"nat64.test":    {netip.MustParseAddr("64:ff9b::a00:1")},
+		"nat64l.test":   {netip.MustParseAddr("64:ff9b:1::808:808")},
+		"compat.test":   {netip.MustParseAddr("::7f00:1")},
+		"6to4.test":     {netip.MustParseAddr("2002:a9fe:a9fe::1")},
+		"teredo.test":   {netip.MustParseAddr("2001:0:808:808::80ff:fffe")},
 	}
-	env := startProxy(t, Options{Resolver: res})
 	origin := httptest.NewServer(&headerRecorder{})
 	defer origin.Close()
+	env := startProxy(t, Options{Resolver: res, Ports: []int{443, 80, 1, portOf(t, origin.Listener.Addr().String())}})
 	cl := env.client(nil)
-	for _, u := range []string{
+	urls := []string{
 		origin.URL + "/",
 		"http://169.254.169.254/latest/meta-data/",
+		"http://[fd00:ec2::254]/latest/meta-data/",
+		"http://[::ffff:169.254.169.254]/",
+		"http://[64:ff9b::a9fe:a9fe]/",
 		"http://internal.test/",
 		"http://mixed.test/",
 		"http://cgnat.test/",
 		"http://mapped.test/",
+		"http://nat64.test/",
+		"http://nat64l.test/",
+		"http://compat.test/",
+		"http://6to4.test/",
+		"http://teredo.test/",
 		"http://[::1]:1/",
 		"http://0.0.0.0:1/",
-	} {
+	}
+	for _, u := range urls {
 		resp, err := cl.Get(u)
 		if err != nil {
 			t.Fatalf("%s: %v", u, err)
 		}
 		body := readAll(t, resp)
-		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "not allowed") {
+		if resp.StatusCode != http.StatusForbidden || body != "emuproxy: destination not allowed\n" {
 			t.Errorf("%s: %d %q, want 403", u, resp.StatusCode, body)
 		}
 	}
-	for _, target := range []string{"127.0.0.1:443", "169.254.169.254:443", "internal.test:443", "localhost:443"} {
+	targets := []string{"127.0.0.1:443", "169.254.169.254:443", "internal.test:443", "localhost:443", "nat64.test:443", "6to4.test:443", "teredo.test:443", "[64:ff9b::7f00:1]:443"}
+	for _, target := range targets {
 		_, _, resp := connect(t, env.addr, target, "")
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("CONNECT %s: %d, want 403", target, resp.StatusCode)
@@ -280,12 +298,13 @@ func TestEgressPolicy(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "port 22") {
 		t.Errorf("CONNECT to port 22: %d %q", resp.StatusCode, body)
 	}
-	if v := testutil.ToFloat64(env.p.m.refused.WithLabelValues("egress")); v < 12 {
-		t.Errorf("egress refusals metric %v", v)
+	if v := testutil.ToFloat64(env.p.m.refused.WithLabelValues("egress")); v != float64(len(urls)+len(targets)) {
+		t.Errorf("egress refusals metric %v, want %d", v, len(urls)+len(targets))
 	}
 
 	// The same origin through a proxy that allows private destinations.
 	open := startProxy(t, Options{AllowPrivate: true})
+	open.allowPort(t, origin.URL)
 	r2, err := open.client(nil).Get(origin.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -386,6 +405,7 @@ func TestSilentConnect(t *testing.T) {
 	env := startProxy(t, Options{AllowPrivate: true, HandshakeTimeout: 300 * time.Millisecond})
 	origin := httptest.NewServer(&headerRecorder{})
 	defer origin.Close()
+	env.allowPort(t, origin.URL)
 	env.p.ports = append(env.p.ports, 9)
 	c, br, resp := connect(t, env.addr, "127.0.0.1:9", "")
 	if resp.StatusCode != 200 {
@@ -461,6 +481,7 @@ func TestUnknownProfileAndWebSocket(t *testing.T) {
 	env := startProxy(t, Options{AllowPrivate: true})
 	origin := httptest.NewServer(&headerRecorder{})
 	defer origin.Close()
+	env.allowPort(t, origin.URL)
 	req, _ := http.NewRequest("GET", origin.URL, nil)
 	req.Header.Set("X-Guanaco-Profile", "netscape-4")
 	resp, err := env.client(nil).Do(req)
@@ -484,6 +505,7 @@ func TestUnknownProfileAndWebSocket(t *testing.T) {
 	rec := &headerRecorder{}
 	h2cOrigin := httptest.NewServer(rec)
 	defer h2cOrigin.Close()
+	env.allowPort(t, h2cOrigin.URL)
 	req, _ = http.NewRequest("GET", h2cOrigin.URL, nil)
 	req.Header.Set("Connection", "Upgrade, HTTP2-Settings")
 	req.Header.Set("Upgrade", "h2c")

@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -89,22 +87,13 @@ func (p *Proxy) handleConnect(w http.ResponseWriter, r *http.Request, user Proxy
 		p.refuse(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("CONNECT target %q: want host:port", r.Host))
 		return
 	}
-	if !slices.Contains(p.ports, port) {
-		p.refuse(w, http.StatusForbidden, "port", fmt.Sprintf("CONNECT to port %d is not allowed", port))
+	if !p.portAllowed(port) {
+		p.refuse(w, http.StatusForbidden, "port", fmt.Sprintf("destination not allowed: port %d", port))
 		return
 	}
 	// Refuse early when every address is refused; the dial checks again
 	// on the address it actually connects to.
-	rctx, cancel := context.WithTimeout(r.Context(), p.o.UpstreamTimeout)
-	_, err = p.egress.Resolve(rctx, host)
-	cancel()
-	if err != nil {
-		code := http.StatusBadGateway
-		reason := "upstream"
-		if errors.Is(err, ErrEgressDenied) {
-			code, reason = http.StatusForbidden, "egress"
-		}
-		p.refuse(w, code, reason, err.Error())
+	if _, ok := p.admit(w, r, host); !ok {
 		return
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()

@@ -427,6 +427,7 @@ func TestWebSocketProfileList(t *testing.T) {
 
 	// Absolute form to a plain origin.
 	ptarget := plainOrigin.ln.Addr().String()
+	env.p.ports = append(env.p.ports, portOf(t, ptarget))
 	pc, err := net.Dial("tcp", env.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -491,6 +492,7 @@ func TestWebSocketAbsoluteForm(t *testing.T) {
 	env := startProxy(t, Options{AllowPrivate: true, Credentials: []Credential{{"alice", "pw"}}})
 	origin := startWSOrigin(t, nil)
 	target := origin.ln.Addr().String()
+	env.p.ports = append(env.p.ports, portOf(t, target))
 	prof, _ := emulation.Lookup("firefox-153-linux")
 
 	c, err := net.Dial("tcp", env.addr)
@@ -550,6 +552,7 @@ func TestWebSocketIdle(t *testing.T) {
 	env := startProxy(t, Options{AllowPrivate: true, IdleTimeout: 300 * time.Millisecond})
 	origin := startWSOrigin(t, nil)
 	target := origin.ln.Addr().String()
+	env.p.ports = append(env.p.ports, portOf(t, target))
 	c, err := net.Dial("tcp", env.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -576,6 +579,7 @@ func TestWebSocketEgress(t *testing.T) {
 	env := startProxy(t, Options{})
 	origin := startWSOrigin(t, nil)
 	target := origin.ln.Addr().String()
+	env.p.ports = append(env.p.ports, portOf(t, target)) // the egress policy, not the port policy, refuses
 	c, err := net.Dial("tcp", env.addr)
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,7 @@ func (c *h1Conn) close() {
 	_ = c.nc.Close()
 	if c.ownsSlot && c.pool != nil {
 		<-c.pool.h1Slots
+		c.t.poolChanged(c.pool)
 	}
 }
 

@@ -217,6 +217,13 @@ func (cc *h2Conn) canTakeLocked() bool {
 		uint32(len(cc.streams)+cc.reserved) < cc.maxStreams && cc.nextID < h2MaxWindow-2*uint32(cc.reserved+1)
 }
 
+// idle reports whether cc has no stream open or admitted.
+func (cc *h2Conn) idle() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return len(cc.streams) == 0 && cc.reserved == 0
+}
+
 // closeWhenIdle closes the connection now when it has no streams, else
 // after its last stream.
 func (cc *h2Conn) closeWhenIdle() {

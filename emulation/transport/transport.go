@@ -11,6 +11,7 @@
 package transport
 
 import (
+	"container/list"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -50,20 +51,31 @@ type Options struct {
 	MaxConnsPerHost int
 	// TLSHandshakeTimeout bounds TCP dial plus TLS handshake; default 10 s.
 	TLSHandshakeTimeout time.Duration
+	// MaxPools caps the connection pools kept, one per (profile, scheme,
+	// host:port); default 1024. A pool is dropped as soon as it holds no
+	// connection and no request is using it (its last connection closed,
+	// idle for IdleConnTimeout or failed, or its only dial failed). When
+	// a new pool would pass the cap, the least recently used pools whose
+	// connections are all idle are closed and dropped to make room; pools
+	// with requests in flight are never dropped, so the cap is exceeded
+	// only by as many pools as have busy connections.
+	MaxPools int
 	// Logger receives debug events about connections; nil = discard.
 	Logger *slog.Logger
 }
 
 // Transport is an http.RoundTripper that emulates browser profiles. It is
 // safe for concurrent use. Connections are pooled per (profile name,
-// host:port): one shared HTTP/2 connection (a second one when the first
-// is shutting down or has no free stream), or up to MaxConnsPerHost
-// HTTP/1.1 connections.
+// scheme, host:port): one shared HTTP/2 connection (a second one when the
+// first is shutting down or has no free stream), or up to MaxConnsPerHost
+// HTTP/1.1 connections. Pools without connections are dropped and their
+// number is capped (Options.MaxPools).
 type Transport struct {
 	o Options
 
 	mu    sync.Mutex
 	pools map[poolKey]*hostPool
+	lru   *list.List // of *hostPool, most recently used at the front
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -77,6 +89,11 @@ type poolKey struct {
 
 // hostPool holds the connections of one poolKey. Guarded by Transport.mu.
 type hostPool struct {
+	key  poolKey
+	elem *list.Element // in Transport.lru
+	// users counts the getConn calls holding the pool: it is not dropped
+	// while one may still add a connection to it.
+	users   int
 	h2      []*h2Conn
 	h1Idle  []*h1Conn
 	h1Slots chan struct{} // one token per open HTTP/1.1 connection (or dial in progress)
@@ -87,6 +104,8 @@ type hostPool struct {
 	// onlyH1 is set once a dial negotiated HTTP/1.1: later requests dial
 	// without waiting for a shared HTTP/2 connection.
 	onlyH1 bool
+	// evictH1 are the idle connections of an evicted pool, to close.
+	evictH1 []*h1Conn
 }
 
 // New returns a Transport with o's defaults filled in.
@@ -107,10 +126,23 @@ func New(o Options) *Transport {
 	if o.TLSHandshakeTimeout <= 0 {
 		o.TLSHandshakeTimeout = 10 * time.Second
 	}
+	if o.MaxPools <= 0 {
+		o.MaxPools = DefaultMaxPools
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Transport{o: o, pools: map[poolKey]*hostPool{}}
+	return &Transport{o: o, pools: map[poolKey]*hostPool{}, lru: list.New()}
+}
+
+// DefaultMaxPools is Options.MaxPools's default.
+const DefaultMaxPools = 1024
+
+// Pools returns the number of connection pools the transport holds now.
+func (t *Transport) Pools() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.pools)
 }
 
 type ctxKey int
@@ -271,22 +303,122 @@ func (t *Transport) roundTripOnce(req *http.Request, p *emulation.Profile, key p
 
 var errConnUnusable = errors.New("transport: connection cannot take new streams")
 
-// pool returns key's pool, creating it. t.mu must be held.
-func (t *Transport) poolLocked(key poolKey) *hostPool {
+// acquirePool returns key's pool, creating it, marked as used by one
+// more getConn call until releasePool. Creating a pool at the cap first
+// drops least recently used idle pools.
+func (t *Transport) acquirePool(key poolKey) *hostPool {
+	t.mu.Lock()
 	hp := t.pools[key]
+	var evicted []*hostPool
 	if hp == nil {
-		hp = &hostPool{h1Slots: make(chan struct{}, t.o.MaxConnsPerHost), h1Ready: make(chan *h1Conn)}
+		if len(t.pools) >= t.o.MaxPools {
+			evicted = t.evictLocked(len(t.pools) - t.o.MaxPools + 1)
+		}
+		hp = &hostPool{key: key, h1Slots: make(chan struct{}, t.o.MaxConnsPerHost), h1Ready: make(chan *h1Conn)}
+		hp.elem = t.lru.PushFront(hp)
 		t.pools[key] = hp
+	} else {
+		t.lru.MoveToFront(hp.elem)
 	}
+	hp.users++
+	t.mu.Unlock()
+	closePools(evicted)
 	return hp
+}
+
+// releasePool ends a getConn call's use of hp and drops hp when it holds
+// nothing.
+func (t *Transport) releasePool(hp *hostPool) {
+	t.mu.Lock()
+	hp.users--
+	t.dropIfEmptyLocked(hp)
+	t.mu.Unlock()
+}
+
+// poolChanged drops hp when a connection leaving it left it empty.
+func (t *Transport) poolChanged(hp *hostPool) {
+	t.mu.Lock()
+	t.dropIfEmptyLocked(hp)
+	t.mu.Unlock()
+}
+
+// dropIfEmptyLocked removes hp from the transport when no request uses it
+// and it holds no connection, dial or HTTP/1.1 slot. t.mu held.
+func (t *Transport) dropIfEmptyLocked(hp *hostPool) {
+	if hp.users > 0 || hp.dialing != nil || len(hp.h2) > 0 || len(hp.h1Idle) > 0 || len(hp.h1Slots) > 0 {
+		return
+	}
+	if t.pools[hp.key] == hp {
+		delete(t.pools, hp.key)
+	}
+	t.lru.Remove(hp.elem)
+}
+
+// maxEvictScan bounds how many pools, from the least recently used end,
+// one eviction looks at; busy pools are skipped.
+const maxEvictScan = 64
+
+// evictLocked removes up to n least recently used pools whose connections
+// are all idle and returns them; the caller closes their connections with
+// closePools after unlocking t.mu.
+func (t *Transport) evictLocked(n int) []*hostPool {
+	var out []*hostPool
+	e := t.lru.Back()
+	for scanned := 0; e != nil && len(out) < n && scanned < maxEvictScan; scanned++ {
+		prev := e.Prev()
+		hp := e.Value.(*hostPool)
+		if hp.idleLocked() {
+			if t.pools[hp.key] == hp {
+				delete(t.pools, hp.key)
+			}
+			t.lru.Remove(e)
+			for _, c := range hp.h1Idle {
+				if !c.takeFromIdle() {
+					continue
+				}
+				hp.evictH1 = append(hp.evictH1, c)
+			}
+			hp.h1Idle = nil
+			out = append(out, hp)
+		}
+		e = prev
+	}
+	return out
+}
+
+// idleLocked reports whether no request uses hp and every connection it
+// holds is idle. t.mu held.
+func (hp *hostPool) idleLocked() bool {
+	if hp.users > 0 || hp.dialing != nil || len(hp.h1Slots) != len(hp.h1Idle) {
+		return false
+	}
+	for _, cc := range hp.h2 {
+		if !cc.idle() {
+			return false
+		}
+	}
+	return true
+}
+
+// closePools closes the connections of evicted pools.
+func closePools(pools []*hostPool) {
+	for _, hp := range pools {
+		for _, c := range hp.evictH1 {
+			c.close()
+		}
+		for _, cc := range hp.h2 {
+			cc.closeWhenIdle()
+		}
+	}
 }
 
 // getConn returns a connection for key: an HTTP/2 connection with a free
 // stream, an idle HTTP/1.1 connection, or a new one.
 func (t *Transport) getConn(ctx context.Context, p *emulation.Profile, key poolKey, host string) (*h2Conn, *h1Conn, error) {
+	hp := t.acquirePool(key)
+	defer t.releasePool(hp)
 	for {
 		t.mu.Lock()
-		hp := t.poolLocked(key)
 		for _, cc := range hp.h2 {
 			if cc.canTakeNewRequest() {
 				t.mu.Unlock()
@@ -374,7 +506,8 @@ func (t *Transport) getConn(ctx context.Context, p *emulation.Profile, key poolK
 	}
 }
 
-// removeH2 drops cc from its pool (it is closing or saw GOAWAY).
+// removeH2 drops cc from its pool (it is closing or saw GOAWAY), and the
+// pool when that left it empty.
 func (t *Transport) removeH2(key poolKey, cc *h2Conn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -385,6 +518,7 @@ func (t *Transport) removeH2(key poolKey, cc *h2Conn) {
 	for i, c := range hp.h2 {
 		if c == cc {
 			hp.h2 = append(hp.h2[:i], hp.h2[i+1:]...)
+			t.dropIfEmptyLocked(hp)
 			return
 		}
 	}
@@ -417,7 +551,7 @@ func (t *Transport) removeIdleH1(c *h1Conn) {
 
 // CloseIdleConnections closes idle HTTP/1.1 connections and HTTP/2
 // connections without active streams; busy HTTP/2 connections are
-// closed as soon as their last stream ends.
+// closed as soon as their last stream ends. Pools left empty are dropped.
 func (t *Transport) CloseIdleConnections() {
 	t.mu.Lock()
 	var idle []*h1Conn
@@ -427,6 +561,7 @@ func (t *Transport) CloseIdleConnections() {
 		hp.h1Idle = nil
 		h2s = append(h2s, hp.h2...)
 		hp.h2 = nil
+		t.dropIfEmptyLocked(hp)
 	}
 	t.mu.Unlock()
 	for _, c := range idle {
