@@ -240,6 +240,7 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		Logger:      logger,
 		Registry:    reg,
 		StoreFullIP: cfg.storeFullIP,
+		Ready:       readiness(st.Ping, wr.Healthy),
 	})
 	if err != nil {
 		return err
@@ -467,4 +468,16 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Debug("http server", "msg", strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// readiness is /readyz's check: the store answers and the capture writer makes
+// progress (a writer stuck on its backlog keeps storing nothing while the
+// database answers pings).
+func readiness(ping func(context.Context) error, writerHealthy func() error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := ping(ctx); err != nil {
+			return err
+		}
+		return writerHealthy()
+	}
 }
