@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,4 +151,40 @@ func TestHealthyStall(t *testing.T) {
 		t.Fatalf("Healthy after recovery = %v", err)
 	}
 	closeW(t, w)
+}
+
+// TestQueueReasons: Queue says why a capture was dropped.
+func TestQueueReasons(t *testing.T) {
+	st := newFakeStore()
+	st.gate = make(chan struct{}) // inserts block until the gate is closed
+	w, err := New(Config{Store: st, QueueSize: 1, FlushInterval: time.Millisecond, BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := sample(3)
+	bad := cs[2]
+	bad.Initiator = "bot"
+	var de *DropError
+	if err := w.Queue(bad); !errors.As(err, &de) || de.Reason != DropInvalid {
+		t.Fatalf("invalid capture: %v", err)
+	}
+	if err := w.Queue(cs[0]); err != nil {
+		t.Fatalf("first capture: %v", err)
+	}
+	// The flusher holds at most one capture (blocked in its insert) and the
+	// queue one more.
+	var full error
+	for i := 0; i < 100 && full == nil; i++ {
+		c := sample(1)[0]
+		c.ID = fmt.Sprintf("q%d", i)
+		full = w.Queue(c)
+	}
+	if !errors.As(full, &de) || de.Reason != DropQueueFull {
+		t.Fatalf("full queue: %v", full)
+	}
+	close(st.gate)
+	closeW(t, w)
+	if err := w.Queue(cs[1]); !errors.As(err, &de) || de.Reason != DropClosed || de.DropReason() != DropClosed {
+		t.Fatalf("after Close: %v", err)
+	}
 }

@@ -263,15 +263,41 @@ func New(cfg Config) (*Writer, error) {
 // spooled, or counted as dropped later (spool cap, database rejection). The
 // caller must not modify c's slices afterwards.
 func (w *Writer) Offer(c model.Capture) bool {
+	return w.Queue(c) == nil
+}
+
+// DropError says why Queue dropped a capture; Reason is one of the Drop*
+// constants (the reason label of dropped_total).
+type DropError struct {
+	Reason string
+	Err    error // the validation error for DropInvalid, else nil
+}
+
+func (e *DropError) Error() string {
+	if e.Err != nil {
+		return "writer: capture dropped: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "writer: capture dropped: " + e.Reason
+}
+
+func (e *DropError) Unwrap() error { return e.Err }
+
+// DropReason returns e.Reason, so callers can read it through an interface
+// without importing this package.
+func (e *DropError) DropReason() string { return e.Reason }
+
+// Queue is Offer returning why a capture was dropped: nil when it was queued
+// (not yet stored: it may still be dropped later, see Offer), else a *DropError.
+func (w *Writer) Queue(c model.Capture) error {
 	if err := c.Validate(); err != nil {
 		w.m.dropped.WithLabelValues(DropInvalid).Inc()
-		return false
+		return &DropError{Reason: DropInvalid, Err: err}
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
 		w.m.dropped.WithLabelValues(DropClosed).Inc()
-		return false
+		return &DropError{Reason: DropClosed}
 	}
 	select {
 	case w.queue <- c:
@@ -282,10 +308,10 @@ func (w *Writer) Offer(c model.Capture) bool {
 			default:
 			}
 		}
-		return true
+		return nil
 	default:
 		w.m.dropped.WithLabelValues(DropQueueFull).Inc()
-		return false
+		return &DropError{Reason: DropQueueFull}
 	}
 }
 
