@@ -38,21 +38,47 @@ func (h *handler) captureOf(r *http.Request) *capture.Request {
 }
 
 // fingerprint builds the report of the request being served and offers its
-// capture to the store writer. The report's Stored field says whether the
-// writer took it.
+// capture to the store writer. The report's Stored and StoredReason fields say
+// what became of it: "queued" (taken by the writer, not yet in the database) or
+// "dropped" with a reason.
 func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, visitKey string) *report {
 	now := h.d.Now()
 	rep := liveReport(r, rc, store.NewCaptureID(now), now, initiator, h.clientIP(r), visitKey)
-	queued := false
+	reason := ""
 	if rec, err := rep.toCapture(); err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "web: building capture record",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		reason = DropEncoding
 	} else {
-		queued = h.d.Captures.Offer(rec)
+		reason = h.offer(rec)
 	}
-	h.metrics.offered(queued)
-	rep.Stored = &queued
+	h.metrics.offered(reason == "")
+	rep.Stored, rep.StoredReason = StoredQueued, reason
+	if reason != "" {
+		rep.Stored = StoredDropped
+	}
 	return rep
+}
+
+// offer hands rec to the capture sink and returns "" when it was queued, else
+// the reason it was dropped.
+func (h *handler) offer(rec store.Capture) string {
+	q, ok := h.d.Captures.(CaptureQueuer)
+	if !ok {
+		if h.d.Captures.Offer(rec) {
+			return ""
+		}
+		return DropUnknown
+	}
+	err := q.Queue(rec)
+	if err == nil {
+		return ""
+	}
+	var dr interface{ DropReason() string }
+	if errors.As(err, &dr) && dr.DropReason() != "" {
+		return dr.DropReason()
+	}
+	return DropUnknown
 }
 
 // index serves "/": the visitor's fingerprint page. It sets the visit
@@ -70,7 +96,7 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 		Page:       h.page("Your fingerprint", templates.NavFingerprint),
 		Report:     reportView(rep),
 		ProfileURL: "/api/profiles/visit/" + key,
-		Stored:     *rep.Stored,
+		Stored:     rep.Stored == StoredQueued,
 		Verdict:    verdictView(rep.Verdict),
 	}))
 }
@@ -86,10 +112,11 @@ func (h *handler) apiFingerprint(w http.ResponseWriter, r *http.Request) {
 // cleanReport is the answer of GET /api/clean: only the fingerprints, for
 // scripts that compare hashes and don't need the decoded handshake.
 type cleanReport struct {
-	CaptureID   string `json:"capture_id"`
-	Stored      bool   `json:"stored"`
-	HTTPVersion string `json:"http_version"`
-	UserAgent   string `json:"user_agent"`
+	CaptureID    string `json:"capture_id"`
+	Stored       string `json:"stored"`
+	StoredReason string `json:"stored_reason,omitempty"`
+	HTTPVersion  string `json:"http_version"`
+	UserAgent    string `json:"user_agent"`
 	fingerprints
 }
 
@@ -99,7 +126,7 @@ func (h *handler) apiClean(w http.ResponseWriter, r *http.Request) {
 	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
 	w.Header().Set("Cache-Control", "no-store")
 	h.writeJSON(w, r, http.StatusOK, cleanReport{
-		CaptureID: rep.CaptureID, Stored: *rep.Stored, HTTPVersion: rep.HTTP.Version,
+		CaptureID: rep.CaptureID, Stored: rep.Stored, StoredReason: rep.StoredReason, HTTPVersion: rep.HTTP.Version,
 		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints,
 	})
 }

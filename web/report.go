@@ -19,7 +19,8 @@ import (
 // the probes, the echo API) or stored (GET /api/captures/{id}):
 //
 //	{
-//	  "capture_id", "capture_url", "stored" (live only), "created_at",
+//	  "capture_id", "capture_url", "stored" and "stored_reason" (live only),
+//	  "created_at",
 //	  "initiator", "client_ip", "host", "method", "path", "user_agent",
 //	  "complete",
 //	  "tls": { decoded ClientHello..., "raw": base64 record(s) as captured,
@@ -32,12 +33,19 @@ import (
 //	  "verdict": {...} (GET / and /api/fingerprint only; see verdictReport)
 //	}
 //
+// "stored" is "queued" when the store writer took the capture (it is written,
+// or spooled and written later, unless it is dropped afterwards: spool full,
+// database refusal; the answer does not wait for the database) or "dropped",
+// with "stored_reason" saying why (see CaptureQueuer; "encoding" when no record
+// could be built, "unknown" from a sink without reasons).
+//
 // "complete" is false when no request head could be matched to the request
 // (the header list is then empty).
 type report struct {
 	CaptureID    string       `json:"capture_id"`
 	CaptureURL   string       `json:"capture_url"`
-	Stored       *bool        `json:"stored,omitempty"`
+	Stored       string       `json:"stored,omitempty"`
+	StoredReason string       `json:"stored_reason,omitempty"`
 	CreatedAt    time.Time    `json:"created_at"`
 	Initiator    string       `json:"initiator"`
 	ClientIP     string       `json:"client_ip"`

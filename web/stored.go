@@ -353,7 +353,7 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := h.d.Ready(ctx); err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "web: not ready", slog.String("error", err.Error()))
-		h.writeError(w, r, http.StatusServiceUnavailable, codeNotReady, "not ready: the store is unreachable")
+		h.writeError(w, r, http.StatusServiceUnavailable, codeNotReady, "not ready: the store is unreachable or not taking captures")
 		return
 	}
 	h.writeJSON(w, r, http.StatusOK, status{Status: "ready"})

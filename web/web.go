@@ -64,6 +64,24 @@ type CaptureSink interface {
 	Offer(store.Capture) bool
 }
 
+// CaptureQueuer is a CaptureSink that says why it dropped a capture: Queue
+// returns nil when the capture was queued, else an error whose chain holds a
+// value with a DropReason() string method (*writer.DropError does: queue_full,
+// closed, invalid). *writer.Writer implements it; web uses it when the sink does.
+type CaptureQueuer interface {
+	Queue(store.Capture) error
+}
+
+// Values of the live report's "stored" field, and web's own drop reasons.
+const (
+	StoredQueued  = "queued"
+	StoredDropped = "dropped"
+	// DropEncoding: no capture record could be built from the request.
+	DropEncoding = "encoding"
+	// DropUnknown: the sink dropped the capture without saying why.
+	DropUnknown = "unknown"
+)
+
 // Defaults for the optional Deps fields.
 const (
 	DefaultMaxEchoBody    = 64 << 10

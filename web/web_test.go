@@ -396,7 +396,7 @@ func TestAPIFingerprint(t *testing.T) {
 	var rep struct {
 		CaptureID  string `json:"capture_id"`
 		CaptureURL string `json:"capture_url"`
-		Stored     *bool  `json:"stored"`
+		Stored     string `json:"stored"`
 		Initiator  string `json:"initiator"`
 		TLS        struct {
 			Raw          string   `json:"raw"`
@@ -437,7 +437,7 @@ func TestAPIFingerprint(t *testing.T) {
 	if len(rep.TLS.CipherSuites) == 0 || len(rep.TLS.Extensions) == 0 || rep.TLS.Extensions[0].Name == "" && rep.TLS.Extensions[0].Type != 0 {
 		t.Errorf("decoded hello missing: %d ciphers, %d extensions", len(rep.TLS.CipherSuites), len(rep.TLS.Extensions))
 	}
-	if rep.Initiator != store.InitiatorAPI || rep.Stored == nil || !*rep.Stored || rep.CaptureURL != "/captures/"+rep.CaptureID {
+	if rep.Initiator != store.InitiatorAPI || rep.Stored != "queued" || rep.CaptureURL != "/captures/"+rep.CaptureID {
 		t.Errorf("initiator %q stored %v url %q", rep.Initiator, rep.Stored, rep.CaptureURL)
 	}
 	if rep.HTTP.Version != "2" || rep.HTTP.H2 == nil || len(rep.HTTP.H2.Settings) != 4 || rep.HTTP.H2.Settings[2] != [2]uint32{4, 6291456} {
@@ -898,11 +898,12 @@ func TestDroppedCapture(t *testing.T) {
 	}
 	w = e.do("GET", "https://fp.example/api/fingerprint", nil, nil)
 	var rep struct {
-		Stored *bool `json:"stored"`
+		Stored       string `json:"stored"`
+		StoredReason string `json:"stored_reason"`
 	}
 	decodeJSON(t, w, &rep)
-	if rep.Stored == nil || *rep.Stored {
-		t.Errorf("stored = %v, want false", rep.Stored)
+	if rep.Stored != "dropped" || rep.StoredReason != "unknown" {
+		t.Errorf("stored = %q (%q), want dropped (unknown: the test sink gives no reason)", rep.Stored, rep.StoredReason)
 	}
 	v := testutilCounter(t, e.reg, "fpserver_web_captures_offered_total", "dropped")
 	if v != 2 {
@@ -1000,7 +1001,7 @@ func TestAPIClean(t *testing.T) {
 	if got["ja4"] != g.expect.JA4 || got["ja4_r"] != g.expect.JA4R || got["peetprint_hash"] != g.expect.PeetPrintHash {
 		t.Errorf("fingerprints %v, want ja4 %s", got, g.expect.JA4)
 	}
-	if got["akamai"] == "" || got["http_version"] != "2" || got["stored"] != true {
+	if got["akamai"] == "" || got["http_version"] != "2" || got["stored"] != "queued" {
 		t.Errorf("clean report %v", got)
 	}
 	if _, ok := got["tls"]; ok {
@@ -1029,5 +1030,34 @@ func TestEchoBodyReadErrorIs400(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), "level=ERROR") {
 		t.Errorf("a client body error was logged as a server error: %s", e.logs)
+	}
+}
+
+// queuer is a CaptureSink that drops every capture with a reason.
+type queuer struct{ reason string }
+
+func (q queuer) Offer(store.Capture) bool { return false }
+
+type dropErr string
+
+func (e dropErr) Error() string      { return "dropped: " + string(e) }
+func (e dropErr) DropReason() string { return string(e) }
+
+func (q queuer) Queue(store.Capture) error { return fmt.Errorf("sink: %w", dropErr(q.reason)) }
+
+// TestStoredReason: a sink that says why it dropped a capture has its reason in
+// the live report's "stored_reason" (/api/fingerprint and /api/clean).
+func TestStoredReason(t *testing.T) {
+	e := newEnv(t, func(d *Deps) { d.Captures = queuer{reason: "queue_full"} })
+	for _, target := range []string{"https://fp.example/api/fingerprint", "https://fp.example/api/clean"} {
+		w := e.do("GET", target, nil, nil)
+		var rep struct {
+			Stored       string `json:"stored"`
+			StoredReason string `json:"stored_reason"`
+		}
+		decodeJSON(t, w, &rep)
+		if rep.Stored != "dropped" || rep.StoredReason != "queue_full" {
+			t.Errorf("%s: stored %q reason %q, want dropped queue_full", target, rep.Stored, rep.StoredReason)
+		}
 	}
 }

@@ -61,6 +61,7 @@ type serveConfig struct {
 	idleTimeout, shutdownTimeout                time.Duration
 	maxHeaderBytes                              int
 	spoolMaxBytes                               int64
+	minFreeDisk                                 float64
 	logLevel, logFormat                         string
 	curate                                      curateConfig
 }
@@ -90,6 +91,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "on SIGTERM, time allowed for in-flight requests and the store flush")
 	fs.IntVar(&cfg.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header section in `bytes`")
 	fs.Int64Var(&cfg.spoolMaxBytes, "spool-max-bytes", 1<<30, "cap of the on-disk spool used while the database is unreachable")
+	fs.Float64Var(&cfg.minFreeDisk, "min-free-disk", 5, "stop storing captures (serving on; /readyz fails) while the data directory's file system has less than this `percent` free; 0 disables")
 	addCurateFlags(fs, &cfg.curate, true)
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
@@ -185,6 +187,9 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		}
 		trusted = append(trusted, p)
 	}
+	if cfg.minFreeDisk < 0 || cfg.minFreeDisk >= 100 {
+		return fmt.Errorf("-min-free-disk %v: want a percentage in [0, 100)", cfg.minFreeDisk)
+	}
 	if cfg.proxyProtocol && len(trusted) == 0 {
 		return errors.New("-proxy-protocol needs -trusted-proxies")
 	}
@@ -230,16 +235,28 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	}
 	known := curate.NewKnown(st, time.Minute)
 
+	guard := newDiskGuard(wr, cfg.dataDir, cfg.minFreeDisk/100, freeFraction, logger)
+	if err := reg.Register(guard.gauge); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	if err := reg.Register(guard.drops); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	gctx, stopGuard := context.WithCancel(ctx)
+	defer stopGuard()
+	go guard.run(gctx, 10*time.Second)
+
 	handler, err := web.New(web.Deps{
 		Store:         st,
 		KnownProfiles: known.Profiles,
-		Captures:      wr,
+		Captures:      guard,
 		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) {
 			return curate.BuildVisitProfile(ctx, st, key, time.Now())
 		},
 		Logger:      logger,
 		Registry:    reg,
 		StoreFullIP: cfg.storeFullIP,
+		Ready:       readiness(st.Ping, wr.Healthy, guard.Healthy),
 	})
 	if err != nil {
 		return err
@@ -467,4 +484,22 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Debug("http server", "msg", strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// readiness is /readyz's check: the store answers and every healthy check
+// passes: the capture writer makes progress (a writer stuck on its backlog
+// stores nothing while the database answers pings) and free disk is over
+// -min-free-disk.
+func readiness(ping func(context.Context) error, healthy ...func() error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := ping(ctx); err != nil {
+			return err
+		}
+		for _, h := range healthy {
+			if err := h(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }

@@ -229,7 +229,7 @@ func (s *e2eServer) client(h2 bool) *http.Client {
 type reportJSON struct {
 	CaptureID  string  `json:"capture_id"`
 	CaptureURL string  `json:"capture_url"`
-	Stored     *bool   `json:"stored"`
+	Stored     string  `json:"stored"`
 	Initiator  string  `json:"initiator"`
 	ClientIP   string  `json:"client_ip"`
 	Host       string  `json:"host"`

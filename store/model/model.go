@@ -65,8 +65,13 @@ func ValidInitiator(s string) bool {
 	return false
 }
 
-// MaxIDLen bounds Capture.ID.
+// MaxIDLen bounds Capture.ID and Capture.VisitKey.
 const MaxIDLen = 64
+
+// MaxIndexedHashLen bounds the fixed-length fingerprints the stores index by value
+// (JA4, and the JA3, JA3N, Akamai, PeetPrint and header-order hashes): fpserver's
+// are 32 to 64 bytes, and a bound keeps every index entry storable.
+const MaxIndexedHashLen = 128
 
 // HeaderPair is one HTTP header as sent on the wire: name with its original casing
 // (HTTP/2 pseudo headers included, e.g. ":method") and value. Header lists are always
@@ -227,6 +232,17 @@ func (c *Capture) Validate() error {
 	}
 	if !ValidInitiator(c.Initiator) {
 		return fmt.Errorf("%w: capture %s: unknown initiator %q", ErrInvalid, c.ID, c.Initiator)
+	}
+	if len(c.VisitKey) > MaxIDLen {
+		return fmt.Errorf("%w: capture %s: visit key of %d bytes, at most %d", ErrInvalid, c.ID, len(c.VisitKey), MaxIDLen)
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"ja4", c.JA4}, {"ja3_hash", c.JA3Hash}, {"ja3n_hash", c.JA3NHash}, {"akamai_hash", c.AkamaiHash},
+		{"peetprint_hash", c.PeetPrintHash}, {"header_order_hash", c.HeaderOrderHash},
+	} {
+		if len(f.v) > MaxIndexedHashLen {
+			return fmt.Errorf("%w: capture %s: %s of %d bytes, at most %d", ErrInvalid, c.ID, f.name, len(f.v), MaxIndexedHashLen)
+		}
 	}
 	if len(c.TLSSummary) > 0 && !json.Valid(c.TLSSummary) {
 		return fmt.Errorf("%w: capture %s: TLSSummary is not valid JSON", ErrInvalid, c.ID)

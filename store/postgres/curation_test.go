@@ -45,7 +45,7 @@ func captureIndexes(t *testing.T, conn *pgx.Conn) map[string]string {
 
 // TestUpgradeFrom0001 opens a schema created by migration 0001 with data in it:
 // 0002 widens the initiator check and adds the profile columns with their
-// defaults, keeping rows and indexes.
+// defaults, keeping rows and indexes; 0003 indexes ja4_r by its md5.
 func TestUpgradeFrom0001(t *testing.T) {
 	ctx := context.Background()
 	dsn := pg.DSN(t)
@@ -72,6 +72,11 @@ func TestUpgradeFrom0001(t *testing.T) {
 		t.Fatal("0001 accepted a websocket capture")
 	}
 	before := captureIndexes(t, conn)
+	// 0003 replaces the ja4_r index by one on md5(ja4_r); the others stay.
+	old := before["captures_ja4_r_idx"]
+	delete(before, "captures_ja4_r_idx")
+	before["captures_ja4_r_md5_idx"] = strings.Replace(strings.Replace(old, "captures_ja4_r_idx", "captures_ja4_r_md5_idx", 1),
+		"(ja4_r, created_at)", "(md5(ja4_r), created_at)", 1)
 
 	db := open(t, dsn, postgres.Options{})
 	defer db.Close()

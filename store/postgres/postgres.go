@@ -284,12 +284,13 @@ func (db *DB) insertStaged(ctx context.Context, norm []model.Capture) (int64, er
 	return tag.RowsAffected(), nil
 }
 
-// classify marks errors caused by the data itself (SQLSTATE classes 22 data
-// exception and 23 integrity violation) with model.ErrRejected, so callers know a
-// retry cannot succeed.
+// classify marks errors caused by the data itself, which the database returns
+// again for the same rows (SQLSTATE classes 22 data exception, 23 integrity
+// violation and 54 program limit exceeded, such as an index row too large), with
+// model.ErrRejected, so callers know a retry cannot succeed.
 func classify(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")) {
+	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23") || strings.HasPrefix(pgErr.Code, "54")) {
 		return fmt.Errorf("%w: %w", model.ErrRejected, err)
 	}
 	return err
@@ -347,7 +348,7 @@ func (db *DB) CapturesByVisit(ctx context.Context, visitKey string) ([]model.Cap
 func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, error) {
 	k, err := model.ResolveKind(ctx, q, func(ctx context.Context, col, hash string) (bool, error) {
 		var one int
-		err := db.pool.QueryRow(ctx, "SELECT 1 FROM captures WHERE "+col+" = $1 AND "+col+" <> '' LIMIT 1", hash).Scan(&one)
+		err := db.pool.QueryRow(ctx, "SELECT 1 FROM captures WHERE "+match(col)+" LIMIT 1", hash).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil
 		}
@@ -357,6 +358,16 @@ func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.
 		return "", fmt.Errorf("postgres: %w", err)
 	}
 	return k, nil
+}
+
+// match returns the predicate "col equals $1, and is not empty" written so that
+// the column's partial index serves it: ja4_r is indexed by md5(ja4_r) (migration
+// 0003; its text is unbounded), every other looked-up column by its value.
+func match(col string) string {
+	if col == string(model.KindJA4R) {
+		return "md5(ja4_r) = md5($1) AND ja4_r = $1 AND ja4_r <> ''"
+	}
+	return col + " = $1 AND " + col + " <> ''"
 }
 
 // CapturesByFingerprint implements model.Store.
@@ -370,7 +381,7 @@ func (db *DB) CapturesByFingerprint(ctx context.Context, q model.FingerprintQuer
 		return nil, "", err
 	}
 	col := string(k)
-	query := selectCaptures + "WHERE " + col + " = $1 AND " + col + " <> '' "
+	query := selectCaptures + "WHERE " + match(col) + " "
 	args := []any{q.Hash, q.Limit}
 	if !q.Before.IsZero() {
 		query += "AND created_at < $3 "
@@ -398,7 +409,7 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 	st := model.FingerprintStats{Kind: k, Hash: q.Hash}
 	var first, last *time.Time
 	err = db.pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT NULLIF(visit_key, '')), min(created_at), max(created_at) FROM captures WHERE "+
-		col+" = $1 AND "+col+" <> ''", q.Hash).Scan(&st.Count, &st.Visits, &first, &last)
+		match(col), q.Hash).Scan(&st.Count, &st.Visits, &first, &last)
 	if err != nil {
 		return st, fmt.Errorf("postgres: fingerprint stats: %w", err)
 	}
@@ -406,8 +417,8 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 		return st, fmt.Errorf("postgres: fingerprint %q: %w", q.Hash, model.ErrNotFound)
 	}
 	st.FirstSeen, st.LastSeen = first.UTC(), last.UTC()
-	rows, err := db.pool.Query(ctx, "SELECT user_agent, count(*) AS n FROM captures WHERE "+col+" = $1 AND "+col+
-		` <> '' AND user_agent <> '' GROUP BY user_agent ORDER BY n DESC, user_agent COLLATE "C" LIMIT $2`, q.Hash, q.Limit)
+	rows, err := db.pool.Query(ctx, "SELECT user_agent, count(*) AS n FROM captures WHERE "+match(col)+
+		` AND user_agent <> '' GROUP BY user_agent ORDER BY n DESC, user_agent COLLATE "C" LIMIT $2`, q.Hash, q.Limit)
 	if err != nil {
 		return st, fmt.Errorf("postgres: fingerprint stats: user agents: %w", err)
 	}

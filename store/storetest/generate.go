@@ -246,3 +246,19 @@ func (g *Generator) Batch(n int) []model.Capture {
 	}
 	return out
 }
+
+// KeepAlive returns n requests of first's connection as fpserver captures them
+// on a keep-alive connection: each repeats first's ClientHello, TLS summary, TLS
+// and HTTP/2 fingerprints and headers, with its own ID, time (step apart after
+// first's) and path.
+func KeepAlive(first model.Capture, n int, step time.Duration) []model.Capture {
+	out := make([]model.Capture, n)
+	for i := range out {
+		c := first
+		c.CreatedAt = first.CreatedAt.Add(time.Duration(i) * step)
+		c.ID = model.NewCaptureID(c.CreatedAt)
+		c.Path = fmt.Sprintf("/api/clean?n=%d", i)
+		out[i] = c
+	}
+	return out
+}

@@ -37,17 +37,18 @@ func dropReasons() []string {
 // metrics are the writer's Prometheus collectors, all prefixed
 // guanaco_store_writer_.
 type metrics struct {
-	queued     prometheus.Counter
-	written    *prometheus.CounterVec // label source: direct|spool
-	duplicates prometheus.Counter
-	retried    prometheus.Counter
-	spooled    prometheus.Counter
-	dropped    *prometheus.CounterVec // label reason
-	spoolCut   prometheus.Counter
-	batch      *prometheus.HistogramVec // label outcome: ok|error
-	queueLen   prometheus.GaugeFunc
-	spoolBytes prometheus.GaugeFunc
-	spooling   prometheus.GaugeFunc
+	queued      prometheus.Counter
+	written     *prometheus.CounterVec // label source: direct|spool
+	duplicates  prometheus.Counter
+	retried     prometheus.Counter
+	spooled     prometheus.Counter
+	dropped     *prometheus.CounterVec // label reason
+	spoolCut    prometheus.Counter
+	deadLetters prometheus.Counter
+	batch       *prometheus.HistogramVec // label outcome: ok|error
+	queueLen    prometheus.GaugeFunc
+	spoolBytes  prometheus.GaugeFunc
+	spooling    prometheus.GaugeFunc
 }
 
 func newMetrics(w *Writer) *metrics {
@@ -67,6 +68,8 @@ func newMetrics(w *Writer) *metrics {
 			Help: "Captures lost, by reason; spool_full counts drops forced by the spool size cap."}, []string{"reason"}),
 		spoolCut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "spool_torn_bytes_total",
 			Help: "Bytes of torn or corrupt spool tail discarded when opening or replaying the spool."}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dead_letter_total",
+			Help: "Captures the database refused for good (data, size or constraint errors), set aside in the dead-letter file while it has room."}),
 		batch: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "batch_duration_seconds",
 			Help:    "Latency of one batch insert into the database, by outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"outcome"}),
@@ -91,7 +94,7 @@ func newMetrics(w *Writer) *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.queued, m.written, m.duplicates, m.retried, m.spooled, m.dropped, m.spoolCut, m.batch,
+	return []prometheus.Collector{m.queued, m.written, m.duplicates, m.retried, m.spooled, m.dropped, m.spoolCut, m.deadLetters, m.batch,
 		m.queueLen, m.spoolBytes, m.spooling}
 }
 
@@ -123,6 +126,8 @@ type Stats struct {
 	Duplicates int64
 	Retried    int64
 	Spooled    int64
+	// DeadLetters counts the captures the database refused for good.
+	DeadLetters int64
 	// Dropped is the total of DroppedBy.
 	Dropped   int64
 	DroppedBy map[string]int64
@@ -135,12 +140,13 @@ type Stats struct {
 // Stats returns a snapshot of the counters.
 func (w *Writer) Stats() Stats {
 	st := Stats{
-		Queued:     counterValue(w.m.queued),
-		Replayed:   counterValue(w.m.written.WithLabelValues("spool")),
-		Duplicates: counterValue(w.m.duplicates),
-		Retried:    counterValue(w.m.retried),
-		Spooled:    counterValue(w.m.spooled),
-		DroppedBy:  make(map[string]int64, len(dropReasons())),
+		Queued:      counterValue(w.m.queued),
+		Replayed:    counterValue(w.m.written.WithLabelValues("spool")),
+		Duplicates:  counterValue(w.m.duplicates),
+		Retried:     counterValue(w.m.retried),
+		Spooled:     counterValue(w.m.spooled),
+		DeadLetters: counterValue(w.m.deadLetters),
+		DroppedBy:   make(map[string]int64, len(dropReasons())),
 	}
 	st.Written = counterValue(w.m.written.WithLabelValues("direct")) + st.Replayed
 	for _, r := range dropReasons() {

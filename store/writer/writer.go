@@ -78,6 +78,17 @@ type Config struct {
 	// SpoolMaxBytes caps the spool file (default 1 GiB). Captures that do not
 	// fit are dropped with reason spool_full.
 	SpoolMaxBytes int64
+	// DeadLetterPath is the file receiving, as JSON lines with the reason, the
+	// captures the database refuses for good (model.ErrRejected or ErrInvalid:
+	// the same row would fail again). Default: SpoolPath + ".dead" when a spool
+	// is configured, else none (such captures are then only logged and counted).
+	DeadLetterPath string
+	// DeadLetterMaxBytes caps the dead-letter file (default 64 MiB); refused
+	// captures beyond it are counted and logged only.
+	DeadLetterMaxBytes int64
+	// StallAfter is how long inserts may keep failing (no batch written) before
+	// Healthy reports the writer stalled (default 1 min).
+	StallAfter time.Duration
 	// Backoff spaces retries (default ExponentialBackoff(100ms, 5s)).
 	Backoff Backoff
 	// Clock is the time source (default SystemClock).
@@ -121,6 +132,14 @@ type Writer struct {
 	closeErr  error
 	// shutdownDrops counts captures dropped because Close's context ended.
 	shutdownDrops atomic.Int64
+
+	dead *deadLetter // nil without a dead-letter file
+
+	// hmu guards failingSince and lastErr: when inserts started failing without
+	// a write since (zero when the last attempt succeeded), and the last error.
+	hmu          sync.Mutex
+	failingSince time.Time
+	lastErr      error
 }
 
 // New validates cfg, opens (and, if it holds records, starts replaying) the
@@ -146,6 +165,15 @@ func New(cfg Config) (*Writer, error) {
 	}
 	if cfg.SpoolMaxBytes <= 0 {
 		cfg.SpoolMaxBytes = 1 << 30
+	}
+	if cfg.DeadLetterPath == "" && cfg.SpoolPath != "" {
+		cfg.DeadLetterPath = cfg.SpoolPath + ".dead"
+	}
+	if cfg.DeadLetterMaxBytes <= 0 {
+		cfg.DeadLetterMaxBytes = 64 << 20
+	}
+	if cfg.StallAfter <= 0 {
+		cfg.StallAfter = time.Minute
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = ExponentialBackoff(100*time.Millisecond, 5*time.Second)
@@ -180,10 +208,24 @@ func New(cfg Config) (*Writer, error) {
 		}
 		w.spool, cut = sp, n
 	}
+	if cfg.DeadLetterPath != "" {
+		d, err := openDeadLetter(cfg.DeadLetterPath, cfg.DeadLetterMaxBytes)
+		if err != nil {
+			if w.spool != nil {
+				w.spool.close()
+			}
+			cancel()
+			return nil, err
+		}
+		w.dead = d
+	}
 	if cfg.Registerer != nil {
 		if err := w.m.register(cfg.Registerer); err != nil {
 			if w.spool != nil {
 				w.spool.close()
+			}
+			if w.dead != nil {
+				w.dead.close()
 			}
 			cancel()
 			return nil, err
@@ -221,15 +263,41 @@ func New(cfg Config) (*Writer, error) {
 // spooled, or counted as dropped later (spool cap, database rejection). The
 // caller must not modify c's slices afterwards.
 func (w *Writer) Offer(c model.Capture) bool {
+	return w.Queue(c) == nil
+}
+
+// DropError says why Queue dropped a capture; Reason is one of the Drop*
+// constants (the reason label of dropped_total).
+type DropError struct {
+	Reason string
+	Err    error // the validation error for DropInvalid, else nil
+}
+
+func (e *DropError) Error() string {
+	if e.Err != nil {
+		return "writer: capture dropped: " + e.Reason + ": " + e.Err.Error()
+	}
+	return "writer: capture dropped: " + e.Reason
+}
+
+func (e *DropError) Unwrap() error { return e.Err }
+
+// DropReason returns e.Reason, so callers can read it through an interface
+// without importing this package.
+func (e *DropError) DropReason() string { return e.Reason }
+
+// Queue is Offer returning why a capture was dropped: nil when it was queued
+// (not yet stored: it may still be dropped later, see Offer), else a *DropError.
+func (w *Writer) Queue(c model.Capture) error {
 	if err := c.Validate(); err != nil {
 		w.m.dropped.WithLabelValues(DropInvalid).Inc()
-		return false
+		return &DropError{Reason: DropInvalid, Err: err}
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
 		w.m.dropped.WithLabelValues(DropClosed).Inc()
-		return false
+		return &DropError{Reason: DropClosed}
 	}
 	select {
 	case w.queue <- c:
@@ -240,10 +308,10 @@ func (w *Writer) Offer(c model.Capture) bool {
 			default:
 			}
 		}
-		return true
+		return nil
 	default:
 		w.m.dropped.WithLabelValues(DropQueueFull).Inc()
-		return false
+		return &DropError{Reason: DropQueueFull}
 	}
 }
 
@@ -310,6 +378,9 @@ func (w *Writer) close(ctx context.Context) error {
 		errs = append(errs, w.spool.close())
 	}
 	w.smu.Unlock()
+	if w.dead != nil {
+		errs = append(errs, w.dead.close())
+	}
 	if w.cfg.Registerer != nil {
 		for _, c := range w.m.collectors() {
 			w.cfg.Registerer.Unregister(c)
@@ -466,28 +537,96 @@ func (w *Writer) toSpool(batch []model.Capture) {
 }
 
 // insert makes one attempt at writing batch and returns the captures still to
-// write with the error. A batch the database rejects as a whole
-// (model.ErrRejected or ErrInvalid) is retried capture by capture so that only the
-// offending captures are dropped.
+// write with the error. A batch the database refuses as a whole for a reason that
+// would recur (model.ErrRejected or ErrInvalid) is split in halves recursively, so
+// the good captures are written and each refused one goes to the dead-letter file
+// (see reject); only a transient error is returned.
 func (w *Writer) insert(batch []model.Capture, source string) ([]model.Capture, error) {
 	err := w.insertOnce(batch, source)
 	if err == nil || !permanent(err) {
 		return batch, err
 	}
 	w.log.Warn("writer: database rejected a batch; isolating the bad captures", "err", err, "size", len(batch))
-	for i := range batch {
-		err := w.insertOnce(batch[i:i+1], source)
-		if err == nil {
-			continue
-		}
-		if permanent(err) {
-			w.m.dropped.WithLabelValues(DropRejected).Inc()
-			w.log.Error("writer: dropping capture rejected by the database", "id", batch[i].ID, "err", err)
-			continue
-		}
-		return batch[i:], err
+	done, err := w.isolate(batch, source, err)
+	return batch[done:], err
+}
+
+// isolate handles batch, whose insert failed with the permanent error cause, by
+// bisection. It returns how many captures from the front of batch are done
+// (written or rejected) and the transient error that stopped it, if any.
+func (w *Writer) isolate(batch []model.Capture, source string, cause error) (int, error) {
+	if len(batch) == 1 {
+		w.reject(batch[0], cause)
+		return 1, nil
 	}
-	return nil, nil
+	mid := len(batch) / 2
+	done := 0
+	for _, half := range [2][]model.Capture{batch[:mid], batch[mid:]} {
+		err := w.insertOnce(half, source)
+		switch {
+		case err == nil:
+			done += len(half)
+		case permanent(err):
+			n, err := w.isolate(half, source, err)
+			done += n
+			if err != nil {
+				return done, err
+			}
+		default:
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// reject sets aside a capture the database refused for good: counted in
+// dropped_total{reason="rejected"} and dead_letter_total, logged, and appended to
+// the dead-letter file while it has room.
+func (w *Writer) reject(c model.Capture, cause error) {
+	w.m.dropped.WithLabelValues(DropRejected).Inc()
+	w.m.deadLetters.Inc()
+	w.log.Error("writer: capture rejected by the database; moved to the dead-letter file", "id", c.ID, "err", cause)
+	if w.dead == nil {
+		return
+	}
+	ok, err := w.dead.add(w.cfg.Clock.Now(), c, cause.Error())
+	if err != nil {
+		w.log.Error("writer: dead-letter file write failed", "id", c.ID, "err", err)
+	} else if !ok {
+		w.log.Error("writer: dead-letter file full; capture not recorded", "id", c.ID, "max_bytes", w.cfg.DeadLetterMaxBytes)
+	}
+}
+
+// Healthy returns nil while the writer makes progress. It returns an error when
+// inserts have been failing, with nothing written, for longer than
+// Config.StallAfter: the database is unreachable or the head of the queue or
+// spool cannot be written, so captures pile up in the spool instead of the
+// database. fpserver's /readyz fails on it.
+func (w *Writer) Healthy() error {
+	w.hmu.Lock()
+	defer w.hmu.Unlock()
+	if w.failingSince.IsZero() {
+		return nil
+	}
+	if d := w.cfg.Clock.Now().Sub(w.failingSince); d > w.cfg.StallAfter {
+		return fmt.Errorf("writer: no capture written for %s: %w", d.Round(time.Second), w.lastErr)
+	}
+	return nil
+}
+
+// progress records the outcome of one insert attempt for Healthy. A permanent
+// error is progress: the bad rows are set aside.
+func (w *Writer) progress(err error) {
+	w.hmu.Lock()
+	defer w.hmu.Unlock()
+	if err == nil || permanent(err) {
+		w.failingSince, w.lastErr = time.Time{}, nil
+		return
+	}
+	if w.failingSince.IsZero() {
+		w.failingSince = w.cfg.Clock.Now()
+	}
+	w.lastErr = err
 }
 
 func permanent(err error) bool {
@@ -503,6 +642,7 @@ func (w *Writer) insertOnce(batch []model.Capture, source string) error {
 	start := w.cfg.Clock.Now()
 	n, err := w.cfg.Store.InsertCaptures(ctx, batch)
 	elapsed := w.cfg.Clock.Now().Sub(start).Seconds()
+	w.progress(err)
 	if err != nil {
 		w.m.batch.WithLabelValues("error").Observe(elapsed)
 		return err
