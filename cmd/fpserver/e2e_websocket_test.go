@@ -228,7 +228,7 @@ func TestE2EWebSocketHTTP1(t *testing.T) {
 			if !equalPairs(live.HTTP.Headers, sent) {
 				t.Errorf("report headers\n got %q\nwant %q", live.HTTP.Headers, sent)
 			}
-			if live.Stored == nil || !*live.Stored {
+			if live.Stored != "queued" {
 				t.Fatal("the handshake's capture was not queued")
 			}
 			stored := s.waitCapture(t, live.CaptureID)
