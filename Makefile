@@ -72,7 +72,7 @@ profiles:
 ## catalogue-import: regenerate the imported built-in profiles (and NOTICE,
 ## REFUSED.txt) from the published rama and curl-impersonate data in
 ## PROFILE_SOURCES
-PROFILE_SOURCES ?= ../shared/profile-sources
+PROFILE_SOURCES ?= third_party/profile-sources
 .PHONY: catalogue-import
 catalogue-import:
 	$(GO) run ./cmd/genprofiles -out emulation/catalogue \

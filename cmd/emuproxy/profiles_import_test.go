@@ -8,13 +8,13 @@ import (
 )
 
 const (
-	ramaSource = "../../../shared/profile-sources/rama/embed_profiles.json"
-	curlSource = "../../../shared/profile-sources/curl-impersonate/signatures"
+	ramaSource = "../../third_party/profile-sources/rama/embed_profiles.json"
+	curlSource = "../../third_party/profile-sources/curl-impersonate/signatures"
 )
 
 func TestProfilesImportFrom(t *testing.T) {
 	if _, err := os.Stat(ramaSource); err != nil {
-		t.Skipf("profile sources: %v", err)
+		t.Fatalf("profile sources: %v", err)
 	}
 	dir := filepath.Join(t.TempDir(), "profiles")
 	env := map[string]string{"EMUPROXY_PROFILES_DIR": dir}

@@ -8,10 +8,10 @@ import (
 )
 
 func TestProfilesImportFrom(t *testing.T) {
-	const rama = "../../../shared/profile-sources/rama/embed_profiles.json"
-	const curl = "../../../shared/profile-sources/curl-impersonate/signatures"
+	const rama = "../../third_party/profile-sources/rama/embed_profiles.json"
+	const curl = "../../third_party/profile-sources/curl-impersonate/signatures"
 	if _, err := os.Stat(rama); err != nil {
-		t.Skipf("profile sources: %v", err)
+		t.Fatalf("profile sources: %v", err)
 	}
 	db := filepath.Join(t.TempDir(), "fp.db")
 	code, out, errOut := runMain(t, "", "profiles", "-db", db, "import", "-from", "rama", rama)

@@ -31,8 +31,8 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("genprofiles", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rama := fs.String("rama", "../shared/profile-sources/rama/embed_profiles.json", "rama-ua embed_profiles.json `file`")
-	curl := fs.String("curl-impersonate", "../shared/profile-sources/curl-impersonate/signatures", "curl-impersonate signatures `directory`")
+	rama := fs.String("rama", "third_party/profile-sources/rama/embed_profiles.json", "rama-ua embed_profiles.json `file`")
+	curl := fs.String("curl-impersonate", "third_party/profile-sources/curl-impersonate/signatures", "curl-impersonate signatures `directory`")
 	out := fs.String("out", "emulation/catalogue", "catalogue `directory`")
 	if err := fs.Parse(args); err != nil {
 		return 2

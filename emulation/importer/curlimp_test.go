@@ -9,11 +9,11 @@ import (
 	"github.com/guanaco-fp/guanaco/emulation"
 )
 
-const curlDir = "../../../shared/profile-sources/curl-impersonate/signatures"
+const curlDir = "../../third_party/profile-sources/curl-impersonate/signatures"
 
 func TestImportCurlImpersonateData(t *testing.T) {
 	if _, err := os.Stat(curlDir); err != nil {
-		t.Skipf("curl-impersonate data: %v", err)
+		t.Fatalf("curl-impersonate data: %v", err)
 	}
 	res, err := FromCurlImpersonate(curlDir, CurlImpersonateOrigin)
 	if err != nil {
@@ -43,7 +43,7 @@ func TestImportCurlImpersonateData(t *testing.T) {
 func TestImportCurlImpersonateBadInput(t *testing.T) {
 	good, err := os.ReadFile(filepath.Join(curlDir, "firefox_144.0.0_linux.yaml"))
 	if err != nil {
-		t.Skipf("curl-impersonate data: %v", err)
+		t.Fatalf("curl-impersonate data: %v", err)
 	}
 	dir := t.TempDir()
 	write := func(name, s string) {

@@ -8,12 +8,12 @@ import (
 	"github.com/guanaco-fp/guanaco/emulation"
 )
 
-const ramaFile = "../../../shared/profile-sources/rama/embed_profiles.json"
+const ramaFile = "../../third_party/profile-sources/rama/embed_profiles.json"
 
 func TestImportRamaData(t *testing.T) {
 	b, err := os.ReadFile(ramaFile)
 	if err != nil {
-		t.Skipf("rama data: %v", err)
+		t.Fatalf("rama data: %v", err)
 	}
 	res, err := FromRama(b, RamaOrigin)
 	if err != nil {
@@ -48,7 +48,7 @@ func TestImportRamaData(t *testing.T) {
 func TestImportRamaBadInput(t *testing.T) {
 	b, err := os.ReadFile(ramaFile)
 	if err != nil {
-		t.Skipf("rama data: %v", err)
+		t.Fatalf("rama data: %v", err)
 	}
 	if _, err := FromRama(b[:len(b)/2], RamaOrigin); err == nil {
 		t.Error("truncated JSON accepted")

@@ -97,12 +97,12 @@ func TestImportedFidelity(t *testing.T) {
 	}
 	var all []conv
 	for _, src := range []struct{ from, path string }{
-		{"rama", "../../../shared/profile-sources/rama/embed_profiles.json"},
-		{"curl-impersonate", "../../../shared/profile-sources/curl-impersonate/signatures"},
+		{"rama", "../../third_party/profile-sources/rama/embed_profiles.json"},
+		{"curl-impersonate", "../../third_party/profile-sources/curl-impersonate/signatures"},
 	} {
 		if _, err := os.Stat(src.path); err != nil {
 			if os.Getenv("CI") == "true" {
-				t.Fatalf("profile sources (checked out beside the repository as ../shared): %v", err)
+				t.Fatalf("profile sources (third_party/profile-sources): %v", err)
 			}
 			t.Skipf("profile sources: %v", err)
 		}
