@@ -59,6 +59,8 @@ type serveConfig struct {
 	retention                                   time.Duration
 	handshakeTimeout, readHeaderTimeout         time.Duration
 	idleTimeout, shutdownTimeout                time.Duration
+	bodyTimeout, bodyRateGrace                  time.Duration
+	minBodyRate                                 float64
 	maxHeaderBytes                              int
 	spoolMaxBytes                               int64
 	minFreeDisk                                 float64
@@ -87,6 +89,9 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.retention, "retention", 30*24*time.Hour, "delete captures older than this `duration`; 0 keeps everything")
 	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed for the PROXY header, ClientHello and TLS handshake")
 	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
+	fs.DurationVar(&cfg.bodyTimeout, "body-timeout", 60*time.Second, "time allowed to read a request body in total; 0 disables")
+	fs.Float64Var(&cfg.minBodyRate, "min-body-rate", 1024, "slowest request body accepted, in `bytes` per second after -body-rate-grace; slower bodies are cut off; 0 disables")
+	fs.DurationVar(&cfg.bodyRateGrace, "body-rate-grace", 10*time.Second, "time a request body gets before -min-body-rate applies")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "on SIGTERM, time allowed for in-flight requests and the store flush")
 	fs.IntVar(&cfg.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header section in `bytes`")
@@ -278,7 +283,8 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	}
 
 	hs := &http.Server{
-		Handler:           capture.Middleware(handler),
+		Handler: capture.Middleware(web.LimitBodies(handler,
+			web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace})),
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
 		IdleTimeout:       cfg.idleTimeout,
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
