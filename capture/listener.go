@@ -137,7 +137,7 @@ func NewListener(inner net.Listener, cfg Config) *Listener {
 			ReadHeaderTimeout: cfg.HandshakeTimeout,
 			ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
 				if addrIn(o.Upstream, trusted) {
-					return proxyproto.USE, nil
+					return proxyproto.REQUIRE, nil
 				}
 				return proxyproto.REJECT, nil
 			},
