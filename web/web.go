@@ -50,6 +50,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/emulation"
@@ -141,6 +142,7 @@ type handler struct {
 	metrics      *metrics
 	assetVersion string
 	stats        statsCache
+	statsFlight  singleflight.Group // one stats computation per window at a time
 	// router is set once by routes; methodNotAllowed asks it which
 	// methods a path accepts.
 	router chi.Routes
