@@ -72,3 +72,38 @@ fpserver_web_stats_computations_total 1
 		t.Error(err)
 	}
 }
+
+// TestStatsStaleWhileRevalidate: after the cache interval, the expired
+// result is served at once while one background computation refreshes it;
+// the next request sees the new data.
+func TestStatsStaleWhileRevalidate(t *testing.T) {
+	e := newEnv(t, nil)
+	count := func() int64 {
+		t.Helper()
+		var res struct {
+			UserAgents []struct {
+				Count int64 `json:"count"`
+			} `json:"user_agents"`
+		}
+		decodeJSON(t, e.do("GET", "https://fp.example/api/stats?window=30d", nil, nil), &res)
+		if len(res.UserAgents) == 0 {
+			return 0
+		}
+		return res.UserAgents[0].Count
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("empty store: %d", n)
+	}
+	e.do("GET", "https://fp.example/", nil, nil)
+	e.now = e.now.Add(statsCacheTTL + time.Second)
+	if n := count(); n != 0 {
+		t.Errorf("expired result: count %d; want the stale 0 while it is refreshed", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for count() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("stale result never refreshed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
