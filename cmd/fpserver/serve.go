@@ -62,6 +62,8 @@ type serveConfig struct {
 	bodyTimeout, bodyRateGrace                  time.Duration
 	minBodyRate                                 float64
 	maxPendingHandshakes, maxPendingPerClient   int
+	expensiveRate                               float64
+	expensiveBurst                              int
 	maxHeaderBytes                              int
 	spoolMaxBytes                               int64
 	minFreeDisk                                 float64
@@ -91,6 +93,8 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed for the PROXY header, ClientHello and TLS handshake")
 	fs.IntVar(&cfg.maxPendingHandshakes, "max-pending-handshakes", 1024, "connections per listener between accept and the end of the TLS handshake; an eighth is kept for addresses with none pending, and at half the handshake deadline drops to a quarter of -handshake-timeout")
 	fs.IntVar(&cfg.maxPendingPerClient, "max-pending-handshakes-per-client", 64, "pending handshakes of one client address (IPv6: one /64); further connections are closed at once")
+	fs.Float64Var(&cfg.expensiveRate, "expensive-rate", 2, "requests per second one client (IPv4 address, IPv6 /64) may make to /stats, /api/stats, /fingerprints/{hash}, /api/fingerprints/{hash} and /api/profiles/visit/{key}; beyond it 429 with Retry-After; 0 disables")
+	fs.IntVar(&cfg.expensiveBurst, "expensive-burst", 30, "burst of -expensive-rate")
 	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
 	fs.DurationVar(&cfg.bodyTimeout, "body-timeout", 60*time.Second, "time allowed to read a request body in total; 0 disables")
 	fs.Float64Var(&cfg.minBodyRate, "min-body-rate", 1024, "slowest request body accepted, in `bytes` per second after -body-rate-grace; slower bodies are cut off; 0 disables")
@@ -261,10 +265,12 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) {
 			return curate.BuildVisitProfile(ctx, st, key, time.Now())
 		},
-		Logger:      logger,
-		Registry:    reg,
-		StoreFullIP: cfg.storeFullIP,
-		Ready:       readiness(st.Ping, wr.Healthy, guard.Healthy),
+		Logger:         logger,
+		Registry:       reg,
+		StoreFullIP:    cfg.storeFullIP,
+		ExpensiveRate:  cfg.expensiveRate,
+		ExpensiveBurst: cfg.expensiveBurst,
+		Ready:          readiness(st.Ping, wr.Healthy, guard.Healthy),
 	})
 	if err != nil {
 		return err
