@@ -491,6 +491,31 @@ func TestProxyProtocol(t *testing.T) {
 			t.Errorf("remote %q, want the PROXY source", got[0].Remote)
 		}
 	})
+	// A trusted peer must send the header: without it the connection is
+	// refused, not recorded under the proxy's own address.
+	t.Run("trusted without header", func(t *testing.T) {
+		ts := startServer(t, true, func(c *capture.Config) {
+			c.ProxyProtocol = true
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		})
+		raw, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := tls.Client(raw, clientTLS("http/1.1"))
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		if err := c.Handshake(); err == nil {
+			t.Fatal("handshake succeeded from a trusted peer that sent no PROXY header")
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for !strings.Contains(strings.Join(ts.failures(), ","), capture.ReasonProxyProto) {
+			if time.Now().After(deadline) {
+				t.Fatalf("failure reasons %v lack %s", ts.failures(), capture.ReasonProxyProto)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 	t.Run("untrusted", func(t *testing.T) {
 		ts := startServer(t, true, func(c *capture.Config) {
 			c.ProxyProtocol = true

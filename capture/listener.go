@@ -28,6 +28,7 @@ const (
 	ReasonProxyProto = "proxy_protocol"
 	ReasonHandshake  = "handshake" // crypto/tls rejected the handshake
 	ReasonNetwork    = "network"
+	ReasonClientCap  = "client_limit" // the client address (IPv6: its /64) has too many handshakes pending
 )
 
 // Config configures a Listener.
@@ -45,6 +46,20 @@ type Config struct {
 	// their handshake; further connections wait in the kernel backlog.
 	// Default 1024.
 	MaxPendingHandshakes int
+	// MaxPendingPerClient bounds the pending handshakes of one client
+	// address (IPv6: one /64); a connection beyond it is closed at once
+	// (ReasonClientCap). Default MaxPendingHandshakes/16 (at least 1).
+	// With ProxyProtocol the address is the one the PROXY header carries.
+	MaxPendingPerClient int
+	// ReservedForNew is how many of the MaxPendingHandshakes slots only a
+	// client with no pending handshake may take: once fewer are free, a
+	// client that already has one is refused (ReasonClientCap). Default
+	// MaxPendingHandshakes/8.
+	ReservedForNew int
+	// PressureTimeout replaces HandshakeTimeout for connections accepted
+	// while at least half of the slots are taken. Default
+	// HandshakeTimeout/4 (at least one second, at most HandshakeTimeout).
+	PressureTimeout time.Duration
 	// ProxyProtocol enables PROXY protocol v1/v2 headers, honoured only from
 	// peers inside TrustedProxies; a header from any other peer is refused.
 	ProxyProtocol bool
@@ -79,6 +94,10 @@ type Listener struct {
 	sem   chan struct{}
 	conns chan *Conn
 
+	pendMu  sync.Mutex
+	pending map[netip.Prefix]int // pending handshakes per client key
+	total   int                  // sum of pending
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -98,6 +117,15 @@ func NewListener(inner net.Listener, cfg Config) *Listener {
 	if cfg.MaxPendingHandshakes <= 0 {
 		cfg.MaxPendingHandshakes = 1024
 	}
+	if cfg.MaxPendingPerClient <= 0 {
+		cfg.MaxPendingPerClient = max(cfg.MaxPendingHandshakes/16, 1)
+	}
+	if cfg.ReservedForNew <= 0 {
+		cfg.ReservedForNew = cfg.MaxPendingHandshakes / 8
+	}
+	if cfg.PressureTimeout <= 0 {
+		cfg.PressureTimeout = min(max(cfg.HandshakeTimeout/4, time.Second), cfg.HandshakeTimeout)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -109,7 +137,7 @@ func NewListener(inner net.Listener, cfg Config) *Listener {
 			ReadHeaderTimeout: cfg.HandshakeTimeout,
 			ConnPolicy: func(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
 				if addrIn(o.Upstream, trusted) {
-					return proxyproto.USE, nil
+					return proxyproto.REQUIRE, nil
 				}
 				return proxyproto.REJECT, nil
 			},
@@ -117,12 +145,13 @@ func NewListener(inner net.Listener, cfg Config) *Listener {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Listener{
-		inner:  inner,
-		cfg:    cfg,
-		sem:    make(chan struct{}, cfg.MaxPendingHandshakes),
-		conns:  make(chan *Conn),
-		ctx:    ctx,
-		cancel: cancel,
+		inner:   inner,
+		cfg:     cfg,
+		sem:     make(chan struct{}, cfg.MaxPendingHandshakes),
+		conns:   make(chan *Conn),
+		pending: make(map[netip.Prefix]int),
+		ctx:     ctx,
+		cancel:  cancel,
 	}
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -203,6 +232,49 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
+// clientKey is the admission key of a client address: the address for
+// IPv4, its /64 for IPv6. ok is false for addresses that are not IP.
+func clientKey(a net.Addr) (netip.Prefix, bool) {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	ip := ap.Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, err := ip.Prefix(bits)
+	return p, err == nil
+}
+
+// admit counts one pending handshake for key, or refuses it: when the key
+// has MaxPendingPerClient pending, or when only the reserved slots are left
+// and the key already has one. pressured reports that at least half of the
+// slots were taken. A nil release means refused.
+func (l *Listener) admit(key netip.Prefix) (release func(), pressured bool) {
+	l.pendMu.Lock()
+	defer l.pendMu.Unlock()
+	n := l.pending[key]
+	free := l.cfg.MaxPendingHandshakes - l.total
+	if n >= l.cfg.MaxPendingPerClient || n > 0 && free <= l.cfg.ReservedForNew {
+		return nil, false
+	}
+	pressured = 2*l.total >= l.cfg.MaxPendingHandshakes
+	l.pending[key] = n + 1
+	l.total++
+	return func() {
+		l.pendMu.Lock()
+		defer l.pendMu.Unlock()
+		l.total--
+		if l.pending[key] <= 1 {
+			delete(l.pending, key)
+		} else {
+			l.pending[key]--
+		}
+	}, pressured
+}
+
 // handshake turns a raw accepted connection into a *Conn, or closes it and
 // returns nil.
 func (l *Listener) handshake(raw net.Conn) *Conn {
@@ -229,6 +301,18 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 			return fail(ReasonProxyProto, err)
 		}
 		_ = raw.SetReadDeadline(time.Time{})
+	}
+	if key, ok := clientKey(raw.RemoteAddr()); ok {
+		release, pressured := l.admit(key)
+		if release == nil {
+			return fail(ReasonClientCap, fmt.Errorf("capture: too many pending handshakes from %s", key))
+		}
+		defer release()
+		if pressured {
+			if d := accepted.Add(l.cfg.PressureTimeout); d.Before(deadline) {
+				deadline = d
+			}
+		}
 	}
 	if l.cfg.TLS == nil {
 		if !stop() {

@@ -20,6 +20,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	offers   *prometheus.CounterVec
+	// statsComputations counts stats query runs (single-flight, cached).
+	statsComputations prometheus.Counter
 }
 
 // newMetrics creates the collectors and registers them on reg (when not
@@ -45,11 +47,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name:      "captures_offered_total",
 			Help:      "Captures offered to the store writer, by result (queued or dropped).",
 		}, []string{"result"}),
+		statsComputations: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "fpserver",
+			Subsystem: "web",
+			Name:      "stats_computations_total",
+			Help:      "Runs of the /stats queries (one per window and cache interval, shared by concurrent requests).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.offers} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.offers, m.statsComputations} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("web: registering metrics: %w", err)
 		}

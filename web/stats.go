@@ -40,6 +40,10 @@ const statsTop = 10
 // them on every hit.
 const statsCacheTTL = 30 * time.Second
 
+// statsStaleTTL is how long an expired result may still be served while
+// one computation refreshes it in the background (stale-while-revalidate).
+const statsStaleTTL = 10 * time.Minute
+
 // statsKinds are the charted fingerprint kinds, in display order.
 func statsKinds() []struct {
 	kind  store.FingerprintKind
@@ -91,14 +95,16 @@ type statsCacheEntry struct {
 	expires time.Time
 }
 
-func (c *statsCache) get(key string, now time.Time) *statsResult {
+// get returns the cached result of key and whether it is still fresh; a
+// result more than statsStaleTTL past its expiry is not returned.
+func (c *statsCache) get(key string, now time.Time) (res *statsResult, fresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	if !ok || now.After(e.expires) {
-		return nil
+	if !ok || now.After(e.expires.Add(statsStaleTTL)) {
+		return nil, false
 	}
-	return e.res
+	return e.res, !now.After(e.expires)
 }
 
 func (c *statsCache) put(key string, res *statsResult, now time.Time) {
@@ -124,12 +130,37 @@ func selectWindow(r *http.Request) (statsWindow, error) {
 	return statsWindow{}, badRequest("unknown window %q (want 1h, 24h, 7d, 30d or all)", key)
 }
 
-// loadStats computes (or reuses) the statistics of window win.
+// loadStats returns the statistics of window win: a fresh cached result; an
+// expired one (up to statsStaleTTL) while a background computation
+// refreshes it; or else the result of one computation shared by every
+// concurrent caller (single-flight per window). The computation runs with
+// its own StoreTimeout, detached from the caller's cancellation, so a
+// caller that leaves does not fail the others.
 func (h *handler) loadStats(ctx context.Context, win statsWindow) (*statsResult, error) {
-	now := h.d.Now()
-	if res := h.stats.get(win.key, now); res != nil {
+	res, fresh := h.stats.get(win.key, h.d.Now())
+	if fresh {
 		return res, nil
 	}
+	compute := func() (any, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.d.StoreTimeout)
+		defer cancel()
+		return h.computeStats(cctx, win)
+	}
+	if res != nil {
+		h.statsFlight.DoChan(win.key, compute) // buffered: nobody needs to receive
+		return res, nil
+	}
+	v, err, _ := h.statsFlight.Do(win.key, compute)
+	if err != nil {
+		return nil, err
+	}
+	return v.(*statsResult), nil
+}
+
+// computeStats runs the stats queries of win and caches the result.
+func (h *handler) computeStats(ctx context.Context, win statsWindow) (*statsResult, error) {
+	h.metrics.statsComputations.Inc()
+	now := h.d.Now()
 	res := &statsResult{Window: win.key, Until: now.UTC(), UserAgents: []uaCount{}}
 	tw := store.TimeWindow{} // no upper bound: captures of this very instant count
 	if win.span > 0 {

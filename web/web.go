@@ -50,6 +50,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/emulation"
@@ -132,6 +133,13 @@ type Deps struct {
 	StoreTimeout time.Duration
 	// Ready reports readiness for /readyz; default Store.Ping.
 	Ready func(context.Context) error
+	// ExpensiveRate (requests per second) and ExpensiveBurst limit each
+	// client (IPv4 address, IPv6 /64) on the expensive routes: /stats,
+	// /api/stats, /fingerprints/{hash}, /api/fingerprints/{hash} and
+	// /api/profiles/visit/{key}; beyond it they answer 429 with
+	// Retry-After. ExpensiveRate 0 disables the limit.
+	ExpensiveRate  float64
+	ExpensiveBurst int
 }
 
 // handler holds the validated dependencies shared by all routes.
@@ -141,6 +149,8 @@ type handler struct {
 	metrics      *metrics
 	assetVersion string
 	stats        statsCache
+	statsFlight  singleflight.Group // one stats computation per window at a time
+	limiter      *clientLimiter     // expensive routes; nil: unlimited
 	// router is set once by routes; methodNotAllowed asks it which
 	// methods a path accepts.
 	router chi.Routes
@@ -193,6 +203,9 @@ func New(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("web: new handler: %w", err)
 	}
 	h := &handler{d: d, log: d.Logger, metrics: m, assetVersion: version}
+	if d.ExpensiveRate > 0 {
+		h.limiter = newClientLimiter(d.ExpensiveRate, d.ExpensiveBurst, maxLimitedClients)
+	}
 	return h.routes(), nil
 }
 
@@ -219,15 +232,15 @@ func (h *handler) routes() http.Handler {
 	// Stored data.
 	r.Get("/captures/{id}", h.capturePage)
 	r.Get("/api/captures/{id}", h.captureAPI)
-	r.Get("/fingerprints/{hash}", h.fingerprintPage)
-	r.Get("/api/fingerprints/{hash}", h.fingerprintAPI)
-	r.Get("/stats", h.statsPage)
-	r.Get("/api/stats", h.statsAPI)
+	r.With(h.expensive).Get("/fingerprints/{hash}", h.fingerprintPage)
+	r.With(h.expensive).Get("/api/fingerprints/{hash}", h.fingerprintAPI)
+	r.With(h.expensive).Get("/stats", h.statsPage)
+	r.With(h.expensive).Get("/api/stats", h.statsAPI)
 	r.Get("/profiles", h.profilesPage)
 	r.Get("/profiles/{name}", h.profileDetail)
 	r.Get("/api/profiles", h.profiles)
 	r.Get("/api/profiles/{name}", h.profile)
-	r.Get("/api/profiles/visit/{key}", h.visitProfile)
+	r.With(h.expensive).Get("/api/profiles/visit/{key}", h.visitProfile)
 
 	// Operations.
 	r.Get("/healthz", h.healthz)

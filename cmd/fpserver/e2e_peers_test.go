@@ -429,7 +429,8 @@ backend be_http
 		if live.HTTP.Version != tc.version || !live.Complete {
 			t.Errorf("%s: version %q complete %v", tc.url, live.HTTP.Version, live.Complete)
 		}
-		stored := s.waitCapture(t, live.CaptureID)
+		// Through haproxy: a direct connection from the trusted peer is refused.
+		stored := waitCaptureVia(t, c, fmt.Sprintf("http://127.0.0.1:%d/api/captures/%s", feHTTP, live.CaptureID), live.CaptureID)
 		if stored.ClientIP != "127.0.0.2" {
 			t.Errorf("%s: stored client_ip %q, want 127.0.0.2", tc.url, stored.ClientIP)
 		}
@@ -439,15 +440,19 @@ backend be_http
 		}
 	}
 
-	// A direct connection from the trusted address without a header is the
-	// peer itself.
-	direct, _ := getReport(t, s.client(true), s.url(t, lnHTTPS, "/api/fingerprint"))
-	if direct.ClientIP != "127.0.0.1" {
-		t.Errorf("direct request: client_ip %q, want 127.0.0.1", direct.ClientIP)
-	}
 	if n := s.metricValue(t, "fpserver_handshake_failures_total", map[string]string{"reason": "proxy_protocol"}); n != 0 {
 		t.Errorf("%v PROXY protocol failures through haproxy", n)
 	}
+	// A direct connection from the trusted address without a header is
+	// refused, not recorded under the proxy's own address.
+	if resp, err := s.client(true).Get(s.url(t, lnHTTPS, "/api/fingerprint")); err == nil {
+		resp.Body.Close()
+		t.Errorf("direct request from the trusted peer without a PROXY header: %s, want refused", resp.Status)
+	}
+	waitFor(t, 5*time.Second, "proxy_protocol failure", func() (bool, error) {
+		n := s.metricValue(t, "fpserver_handshake_failures_total", map[string]string{"reason": "proxy_protocol"})
+		return n >= 1, fmt.Errorf("%v", n)
+	})
 }
 
 // h2specAllowed lists the h2spec v2.2.1 cases fpserver is known to fail,

@@ -59,6 +59,11 @@ type serveConfig struct {
 	retention                                   time.Duration
 	handshakeTimeout, readHeaderTimeout         time.Duration
 	idleTimeout, shutdownTimeout                time.Duration
+	bodyTimeout, bodyRateGrace                  time.Duration
+	minBodyRate                                 float64
+	maxPendingHandshakes, maxPendingPerClient   int
+	expensiveRate                               float64
+	expensiveBurst                              int
 	maxHeaderBytes                              int
 	spoolMaxBytes                               int64
 	minFreeDisk                                 float64
@@ -86,7 +91,14 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&cfg.storeFullIP, "store-full-ip", false, "store client IPs whole instead of truncated to /24 (IPv4) and /48 (IPv6)")
 	fs.DurationVar(&cfg.retention, "retention", 30*24*time.Hour, "delete captures older than this `duration`; 0 keeps everything")
 	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed for the PROXY header, ClientHello and TLS handshake")
+	fs.IntVar(&cfg.maxPendingHandshakes, "max-pending-handshakes", 1024, "connections per listener between accept and the end of the TLS handshake; an eighth is kept for addresses with none pending, and at half the handshake deadline drops to a quarter of -handshake-timeout")
+	fs.IntVar(&cfg.maxPendingPerClient, "max-pending-handshakes-per-client", 64, "pending handshakes of one client address (IPv6: one /64); further connections are closed at once")
+	fs.Float64Var(&cfg.expensiveRate, "expensive-rate", 2, "requests per second one client (IPv4 address, IPv6 /64) may make to /stats, /api/stats, /fingerprints/{hash}, /api/fingerprints/{hash} and /api/profiles/visit/{key}; beyond it 429 with Retry-After; 0 disables")
+	fs.IntVar(&cfg.expensiveBurst, "expensive-burst", 30, "burst of -expensive-rate")
 	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
+	fs.DurationVar(&cfg.bodyTimeout, "body-timeout", 60*time.Second, "time allowed to read a request body in total; 0 disables")
+	fs.Float64Var(&cfg.minBodyRate, "min-body-rate", 1024, "slowest request body accepted, in `bytes` per second after -body-rate-grace; slower bodies are cut off; 0 disables")
+	fs.DurationVar(&cfg.bodyRateGrace, "body-rate-grace", 10*time.Second, "time a request body gets before -min-body-rate applies")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "on SIGTERM, time allowed for in-flight requests and the store flush")
 	fs.IntVar(&cfg.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header section in `bytes`")
@@ -253,10 +265,12 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) {
 			return curate.BuildVisitProfile(ctx, st, key, time.Now())
 		},
-		Logger:      logger,
-		Registry:    reg,
-		StoreFullIP: cfg.storeFullIP,
-		Ready:       readiness(st.Ping, wr.Healthy, guard.Healthy),
+		Logger:         logger,
+		Registry:       reg,
+		StoreFullIP:    cfg.storeFullIP,
+		ExpensiveRate:  cfg.expensiveRate,
+		ExpensiveBurst: cfg.expensiveBurst,
+		Ready:          readiness(st.Ping, wr.Healthy, guard.Healthy),
 	})
 	if err != nil {
 		return err
@@ -278,7 +292,8 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	}
 
 	hs := &http.Server{
-		Handler:           capture.Middleware(handler),
+		Handler: capture.Middleware(web.LimitBodies(handler,
+			web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace})),
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
 		IdleTimeout:       cfg.idleTimeout,
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
@@ -324,14 +339,16 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 			return fmt.Errorf("listening on %s (-%s): %w", addr, name, err)
 		}
 		ln := capture.NewListener(inner, capture.Config{
-			TLS:              tlsCfg,
-			HandshakeTimeout: cfg.handshakeTimeout,
-			ProxyProtocol:    cfg.proxyProtocol,
-			TrustedProxies:   trusted,
-			Streams:          limits,
-			Logger:           logger,
-			OnHandshakeError: func(reason string, _ error) { metrics.handshakeFailures.WithLabelValues(name, reason).Inc() },
-			OnHandshake:      func(c *capture.Conn) { metrics.connections.WithLabelValues(name, string(c.Protocol())).Inc() },
+			TLS:                  tlsCfg,
+			HandshakeTimeout:     cfg.handshakeTimeout,
+			MaxPendingHandshakes: cfg.maxPendingHandshakes,
+			MaxPendingPerClient:  cfg.maxPendingPerClient,
+			ProxyProtocol:        cfg.proxyProtocol,
+			TrustedProxies:       trusted,
+			Streams:              limits,
+			Logger:               logger,
+			OnHandshakeError:     func(reason string, _ error) { metrics.handshakeFailures.WithLabelValues(name, reason).Inc() },
+			OnHandshake:          func(c *capture.Conn) { metrics.connections.WithLabelValues(name, string(c.Protocol())).Inc() },
 		})
 		listeners = append(listeners, listener{name: name, ln: ln})
 		logger.Info("listening", "listener", name, "addr", ln.Addr().String(), "tls", tlsCfg != nil)

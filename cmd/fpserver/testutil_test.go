@@ -369,12 +369,16 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 // writer has stored the capture, and returns it.
 func (s *e2eServer) waitCapture(t testing.TB, id string) *reportJSON {
 	t.Helper()
+	return waitCaptureVia(t, plainClient(), s.url(t, lnHTTP, "/api/captures/"+id), id)
+}
+
+// waitCaptureVia is waitCapture reading url with c (e.g. through a proxy).
+func waitCaptureVia(t testing.TB, c *http.Client, url, id string) *reportJSON {
+	t.Helper()
 	if id == "" {
 		t.Fatal("waitCapture: empty capture id")
 	}
 	var rep *reportJSON
-	url := s.url(t, lnHTTP, "/api/captures/"+id)
-	c := plainClient()
 	waitFor(t, captureTimeout, "capture "+id+" to be stored", func() (bool, error) {
 		resp, err := c.Get(url)
 		if err != nil {
