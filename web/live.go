@@ -50,6 +50,7 @@ func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, v
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		reason = DropEncoding
 	} else {
+		h.redact.headers(rec.Headers)
 		reason = h.offer(rec)
 	}
 	h.metrics.offered(reason == "")

@@ -121,6 +121,11 @@ type Deps struct {
 	// StoreFullIP stores client addresses whole; otherwise IPv4 addresses
 	// are truncated to /24 and IPv6 addresses to /48.
 	StoreFullIP bool
+	// RedactKey keys the hashes that stand in for the Cookie, Authorization
+	// and Proxy-Authorization values of stored captures (the values are
+	// never stored; the live response shows the visitor their own). Empty: a
+	// random key per process.
+	RedactKey []byte
 	// MaxEchoBody is how many body bytes the echo API returns; longer
 	// bodies are truncated and flagged. Default DefaultMaxEchoBody.
 	MaxEchoBody int64
@@ -151,6 +156,7 @@ type handler struct {
 	stats        statsCache
 	statsFlight  singleflight.Group // one stats computation per window at a time
 	limiter      *clientLimiter     // expensive routes; nil: unlimited
+	redact       redactor           // stands in for credentials in stored captures
 	// router is set once by routes; methodNotAllowed asks it which
 	// methods a path accepts.
 	router chi.Routes
@@ -202,7 +208,7 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: new handler: %w", err)
 	}
-	h := &handler{d: d, log: d.Logger, metrics: m, assetVersion: version}
+	h := &handler{d: d, log: d.Logger, metrics: m, assetVersion: version, redact: newRedactor(d.RedactKey)}
 	if d.ExpensiveRate > 0 {
 		h.limiter = newClientLimiter(d.ExpensiveRate, d.ExpensiveBurst, maxLimitedClients)
 	}

@@ -53,6 +53,7 @@ Flags:
 type serveConfig struct {
 	httpsAddr, httpsH1Addr, httpAddr, debugAddr string
 	dataDir, dsn                                string
+	redactKeyFile                               string
 	certFile, keyFile, acmeEmail                string
 	acmeDomains, hosts, trustedProxies          cliflag.List
 	proxyProtocol, storeFullIP                  bool
@@ -88,6 +89,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.Var(&cfg.hosts, "hosts", "`names` and IPs in the generated self-signed certificate")
 	fs.BoolVar(&cfg.proxyProtocol, "proxy-protocol", false, "accept PROXY protocol v1/v2 headers from -trusted-proxies")
 	fs.Var(&cfg.trustedProxies, "trusted-proxies", "`CIDRs` allowed to send PROXY headers; a header from any other peer is refused")
+	fs.StringVar(&cfg.redactKeyFile, "redact-key-file", "", "`file` whose bytes key the hashes standing in for stored Cookie/Authorization/Proxy-Authorization values (default: a random key per run, so stand-ins compare only within one run); replicas share one file")
 	fs.BoolVar(&cfg.storeFullIP, "store-full-ip", false, "store client IPs whole instead of truncated to /24 (IPv4) and /48 (IPv6)")
 	fs.DurationVar(&cfg.retention, "retention", 30*24*time.Hour, "delete captures older than this `duration`; 0 keeps everything")
 	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed for the PROXY header, ClientHello and TLS handshake")
@@ -246,6 +248,15 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		logger.Info("stored the built-in profiles", "profiles", seeded)
 	}
 	known := curate.NewKnown(st, time.Minute)
+	var redactKey []byte
+	if cfg.redactKeyFile != "" {
+		if redactKey, err = os.ReadFile(cfg.redactKeyFile); err != nil {
+			return fmt.Errorf("reading -redact-key-file: %w", err)
+		}
+		if len(redactKey) < 16 {
+			return fmt.Errorf("-redact-key-file %s: %d bytes, want at least 16", cfg.redactKeyFile, len(redactKey))
+		}
+	}
 
 	guard := newDiskGuard(wr, cfg.dataDir, cfg.minFreeDisk/100, freeFraction, logger)
 	if err := reg.Register(guard.gauge); err != nil {
@@ -268,6 +279,7 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		Logger:         logger,
 		Registry:       reg,
 		StoreFullIP:    cfg.storeFullIP,
+		RedactKey:      redactKey,
 		ExpensiveRate:  cfg.expensiveRate,
 		ExpensiveBurst: cfg.expensiveBurst,
 		Ready:          readiness(st.Ping, wr.Healthy, guard.Healthy),
