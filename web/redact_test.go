@@ -78,3 +78,33 @@ func TestStoredCredentialsRedacted(t *testing.T) {
 		t.Error("two random keys gave the same stand-in")
 	}
 }
+
+// TestPopulationHidesCaptureIDs checks that without PublicCaptures the
+// population views count captures but name none of them (no id, no link to
+// another visitor's capture), and that with it they list them.
+func TestPopulationHidesCaptureIDs(t *testing.T) {
+	for _, public := range []bool{false, true} {
+		e := newEnv(t, func(d *Deps) { d.PublicCaptures = public })
+		var ids []string
+		for i := 0; i < 3; i++ {
+			w := e.do("GET", "https://fp.example/api/fingerprint", nil, nil)
+			var rep struct {
+				CaptureID string `json:"capture_id"`
+			}
+			decodeJSON(t, w, &rep)
+			ids = append(ids, rep.CaptureID)
+		}
+		ja4 := e.sink.last(t).JA4
+		for _, target := range []string{"https://fp.example/api/fingerprints/" + ja4, "https://fp.example/fingerprints/" + ja4} {
+			w := e.do("GET", target, nil, nil)
+			if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "3") {
+				t.Fatalf("public=%v GET %s = %d", public, target, w.Code)
+			}
+			for _, id := range ids {
+				if shown := strings.Contains(w.Body.String(), id); shown != public {
+					t.Errorf("public=%v: %s shows capture %s: %v", public, target, id, shown)
+				}
+			}
+		}
+	}
+}

@@ -166,9 +166,14 @@ func (h *handler) loadPopulation(r *http.Request) (*population, error) {
 	for _, u := range st.TopUserAgents {
 		pop.TopUserAgents = append(pop.TopUserAgents, uaCount{UserAgent: u.UserAgent, Count: u.Count})
 	}
-	caps, _, err := h.d.Store.CapturesByFingerprint(ctx, store.FingerprintQuery{Hash: hash, Kind: st.Kind, Limit: populationCaptures})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+	// Other visitors' capture ids lead to their captures: listed only when
+	// the operator made captures public.
+	var caps []store.Capture
+	if h.d.PublicCaptures {
+		caps, _, err = h.d.Store.CapturesByFingerprint(ctx, store.FingerprintQuery{Hash: hash, Kind: st.Kind, Limit: populationCaptures})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
 	}
 	for _, c := range caps {
 		pop.RecentCaptures = append(pop.RecentCaptures, captureRef{

@@ -126,6 +126,11 @@ type Deps struct {
 	// never stored; the live response shows the visitor their own). Empty: a
 	// random key per process.
 	RedactKey []byte
+	// PublicCaptures lists recent capture ids (links to other visitors'
+	// captures) in the population views /fingerprints/{hash} and
+	// /api/fingerprints/{hash}. Off: those views show counts, user agents
+	// and profiles only, and recent_captures is empty.
+	PublicCaptures bool
 	// MaxEchoBody is how many body bytes the echo API returns; longer
 	// bodies are truncated and flagged. Default DefaultMaxEchoBody.
 	MaxEchoBody int64

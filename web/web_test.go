@@ -632,6 +632,7 @@ func TestEcho(t *testing.T) {
 func TestPopulationAndProfiles(t *testing.T) {
 	var built []string
 	e := newEnv(t, func(d *Deps) {
+		d.PublicCaptures = true
 		d.BuildProfile = func(ctx context.Context, key string) (*emulation.Profile, error) {
 			built = append(built, key)
 			if key == strings.Repeat("0", 32) {

@@ -297,7 +297,7 @@ var (
 // from h2load's preface as observed on a separate listener.
 func TestE2EH2load(t *testing.T) {
 	h2load := testenv.RequireTool(t, "h2load")
-	s := startServer(t)
+	s := startServer(t, "-public-captures") // the test follows recent_captures to a stored capture
 	const n = 200
 	flags := []string{"-c", "4", "-m", "10"}
 

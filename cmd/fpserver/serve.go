@@ -56,7 +56,7 @@ type serveConfig struct {
 	redactKeyFile                               string
 	certFile, keyFile, acmeEmail                string
 	acmeDomains, hosts, trustedProxies          cliflag.List
-	proxyProtocol, storeFullIP                  bool
+	proxyProtocol, storeFullIP, publicCaptures  bool
 	retention                                   time.Duration
 	handshakeTimeout, readHeaderTimeout         time.Duration
 	idleTimeout, shutdownTimeout                time.Duration
@@ -90,6 +90,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&cfg.proxyProtocol, "proxy-protocol", false, "accept PROXY protocol v1/v2 headers from -trusted-proxies")
 	fs.Var(&cfg.trustedProxies, "trusted-proxies", "`CIDRs` allowed to send PROXY headers; a header from any other peer is refused")
 	fs.StringVar(&cfg.redactKeyFile, "redact-key-file", "", "`file` whose bytes key the hashes standing in for stored Cookie/Authorization/Proxy-Authorization values (default: a random key per run, so stand-ins compare only within one run); replicas share one file")
+	fs.BoolVar(&cfg.publicCaptures, "public-captures", false, "list recent capture ids (links to other visitors' captures) on the /fingerprints/{hash} pages and API")
 	fs.BoolVar(&cfg.storeFullIP, "store-full-ip", false, "store client IPs whole instead of truncated to /24 (IPv4) and /48 (IPv6)")
 	fs.DurationVar(&cfg.retention, "retention", 30*24*time.Hour, "delete captures older than this `duration`; 0 keeps everything")
 	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed for the PROXY header, ClientHello and TLS handshake")
@@ -280,6 +281,7 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		Registry:       reg,
 		StoreFullIP:    cfg.storeFullIP,
 		RedactKey:      redactKey,
+		PublicCaptures: cfg.publicCaptures,
 		ExpensiveRate:  cfg.expensiveRate,
 		ExpensiveBurst: cfg.expensiveBurst,
 		Ready:          readiness(st.Ping, wr.Healthy, guard.Healthy),
