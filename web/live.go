@@ -49,8 +49,11 @@ func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, v
 		h.log.LogAttrs(r.Context(), slog.LevelError, "web: building capture record",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		reason = DropEncoding
+	} else if reason = h.admitStore(r, rc); reason != "" {
+		h.metrics.capped.WithLabelValues(reason).Inc()
 	} else {
 		h.redact.headers(rec.Headers)
+		capHeaderValues(rec.Headers)
 		reason = h.offer(rec)
 	}
 	h.metrics.offered(reason == "")

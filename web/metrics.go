@@ -22,6 +22,9 @@ type metrics struct {
 	offers   *prometheus.CounterVec
 	// statsComputations counts stats query runs (single-flight, cached).
 	statsComputations prometheus.Counter
+	// capped counts captures not stored because of a storage cap, by
+	// reason (DropConnectionCap, DropClientRate).
+	capped *prometheus.CounterVec
 }
 
 // newMetrics creates the collectors and registers them on reg (when not
@@ -53,11 +56,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name:      "stats_computations_total",
 			Help:      "Runs of the /stats queries (one per window and cache interval, shared by concurrent requests).",
 		}),
+		capped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "fpserver",
+			Subsystem: "web",
+			Name:      "captures_capped_total",
+			Help:      "Requests served but not stored because their connection or client address passed a storage cap, by reason.",
+		}, []string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.offers, m.statsComputations} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.offers, m.statsComputations, m.capped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("web: registering metrics: %w", err)
 		}

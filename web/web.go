@@ -131,6 +131,13 @@ type Deps struct {
 	// /api/fingerprints/{hash}. Off: those views show counts, user agents
 	// and profiles only, and recent_captures is empty.
 	PublicCaptures bool
+	// MaxCapturesPerConn caps the captures stored per TLS connection
+	// (default DefaultMaxCapturesPerConn; negative: no cap).
+	MaxCapturesPerConn int
+	// MaxCapturesPerMinute caps the captures stored per client address
+	// (IPv6: per /64) and minute (default DefaultMaxCapturesPerMinute;
+	// negative: no cap).
+	MaxCapturesPerMinute int
 	// MaxEchoBody is how many body bytes the echo API returns; longer
 	// bodies are truncated and flagged. Default DefaultMaxEchoBody.
 	MaxEchoBody int64
@@ -162,6 +169,7 @@ type handler struct {
 	statsFlight  singleflight.Group // one stats computation per window at a time
 	limiter      *clientLimiter     // expensive routes; nil: unlimited
 	redact       redactor           // stands in for credentials in stored captures
+	storeRate    *clientLimiter     // captures stored per client and minute; nil: no cap
 	// router is set once by routes; methodNotAllowed asks it which
 	// methods a path accepts.
 	router chi.Routes
@@ -199,6 +207,12 @@ func New(d Deps) (http.Handler, error) {
 	if d.MaxRequestBody < d.MaxEchoBody {
 		d.MaxRequestBody = d.MaxEchoBody
 	}
+	if d.MaxCapturesPerConn == 0 {
+		d.MaxCapturesPerConn = DefaultMaxCapturesPerConn
+	}
+	if d.MaxCapturesPerMinute == 0 {
+		d.MaxCapturesPerMinute = DefaultMaxCapturesPerMinute
+	}
 	if d.StoreTimeout <= 0 {
 		d.StoreTimeout = DefaultStoreTimeout
 	}
@@ -214,6 +228,9 @@ func New(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("web: new handler: %w", err)
 	}
 	h := &handler{d: d, log: d.Logger, metrics: m, assetVersion: version, redact: newRedactor(d.RedactKey)}
+	if d.MaxCapturesPerMinute > 0 {
+		h.storeRate = newClientLimiter(float64(d.MaxCapturesPerMinute)/60, d.MaxCapturesPerMinute, maxLimitedClients)
+	}
 	if d.ExpensiveRate > 0 {
 		h.limiter = newClientLimiter(d.ExpensiveRate, d.ExpensiveBurst, maxLimitedClients)
 	}

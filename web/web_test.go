@@ -924,7 +924,7 @@ func testutilCounter(t *testing.T, reg *prometheus.Registry, name, result string
 		}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
+				if (l.GetName() == "result" || l.GetName() == "reason") && l.GetValue() == result {
 					return m.GetCounter().GetValue()
 				}
 			}

@@ -32,7 +32,9 @@ func startBenchFPServer(b *testing.B) (addr, dataDir string) {
 		}}
 	done := make(chan int, 1)
 	go func() {
-		done <- m.Run(ctx, []string{"serve", "-data", dataDir, "-https", "127.0.0.1:0", "-https-h1", "", "-http", "", "-debug", "", "-log-level", "error"})
+		done <- m.Run(ctx, []string{"serve", "-data", dataDir, "-https", "127.0.0.1:0", "-https-h1", "", "-http", "", "-debug", "", "-log-level", "error",
+			// The benchmark measures the cost of storing every request: no storage caps.
+			"-max-captures-per-conn", "-1", "-max-captures-per-minute", "-1"})
 	}()
 	select {
 	case a := <-addrs:

@@ -65,6 +65,7 @@ type serveConfig struct {
 	maxPendingHandshakes, maxPendingPerClient   int
 	expensiveRate                               float64
 	expensiveBurst                              int
+	maxCapturesPerConn, maxCapturesPerMinute    int
 	maxHeaderBytes                              int
 	spoolMaxBytes                               int64
 	minFreeDisk                                 float64
@@ -98,6 +99,8 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.IntVar(&cfg.maxPendingPerClient, "max-pending-handshakes-per-client", 64, "pending handshakes of one client address (IPv6: one /64); further connections are closed at once")
 	fs.Float64Var(&cfg.expensiveRate, "expensive-rate", 2, "requests per second one client (IPv4 address, IPv6 /64) may make to /stats, /api/stats, /fingerprints/{hash}, /api/fingerprints/{hash} and /api/profiles/visit/{key}; beyond it 429 with Retry-After; 0 disables")
 	fs.IntVar(&cfg.expensiveBurst, "expensive-burst", 30, "burst of -expensive-rate")
+	fs.IntVar(&cfg.maxCapturesPerConn, "max-captures-per-conn", web.DefaultMaxCapturesPerConn, "captures stored per TLS connection; later requests are served but not stored (-1: no cap)")
+	fs.IntVar(&cfg.maxCapturesPerMinute, "max-captures-per-minute", web.DefaultMaxCapturesPerMinute, "captures stored per client address (IPv6: /64) and minute (-1: no cap)")
 	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read a request's headers")
 	fs.DurationVar(&cfg.bodyTimeout, "body-timeout", 60*time.Second, "time allowed to read a request body in total; 0 disables")
 	fs.Float64Var(&cfg.minBodyRate, "min-body-rate", 1024, "slowest request body accepted, in `bytes` per second after -body-rate-grace; slower bodies are cut off; 0 disables")
@@ -277,14 +280,16 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) {
 			return curate.BuildVisitProfile(ctx, st, key, time.Now())
 		},
-		Logger:         logger,
-		Registry:       reg,
-		StoreFullIP:    cfg.storeFullIP,
-		RedactKey:      redactKey,
-		PublicCaptures: cfg.publicCaptures,
-		ExpensiveRate:  cfg.expensiveRate,
-		ExpensiveBurst: cfg.expensiveBurst,
-		Ready:          readiness(st.Ping, wr.Healthy, guard.Healthy),
+		Logger:               logger,
+		Registry:             reg,
+		StoreFullIP:          cfg.storeFullIP,
+		RedactKey:            redactKey,
+		PublicCaptures:       cfg.publicCaptures,
+		ExpensiveRate:        cfg.expensiveRate,
+		ExpensiveBurst:       cfg.expensiveBurst,
+		MaxCapturesPerConn:   cfg.maxCapturesPerConn,
+		MaxCapturesPerMinute: cfg.maxCapturesPerMinute,
+		Ready:                readiness(st.Ping, wr.Healthy, guard.Healthy),
 	})
 	if err != nil {
 		return err

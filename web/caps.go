@@ -1,0 +1,64 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/guanaco-fp/guanaco/capture"
+	"github.com/guanaco-fp/guanaco/store"
+)
+
+// Limits on what one client may make fpserver store. Beyond them a request is
+// served as usual, its capture is not stored, the live answer says
+// "dropped" with the reason, and the drop is counted.
+const (
+	// DropConnectionCap: the connection already stored Deps.MaxCapturesPerConn
+	// captures.
+	DropConnectionCap = "connection_cap"
+	// DropClientRate: the client address (IPv6: its /64) passed
+	// Deps.MaxCapturesPerMinute.
+	DropClientRate = "client_rate"
+)
+
+// Defaults of the storage caps.
+const (
+	DefaultMaxCapturesPerConn   = 1000
+	DefaultMaxCapturesPerMinute = 600
+	// MaxStoredHeaderValue is the most bytes of one header value stored;
+	// longer values are cut and marked (names and order are never cut).
+	MaxStoredHeaderValue = 4096
+)
+
+// connCounterKey keys the per-connection count of stored captures in the
+// connection's memo.
+type connCounterKey struct{}
+
+// admitStore reports whether the capture of r may be stored, or the reason
+// it may not.
+func (h *handler) admitStore(r *http.Request, rc *capture.Request) string {
+	if rc != nil && rc.TLS != nil && h.d.MaxCapturesPerConn > 0 {
+		n := rc.TLS.Memo(connCounterKey{}, func() any { return new(atomic.Int64) }).(*atomic.Int64)
+		if n.Add(1) > int64(h.d.MaxCapturesPerConn) {
+			return DropConnectionCap
+		}
+	}
+	if h.storeRate != nil {
+		if a, ok := clientAddr(r); ok {
+			if ok, _ := h.storeRate.allow(limitKey(a), h.d.Now()); !ok {
+				return DropClientRate
+			}
+		}
+	}
+	return ""
+}
+
+// capHeaderValues cuts header values longer than MaxStoredHeaderValue and
+// marks them "…[cut N bytes]"; names, casing and order stay.
+func capHeaderValues(hs []store.HeaderPair) {
+	for i := range hs {
+		if v := hs[i].Value; len(v) > MaxStoredHeaderValue {
+			hs[i].Value = v[:MaxStoredHeaderValue] + "…[cut " + strconv.Itoa(len(v)-MaxStoredHeaderValue) + " bytes]"
+		}
+	}
+}
