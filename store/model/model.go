@@ -510,6 +510,10 @@ func ClampLimit(n, def int) int {
 	return n
 }
 
+// MaxVisitCaptures bounds CapturesByVisit: a page visit makes a dozen
+// captures; a client repeating one visit key cannot make a reader load more.
+const MaxVisitCaptures = 256
+
 // MaxLimit caps every list returned by a Store.
 const MaxLimit = 1000
 
@@ -746,7 +750,8 @@ type Store interface {
 	// Capture returns one capture by ID, or ErrNotFound.
 	Capture(ctx context.Context, id string) (Capture, error)
 	// CapturesByVisit returns the captures of one visit ordered by CreatedAt then
-	// ID (at most MaxLimit*10 rows). An unknown visit gives an empty slice.
+	// ID, at most MaxVisitCaptures (the earliest). An unknown visit gives an
+	// empty slice.
 	CapturesByVisit(ctx context.Context, visitKey string) ([]Capture, error)
 	// CapturesByFingerprint returns the captures matching q, newest first (ties by
 	// ID descending), and the kind that matched. No match gives ErrNotFound.

@@ -332,7 +332,7 @@ func (db *DB) queryCaptures(ctx context.Context, what, query string, args ...any
 }
 
 // maxVisitCaptures bounds CapturesByVisit.
-const maxVisitCaptures = model.MaxLimit * 10
+const maxVisitCaptures = model.MaxVisitCaptures
 
 // CapturesByVisit implements model.Store.
 func (db *DB) CapturesByVisit(ctx context.Context, visitKey string) ([]model.Capture, error) {

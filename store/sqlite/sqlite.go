@@ -344,7 +344,7 @@ func (db *DB) Capture(ctx context.Context, id string) (model.Capture, error) {
 }
 
 // maxVisitCaptures bounds CapturesByVisit.
-const maxVisitCaptures = model.MaxLimit * 10
+const maxVisitCaptures = model.MaxVisitCaptures
 
 func (db *DB) queryCaptures(ctx context.Context, what, query string, args ...any) ([]model.Capture, error) {
 	rows, err := db.r.QueryContext(ctx, query, args...)

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"InvalidBatch", testInvalidBatch},
 		{"NotFound", testNotFound},
 		{"ByVisit", testByVisit},
+		{"ByVisitBounded", testByVisitBounded},
 		{"FingerprintLookup", testFingerprintLookup},
 		{"FingerprintStats", testFingerprintStats},
 		{"TopFingerprints", testTopFingerprints},
@@ -344,6 +345,29 @@ func testByVisit(t *testing.T, s model.Store) {
 	}
 	if _, err := s.CapturesByVisit(ctxT(t), ""); !errors.Is(err, model.ErrInvalid) {
 		t.Errorf("CapturesByVisit(\"\") err = %v, want ErrInvalid", err)
+	}
+}
+
+// testByVisitBounded checks that CapturesByVisit returns at most
+// model.MaxVisitCaptures captures, the earliest ones, however many a visit has.
+func testByVisitBounded(t *testing.T, s model.Store) {
+	n := model.MaxVisitCaptures + 50
+	batch := make([]model.Capture, n)
+	for i := range batch {
+		batch[i] = model.Capture{ID: fmt.Sprintf("v%04d", i), CreatedAt: base.Add(time.Duration(n-i) * time.Millisecond),
+			VisitKey: "big-visit", Initiator: model.InitiatorFetch}
+	}
+	mustInsert(t, s, batch, int64(n))
+	got, err := s.CapturesByVisit(ctxT(t), "big-visit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != model.MaxVisitCaptures {
+		t.Fatalf("CapturesByVisit returned %d captures, want %d", len(got), model.MaxVisitCaptures)
+	}
+	// The latest inserted are the earliest in time.
+	if got[0].ID != fmt.Sprintf("v%04d", n-1) || got[len(got)-1].ID != fmt.Sprintf("v%04d", n-model.MaxVisitCaptures) {
+		t.Errorf("CapturesByVisit returned %s..%s, want the earliest", got[0].ID, got[len(got)-1].ID)
 	}
 }
 
