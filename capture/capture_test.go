@@ -221,16 +221,38 @@ func TestHTTP1KeepAliveEachRequestOwnOrder(t *testing.T) {
 // TestHTTP2FramesAndStreams drives the server with a hand-written HTTP/2
 // client (Framer + HPACK), so SETTINGS, WINDOW_UPDATE, PRIORITY and header
 // order are known exactly.
+//
+// Over TLS the client negotiates h2 with ALPN; on the plain-text listener it
+// sends the preface with prior knowledge (h2c, RFC 9113 §3.3), which must be
+// captured the same way.
 func TestHTTP2FramesAndStreams(t *testing.T) {
-	ts := startServer(t, true, nil)
-	conn, err := tls.Dial("tcp", ts.addr, clientTLS("h2"))
-	if err != nil {
-		t.Fatal(err)
+	for _, withTLS := range []bool{true, false} {
+		t.Run(map[bool]string{true: "tls", false: "h2c"}[withTLS], func(t *testing.T) {
+			testHTTP2FramesAndStreams(t, withTLS)
+		})
+	}
+}
+
+func testHTTP2FramesAndStreams(t *testing.T, withTLS bool) {
+	ts := startServer(t, withTLS, nil)
+	var conn net.Conn
+	if withTLS {
+		tc, err := tls.Dial("tcp", ts.addr, clientTLS("h2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
+			t.Fatalf("negotiated %q", p)
+		}
+		conn = tc
+	} else {
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn = c
 	}
 	defer conn.Close()
-	if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
-		t.Fatalf("negotiated %q", p)
-	}
 	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -315,10 +316,18 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 		}
 	}
 	if l.cfg.TLS == nil {
+		c, proto, err := sniffPlain(raw, deadline)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fail(ReasonTimeout, err)
+			}
+			return fail(ReasonNetwork, err)
+		}
 		if !stop() {
 			return fail(ReasonNetwork, errors.New("capture: listener closed during the handshake"))
 		}
-		return newConn(raw, nil, nil, ProtoHTTP1, accepted, l.cfg.Streams)
+		return newConn(c, nil, nil, proto, accepted, l.cfg.Streams)
 	}
 	hc, err := ReadClientHello(raw, deadline, l.cfg.MaxHelloBytes)
 	if err != nil {
@@ -367,6 +376,49 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 		proto = ProtoH2
 	}
 	return newConn(tc, tc, hc, proto, accepted, l.cfg.Streams)
+}
+
+// h2Preface is the HTTP/2 client connection preface (RFC 9113 §3.4).
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// sniffPlain reads from a plain-text connection until its first bytes either
+// differ from the HTTP/2 preface (an HTTP/1 client: one read is usually
+// enough) or are the whole preface (prior-knowledge h2c, RFC 9113 §3.3), and
+// returns a connection that reads those bytes again, with the protocol to
+// parse it as. Reads end at deadline.
+func sniffPlain(raw net.Conn, deadline time.Time) (net.Conn, Protocol, error) {
+	_ = raw.SetReadDeadline(deadline)
+	defer raw.SetReadDeadline(time.Time{})
+	buf := make([]byte, 0, len(h2Preface))
+	for len(buf) < len(h2Preface) {
+		n, err := raw.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if string(buf) != h2Preface[:len(buf)] {
+			return &replayConn{Conn: raw, pending: buf}, ProtoHTTP1, nil
+		}
+		if err != nil {
+			if len(buf) > 0 && errors.Is(err, io.EOF) {
+				return &replayConn{Conn: raw, pending: buf}, ProtoHTTP1, nil
+			}
+			return nil, "", fmt.Errorf("capture: reading the first bytes: %w", err)
+		}
+	}
+	return &replayConn{Conn: raw, pending: buf}, ProtoH2, nil
+}
+
+// replayConn reads pending before the rest of Conn.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 func looksLikeHTTP(b []byte) bool {
