@@ -277,20 +277,25 @@ func (c profilesCLI) importFile(ctx context.Context, path string) error {
 		return err
 	}
 	for _, p := range ps {
-		p.Source.Kind = emulation.SourceImported
 		p.Source.Stale = false
-		doc, err := json.Marshal(p)
-		if err != nil {
-			return err
-		}
-		rec := store.Profile{Name: p.Name, Browser: p.Browser, Version: p.Version, Platform: p.Platform,
-			JSON: doc, Source: store.ProfileImported}
-		if err := c.st.UpsertProfile(ctx, rec); err != nil {
+		if err := c.storeImported(ctx, p); err != nil {
 			return fmt.Errorf("storing %s: %w", p.Name, err)
 		}
 		fmt.Fprintf(c.out, "imported %s (%s %s, %s)\n", p.Name, p.Browser, p.Version, p.Platform)
 	}
 	return nil
+}
+
+// storeImported stores p as an imported profile (source kind and row source
+// "imported").
+func (c profilesCLI) storeImported(ctx context.Context, p *emulation.Profile) error {
+	p.Source.Kind = emulation.SourceImported
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encoding: %w", err)
+	}
+	return c.st.UpsertProfile(ctx, store.Profile{Name: p.Name, Browser: p.Browser, Version: p.Version, Platform: p.Platform,
+		JSON: doc, Source: store.ProfileImported})
 }
 
 // importFrom runs `profiles import -from FORMAT PATH`: every record that
@@ -315,14 +320,7 @@ func (c profilesCLI) importFrom(ctx context.Context, args []string, errw io.Writ
 	}
 	imported := 0
 	for _, p := range res.Profiles {
-		p.Source.Kind = emulation.SourceImported
-		doc, err := json.Marshal(p)
-		if err != nil {
-			return err
-		}
-		rec := store.Profile{Name: p.Name, Browser: p.Browser, Version: p.Version, Platform: p.Platform,
-			JSON: doc, Source: store.ProfileImported}
-		if err := c.st.UpsertProfile(ctx, rec); err != nil {
+		if err := c.storeImported(ctx, p); err != nil {
 			fmt.Fprintf(errw, "fpserver profiles import: refused %s: storing: %v\n", p.Source.Origin.Record, err)
 			continue
 		}
