@@ -212,6 +212,9 @@ func TestXSSEscaped(t *testing.T) {
 		t.Fatalf("GET /captures/%s = %d\n%s", id, w.Code, w.Body.String())
 	}
 	check("/captures/{id}", w.Body.String())
+	if !strings.Contains(w.Body.String(), "A navigate request stored by this server.") {
+		t.Error("the capture page does not say \"A navigate request\"")
+	}
 
 	// The form probe page carries the report as JSON in an attribute.
 	w = e.do("POST", "https://fp.example/probe/form", strings.NewReader("a=b"), mod)
@@ -439,6 +442,9 @@ func TestAPIFingerprint(t *testing.T) {
 	}
 	if rep.Initiator != store.InitiatorAPI || rep.Stored != "queued" || rep.CaptureURL != "/captures/"+rep.CaptureID {
 		t.Errorf("initiator %q stored %v url %q", rep.Initiator, rep.Stored, rep.CaptureURL)
+	}
+	if page := e.do("GET", "https://fp.example"+rep.CaptureURL, nil, nil); !strings.Contains(page.Body.String(), "An api request stored by this server.") {
+		t.Errorf("the capture page of an api request does not say \"An api request\" (%d)", page.Code)
 	}
 	if rep.HTTP.Version != "2" || rep.HTTP.H2 == nil || len(rep.HTTP.H2.Settings) != 4 || rep.HTTP.H2.Settings[2] != [2]uint32{4, 6291456} {
 		t.Errorf("http = %+v", rep.HTTP)

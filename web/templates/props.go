@@ -10,7 +10,10 @@
 // validated identifiers, and templ sanitizes them again.
 package templates
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Navigation targets for Page.Nav.
 const (
@@ -281,4 +284,21 @@ type ErrorPage struct {
 	Status  int
 	Heading string
 	Message string
+}
+
+// article is the indefinite article before word: "an" before a vowel
+// letter ("an api request", "an echo request"), else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// capitalize upper-cases the first ASCII letter of s.
+func capitalize(s string) string {
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		return string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
 }
