@@ -176,6 +176,14 @@ type Capture struct {
 	CreatedAt time.Time
 	// VisitKey groups the captures of one page visit (navigate + probes); may be empty.
 	VisitKey string
+	// ConnID names the connection the request came on (at most MaxIDLen
+	// bytes; any bytes). Captures sharing a ConnID are stored with one
+	// connection row: its fields (ClientIP, TLSVersion, SNI, ALPN,
+	// ClientHello, TLSSummary and the TLS fingerprints JA3 to PeetPrint) are
+	// those of the first of them stored, and the producer must give them equal
+	// values. Empty: the capture is a connection of its own. Not returned by
+	// reads.
+	ConnID string
 	// Initiator is one of Initiators().
 	Initiator string
 	// ClientIP is the client address, already truncated by the caller.
@@ -201,6 +209,9 @@ type Capture struct {
 	// H2 is the HTTP/2 frames summary (SETTINGS, WINDOW_UPDATE, PRIORITY, HEADERS
 	// priority, pseudo-header order) as a JSON document, stored verbatim.
 	H2 json.RawMessage
+	// StreamID is the HTTP/2 stream of the request (0 for HTTP/1). Kept out
+	// of H2 by fpserver so equal summaries are stored once.
+	StreamID uint32
 
 	// Fingerprints: full text and hash, so profiles can be rebuilt from rows.
 	JA3             string
@@ -219,8 +230,25 @@ type Capture struct {
 	HeaderOrderHash string
 }
 
-// Validate checks the capture without modifying it. The error wraps ErrInvalid.
+// Validate checks the capture without modifying it: ValidateFields, and that
+// TLSSummary and H2 are valid JSON. The error wraps ErrInvalid.
 func (c *Capture) Validate() error {
+	if err := c.ValidateFields(); err != nil {
+		return err
+	}
+	if len(c.TLSSummary) > 0 && !json.Valid(c.TLSSummary) {
+		return fmt.Errorf("%w: capture %s: TLSSummary is not valid JSON", ErrInvalid, c.ID)
+	}
+	if len(c.H2) > 0 && !json.Valid(c.H2) {
+		return fmt.Errorf("%w: capture %s: H2 is not valid JSON", ErrInvalid, c.ID)
+	}
+	return nil
+}
+
+// ValidateFields is Validate without the JSON documents, which the stores
+// check once per distinct document when they first store it (Split.Add): the
+// cheap checks the capture writer makes on Offer. The error wraps ErrInvalid.
+func (c *Capture) ValidateFields() error {
 	if err := ValidateID(c.ID); err != nil {
 		return err
 	}
@@ -244,11 +272,8 @@ func (c *Capture) Validate() error {
 			return fmt.Errorf("%w: capture %s: %s of %d bytes, at most %d", ErrInvalid, c.ID, f.name, len(f.v), MaxIndexedHashLen)
 		}
 	}
-	if len(c.TLSSummary) > 0 && !json.Valid(c.TLSSummary) {
-		return fmt.Errorf("%w: capture %s: TLSSummary is not valid JSON", ErrInvalid, c.ID)
-	}
-	if len(c.H2) > 0 && !json.Valid(c.H2) {
-		return fmt.Errorf("%w: capture %s: H2 is not valid JSON", ErrInvalid, c.ID)
+	if len(c.ConnID) > MaxIDLen {
+		return fmt.Errorf("%w: capture %s: connection id of %d bytes, at most %d", ErrInvalid, c.ID, len(c.ConnID), MaxIDLen)
 	}
 	return nil
 }
@@ -289,7 +314,7 @@ func (c Capture) Normalized() Capture {
 	}
 	if len(c.Headers) == 0 {
 		c.Headers = nil
-	} else {
+	} else if !cleanHeaders(c.Headers) {
 		hs := make([]HeaderPair, len(c.Headers))
 		for i, h := range c.Headers {
 			hs[i] = HeaderPair{Name: CleanText(h.Name), Value: CleanText(h.Value)}
@@ -298,6 +323,18 @@ func (c Capture) Normalized() Capture {
 	}
 	return c
 }
+
+// cleanHeaders reports whether every name and value is already clean text.
+func cleanHeaders(hs []HeaderPair) bool {
+	for _, h := range hs {
+		if !isCleanText(h.Name) || !isCleanText(h.Value) {
+			return false
+		}
+	}
+	return true
+}
+
+func isCleanText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 func (c *Capture) textFields() []*string {
 	return []*string{
@@ -324,7 +361,7 @@ func (c *Capture) ApproxSize() int {
 // CleanText returns s as valid UTF-8 without NUL bytes: invalid sequences and NUL
 // are replaced by U+FFFD. Valid input is returned unchanged without allocating.
 func CleanText(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+	if isCleanText(s) {
 		return s
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")

@@ -71,9 +71,14 @@ type DB struct {
 	opts Options
 
 	// wmu serialises writers (there is one connection anyway) so that the
-	// prepared insert is used by one transaction at a time.
-	wmu sync.Mutex
-	ins *sql.Stmt
+	// prepared inserts and the buffers below are used by one transaction at
+	// a time.
+	wmu   sync.Mutex
+	stmts map[stmtKey]*sql.Stmt
+	split *model.Split
+	args  []any
+	// cache remembers the dictionary entries and connections written.
+	cache *model.DictCache
 }
 
 var _ model.Store = (*DB)(nil)
@@ -108,7 +113,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	db := &DB{w: w, r: w, opts: opts}
+	cache := model.NewDictCache(0)
+	db := &DB{w: w, r: w, opts: opts, stmts: map[stmtKey]*sql.Stmt{}, split: model.NewSplit(cache), cache: cache}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -125,6 +131,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.r = r
 	}
 	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := db.convertLegacy(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -197,26 +207,82 @@ func (db *DB) migrateOne(ctx context.Context, all []migrations.Migration) (done 
 	return len(todo) == 1, nil
 }
 
-// captureCols is the column list of captures, in the order of captureArgs and scanCapture.
+// captureCols is the column list of the captures view, in the order of
+// scanCapture.
 var captureCols = []string{
 	"id", "created_at", "visit_key", "initiator", "client_ip", "user_agent", "host", "method", "path",
-	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "headers", "h2",
+	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "header_names", "header_values", "h2", "stream_id",
 	"ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r", "ja4_o", "ja4_ro",
 	"peetprint", "peetprint_hash", "akamai", "akamai_hash", "header_order", "header_order_hash",
 }
 
 var selectCaptures = "SELECT " + strings.Join(captureCols, ", ") + " FROM captures "
 
-// insertSQL inserts one row. Single-row statements need no statement journal
-// (a multi-row VALUES list does, to undo a half-applied statement), which made
-// them cheaper per capture than 8- or 32-row statements in BenchmarkInsertCapturesSQLite.
-var insertSQL = "INSERT INTO captures (" + strings.Join(captureCols, ", ") + ") VALUES (" +
-	strings.TrimSuffix(strings.Repeat("?,", len(captureCols)), ",") + ") ON CONFLICT (id) DO NOTHING"
+// Row layouts of the three tables InsertCaptures writes (see model.Split).
+var (
+	dictCols    = []string{"id", "kind", "value", "hash", "last_seen"}
+	connCols    = []string{"id", "created_at", "client_ip", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "ja3", "ja3n", "ja4", "ja4_r", "ja4_o", "ja4_ro", "peetprint"}
+	requestCols = []string{"id", "created_at", "conn_id", "visit_key", "initiator", "method", "path", "http_version", "stream_id", "host", "user_agent", "header_names", "header_values", "h2", "akamai", "header_order"}
+)
+
+// Conflict clauses: a dictionary entry written again refreshes last_seen
+// (retention keeps what writers still use); a connection or request already
+// stored is left as it is, which makes replays idempotent.
+const (
+	dictConflict    = " ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen WHERE excluded.last_seen > dict.last_seen"
+	connConflict    = " ON CONFLICT (id) DO NOTHING"
+	requestConflict = " ON CONFLICT (id) DO NOTHING"
+)
+
+// insertChunk is the most rows one multi-row INSERT carries (15 to 16
+// columns a row, far below SQLite's 32766 variables).
+const insertChunk = 128
+
+// multiInsertSQL is "INSERT INTO table (cols) VALUES (?,...),... conflict"
+// for rows rows.
+func multiInsertSQL(table string, cols []string, rows int, conflict string) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(conflict)
+	return b.String()
+}
+
+// stmtKey names one prepared multi-row insert.
+type stmtKey struct {
+	table string
+	rows  int
+}
+
+// stmt returns the prepared insert of rows rows into table, preparing it on
+// first use. db.wmu must be held.
+func (db *DB) stmt(ctx context.Context, table string, cols []string, rows int, conflict string) (*sql.Stmt, error) {
+	k := stmtKey{table, rows}
+	if st := db.stmts[k]; st != nil {
+		return st, nil
+	}
+	st, err := db.w.PrepareContext(ctx, multiInsertSQL(table, cols, rows, conflict))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: preparing insert into %s: %w", table, err)
+	}
+	db.stmts[k] = st
+	return st, nil
+}
 
 func (db *DB) prepare(ctx context.Context) error {
-	var err error
-	if db.ins, err = db.w.PrepareContext(ctx, insertSQL); err != nil {
-		return fmt.Errorf("sqlite: preparing insert: %w", err)
+	for _, t := range []struct {
+		table, conflict string
+		cols            []string
+	}{{"dict", dictConflict, dictCols}, {"connections", connConflict, connCols}, {"requests", requestConflict, requestCols}} {
+		if _, err := db.stmt(ctx, t.table, t.cols, insertChunk, t.conflict); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -228,40 +294,37 @@ func nullBytes(b []byte) any {
 	return b
 }
 
-func nullText(b []byte) any {
-	if len(b) == 0 {
+func nullText(s string) any {
+	if s == "" {
 		return nil
 	}
-	return string(b)
+	return s
 }
 
-// appendCaptureArgs appends c's column values (c must be normalized).
-func appendCaptureArgs(args []any, c *model.Capture) []any {
-	return append(args,
-		c.ID, c.CreatedAt.UnixMicro(), c.VisitKey, c.Initiator, c.ClientIP, c.UserAgent, c.Host, c.Method, c.Path,
-		c.HTTPVersion, c.TLSVersion, c.SNI, c.ALPN, nullBytes(c.ClientHello), nullText(c.TLSSummary),
-		string(model.EncodeHeaders(c.Headers)), nullText(c.H2),
-		c.JA3, c.JA3Hash, c.JA3N, c.JA3NHash, c.JA4, c.JA4R, c.JA4O, c.JA4RO,
-		c.PeetPrint, c.PeetPrintHash, c.Akamai, c.AkamaiHash, c.HeaderOrder, c.HeaderOrderHash,
-	)
+// nullRef stores the dictionary reference 0 ("none") as NULL.
+func nullRef(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanCapture(s scanner) (model.Capture, error) {
 	var c model.Capture
-	var created int64
+	var created, stream int64
 	var hello []byte
-	var tlsSummary, h2 sql.NullString
-	var headers string
+	var tlsSummary, names, values, h2 sql.NullString
 	err := s.Scan(&c.ID, &created, &c.VisitKey, &c.Initiator, &c.ClientIP, &c.UserAgent, &c.Host, &c.Method, &c.Path,
-		&c.HTTPVersion, &c.TLSVersion, &c.SNI, &c.ALPN, &hello, &tlsSummary, &headers, &h2,
+		&c.HTTPVersion, &c.TLSVersion, &c.SNI, &c.ALPN, &hello, &tlsSummary, &names, &values, &h2, &stream,
 		&c.JA3, &c.JA3Hash, &c.JA3N, &c.JA3NHash, &c.JA4, &c.JA4R, &c.JA4O, &c.JA4RO,
 		&c.PeetPrint, &c.PeetPrintHash, &c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash)
 	if err != nil {
 		return c, err
 	}
 	c.CreatedAt = fromMicros(created)
+	c.StreamID = uint32(stream)
 	if len(hello) > 0 {
 		c.ClientHello = hello
 	}
@@ -271,7 +334,7 @@ func scanCapture(s scanner) (model.Capture, error) {
 	if h2.Valid && h2.String != "" {
 		c.H2 = []byte(h2.String)
 	}
-	if c.Headers, err = model.DecodeHeaders([]byte(headers)); err != nil {
+	if c.Headers, err = model.ZipHeaders(names.String, values.String); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -279,40 +342,103 @@ func scanCapture(s scanner) (model.Capture, error) {
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
-// InsertCaptures implements model.Store: one transaction per batch.
+// InsertCaptures implements model.Store: validate, then one transaction per
+// batch writing the new dictionary entries, the new connections and the
+// requests with one multi-row statement per table and chunk.
 func (db *DB) InsertCaptures(ctx context.Context, batch []model.Capture) (int64, error) {
+	for i := range batch {
+		if err := batch[i].ValidateFields(); err != nil {
+			return 0, err
+		}
+	}
+	return db.InsertValidated(ctx, batch)
+}
+
+// InsertValidated is InsertCaptures for captures that already passed
+// model.Capture.ValidateFields (the capture writer's Offer checks them): each
+// capture is validated once. JSON documents are checked when first stored.
+func (db *DB) InsertValidated(ctx context.Context, batch []model.Capture) (int64, error) {
 	if len(batch) == 0 {
 		return 0, nil
 	}
-	norm := make([]model.Capture, len(batch))
-	for i := range batch {
-		if err := batch[i].Validate(); err != nil {
-			return 0, err
-		}
-		norm[i] = batch[i].Normalized()
-	}
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
+	sp := db.split
+	sp.Reset()
+	now := time.Now()
+	for i := range batch {
+		c := batch[i].Normalized()
+		if err := sp.Add(&c, now); err != nil {
+			return 0, err
+		}
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: inserting captures: beginning: %w", classify(err))
 	}
 	defer tx.Rollback()
-	var inserted int64
-	args := make([]any, 0, len(captureCols))
-	ins := tx.StmtContext(ctx, db.ins)
-	for i := range norm {
-		res, err := ins.ExecContext(ctx, appendCaptureArgs(args[:0], &norm[i])...)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: inserting captures: %w", classify(err))
-		}
-		n, _ := res.RowsAffected()
-		inserted += n
+	inserted, err := db.insertSplit(ctx, tx, now)
+	if err != nil {
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("sqlite: inserting captures: committing: %w", classify(err))
 	}
+	sp.Commit(now)
 	return inserted, nil
+}
+
+// insertSplit writes the rows of db.split in tx. db.wmu held.
+func (db *DB) insertSplit(ctx context.Context, tx *sql.Tx, now time.Time) (int64, error) {
+	sp := db.split
+	seen := now.UnixMicro()
+	if _, err := db.insertRows(ctx, tx, "dict", dictCols, dictConflict, len(sp.Entries), func(args []any, i int) []any {
+		e := &sp.Entries[i]
+		return append(args, e.ID, e.Kind, e.Value, e.Hash, seen)
+	}); err != nil {
+		return 0, err
+	}
+	if _, err := db.insertRows(ctx, tx, "connections", connCols, connConflict, len(sp.Conns), func(args []any, i int) []any {
+		c := &sp.Conns[i]
+		return append(args, c.ID, c.CreatedAt.UnixMicro(), c.ClientIP, c.TLSVersion, c.SNI, c.ALPN, nullBytes(c.ClientHello),
+			nullRef(c.TLSSummary), nullRef(c.JA3), nullRef(c.JA3N), nullRef(c.JA4), nullRef(c.JA4R), nullRef(c.JA4O), nullRef(c.JA4RO), nullRef(c.PeetPrint))
+	}); err != nil {
+		return 0, err
+	}
+	inserted, err := db.insertRows(ctx, tx, "requests", requestCols, requestConflict, len(sp.Requests), func(args []any, i int) []any {
+		r := &sp.Requests[i]
+		return append(args, r.ID, r.CreatedAt.UnixMicro(), r.Conn, r.VisitKey, r.Initiator, r.Method, r.Path, r.HTTPVersion, r.StreamID,
+			nullRef(r.Host), nullRef(r.UserAgent), nullRef(r.HeaderNames), nullRef(r.HeaderValues), nullRef(r.H2), nullRef(r.Akamai), nullRef(r.HeaderOrder))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return inserted, nil
+}
+
+// insertRows writes n rows into table in chunks of insertChunk, appending
+// row i's values with appendRow, and returns the rows inserted. db.wmu held.
+func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, conflict string, n int, appendRow func([]any, int) []any) (int64, error) {
+	var total int64
+	for start := 0; start < n; start += insertChunk {
+		end := min(start+insertChunk, n)
+		st, err := db.stmt(ctx, table, cols, end-start, conflict)
+		if err != nil {
+			return 0, err
+		}
+		args := db.args[:0]
+		for i := start; i < end; i++ {
+			args = appendRow(args, i)
+		}
+		db.args = args
+		res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: inserting into %s: %w", table, classify(err))
+		}
+		k, _ := res.RowsAffected()
+		total += k
+	}
+	return total, nil
 }
 
 // classify marks errors caused by the data itself (constraint, type, size) with
@@ -375,21 +501,36 @@ func (db *DB) CapturesByVisit(ctx context.Context, visitKey string) ([]model.Cap
 		selectCaptures+"WHERE visit_key = ? AND visit_key <> '' ORDER BY created_at, id LIMIT ?", visitKey, maxVisitCaptures)
 }
 
+// refCol is the captures view's reference column of kind k.
+func refCol(k model.FingerprintKind) string { return string(k) + "_ref" }
+
+// dictText is the dict column holding the looked-up text of kind k: the value
+// for JA4 and JA4_r, the hash for the hashed kinds.
+func dictText(k model.FingerprintKind) string {
+	if k == model.KindJA4 || k == model.KindJA4R {
+		return "value"
+	}
+	return "hash"
+}
+
 // resolveKind returns q.Kind, or the first kind (in model.Kinds order) with a
-// capture matching q.Hash; ErrNotFound when none matches.
-func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, error) {
+// capture matching q.Hash, and the dictionary reference matching it;
+// ErrNotFound when none matches.
+func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, int64, error) {
 	k, err := model.ResolveKind(ctx, q, func(ctx context.Context, col, hash string) (bool, error) {
+		kind := model.FingerprintKind(col)
 		var one int
-		err := db.r.QueryRowContext(ctx, "SELECT 1 FROM captures WHERE "+col+" = ? AND "+col+" <> '' LIMIT 1", hash).Scan(&one)
+		err := db.r.QueryRowContext(ctx, "SELECT 1 FROM dict d WHERE d.id = ? AND d."+dictText(kind)+" = ? AND d.kind = ? AND EXISTS (SELECT 1 FROM captures WHERE "+
+			refCol(kind)+" = d.id)", model.LookupID(kind, hash), hash, model.KindDict(kind)).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil
 		}
 		return err == nil, err
 	})
 	if err != nil {
-		return "", fmt.Errorf("sqlite: %w", err)
+		return "", 0, fmt.Errorf("sqlite: %w", err)
 	}
-	return k, nil
+	return k, model.LookupID(k, q.Hash), nil
 }
 
 // CapturesByFingerprint implements model.Store.
@@ -398,18 +539,17 @@ func (db *DB) CapturesByFingerprint(ctx context.Context, q model.FingerprintQuer
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: captures by fingerprint: %w", err)
 	}
-	k, err := db.resolveKind(ctx, q)
+	k, ref, err := db.resolveKind(ctx, q)
 	if err != nil {
 		return nil, "", err
 	}
-	col := string(k)
 	before := int64(math.MaxInt64)
 	if !q.Before.IsZero() {
 		before = q.Before.UnixMicro()
 	}
 	cs, err := db.queryCaptures(ctx, "captures by fingerprint",
-		selectCaptures+"WHERE "+col+" = ? AND "+col+" <> '' AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?",
-		q.Hash, before, q.Limit)
+		selectCaptures+"WHERE "+refCol(k)+" = ? AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?",
+		ref, before, q.Limit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -422,15 +562,15 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 	if err != nil {
 		return model.FingerprintStats{}, fmt.Errorf("sqlite: fingerprint stats: %w", err)
 	}
-	k, err := db.resolveKind(ctx, q)
+	k, ref, err := db.resolveKind(ctx, q)
 	if err != nil {
 		return model.FingerprintStats{}, err
 	}
-	col := string(k)
+	col := refCol(k)
 	st := model.FingerprintStats{Kind: k, Hash: q.Hash}
 	var first, last sql.NullInt64
 	err = db.r.QueryRowContext(ctx, "SELECT count(*), count(DISTINCT NULLIF(visit_key, '')), min(created_at), max(created_at) FROM captures WHERE "+
-		col+" = ? AND "+col+" <> ''", q.Hash).Scan(&st.Count, &st.Visits, &first, &last)
+		col+" = ?", ref).Scan(&st.Count, &st.Visits, &first, &last)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: fingerprint stats: %w", err)
 	}
@@ -438,8 +578,8 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 		return st, fmt.Errorf("sqlite: fingerprint %q: %w", q.Hash, model.ErrNotFound)
 	}
 	st.FirstSeen, st.LastSeen = fromMicros(first.Int64), fromMicros(last.Int64)
-	rows, err := db.r.QueryContext(ctx, "SELECT user_agent, count(*) AS n FROM captures WHERE "+col+" = ? AND "+col+
-		" <> '' AND user_agent <> '' GROUP BY user_agent ORDER BY n DESC, user_agent ASC LIMIT ?", q.Hash, q.Limit)
+	rows, err := db.r.QueryContext(ctx, "SELECT d.value, x.n FROM (SELECT user_agent_ref AS id, count(*) AS n FROM captures WHERE "+col+
+		" = ? AND user_agent_ref IS NOT NULL GROUP BY user_agent_ref) x JOIN dict d ON d.id = x.id WHERE d.value <> '' ORDER BY x.n DESC, d.value ASC LIMIT ?", ref, q.Limit)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: fingerprint stats: user agents: %w", err)
 	}
@@ -468,15 +608,17 @@ func windowBounds(w model.TimeWindow) (since, until int64) {
 	return since, until
 }
 
-// TopFingerprints implements model.Store.
+// TopFingerprints implements model.Store: the requests in the window are
+// counted per reference, and only the counted references are looked up in
+// dict.
 func (db *DB) TopFingerprints(ctx context.Context, kind model.FingerprintKind, w model.TimeWindow, limit int) ([]model.FingerprintCount, error) {
 	if !kind.Valid() {
 		return nil, fmt.Errorf("sqlite: top fingerprints: %w: unknown kind %q", model.ErrInvalid, kind)
 	}
-	col := string(kind)
+	col, text := refCol(kind), "d."+dictText(kind)
 	since, until := windowBounds(w)
-	rows, err := db.r.QueryContext(ctx, "SELECT "+col+", count(*) AS n, min(created_at), max(created_at) FROM captures WHERE "+col+
-		" <> '' AND created_at >= ? AND created_at < ? GROUP BY "+col+" ORDER BY n DESC, "+col+" ASC LIMIT ?",
+	rows, err := db.r.QueryContext(ctx, "SELECT "+text+", x.n, x.f, x.l FROM (SELECT "+col+" AS id, count(*) AS n, min(created_at) AS f, max(created_at) AS l FROM captures WHERE "+col+
+		" IS NOT NULL AND created_at >= ? AND created_at < ? GROUP BY "+col+") x JOIN dict d ON d.id = x.id WHERE "+text+" <> '' ORDER BY x.n DESC, "+text+" ASC LIMIT ?",
 		since, until, model.ClampLimit(limit, 20))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: top fingerprints: %w", err)
@@ -501,8 +643,8 @@ func (db *DB) TopFingerprints(ctx context.Context, kind model.FingerprintKind, w
 // TopUserAgents implements model.Store.
 func (db *DB) TopUserAgents(ctx context.Context, w model.TimeWindow, limit int) ([]model.UserAgentCount, error) {
 	since, until := windowBounds(w)
-	rows, err := db.r.QueryContext(ctx, "SELECT user_agent, count(*) AS n FROM captures WHERE user_agent <> '' AND created_at >= ? AND created_at < ? "+
-		"GROUP BY user_agent ORDER BY n DESC, user_agent ASC LIMIT ?", since, until, model.ClampLimit(limit, 20))
+	rows, err := db.r.QueryContext(ctx, "SELECT d.value, x.n FROM (SELECT user_agent AS id, count(*) AS n FROM requests WHERE user_agent IS NOT NULL AND created_at >= ? AND created_at < ? "+
+		"GROUP BY user_agent) x JOIN dict d ON d.id = x.id WHERE d.value <> '' ORDER BY x.n DESC, d.value ASC LIMIT ?", since, until, model.ClampLimit(limit, 20))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: top user agents: %w", err)
 	}
@@ -638,12 +780,12 @@ func (db *DB) DeleteProfile(ctx context.Context, name string) error {
 // visit is not settled), drops the judged ones by primary key, then reads each
 // candidate's first and last capture through captures_visit_key_idx.
 const pendingSQL = `WITH cand AS (
-	SELECT DISTINCT n.visit_key FROM captures n
+	SELECT DISTINCT n.visit_key FROM requests n
 	WHERE n.created_at >= ? AND n.created_at < ? AND n.initiator = 'navigate' AND n.visit_key <> ''
 		AND NOT EXISTS (SELECT 1 FROM visit_verdicts v WHERE v.visit_key = n.visit_key)
 )
 SELECT c.visit_key, min(c.created_at), max(c.created_at)
-FROM cand JOIN captures c ON c.visit_key = cand.visit_key AND c.visit_key <> ''
+FROM cand JOIN requests c ON c.visit_key = cand.visit_key AND c.visit_key <> ''
 GROUP BY c.visit_key
 HAVING max(c.created_at) < ?
 ORDER BY min(c.created_at), c.visit_key
@@ -718,7 +860,7 @@ func (db *DB) PutVisitVerdicts(ctx context.Context, vs []model.VisitVerdict) err
 	for i := range norm {
 		v := &norm[i]
 		if _, err := stmt.ExecContext(ctx, v.VisitKey, v.SeenAt.UnixMicro(), v.EvaluatedAt.UnixMicro(), v.ClientIP, v.UserAgent,
-			v.BrowserKey, v.WireKey, v.Accepted, v.Reason, nullText(v.Details), string(model.EncodeIDs(v.CaptureIDs)), nullText(v.Profile)); err != nil {
+			v.BrowserKey, v.WireKey, v.Accepted, v.Reason, nullText(string(v.Details)), string(model.EncodeIDs(v.CaptureIDs)), nullText(string(v.Profile))); err != nil {
 			return fmt.Errorf("sqlite: storing visit verdict %s: %w", v.VisitKey, classify(err))
 		}
 	}
@@ -793,22 +935,37 @@ func (db *DB) WireGroups(ctx context.Context) ([]model.WireGroup, error) {
 	return out, nil
 }
 
-// DeleteCapturesBefore implements model.Store: captures first, then the refused
-// verdicts; the count is the sum of both.
+// DeleteCapturesBefore implements model.Store: requests first, then the
+// connections left without requests, the refused verdicts, and the dictionary
+// entries no writer used since model.DictRetentionSlack before the cutoff;
+// the count is the requests and verdicts deleted.
 func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
-	for _, del := range []struct{ what, query string }{
-		{"old captures", "DELETE FROM captures WHERE rowid IN (SELECT rowid FROM captures WHERE created_at < ? LIMIT ?)"},
-		{"old refused verdicts", "DELETE FROM visit_verdicts WHERE rowid IN (SELECT rowid FROM visit_verdicts WHERE accepted = 0 AND seen_at < ? LIMIT ?)"},
+	for _, del := range []struct {
+		what, query string
+		counted     bool
+		cutoff      int64
+	}{
+		{"old captures", "DELETE FROM requests WHERE rowid IN (SELECT rowid FROM requests WHERE created_at < ? LIMIT ?)", true, cutoff.UnixMicro()},
+		{"old connections", "DELETE FROM connections WHERE id IN (SELECT c.id FROM connections c WHERE c.created_at < ? " +
+			"AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.conn_id = c.id) LIMIT ?)", false, cutoff.UnixMicro()},
+		{"old refused verdicts", "DELETE FROM visit_verdicts WHERE rowid IN (SELECT rowid FROM visit_verdicts WHERE accepted = 0 AND seen_at < ? LIMIT ?)", true, cutoff.UnixMicro()},
+		{"unused dictionary entries", "DELETE FROM dict WHERE id IN (SELECT id FROM dict WHERE last_seen < ? LIMIT ?)", false, cutoff.Add(-model.DictRetentionSlack).UnixMicro()},
 	} {
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("sqlite: deleting %s: %w", del.what, err)
 			}
-			n, err := db.deleteChunk(ctx, del.what, del.query, cutoff.UnixMicro())
-			total += n
+			n, err := db.deleteChunk(ctx, del.what, del.query, del.cutoff)
+			if del.counted {
+				total += n
+			}
 			if err != nil {
 				return total, err
+			}
+			if n > 0 && !del.counted {
+				// The writers' cache may name what was deleted.
+				db.cache.Forget()
 			}
 			if n < int64(db.opts.DeleteChunk) {
 				break
@@ -840,8 +997,8 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close implements model.Store.
 func (db *DB) Close() error {
 	var errs []error
-	if db.ins != nil {
-		errs = append(errs, db.ins.Close())
+	for _, st := range db.stmts {
+		errs = append(errs, st.Close())
 	}
 	if db.r != db.w {
 		errs = append(errs, db.r.Close())
