@@ -275,13 +275,18 @@ func (db *DB) stmt(ctx context.Context, table string, cols []string, rows int, c
 	return st, nil
 }
 
+// prepare prepares every insert insertRows uses: for each table one
+// statement per power of two up to insertChunk (a transaction holds the only
+// write connection, so nothing can be prepared while one is open).
 func (db *DB) prepare(ctx context.Context) error {
 	for _, t := range []struct {
 		table, conflict string
 		cols            []string
 	}{{"dict", dictConflict, dictCols}, {"connections", connConflict, connCols}, {"requests", requestConflict, requestCols}} {
-		if _, err := db.stmt(ctx, t.table, t.cols, insertChunk, t.conflict); err != nil {
-			return err
+		for rows := insertChunk; rows >= 1; rows /= 2 {
+			if _, err := db.stmt(ctx, t.table, t.cols, rows, t.conflict); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -420,11 +425,15 @@ func (db *DB) insertSplit(ctx context.Context, tx *sql.Tx, now time.Time) (int64
 // row i's values with appendRow, and returns the rows inserted. db.wmu held.
 func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, conflict string, n int, appendRow func([]any, int) []any) (int64, error) {
 	var total int64
-	for start := 0; start < n; start += insertChunk {
-		end := min(start+insertChunk, n)
-		st, err := db.stmt(ctx, table, cols, end-start, conflict)
-		if err != nil {
-			return 0, err
+	for start := 0; start < n; {
+		size := insertChunk
+		for size > n-start {
+			size /= 2
+		}
+		end := start + size
+		st := db.stmts[stmtKey{table, size}]
+		if st == nil {
+			return 0, fmt.Errorf("sqlite: inserting into %s: no prepared statement for %d rows", table, size)
 		}
 		args := db.args[:0]
 		for i := start; i < end; i++ {
@@ -437,6 +446,7 @@ func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, table string, cols []s
 		}
 		k, _ := res.RowsAffected()
 		total += k
+		start = end
 	}
 	return total, nil
 }
