@@ -250,11 +250,16 @@ func (g *Generator) Batch(n int) []model.Capture {
 // KeepAlive returns n requests of first's connection as fpserver captures them
 // on a keep-alive connection: each repeats first's ClientHello, TLS summary, TLS
 // and HTTP/2 fingerprints and headers, with its own ID, time (step apart after
-// first's) and path.
+// first's), path and HTTP/2 stream, and all name one ConnID (first's ID, when
+// first has none).
 func KeepAlive(first model.Capture, n int, step time.Duration) []model.Capture {
 	out := make([]model.Capture, n)
+	if first.ConnID == "" {
+		first.ConnID = "conn-" + first.ID
+	}
 	for i := range out {
 		c := first
+		c.StreamID = uint32(2*i + 1)
 		c.CreatedAt = first.CreatedAt.Add(time.Duration(i) * step)
 		c.ID = model.NewCaptureID(c.CreatedAt)
 		c.Path = fmt.Sprintf("/api/clean?n=%d", i)
