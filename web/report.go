@@ -66,6 +66,9 @@ type report struct {
 	visitKey string
 	// tlsInfo is the live connection's handshake, nil for stored reports.
 	tlsInfo *capture.TLSInfo
+	// connID names the live connection (capture.Request.ConnID): the
+	// captures of one connection share its stored connection row.
+	connID string
 }
 
 // tlsReport is the "tls" object: the ClientHello's own display JSON
@@ -240,6 +243,7 @@ func liveReport(r *http.Request, rc *capture.Request, id string, now time.Time, 
 		return rep
 	}
 	rep.Complete = rc.Matched
+	rep.connID = rc.ConnID
 	rep.HTTP.Headers = rc.Headers
 	if rep.HTTP.Headers == nil {
 		rep.HTTP.Headers = []fingerprint.Header{}
@@ -352,6 +356,7 @@ func shortTLSVersion(name string) string {
 func (rep *report) toCapture() (store.Capture, error) {
 	c := store.Capture{
 		ID:              rep.CaptureID,
+		ConnID:          rep.connID,
 		CreatedAt:       rep.CreatedAt,
 		VisitKey:        rep.visitKey,
 		Initiator:       rep.Initiator,
@@ -394,7 +399,12 @@ func (rep *report) toCapture() (store.Capture, error) {
 		c.TLSSummary = b
 	}
 	if rep.HTTP.H2 != nil {
-		b, err := json.Marshal(rep.HTTP.H2)
+		// The stream is stored in its own column, so the document is the same
+		// for every request of a connection with the same HEADERS priority
+		// and is stored once.
+		h2 := *rep.HTTP.H2
+		c.StreamID, h2.StreamID = h2.StreamID, 0
+		b, err := json.Marshal(&h2)
 		if err != nil {
 			return store.Capture{}, fmt.Errorf("web: encoding HTTP/2 summary: %w", err)
 		}
@@ -467,6 +477,9 @@ func storedReport(c store.Capture) (*report, error) {
 		h2.Settings = nonNil(h2.Settings)
 		h2.PriorityFrames = nonNil(h2.PriorityFrames)
 		h2.PseudoOrder = nonNil(h2.PseudoOrder)
+		if c.StreamID != 0 {
+			h2.StreamID = c.StreamID
+		}
 		rep.HTTP.H2 = &h2
 	}
 	return rep, nil

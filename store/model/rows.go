@@ -33,15 +33,15 @@ import (
 // Dictionary entry kinds. A kind is part of every DictID, so equal texts of
 // different kinds are different entries.
 const (
-	DictJA3         = "ja3"          // value JA3, hash JA3Hash; keyed by the hash
-	DictJA3N        = "ja3n"         // value JA3N, hash JA3NHash; keyed by the hash
+	DictJA3         = "ja3"          // value JA3, hash JA3Hash; keyed by both (HashedID)
+	DictJA3N        = "ja3n"         // value JA3N, hash JA3NHash; keyed by both
 	DictJA4         = "ja4"          // value JA4; keyed by the value
 	DictJA4R        = "ja4_r"        // value JA4_r; keyed by the value
 	DictJA4O        = "ja4_o"        // value JA4_o; keyed by the value
 	DictJA4RO       = "ja4_ro"       // value JA4_ro; keyed by the value
-	DictPeetPrint   = "peetprint"    // value PeetPrint, hash PeetPrintHash; keyed by the hash
-	DictAkamai      = "akamai"       // value Akamai, hash AkamaiHash; keyed by the hash
-	DictHeaderOrder = "header_order" // value HeaderOrder, hash HeaderOrderHash; keyed by the hash
+	DictPeetPrint   = "peetprint"    // value PeetPrint, hash PeetPrintHash; keyed by both
+	DictAkamai      = "akamai"       // value Akamai, hash AkamaiHash; keyed by both
+	DictHeaderOrder = "header_order" // value HeaderOrder, hash HeaderOrderHash; keyed by both
 	DictUserAgent   = "user_agent"
 	DictHost        = "host"
 	DictNames       = "header_names"  // JSON array of header names in wire order
@@ -84,9 +84,28 @@ func KindDict(k FingerprintKind) string {
 	return ""
 }
 
-// LookupID is the DictID of a lookup of hash as kind k (the value stored in
-// the referencing column).
-func LookupID(k FingerprintKind, hash string) int64 { return DictID(KindDict(k), hash) }
+// HashedID is the DictID of a hashed fingerprint (JA3, JA3N, PeetPrint,
+// Akamai, header order): keyed by its hash and its text together, so a
+// capture whose text does not match its hash (nothing fpserver computes, but
+// a store keeps what it is given) is stored exactly too. Lookups by hash go
+// through the dict's hash index (HashedLookup).
+func HashedID(kind, hash, value string) int64 {
+	var d xxhash.Digest
+	d.Reset()
+	writeLenPrefixed(&d, kind)
+	writeLenPrefixed(&d, hash)
+	writeLenPrefixed(&d, value)
+	return finishID(&d)
+}
+
+// HashedLookup reports whether the fingerprints of kind k are keyed by their
+// hash (HashedID: looked up through dict.hash) rather than by their text
+// (DictID(KindDict(k), text): looked up by ID).
+func HashedLookup(k FingerprintKind) bool { return k != KindJA4 && k != KindJA4R }
+
+// LookupID is the DictID of a lookup of text as kind k, for the kinds keyed
+// by their text (HashedLookup false).
+func LookupID(k FingerprintKind, text string) int64 { return DictID(KindDict(k), text) }
 
 func writeLenPrefixed(d *xxhash.Digest, s string) {
 	var b [binary.MaxVarintLen64]byte
@@ -225,10 +244,12 @@ func (s *Split) Add(c *Capture, now time.Time) error {
 		return id
 	}
 	hashed := func(kind, value, hash string) int64 {
-		if hash == "" {
-			return ref(kind, value, value, "")
+		if hash == "" && value == "" {
+			return 0
 		}
-		return ref(kind, hash, value, hash)
+		id := HashedID(kind, hash, value)
+		s.need(id, kind, value, hash, now)
+		return id
 	}
 	connID := ConnIDOf(c)
 	if !s.cache.fresh(connID, now) {

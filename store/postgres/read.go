@@ -117,25 +117,47 @@ func dictText(k model.FingerprintKind) string {
 	return "hash"
 }
 
+// dictIDs returns the dictionary entries matching hash as kind k: the one
+// entry keyed by the text for JA4 and JA4_r, the entries with that hash
+// (usually one) for the hashed kinds.
+func (db *DB) dictIDs(ctx context.Context, k model.FingerprintKind, hash string) ([]int64, error) {
+	var rows pgx.Rows
+	var err error
+	if model.HashedLookup(k) {
+		rows, err = db.pool.Query(ctx, "SELECT id FROM dict WHERE hash = $1 AND hash <> '' AND kind = $2 ORDER BY id", hash, model.KindDict(k))
+	} else {
+		rows, err = db.pool.Query(ctx, "SELECT id FROM dict WHERE id = $1 AND value = $2 AND kind = $3", model.LookupID(k, hash), hash, model.KindDict(k))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
 // resolveKind returns q.Kind, or the first kind (in model.Kinds order) with a
-// capture matching q.Hash, and the dictionary reference matching it;
-// ErrNotFound when none matches. A lookup is by dictionary ID (a hash of the
-// kind and the text), so its cost does not depend on the text's length.
-func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, int64, error) {
+// capture matching q.Hash, and the dictionary entries matching it;
+// ErrNotFound when none matches. The lookup goes through dict (by ID, or by
+// its hash index), so its cost does not depend on the text's length.
+func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, []int64, error) {
+	var ids []int64
 	k, err := model.ResolveKind(ctx, q, func(ctx context.Context, col, hash string) (bool, error) {
 		kind := model.FingerprintKind(col)
+		var err error
+		if ids, err = db.dictIDs(ctx, kind, hash); err != nil || len(ids) == 0 {
+			return false, err
+		}
 		var one int
-		err := db.pool.QueryRow(ctx, "SELECT 1 FROM dict d WHERE d.id = $1 AND d."+dictText(kind)+" = $2 AND d.kind = $3 AND EXISTS (SELECT 1 FROM captures WHERE "+
-			refCol(kind)+" = d.id)", model.LookupID(kind, hash), hash, model.KindDict(kind)).Scan(&one)
+		err = db.pool.QueryRow(ctx, "SELECT 1 FROM captures WHERE "+refCol(kind)+" = ANY($1) LIMIT 1", ids).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil
 		}
 		return err == nil, err
 	})
 	if err != nil {
-		return "", 0, fmt.Errorf("postgres: %w", err)
+		return "", nil, fmt.Errorf("postgres: %w", err)
 	}
-	return k, model.LookupID(k, q.Hash), nil
+	// ids are those of the last probe, the one that matched.
+	return k, ids, nil
 }
 
 // CapturesByFingerprint implements model.Store.
@@ -144,12 +166,12 @@ func (db *DB) CapturesByFingerprint(ctx context.Context, q model.FingerprintQuer
 	if err != nil {
 		return nil, "", fmt.Errorf("postgres: captures by fingerprint: %w", err)
 	}
-	k, ref, err := db.resolveKind(ctx, q)
+	k, ids, err := db.resolveKind(ctx, q)
 	if err != nil {
 		return nil, "", err
 	}
-	query := selectCaptures + "WHERE " + refCol(k) + " = $1 "
-	args := []any{ref, q.Limit}
+	query := selectCaptures + "WHERE " + refCol(k) + " = ANY($1) "
+	args := []any{ids, q.Limit}
 	if !q.Before.IsZero() {
 		query += "AND created_at < $3 "
 		args = append(args, q.Before)
@@ -168,7 +190,7 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 	if err != nil {
 		return model.FingerprintStats{}, fmt.Errorf("postgres: fingerprint stats: %w", err)
 	}
-	k, ref, err := db.resolveKind(ctx, q)
+	k, ids, err := db.resolveKind(ctx, q)
 	if err != nil {
 		return model.FingerprintStats{}, err
 	}
@@ -176,7 +198,7 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 	st := model.FingerprintStats{Kind: k, Hash: q.Hash}
 	var first, last *time.Time
 	err = db.pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT NULLIF(visit_key, '')), min(created_at), max(created_at) FROM captures WHERE "+
-		col+" = $1", ref).Scan(&st.Count, &st.Visits, &first, &last)
+		col+" = ANY($1)", ids).Scan(&st.Count, &st.Visits, &first, &last)
 	if err != nil {
 		return st, fmt.Errorf("postgres: fingerprint stats: %w", err)
 	}
@@ -185,7 +207,7 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 	}
 	st.FirstSeen, st.LastSeen = first.UTC(), last.UTC()
 	rows, err := db.pool.Query(ctx, "SELECT d.value, x.n FROM (SELECT user_agent_ref AS id, count(*) AS n FROM captures WHERE "+col+
-		` = $1 AND user_agent_ref IS NOT NULL GROUP BY user_agent_ref) x JOIN dict d ON d.id = x.id WHERE d.value <> '' ORDER BY x.n DESC, d.value COLLATE "C" LIMIT $2`, ref, q.Limit)
+		` = ANY($1) AND user_agent_ref IS NOT NULL GROUP BY user_agent_ref) x JOIN dict d ON d.id = x.id WHERE d.value <> '' ORDER BY x.n DESC, d.value COLLATE "C" LIMIT $2`, ids, q.Limit)
 	if err != nil {
 		return st, fmt.Errorf("postgres: fingerprint stats: user agents: %w", err)
 	}

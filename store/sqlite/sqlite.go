@@ -523,24 +523,66 @@ func dictText(k model.FingerprintKind) string {
 	return "hash"
 }
 
+// dictIDs returns the dictionary entries matching hash as kind k: the one
+// entry keyed by the text for JA4 and JA4_r, the entries with that hash
+// (usually one) for the hashed kinds.
+func (db *DB) dictIDs(ctx context.Context, k model.FingerprintKind, hash string) ([]int64, error) {
+	var rows *sql.Rows
+	var err error
+	if model.HashedLookup(k) {
+		rows, err = db.r.QueryContext(ctx, "SELECT id FROM dict WHERE hash = ? AND hash <> '' AND kind = ? ORDER BY id", hash, model.KindDict(k))
+	} else {
+		rows, err = db.r.QueryContext(ctx, "SELECT id FROM dict WHERE id = ? AND value = ? AND kind = ?", model.LookupID(k, hash), hash, model.KindDict(k))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// refMatch is the predicate "the reference column of k is one of ids" and
+// its arguments.
+func refMatch(k model.FingerprintKind, ids []int64) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return refCol(k) + " IN (" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")", args
+}
+
 // resolveKind returns q.Kind, or the first kind (in model.Kinds order) with a
-// capture matching q.Hash, and the dictionary reference matching it;
+// capture matching q.Hash, and the dictionary entries matching it;
 // ErrNotFound when none matches.
-func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, int64, error) {
+func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.FingerprintKind, []int64, error) {
+	var ids []int64
 	k, err := model.ResolveKind(ctx, q, func(ctx context.Context, col, hash string) (bool, error) {
 		kind := model.FingerprintKind(col)
+		var err error
+		if ids, err = db.dictIDs(ctx, kind, hash); err != nil || len(ids) == 0 {
+			return false, err
+		}
+		pred, args := refMatch(kind, ids)
 		var one int
-		err := db.r.QueryRowContext(ctx, "SELECT 1 FROM dict d WHERE d.id = ? AND d."+dictText(kind)+" = ? AND d.kind = ? AND EXISTS (SELECT 1 FROM captures WHERE "+
-			refCol(kind)+" = d.id)", model.LookupID(kind, hash), hash, model.KindDict(kind)).Scan(&one)
+		err = db.r.QueryRowContext(ctx, "SELECT 1 FROM captures WHERE "+pred+" LIMIT 1", args...).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil
 		}
 		return err == nil, err
 	})
 	if err != nil {
-		return "", 0, fmt.Errorf("sqlite: %w", err)
+		return "", nil, fmt.Errorf("sqlite: %w", err)
 	}
-	return k, model.LookupID(k, q.Hash), nil
+	// ids are those of the last probe, the one that matched.
+	return k, ids, nil
 }
 
 // CapturesByFingerprint implements model.Store.
@@ -549,7 +591,7 @@ func (db *DB) CapturesByFingerprint(ctx context.Context, q model.FingerprintQuer
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: captures by fingerprint: %w", err)
 	}
-	k, ref, err := db.resolveKind(ctx, q)
+	k, ids, err := db.resolveKind(ctx, q)
 	if err != nil {
 		return nil, "", err
 	}
@@ -557,9 +599,10 @@ func (db *DB) CapturesByFingerprint(ctx context.Context, q model.FingerprintQuer
 	if !q.Before.IsZero() {
 		before = q.Before.UnixMicro()
 	}
+	pred, args := refMatch(k, ids)
 	cs, err := db.queryCaptures(ctx, "captures by fingerprint",
-		selectCaptures+"WHERE "+refCol(k)+" = ? AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?",
-		ref, before, q.Limit)
+		selectCaptures+"WHERE "+pred+" AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?",
+		append(args, before, q.Limit)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -572,15 +615,15 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 	if err != nil {
 		return model.FingerprintStats{}, fmt.Errorf("sqlite: fingerprint stats: %w", err)
 	}
-	k, ref, err := db.resolveKind(ctx, q)
+	k, ids, err := db.resolveKind(ctx, q)
 	if err != nil {
 		return model.FingerprintStats{}, err
 	}
-	col := refCol(k)
+	pred, args := refMatch(k, ids)
 	st := model.FingerprintStats{Kind: k, Hash: q.Hash}
 	var first, last sql.NullInt64
 	err = db.r.QueryRowContext(ctx, "SELECT count(*), count(DISTINCT NULLIF(visit_key, '')), min(created_at), max(created_at) FROM captures WHERE "+
-		col+" = ?", ref).Scan(&st.Count, &st.Visits, &first, &last)
+		pred, args...).Scan(&st.Count, &st.Visits, &first, &last)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: fingerprint stats: %w", err)
 	}
@@ -588,8 +631,8 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 		return st, fmt.Errorf("sqlite: fingerprint %q: %w", q.Hash, model.ErrNotFound)
 	}
 	st.FirstSeen, st.LastSeen = fromMicros(first.Int64), fromMicros(last.Int64)
-	rows, err := db.r.QueryContext(ctx, "SELECT d.value, x.n FROM (SELECT user_agent_ref AS id, count(*) AS n FROM captures WHERE "+col+
-		" = ? AND user_agent_ref IS NOT NULL GROUP BY user_agent_ref) x JOIN dict d ON d.id = x.id WHERE d.value <> '' ORDER BY x.n DESC, d.value ASC LIMIT ?", ref, q.Limit)
+	rows, err := db.r.QueryContext(ctx, "SELECT d.value, x.n FROM (SELECT user_agent_ref AS id, count(*) AS n FROM captures WHERE "+pred+
+		" AND user_agent_ref IS NOT NULL GROUP BY user_agent_ref) x JOIN dict d ON d.id = x.id WHERE d.value <> '' ORDER BY x.n DESC, d.value ASC LIMIT ?", append(args, q.Limit)...)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: fingerprint stats: user agents: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 const (
 	// DropQueueFull: Offer found the in-memory queue full.
 	DropQueueFull = "queue_full"
-	// DropInvalid: Offer was given a capture failing model.Capture.Validate.
+	// DropInvalid: Offer was given a capture failing model.Capture.ValidateFields.
 	DropInvalid = "invalid"
 	// DropClosed: Offer was called after Close.
 	DropClosed = "closed"

@@ -51,6 +51,15 @@ type Inserter interface {
 	InsertCaptures(ctx context.Context, batch []model.Capture) (int64, error)
 }
 
+// ValidatedInserter is implemented by stores that can skip the per-field
+// checks of captures already validated (both backends do): the writer checks
+// every capture with model.Capture.ValidateFields when it is offered and
+// passes batches from its queue to InsertValidated, so a capture is validated
+// once. Batches read back from the spool go through InsertCaptures.
+type ValidatedInserter interface {
+	InsertValidated(ctx context.Context, batch []model.Capture) (int64, error)
+}
+
 // Config configures a Writer. Store is required; zero values get the defaults
 // documented on each field.
 type Config struct {
@@ -289,7 +298,7 @@ func (e *DropError) DropReason() string { return e.Reason }
 // Queue is Offer returning why a capture was dropped: nil when it was queued
 // (not yet stored: it may still be dropped later, see Offer), else a *DropError.
 func (w *Writer) Queue(c model.Capture) error {
-	if err := c.Validate(); err != nil {
+	if err := c.ValidateFields(); err != nil {
 		w.m.dropped.WithLabelValues(DropInvalid).Inc()
 		return &DropError{Reason: DropInvalid, Err: err}
 	}
@@ -640,7 +649,13 @@ func (w *Writer) insertOnce(batch []model.Capture, source string) error {
 	ctx, cancel := context.WithTimeout(w.abortCtx, w.cfg.InsertTimeout)
 	defer cancel()
 	start := w.cfg.Clock.Now()
-	n, err := w.cfg.Store.InsertCaptures(ctx, batch)
+	var n int64
+	var err error
+	if vi, ok := w.cfg.Store.(ValidatedInserter); ok && source != "spool" {
+		n, err = vi.InsertValidated(ctx, batch)
+	} else {
+		n, err = w.cfg.Store.InsertCaptures(ctx, batch)
+	}
 	elapsed := w.cfg.Clock.Now().Sub(start).Seconds()
 	w.progress(err)
 	if err != nil {

@@ -37,6 +37,9 @@ CREATE TABLE dict (
 	last_seen timestamptz NOT NULL
 );
 CREATE INDEX dict_last_seen_idx ON dict (last_seen);
+-- Lookups of the hashed kinds (JA3, JA3N, PeetPrint, Akamai, header order) by
+-- hash; hashes are fixed-length (model.Capture.ValidateFields bounds them).
+CREATE INDEX dict_hash_idx ON dict (hash) WHERE hash <> '';
 
 CREATE TABLE connections (
 	id           bigint PRIMARY KEY,

@@ -30,6 +30,9 @@ CREATE TABLE dict (
 	last_seen INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX dict_last_seen_idx ON dict (last_seen);
+-- Lookups of the hashed kinds (JA3, JA3N, PeetPrint, Akamai, header order) by
+-- hash; hashes are fixed-length (model.Capture.ValidateFields bounds them).
+CREATE INDEX dict_hash_idx ON dict (hash) WHERE hash <> '';
 
 CREATE TABLE connections (
 	id           INTEGER PRIMARY KEY,

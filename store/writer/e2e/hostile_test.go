@@ -122,7 +122,7 @@ func TestHostileCaptures(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "ALTER TABLE captures ADD CONSTRAINT test_refused CHECK (user_agent <> 'refused-by-check')"); err != nil {
+		if _, err := conn.Exec(ctx, "ALTER TABLE dict ADD CONSTRAINT test_refused CHECK (value <> 'refused-by-check')"); err != nil {
 			t.Fatal(err)
 		}
 		runHostile(ctx, t, db, true)
