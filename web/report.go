@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/guanaco-fp/guanaco/capture"
@@ -126,7 +127,27 @@ type memoKey int
 const (
 	memoTLSReport memoKey = iota
 	memoTLSSummary
+	memoH2Doc
 )
+
+// h2DocKey identifies a stored HTTP/2 document within a connection: the
+// Akamai text covers the connection's SETTINGS, WINDOW_UPDATE, PRIORITY
+// frames and the request's pseudo-header order; the HEADERS priority (its
+// stream ID removed) is the rest.
+type h2DocKey struct {
+	akamai  string
+	prio    fingerprint.H2Priority
+	hasPrio bool
+}
+
+// h2DocMemo caches the last stored HTTP/2 document of a connection (one
+// entry, so a client varying its priorities cannot grow it).
+type h2DocMemo struct {
+	mu  sync.Mutex
+	key h2DocKey
+	doc memoJSON
+	set bool
+}
 
 // memoJSON is a cached encoding or the error that prevented it.
 type memoJSON struct {
@@ -399,18 +420,46 @@ func (rep *report) toCapture() (store.Capture, error) {
 		c.TLSSummary = b
 	}
 	if rep.HTTP.H2 != nil {
-		// The stream is stored in its own column, so the document is the same
-		// for every request of a connection with the same HEADERS priority
-		// and is stored once.
-		h2 := *rep.HTTP.H2
-		c.StreamID, h2.StreamID = h2.StreamID, 0
-		b, err := json.Marshal(&h2)
+		c.StreamID = rep.HTTP.H2.StreamID
+		b, err := rep.storedH2()
 		if err != nil {
 			return store.Capture{}, fmt.Errorf("web: encoding HTTP/2 summary: %w", err)
 		}
 		c.H2 = b
 	}
 	return c, nil
+}
+
+// storedH2 is the stored HTTP/2 document of the report: its summary with the
+// stream ID (stored in its own column) removed, also from the HEADERS
+// priority, so the document is the same for every request of a connection
+// sent with the same priority and is stored once. The encoding is cached per
+// connection.
+func (rep *report) storedH2() ([]byte, error) {
+	h2 := *rep.HTTP.H2
+	h2.StreamID = 0
+	key := h2DocKey{akamai: h2.Akamai}
+	if p := h2.HeadersPriority; p != nil {
+		cp := *p
+		cp.StreamID = 0
+		h2.HeadersPriority = &cp
+		key.prio, key.hasPrio = cp, true
+	}
+	encode := func() memoJSON {
+		b, err := json.Marshal(&h2)
+		return memoJSON{b, err}
+	}
+	if rep.tlsInfo == nil {
+		m := encode()
+		return m.b, m.err
+	}
+	memo := rep.tlsInfo.Memo(memoH2Doc, func() any { return &h2DocMemo{} }).(*h2DocMemo)
+	memo.mu.Lock()
+	defer memo.mu.Unlock()
+	if !memo.set || memo.key != key {
+		memo.key, memo.doc, memo.set = key, encode(), true
+	}
+	return memo.doc.b, memo.doc.err
 }
 
 // storedTLSSummary is the part of a stored TLS summary not recomputed from
@@ -478,7 +527,11 @@ func storedReport(c store.Capture) (*report, error) {
 		h2.PriorityFrames = nonNil(h2.PriorityFrames)
 		h2.PseudoOrder = nonNil(h2.PseudoOrder)
 		if c.StreamID != 0 {
+			// Stored apart from the document (see storedH2).
 			h2.StreamID = c.StreamID
+			if p := h2.HeadersPriority; p != nil && p.StreamID == 0 {
+				p.StreamID = c.StreamID
+			}
 		}
 		rep.HTTP.H2 = &h2
 	}

@@ -89,16 +89,20 @@ type loadClient struct {
 }
 
 func newLoadClient(addr, path string, newConn bool) *loadClient {
+	return newLoadClientProto(addr, path, newConn, !newConn)
+}
+
+// newLoadClientProto is a load client speaking HTTP/2 (h2) or HTTP/1.1, on a
+// new connection per request (newConn) or on kept-alive connections.
+func newLoadClientProto(addr, path string, newConn, h2 bool) *loadClient {
 	tlsCfg := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"} //nolint:gosec // benchmark against our own self-signed server
-	var rt http.RoundTripper
 	var protos http.Protocols
-	if newConn {
-		protos.SetHTTP1(true)
-		rt = &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: true, Protocols: &protos}
-	} else {
+	if h2 {
 		protos.SetHTTP2(true)
-		rt = &http.Transport{TLSClientConfig: tlsCfg, Protocols: &protos}
+	} else {
+		protos.SetHTTP1(true)
 	}
+	rt := &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: newConn, Protocols: &protos, MaxIdleConnsPerHost: 64}
 	return &loadClient{client: &http.Client{Transport: rt, Timeout: 30 * time.Second}, url: "https://" + addr + path}
 }
 
@@ -166,9 +170,10 @@ func percentile(lat []time.Duration, p float64) time.Duration {
 // the baseline's ("ratio"). Every fpserver request is captured,
 // fingerprinted and queued to the SQLite store, as in production.
 //
-// Two endpoints: /api/clean answers with the fingerprints only, so its ratio
-// is the cost of capture, fingerprinting and queuing (target: at least 0.90
-// for new connections); /api/fingerprint also renders the whole decoded
+// Four ways of connecting (a new connection per request and kept-alive
+// connections, each over HTTP/1.1 and HTTP/2; targets: every ratio at least
+// 0.85, new connections at least 0.92) and two endpoints: /api/clean answers with the fingerprints only, so its ratio
+// is the cost of capture, fingerprinting and queuing; /api/fingerprint also renders the whole decoded
 // handshake as JSON. The baseline answers each with a body of the same size.
 //
 //	go test -run '^$' -bench ServeRatio -benchtime 1x ./cmd/fpserver
@@ -190,12 +195,15 @@ func BenchmarkServeRatio(b *testing.B) {
 	}
 	for _, path := range paths {
 		for _, mode := range []struct {
-			name    string
-			newConn bool
-			workers int
-		}{{"new_connection_h1", true, 8}, {"keepalive_h2", false, 32}} {
+			name        string
+			newConn, h2 bool
+			workers     int
+		}{
+			{"new_connection_h1", true, false, 8}, {"new_connection_h2", true, true, 8},
+			{"keepalive_h1", false, false, 32}, {"keepalive_h2", false, true, 32},
+		} {
 			b.Run(strings.TrimPrefix(path, "/api/")+"/"+mode.name, func(b *testing.B) {
-				fp, plain := newLoadClient(fpAddr, path, mode.newConn), newLoadClient(plainAddr, path, mode.newConn)
+				fp, plain := newLoadClientProto(fpAddr, path, mode.newConn, mode.h2), newLoadClientProto(plainAddr, path, mode.newConn, mode.h2)
 				var fpRPS, plainRPS float64
 				var fpLat, plainLat []time.Duration
 				for i := 0; i < b.N; i++ {

@@ -33,12 +33,13 @@ func BenchmarkStoredBytesPostgres(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := conn.Exec(ctx, "TRUNCATE captures"); err != nil {
+				if _, err := conn.Exec(ctx, "TRUNCATE requests, connections, dict"); err != nil {
 					b.Fatal(err)
 				}
 				size := func() int64 {
 					var s int64
-					if err := conn.QueryRow(ctx, "SELECT pg_total_relation_size('captures')").Scan(&s); err != nil {
+					if err := conn.QueryRow(ctx, `SELECT sum(pg_total_relation_size(relid)) FROM (
+	SELECT relid FROM pg_partition_tree('requests') UNION ALL SELECT 'connections'::regclass UNION ALL SELECT 'dict'::regclass) t`).Scan(&s); err != nil {
 						b.Fatal(err)
 					}
 					return s
