@@ -31,8 +31,6 @@ const (
 	partitionAhead = 2
 )
 
-const day = 24 * time.Hour
-
 func dayOf(t time.Time) int64 { return t.Unix() / 86400 }
 
 func dayStart(d int64) time.Time { return time.Unix(d*86400, 0).UTC() }
