@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/guanaco-fp/guanaco/internal/testenv"
 )
 
@@ -148,43 +146,34 @@ func openIdle(addr string, h1, h2 int) ([]io.Closer, error) {
 }
 
 func openOne(addr string, useH2 bool) (io.Closer, error) {
-	proto := "http/1.1"
+	var protos http.Protocols
 	if useH2 {
-		proto = "h2"
+		protos.SetHTTP2(true)
+	} else {
+		protos.SetHTTP1(true)
 	}
-	tc, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{proto}}) //nolint:gosec // our own self-signed server
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"}, Protocols: &protos} //nolint:gosec // our own self-signed server
+	cc, err := tr.NewClientConn(context.Background(), "https", addr)
 	if err != nil {
 		return nil, err
 	}
 	req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/api/clean", nil)
-	var resp *http.Response
-	if useH2 {
-		cc, err := (&http2.Transport{}).NewClientConn(tc)
-		if err != nil {
-			tc.Close()
-			return nil, err
-		}
-		if resp, err = cc.RoundTrip(req); err != nil {
-			tc.Close()
-			return nil, err
-		}
-	} else {
-		if err := req.Write(tc); err != nil {
-			tc.Close()
-			return nil, err
-		}
-		if resp, err = http.ReadResponse(bufio.NewReader(tc), req); err != nil {
-			tc.Close()
-			return nil, err
-		}
+	resp, err := cc.RoundTrip(req)
+	if err != nil {
+		cc.Close()
+		return nil, err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		tc.Close()
+		cc.Close()
 		return nil, fmt.Errorf("status %s", resp.Status)
 	}
-	return tc, nil
+	if got := resp.ProtoMajor; got != map[bool]int{true: 2, false: 1}[useH2] {
+		cc.Close()
+		return nil, fmt.Errorf("HTTP/%d, want HTTP/2 %v", got, useH2)
+	}
+	return cc, nil
 }
 
 // saveHeapProfile writes the heap profile served at url to path.
