@@ -119,6 +119,25 @@ type tlsSummary struct {
 	SupportedGroups []uint16      `json:"supported_groups"`
 	SigAlgs         []uint16      `json:"signature_algorithms"`
 	Negotiated      tlsNegotiated `json:"negotiated"`
+	// Truncated names the lists cut to maxSummaryList entries (and ALPN
+	// protocols cut to maxSummaryList): the raw hello, stored once per
+	// connection, keeps them whole.
+	Truncated []string `json:"truncated,omitempty"`
+}
+
+// maxSummaryList bounds each list of the stored TLS summary. Real clients
+// send a few dozen entries at most; a hello can carry tens of thousands
+// (a 64 KB cipher list), and the summary is stored with every connection.
+const maxSummaryList = 256
+
+// capList returns s cut to maxSummaryList entries, recording name in
+// *truncated when it was cut.
+func capList[T any](s []T, name string, truncated *[]string) []T {
+	if len(s) <= maxSummaryList {
+		return s
+	}
+	*truncated = append(*truncated, name)
+	return s[:maxSummaryList]
 }
 
 // memoKey names the per-connection values web caches in capture.TLSInfo.
@@ -181,14 +200,16 @@ func connTLS(t *capture.TLSInfo) *tlsReport {
 // the report came from one.
 func (t *tlsReport) summaryJSON(info *capture.TLSInfo) ([]byte, error) {
 	build := func() any {
+		var cut []string
 		s := tlsSummary{
-			SNI: t.SNI, ALPN: t.ALPN, Negotiated: t.Negotiated,
+			SNI: t.SNI, ALPN: capList(t.ALPN, "alpn", &cut), Negotiated: t.Negotiated,
 			MaxVersion:      fmt.Sprintf("0x%04x", t.ClientHello.MaxVersion()),
-			CipherSuites:    t.ClientHello.CipherSuites,
-			Extensions:      t.ClientHello.ExtensionTypes(),
-			SupportedGroups: t.ClientHello.SupportedGroups(),
-			SigAlgs:         t.ClientHello.SignatureAlgorithms(),
+			CipherSuites:    capList(t.ClientHello.CipherSuites, "cipher_suites", &cut),
+			Extensions:      capList(t.ClientHello.ExtensionTypes(), "extensions", &cut),
+			SupportedGroups: capList(t.ClientHello.SupportedGroups(), "supported_groups", &cut),
+			SigAlgs:         capList(t.ClientHello.SignatureAlgorithms(), "signature_algorithms", &cut),
 		}
+		s.Truncated = cut
 		b, err := json.Marshal(s)
 		return memoJSON{b, err}
 	}
