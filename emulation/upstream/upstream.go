@@ -36,6 +36,17 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // to failures reaching the proxy, which keep the dial error.
 var ErrProxy = errors.New("upstream proxy")
 
+// ReachError is a failure to reach the upstream proxy itself (its name
+// did not resolve, the egress policy refused it, it did not answer). It
+// wraps the dial's error.
+type ReachError struct {
+	Proxy string // the proxy's Name
+	Err   error
+}
+
+func (e *ReachError) Error() string { return "reaching proxy " + e.Proxy + ": " + e.Err.Error() }
+func (e *ReachError) Unwrap() error { return e.Err }
+
 // Proxy is one parsed upstream proxy.
 type Proxy struct {
 	// Name labels the proxy in logs and connection pools: the label of a
@@ -91,6 +102,14 @@ func (p *Proxy) Dialer(base DialFunc) DialFunc {
 	if base == nil {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 		base = d.DialContext
+	}
+	inner := base
+	base = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := inner(ctx, network, addr)
+		if err != nil {
+			return nil, &ReachError{Proxy: p.Name, Err: err}
+		}
+		return c, nil
 	}
 	if p.URL.Scheme == "socks5" || p.URL.Scheme == "socks5h" {
 		return p.socksDialer(base)
@@ -151,7 +170,7 @@ func isPlainError(err error) bool {
 func (p *Proxy) dialConnect(ctx context.Context, base DialFunc, addr string) (net.Conn, error) {
 	nc, err := base(ctx, "tcp", p.Addr())
 	if err != nil {
-		return nil, fmt.Errorf("upstream: reaching proxy %s: %w", p.Name, err)
+		return nil, fmt.Errorf("upstream: %w", err)
 	}
 	if p.URL.Scheme == "https" {
 		tc := tls.Client(nc, &tls.Config{ServerName: p.URL.Hostname(), RootCAs: p.RootCAs, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})

@@ -138,7 +138,12 @@ func TestProxyUnreachable(t *testing.T) {
 		t.Fatalf("unreachable proxy: err %v, want a dial error that is not ErrProxy", err)
 	}
 	var op *net.OpError
-	if !errors.As(err, &op) {
-		t.Errorf("err %v does not keep the dial error", err)
+	var re *upstream.ReachError
+	if !errors.As(err, &op) || !errors.As(err, &re) {
+		t.Errorf("err %v is not a ReachError keeping the dial error", err)
+	}
+	p, _ = upstream.Parse("socks5://" + addr)
+	if err := roundTrip(t, p.Dialer(nil), "example.com:443"); !errors.As(err, &re) || errors.Is(err, upstream.ErrProxy) {
+		t.Errorf("unreachable socks5 proxy: err %v, want a ReachError", err)
 	}
 }
