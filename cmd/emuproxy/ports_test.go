@@ -43,7 +43,7 @@ func TestServePorts(t *testing.T) {
 		}
 	}
 	rp := startProxy(t, "-allow-private")
-	want := fmt.Sprintf("emuproxy: destination not allowed: port %s\n", port)
+	want := fmt.Sprintf("emuproxy: destination not allowed: port %s (emuproxy serve -ports, alias -connect-ports, allows it)\n", port)
 	if code, body := proxyGet(t, rp, origin.URL+"/"); code != http.StatusForbidden || body != want {
 		t.Errorf("default ports, absolute-form to %s: %d %q, want 403 %q", port, code, body, want)
 	}
