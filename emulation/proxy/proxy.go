@@ -591,6 +591,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	// any other Upgrade (h2c, say) is hop-by-hop and dropped, which
 	// RFC 9110 §7.8 allows: the origin answers without switching.
 	websocket := r.ProtoMajor == 1 && transport.IsWebSocketUpgrade(r)
+	target := &url.URL{Scheme: scheme, Host: authority, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	if target.Path == "" {
+		target.Path = "/"
+	}
+	flow.URL = target.Redacted()
 	profiles := p.o.Profiles()
 	prof, by, err := ChooseProfile(profiles, r, user, p.o.DefaultProfile, !p.o.NoUserAgentMatch)
 	if err != nil {
@@ -615,11 +620,6 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 			slog.String("host", authority), slog.String("method", r.Method), slog.String("initiator", string(in)),
 			slog.String("profile", prof.Name), slog.String("selected_by", string(by)), slog.Bool("stale", prof.Source.Stale))
 	}
-	target := &url.URL{Scheme: scheme, Host: authority, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	if target.Path == "" {
-		target.Path = "/"
-	}
-	flow.URL = target.Redacted()
 	hdr := r.Header.Clone()
 	stripHopByHop(hdr)
 	if websocket {
