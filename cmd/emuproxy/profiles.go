@@ -134,22 +134,6 @@ func (s *profileSet) lookup(name string) (*emulation.Profile, error) {
 	return nil, fmt.Errorf("%w %q (have %s)", emulation.ErrUnknownProfile, name, strings.Join(names, ", "))
 }
 
-// selectProfile picks the profile for a request (DESIGN §4.5): the
-// X-Guanaco-Profile header when set, else the profile closest to the
-// caller's own User-Agent when it sent one that names a known browser,
-// else the profile called def.
-func (s *profileSet) selectProfile(headerName, userAgent, def string) (*emulation.Profile, error) {
-	if headerName = strings.TrimSpace(headerName); headerName != "" {
-		return s.lookup(headerName)
-	}
-	if userAgent != "" {
-		if p := emulation.Match(s.all(), userAgent); p != nil {
-			return p, nil
-		}
-	}
-	return s.lookup(def)
-}
-
 // importProfile validates the profile JSON in b and stores it in the
 // directory as NAME.json (directory 0700, file 0600, written atomically).
 // A non-empty rename replaces the document's name (validated as any
