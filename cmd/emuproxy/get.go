@@ -152,21 +152,34 @@ func getFlags(fs *flag.FlagSet, cfg *getConfig) {
 const shortBools = "fsSLikIv"
 
 // expandShort splits combined short boolean flags ("-fsSL") into single
-// ones; anything else is returned as is. Arguments after "--" are left
-// alone.
+// ones; anything else is returned as is. Arguments after "--" and the
+// values of flags that take one (-d -fsS sends "-fsS") are left alone.
 func expandShort(fs *flag.FlagSet, args []string) []string {
 	out := make([]string, 0, len(args))
+	valueNext := false
 	for i, a := range args {
-		if a == "--" {
+		if a == "--" && !valueNext {
 			return append(out, args[i:]...)
 		}
-		body, ok := strings.CutPrefix(a, "-")
-		if !ok || len(body) < 2 || strings.HasPrefix(body, "-") || fs.Lookup(body) != nil || strings.Trim(body, shortBools) != "" {
+		if valueNext {
 			out = append(out, a)
+			valueNext = false
 			continue
 		}
-		for _, c := range body {
-			out = append(out, "-"+string(c))
+		body, ok := strings.CutPrefix(a, "-")
+		if ok && len(body) >= 2 && !strings.HasPrefix(body, "-") && fs.Lookup(body) == nil && strings.Trim(body, shortBools) == "" {
+			for _, c := range body {
+				out = append(out, "-"+string(c))
+			}
+			continue
+		}
+		out = append(out, a)
+		if !strings.HasPrefix(a, "-") || strings.Contains(a, "=") {
+			continue
+		}
+		if f := fs.Lookup(strings.TrimLeft(a, "-")); f != nil {
+			bf, isBool := f.Value.(interface{ IsBoolFlag() bool })
+			valueNext = !isBool || !bf.IsBoolFlag()
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -309,5 +311,66 @@ func TestGetThroughProxy(t *testing.T) {
 	_ = ln.Close()
 	if code, _, errOut := runMain(t, env, "", "get", "-x", "http://"+addr, s.url("localhost", "/hello")); code != getExitConnect || !strings.Contains(errOut, "proxy") {
 		t.Errorf("proxy down: exit %d, %s", code, errOut)
+	}
+}
+
+// TestGetHeadsAndTiming: -i with -L writes every hop's head; -w reports
+// timings as seconds; -c - writes the jar to stdout.
+func TestGetHeadsAndTiming(t *testing.T) {
+	s := startGetServer(t)
+	env := getEnv(t)
+	code, out, errOut := runMain(t, env, "", "get", "-cacert", s.ca, "-iL", s.url("localhost", "/redirect?to=/setcookie"))
+	if code != exitOK || !strings.HasPrefix(out, "HTTP/2 302\r\n") || !strings.Contains(out, "location: /setcookie\r\n") ||
+		!strings.Contains(out, "\r\n\r\nHTTP/2 200\r\n") || !strings.HasSuffix(out, "\r\n\r\nset\n") {
+		t.Errorf("-iL: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = runMain(t, env, "", "get", "-cacert", s.ca, "-o", os.DevNull, "-w", "%{time_total} %{time_starttransfer} %{size_download} %{scheme}", s.url("localhost", "/hello"))
+	var total, ttfb float64
+	var size int
+	var scheme string
+	if n, err := fmt.Sscanf(out, "%f %f %d %s", &total, &ttfb, &size, &scheme); code != exitOK || err != nil || n != 4 || total <= 0 || ttfb <= 0 || ttfb > total || size != len("GET /hello \n") || scheme != "HTTPS" {
+		t.Errorf("-w timing: exit %d %q", code, out)
+	}
+	code, out, _ = runMain(t, env, "", "get", "-cacert", s.ca, "-o", os.DevNull, "-c", "-", s.url("localhost", "/setcookie"))
+	if code != exitOK || !strings.HasPrefix(out, "# Netscape HTTP Cookie File") || !strings.Contains(out, "\tsid\tabc\n") {
+		t.Errorf("-c -: exit %d\n%s", code, out)
+	}
+}
+
+// TestGetProfilesFileAndURL: -profiles-file and -profiles-url add
+// profiles to choose from, as on serve.
+func TestGetProfilesFileAndURL(t *testing.T) {
+	s := startGetServer(t)
+	env := getEnv(t)
+	code, doc, _ := runMain(t, env, "", "profiles", "show", "firefox-153-linux")
+	if code != exitOK {
+		t.Fatal("profiles show")
+	}
+	file := filepath.Join(t.TempDir(), "p.json")
+	if err := os.WriteFile(file, []byte(strings.Replace(doc, `"firefox-153-linux"`, `"ff-from-file"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	list := `{"profiles":[` + strings.Replace(doc, `"firefox-153-linux"`, `"ff-from-url"`, 1) + `]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, list) }))
+	defer srv.Close()
+	for _, c := range [][]string{
+		{"-profiles-file", file, "-profile", "ff-from-file"},
+		{"-profiles-url", srv.URL + "/api/profiles", "-profile", "ff-from-url"},
+	} {
+		args := append([]string{"get", "-cacert", s.ca, "-w", "%{profile}", "-o", os.DevNull}, c...)
+		if code, out, errOut := runMain(t, env, "", append(args, s.url("localhost", "/"))...); code != exitOK || out != c[3] {
+			t.Errorf("%s: exit %d %q %s", c[0], code, out, errOut)
+		}
+	}
+}
+
+func TestExpandShort(t *testing.T) {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	var cfg getConfig
+	getFlags(fs, &cfg)
+	got := expandShort(fs, []string{"-fsSL", "-d", "-fsS", "--max-time", "-iL", "-k", "-H", "X: 1", "URL", "--", "-fs"})
+	want := []string{"-f", "-s", "-S", "-L", "-d", "-fsS", "--max-time", "-iL", "-k", "-H", "X: 1", "URL", "--", "-fs"}
+	if !slices.Equal(got, want) {
+		t.Errorf("expandShort:\n got %q\nwant %q", got, want)
 	}
 }
