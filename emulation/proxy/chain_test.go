@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 
+	xproxy "golang.org/x/net/proxy"
+
 	"github.com/guanaco-fp/guanaco/emulation/upstream"
 	"github.com/guanaco-fp/guanaco/internal/proxytest"
 	"github.com/guanaco-fp/guanaco/internal/testenv"
@@ -225,3 +227,52 @@ func TestSOCKS5ListenerCurl(t *testing.T) {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// TestSOCKS5Refusals: the SOCKS5 listener applies the port policy, the
+// egress policy and the upstream labels as the HTTP listener does, and
+// answers BIND with "command not supported".
+func TestSOCKS5Refusals(t *testing.T) {
+	env := startProxy(t, Options{})
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = env.p.ServeSOCKS5(ln) }()
+	dial := func(user, target string) error {
+		var auth *xproxy.Auth
+		if user != "" {
+			auth = &xproxy.Auth{User: user, Password: "x"}
+		}
+		d, err := xproxy.SOCKS5("tcp", ln.Addr().String(), auth, xproxy.Direct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := d.Dial("tcp", target)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err
+	}
+	for _, c := range []struct{ user, target, why string }{
+		{"", "127.0.0.1:443", "loopback refused without AllowPrivate"},
+		{"", "example.com:8080", "port outside Ports"},
+		{"bob+upstream=nope", "example.com:443", "unknown upstream label"},
+	} {
+		err := dial(c.user, c.target)
+		if err == nil || !strings.Contains(err.Error(), "not allowed") {
+			t.Errorf("%s: err %v, want a 'not allowed' reply", c.why, err)
+		}
+	}
+	// BIND (command 2) is not supported.
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte{5, 1, 0, 5, 2, 0, 1, 1, 2, 3, 4, 0, 80})
+	reply := make([]byte, 12)
+	n, _ := io.ReadAtLeast(conn, reply, 4)
+	if n < 4 || reply[0] != 5 || reply[1] != 0 || reply[3] != socksCmdNotSupp {
+		t.Errorf("BIND: reply % x, want method 0 then reply code 7", reply[:n])
+	}
+}
