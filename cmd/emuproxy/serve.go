@@ -461,6 +461,9 @@ func harFlows(w *har.Writer, logger *slog.Logger) func(proxy.Flow) {
 		if f.Upstream != "" {
 			comment += " upstream=" + f.Upstream
 		}
+		if f.Err != "" {
+			comment += " error=" + f.Err
+		}
 		err := w.Add(har.Entry{Start: f.Start, Duration: f.Duration, Method: f.Method, URL: f.URL, HTTPVersion: f.Proto,
 			RequestHeader: f.RequestHeader, RequestBodySize: f.RequestBodySize, Status: f.Status,
 			ResponseHeader: f.ResponseHeader, BodySize: f.Bytes, Comment: comment})

@@ -165,7 +165,8 @@ func TestUpstreamChaining(t *testing.T) {
 // IP-literal destinations; names are left to the proxy to resolve.
 func TestUpstreamEgress(t *testing.T) {
 	px := proxytest.StartConnect(t, "", "")
-	env := startProxy(t, Options{Upstream: mustUpstream(t, "http://"+px.Addr)})
+	var log flowLog
+	env := startProxy(t, Options{Upstream: mustUpstream(t, "http://"+px.Addr), OnFlow: log.add, Logger: slog.New(slog.NewJSONHandler(&log.buf, nil))})
 	for _, u := range []string{"http://example.com/", "http://10.1.2.3/"} {
 		resp, err := env.client(nil).Get(u)
 		if err != nil {
@@ -178,6 +179,17 @@ func TestUpstreamEgress(t *testing.T) {
 	}
 	if got := px.Targets(); len(got) != 0 {
 		t.Errorf("the refused upstream was reached: %v", got)
+	}
+	// The operator's access log line carries the full reason (the client's
+	// body does not): the upstream's loopback address, then the literal.
+	lines := log.lines(t)
+	if len(lines) != 2 {
+		t.Fatalf("%d access log lines, want 2:\n%s", len(lines), log.buf.String())
+	}
+	for i, want := range []string{"127.0.0.1", "10.1.2.3"} {
+		if e, _ := lines[i]["err"].(string); !strings.Contains(e, want) || lines[i]["level"] != "INFO" {
+			t.Errorf("line %d: %v, want an info line whose err names %s", i, lines[i], want)
+		}
 	}
 }
 

@@ -39,6 +39,10 @@ type Flow struct {
 	ResponseHeader http.Header
 	// RequestBodySize is the request's Content-Length, -1 when unknown.
 	RequestBodySize int64
+	// Err is the full error of a request that failed upstream (for the
+	// operator: it may name resolved addresses, which the client's error
+	// body never does); "" when none.
+	Err string
 }
 
 // flowKey carries the *Flow a handler fills in.
@@ -92,7 +96,8 @@ func (w *flowWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // logged wraps h so that every request ends in one access log line at
-// info level and one Options.OnFlow call, even when the handler aborts
+// info level (with the full error of a failed request) and one
+// Options.OnFlow call, even when the handler aborts
 // (http.ErrAbortHandler). A CONNECT that opened a tunnel is logged at
 // debug level only: the requests inside the tunnel get their own lines.
 func (p *Proxy) logged(h http.HandlerFunc) http.HandlerFunc {
@@ -132,6 +137,9 @@ func (p *Proxy) endFlow(ctx context.Context, f *Flow, tunnel bool) {
 		}
 		if f.Upstream != "" {
 			attrs = append(attrs, slog.String("upstream", f.Upstream))
+		}
+		if f.Err != "" {
+			attrs = append(attrs, slog.String("err", f.Err))
 		}
 		msg := "request"
 		if tunnel {

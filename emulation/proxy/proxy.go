@@ -457,15 +457,12 @@ func (p *Proxy) admit(w http.ResponseWriter, r *http.Request, host string, rt ro
 	return withResolved(r.Context(), host, addrs), true
 }
 
-// logUpstreamError logs a failure to reach a destination: a refusal by the
-// egress policy at debug level (clients can make any number of them),
-// anything else at info.
+// logUpstreamError records a failure to reach a destination: the full
+// error goes into the request's access log line (Flow.Err, info level)
+// and a debug line with the context.
 func (p *Proxy) logUpstreamError(ctx context.Context, code int, msg string, err error, args ...any) {
-	level := slog.LevelInfo
-	if code == http.StatusForbidden {
-		level = slog.LevelDebug
-	}
-	p.log.Log(ctx, level, msg, append(args, "status", code, "err", err)...)
+	flowOf(ctx).Err = err.Error()
+	p.log.Log(ctx, slog.LevelDebug, msg, append(args, "status", code, "err", err)...)
 }
 
 // refuse writes a short plain-text proxy error.
@@ -674,7 +671,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	}
 	if err := emulation.DecodeBodyLimits(resp, p.o.DecodeLimits); err != nil {
 		p.m.requests.WithLabelValues(prof.Name, protoLabel(resp), "0").Inc()
-		p.log.Info("proxy: upstream response refused", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "err", err)
+		flow.Err = err.Error()
+		p.log.Debug("proxy: upstream response refused", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "err", err)
 		writeError(w, http.StatusBadGateway, "upstream response: "+err.Error())
 		return
 	}
@@ -697,7 +695,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 		// HTTP/1.1, the stream for HTTP/2) so that the client sees a
 		// failure, never a truncated body that looks complete. A body
 		// beyond the decoding limits ends here too.
-		p.log.Info("proxy: upstream body failed", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "bytes", n, "err", rerr)
+		flow.Err = rerr.Error()
+		p.log.Debug("proxy: upstream body failed", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "bytes", n, "err", rerr)
 		panic(http.ErrAbortHandler)
 	}
 }

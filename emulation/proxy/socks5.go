@@ -113,7 +113,7 @@ func (p *Proxy) serveSOCKS(c net.Conn) {
 		p.m.refused.WithLabelValues(reason).Inc()
 		_ = socksReply(c, code)
 		_ = c.Close()
-		f.Status, f.Duration = status, time.Since(start)
+		f.Status, f.Duration, f.Err = status, time.Since(start), err.Error()
 		p.log.Debug("proxy: socks5 connect refused", "client", f.Client, "target", f.Host, "err", err)
 		p.endFlow(context.Background(), f, false)
 	}
