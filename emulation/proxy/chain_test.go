@@ -84,9 +84,12 @@ func TestUpstreamChaining(t *testing.T) {
 	env := startProxy(t, Options{
 		AllowPrivate: true,
 		Upstream:     mustUpstream(t, "http://cu:cp@"+connectPx.Addr),
-		Upstreams:    map[string]*upstream.Proxy{"pool2": mustUpstream(t, "socks5://su:sp@"+socksPx.Addr)},
-		OnFlow:       log.add,
-		Logger:       slog.New(slog.NewJSONHandler(&log.buf, nil)),
+		Upstreams: map[string]*upstream.Proxy{
+			"pool2": mustUpstream(t, "socks5://su:sp@"+socksPx.Addr),
+			"bad":   mustUpstream(t, "http://cu:wrong@"+connectPx.Addr),
+		},
+		OnFlow: log.add,
+		Logger: slog.New(slog.NewJSONHandler(&log.buf, nil)),
 	})
 	origin := startOrigin(t, env.originCA, uaEcho())
 	env.allowPort(t, origin.URL)
@@ -120,13 +123,22 @@ func TestUpstreamChaining(t *testing.T) {
 	}
 	auth := base64.StdEncoding.EncodeToString([]byte("bob+upstream=nope:x"))
 	resp, body := rawProxyRequest(t, env.addr, "GET "+origin.URL+"/ HTTP/1.1\r\nHost: "+originAddr+"\r\nProxy-Authorization: Basic "+auth+"\r\n\r\n")
-	if code := resp.StatusCode; code != http.StatusBadRequest || !strings.Contains(body, "direct, pool2") || !strings.Contains(body, "-upstreams-file") {
+	if code := resp.StatusCode; code != http.StatusBadRequest || !strings.Contains(body, "bad, direct, pool2") || !strings.Contains(body, "-upstreams-file") {
 		t.Errorf("unknown upstream: %d %q", resp.StatusCode, body)
 	}
 
+	auth = base64.StdEncoding.EncodeToString([]byte("bob+upstream=bad:x"))
+	resp, body = rawProxyRequest(t, env.addr, "GET "+origin.URL+"/ HTTP/1.1\r\nHost: "+originAddr+"\r\nProxy-Authorization: Basic "+auth+"\r\n\r\n")
+	if resp.StatusCode != http.StatusBadGateway || body != "emuproxy: upstream proxy refused the tunnel\n" {
+		t.Errorf("upstream refusing the tunnel: %d %q", resp.StatusCode, body)
+	}
+
 	flows := log.all()
-	if len(flows) != 4 {
-		t.Fatalf("%d flows, want 4 (the CONNECTs are not flows): %+v", len(flows), flows)
+	if len(flows) != 5 {
+		t.Fatalf("%d flows, want 5 (the CONNECTs are not flows): %+v", len(flows), flows)
+	}
+	if f := flows[4]; f.Status != http.StatusBadGateway || !strings.Contains(f.Err, "407") {
+		t.Errorf("refused tunnel's flow: %+v, want 502 with the proxy's 407 in Err", f)
 	}
 	want := []struct {
 		upstream, profile string
@@ -147,7 +159,7 @@ func TestUpstreamChaining(t *testing.T) {
 		}
 	}
 	lines := log.lines(t)
-	if len(lines) != 4 {
+	if len(lines) != 5 {
 		t.Fatalf("%d access log lines, want 4:\n%s", len(lines), log.buf.String())
 	}
 	for _, key := range []string{"client", "profile", "method", "host", "status", "bytes", "duration", "upstream_proto"} {

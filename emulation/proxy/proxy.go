@@ -750,7 +750,12 @@ func upstreamError(err error) (code int, reason, msg string) {
 		dnsErr           *net.DNSError
 		netErr           net.Error
 	)
+	var reach *upstream.ReachError
 	switch {
+	case errors.As(err, &reach) && !errors.Is(err, ErrEgressDenied):
+		return http.StatusBadGateway, "upstream", "upstream proxy unreachable"
+	case errors.Is(err, upstream.ErrProxy):
+		return http.StatusBadGateway, "upstream", "upstream proxy refused the tunnel"
 	case errors.Is(err, ErrEgressDenied):
 		return http.StatusForbidden, "egress", "destination not allowed: a loopback, private, link-local or other special-purpose address (emuproxy serve -allow-private allows it)"
 	case errors.As(err, &unknownAuthority):
