@@ -3,15 +3,19 @@ package upstream_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/guanaco-fp/guanaco/emulation/upstream"
 	"github.com/guanaco-fp/guanaco/internal/proxytest"
+	"github.com/guanaco-fp/guanaco/internal/testenv"
 )
 
 // echoServer answers each line with the line upper-cased.
@@ -125,6 +129,35 @@ func TestDialThroughProxies(t *testing.T) {
 				t.Errorf("error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// TestDialThroughHTTPSProxy: an https:// proxy is reached over TLS,
+// verified against RootCAs.
+func TestDialThroughHTTPSProxy(t *testing.T) {
+	dest := echoServer(t)
+	caFile, certFile, keyFile := testenv.WritePKI(t, t.TempDir())
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := proxytest.StartConnectTLS(t, "a", "b", cert)
+	_, port, _ := net.SplitHostPort(srv.Addr)
+	p, err := upstream.Parse("https://a:b@localhost:" + port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := roundTrip(t, p.Dialer(nil), dest); err == nil {
+		t.Fatal("an https proxy with an unknown CA was accepted")
+	}
+	pem, _ := os.ReadFile(caFile)
+	p.RootCAs = x509.NewCertPool()
+	p.RootCAs.AppendCertsFromPEM(pem)
+	if err := roundTrip(t, p.Dialer(nil), dest); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Targets(); len(got) != 1 || got[0] != dest {
+		t.Errorf("targets %v", got)
 	}
 }
 

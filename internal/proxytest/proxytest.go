@@ -7,6 +7,7 @@ package proxytest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -51,6 +52,10 @@ func start(t testing.TB, user, pass string, serve func(*Server, net.Conn)) *Serv
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startOn(t, ln, user, pass, serve)
+}
+
+func startOn(t testing.TB, ln net.Listener, user, pass string, serve func(*Server, net.Conn)) *Server {
 	s := &Server{Addr: ln.Addr().String(), User: user, Password: pass, ln: ln}
 	s.wg.Go(func() {
 		for {
@@ -118,6 +123,17 @@ type readerConn struct {
 }
 
 func (c *readerConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// StartConnectTLS is StartConnect behind TLS with cert (an https://
+// proxy).
+func StartConnectTLS(t testing.TB, user, pass string, cert tls.Certificate) *Server {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startOn(t, ln, user, pass, serveConnect)
+}
 
 // StartSOCKS5 runs a SOCKS5 server that supports CONNECT to IPv4, IPv6
 // and domain-name destinations. With user set it requires the
