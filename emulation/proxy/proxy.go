@@ -9,6 +9,12 @@
 // over https; anything else is served as plain HTTP/1.1 and re-originated
 // over http ("relayed with HTTP emulation only").
 //
+// ServeSOCKS5 accepts SOCKS5 clients as well; their CONNECT becomes the
+// same tunnel. Requests leave directly or through an upstream proxy
+// (Options.Upstream, or the one a "+upstream=LABEL" user label names in
+// Options.Upstreams; see chain.go). Every request ends in one info line
+// of the access log and one Options.OnFlow call (see flow.go).
+//
 // Profile selection, first match wins (DESIGN §4.5): the X-Guanaco-Profile
 // request header (stripped), the "USER+profile=NAME" label of the proxy
 // user name, the profile closest to the request's User-Agent
