@@ -331,6 +331,10 @@ func TestGetHeadsAndTiming(t *testing.T) {
 	if n, err := fmt.Sscanf(out, "%f %f %d %s", &total, &ttfb, &size, &scheme); code != exitOK || err != nil || n != 4 || total <= 0 || ttfb <= 0 || ttfb > total || size != len("GET /hello \n") || scheme != "HTTPS" {
 		t.Errorf("-w timing: exit %d %q", code, out)
 	}
+	code, out, _ = runMain(t, env, "", "get", "-cacert", s.ca, "-o", os.DevNull, "-w", "%{remote_ip}:%{remote_port} %{time_connect}", s.url("127.0.0.1", "/hello"))
+	if addr, tc, _ := strings.Cut(out, " "); code != exitOK || addr != "127.0.0.1:"+s.port || tc == "0.000000" {
+		t.Errorf("-w remote_ip, time_connect: exit %d %q", code, out)
+	}
 	code, out, _ = runMain(t, env, "", "get", "-cacert", s.ca, "-o", os.DevNull, "-c", "-", s.url("localhost", "/setcookie"))
 	if code != exitOK || !strings.HasPrefix(out, "# Netscape HTTP Cookie File") || !strings.Contains(out, "\tsid\tabc\n") {
 		t.Errorf("-c -: exit %d\n%s", code, out)

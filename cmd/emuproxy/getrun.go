@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -139,7 +140,29 @@ func (g *getRun) setup(ctx context.Context) (*transport.Transport, []*emulation.
 		px.RootCAs = roots
 		opts.DialContext = px.Dialer(nil)
 	}
+	opts.DialContext = g.timedDial(opts.DialContext)
 	return transport.New(opts), ps, jar, body, nil
+}
+
+// timedDial wraps dial (nil = a net.Dialer) to note, for -w, when the
+// last TCP connection (to the server or the -x proxy) was established and
+// its peer's address.
+func (g *getRun) timedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if dial == nil {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		dial = d.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		start := time.Now()
+		c, err := dial(ctx, network, addr)
+		if err == nil {
+			g.info.connect = time.Since(start)
+			if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+				g.info.remoteIP, g.info.remotePort = ta.IP.String(), ta.Port
+			}
+		}
+		return c, err
+	}
 }
 
 // hop is one request of the redirect chain.

@@ -27,10 +27,13 @@ type transferInfo struct {
 	errMsg        string
 	total         time.Duration
 	startTransfer time.Duration // until the last response's head
+	connect       time.Duration // the last TCP connect (0 when reused)
+	remoteIP      string        // peer of the last new connection
+	remotePort    int
 }
 
 // writeOutVars are the -w variables, curl's names where curl has one.
-const writeOutVars = "http_code, response_code, http_version, scheme, url_effective, redirect_url, content_type, size_download, size_header, num_redirects, time_total, time_starttransfer, exitcode, errormsg; emuproxy's own: alpn, profile, initiator, ja4"
+const writeOutVars = "http_code, response_code, http_version, scheme, url_effective, redirect_url, content_type, size_download, size_header, num_redirects, time_total, time_connect, time_starttransfer, remote_ip, remote_port, exitcode, errormsg; emuproxy's own: alpn, profile, initiator, ja4"
 
 // expandWriteOut expands a -w format: %{name} variables, %% for a
 // percent sign, and the escapes \n, \r, \t and \\. "@FILE" reads the
@@ -111,6 +114,12 @@ func (ti *transferInfo) value(name string) (string, bool) {
 		return seconds(ti.total), true
 	case "time_starttransfer":
 		return seconds(ti.startTransfer), true
+	case "time_connect":
+		return seconds(ti.connect), true
+	case "remote_ip":
+		return ti.remoteIP, true
+	case "remote_port":
+		return strconv.Itoa(ti.remotePort), true
 	case "exitcode":
 		return strconv.Itoa(ti.exitCode), true
 	case "errormsg":
