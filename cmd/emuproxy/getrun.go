@@ -19,6 +19,7 @@ import (
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/emulation/transport"
 	"github.com/guanaco-fp/guanaco/emulation/upstream"
+	"github.com/guanaco-fp/guanaco/internal/cookiefile"
 )
 
 // getRun is one `emuproxy get` transfer: the redirect chain, the cookie
@@ -102,8 +103,8 @@ func pickProfile(ps []*emulation.Profile, headerName, userAgent, def string) (*e
 
 // setup reads everything the transfer needs before the first byte is
 // sent; its failures exit 1 (26 for an unreadable local file).
-func (g *getRun) setup(ctx context.Context) (*transport.Transport, []*emulation.Profile, *cookieJar, []byte, error) {
-	fail := func(code int, err error) (*transport.Transport, []*emulation.Profile, *cookieJar, []byte, error) {
+func (g *getRun) setup(ctx context.Context) (*transport.Transport, []*emulation.Profile, *cookiefile.Jar, []byte, error) {
+	fail := func(code int, err error) (*transport.Transport, []*emulation.Profile, *cookiefile.Jar, []byte, error) {
 		return nil, nil, nil, nil, withCode(code, err)
 	}
 	roots, err := readRoots(g.cfg.cacert)
@@ -120,11 +121,11 @@ func (g *getRun) setup(ctx context.Context) (*transport.Transport, []*emulation.
 			return fail(getExitRead, err)
 		}
 	}
-	var jar *cookieJar
+	var jar *cookiefile.Jar
 	if g.cfg.cookieJar != "" || g.cfg.cookie != "" && !strings.Contains(g.cfg.cookie, "=") {
-		jar = newCookieJar()
+		jar = cookiefile.New()
 		if g.cfg.cookie != "" && !strings.Contains(g.cfg.cookie, "=") {
-			if err := jar.readCookieFile(g.cfg.cookie); err != nil {
+			if err := jar.ReadFile(g.cfg.cookie); err != nil {
 				if !errors.Is(err, os.ErrNotExist) || g.cfg.cookieJar == "" {
 					return fail(getExitRead, err)
 				}
@@ -333,7 +334,7 @@ func nextHop(prev hop, in emulation.Initiator, code int, next, referer *url.URL,
 
 // send makes one request of the chain and returns its response with the
 // profile and initiator it went out as.
-func (g *getRun) send(ctx context.Context, tr *transport.Transport, ps []*emulation.Profile, jar *cookieJar, h *hop) (*http.Response, *emulation.Profile, emulation.Initiator, error) {
+func (g *getRun) send(ctx context.Context, tr *transport.Transport, ps []*emulation.Profile, jar *cookiefile.Jar, h *hop) (*http.Response, *emulation.Profile, emulation.Initiator, error) {
 	var body io.Reader
 	if h.body != nil {
 		body = bytes.NewReader(h.body)
@@ -357,7 +358,7 @@ func (g *getRun) send(ctx context.Context, tr *transport.Transport, ps []*emulat
 		order = append(order, x.Name)
 	}
 	if jar != nil {
-		if c := jar.header(h.url); c != "" {
+		if c := jar.Header(h.url); c != "" {
 			if prev := req.Header.Get("Cookie"); prev != "" {
 				c = prev + "; " + c
 			} else {
@@ -388,7 +389,7 @@ func (g *getRun) send(ctx context.Context, tr *transport.Transport, ps []*emulat
 	g.info.startTransfer = time.Since(start)
 	resp.Request = req
 	if jar != nil {
-		jar.setCookies(h.url, resp)
+		jar.SetCookies(h.url, resp)
 	}
 	g.record(resp, p, in)
 	if g.cfg.verbose {
@@ -508,15 +509,15 @@ func (t *readErrTagger) Read(b []byte) (int, error) {
 }
 
 // writeJar writes -c when set; a failure is reported, not fatal.
-func (g *getRun) writeJar(jar *cookieJar) {
+func (g *getRun) writeJar(jar *cookiefile.Jar) {
 	if jar == nil || g.cfg.cookieJar == "" {
 		return
 	}
 	var err error
 	if g.cfg.cookieJar == "-" {
-		err = jar.write(g.m.Stdout)
+		err = jar.Write(g.m.Stdout)
 	} else {
-		err = jar.writeCookieFile(g.cfg.cookieJar)
+		err = jar.WriteFile(g.cfg.cookieJar)
 	}
 	if err != nil {
 		fmt.Fprintf(g.m.Stderr, "emuproxy: -c: %v\n", err)

@@ -1,4 +1,11 @@
-package main
+// Package cookiefile is a small cookie jar that reads and writes curl's
+// Netscape cookie file format (tab-separated domain, include-subdomains,
+// path, secure, expiry, name, value; "#HttpOnly_" before the domain of
+// HttpOnly cookies; expiry 0 for session cookies). It stores the
+// Set-Cookie answers of responses (RFC 6265 §5.3, without a public-suffix
+// list) and builds the Cookie header of a request as browsers order it
+// (RFC 6265 §5.4: longer paths first, then older cookies first).
+package cookiefile
 
 import (
 	"bufio"
@@ -9,13 +16,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// jarCookie is one cookie of a cookieJar, with the fields of a Netscape
+// jarCookie is one cookie of a Jar, with the fields of a Netscape
 // cookie file line.
 type jarCookie struct {
 	domain     string // without a leading dot
@@ -30,28 +38,23 @@ type jarCookie struct {
 	lastAccess time.Time
 }
 
-// cookieJar is `emuproxy get`'s cookie engine (-b, -c): it reads and
-// writes the Netscape cookie file format as curl does (tab-separated
-// domain, include-subdomains, path, secure, expiry, name, value;
-// "#HttpOnly_" before the domain of HttpOnly cookies), stores the
-// Set-Cookie answers of every hop of a redirect chain and builds the
-// Cookie header of each request as browsers do (RFC 6265 §5.4: longer
-// paths first, then older cookies first).
-type cookieJar struct {
+// Jar holds cookies. It is not safe for concurrent use.
+type Jar struct {
 	cookies []*jarCookie
 	seq     int
 	now     func() time.Time
 }
 
-func newCookieJar() *cookieJar { return &cookieJar{now: time.Now} }
+// New returns an empty jar.
+func New() *Jar { return &Jar{now: time.Now} }
 
-// readCookieFile adds the cookies of a Netscape cookie file. Blank lines
+// ReadFile adds the cookies of a Netscape cookie file. Blank lines
 // and comments are skipped; a line that is not seven tab-separated
 // fields is an error naming the line.
-func (j *cookieJar) readCookieFile(name string) error {
+func (j *Jar) ReadFile(name string) error {
 	f, err := os.Open(name)
 	if err != nil {
-		return fmt.Errorf("cookie file: %w", err)
+		return fmt.Errorf("cookiefile: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -66,11 +69,11 @@ func (j *cookieJar) readCookieFile(name string) error {
 		}
 		f := strings.Split(line, "\t")
 		if len(f) != 7 {
-			return fmt.Errorf("cookie file %s line %d: want 7 tab-separated fields, have %d", name, n, len(f))
+			return fmt.Errorf("cookiefile: %s line %d: want 7 tab-separated fields, have %d", name, n, len(f))
 		}
 		exp, err := strconv.ParseInt(f[4], 10, 64)
 		if err != nil {
-			return fmt.Errorf("cookie file %s line %d: bad expiry %q", name, n, f[4])
+			return fmt.Errorf("cookiefile: %s line %d: bad expiry %q", name, n, f[4])
 		}
 		c := &jarCookie{
 			domain:   strings.ToLower(strings.TrimPrefix(f[0], ".")),
@@ -85,13 +88,13 @@ func (j *cookieJar) readCookieFile(name string) error {
 		j.put(c)
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("cookie file %s: %w", name, err)
+		return fmt.Errorf("cookiefile: %s: %w", name, err)
 	}
 	return nil
 }
 
 // put stores c, replacing a cookie of the same name, domain and path.
-func (j *cookieJar) put(c *jarCookie) {
+func (j *Jar) put(c *jarCookie) {
 	j.seq++
 	c.created = j.seq
 	for i, o := range j.cookies {
@@ -104,10 +107,10 @@ func (j *cookieJar) put(c *jarCookie) {
 	j.cookies = append(j.cookies, c)
 }
 
-// setCookies stores the Set-Cookie headers of a response to u (RFC 6265
+// SetCookies stores the Set-Cookie headers of a response to u (RFC 6265
 // §5.3, without a public-suffix check: a cookie for a domain u's host is
 // not within is ignored). A cookie that has expired is removed.
-func (j *cookieJar) setCookies(u *url.URL, resp *http.Response) {
+func (j *Jar) SetCookies(u *url.URL, resp *http.Response) {
 	host := strings.ToLower(u.Hostname())
 	now := j.now()
 	for _, line := range resp.Header.Values("Set-Cookie") {
@@ -173,9 +176,9 @@ func pathMatch(reqPath, cookiePath string) bool {
 	return strings.HasPrefix(reqPath, cookiePath) && (strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/')
 }
 
-// header returns the Cookie header value for a request to u, "" when no
+// Header returns the Cookie header value for a request to u, "" when no
 // cookie applies.
-func (j *cookieJar) header(u *url.URL) string {
+func (j *Jar) Header(u *url.URL) string {
 	host := strings.ToLower(u.Hostname())
 	now := j.now()
 	var match []*jarCookie
@@ -205,11 +208,11 @@ func (j *cookieJar) header(u *url.URL) string {
 	return strings.Join(parts, "; ")
 }
 
-// write writes the jar in the Netscape cookie file format, session
+// Write writes the jar in the Netscape cookie file format, session
 // cookies included (expiry 0), as curl's -c does.
-func (j *cookieJar) write(w io.Writer) error {
+func (j *Jar) Write(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprint(bw, "# Netscape HTTP Cookie File\n# Written by emuproxy get. Edit at your own risk.\n\n")
+	fmt.Fprint(bw, "# Netscape HTTP Cookie File\n# Written by guanaco. Edit at your own risk.\n\n")
 	now := j.now().Unix()
 	for _, c := range j.cookies {
 		if c.expires > 0 && c.expires <= now {
@@ -234,29 +237,22 @@ func upperBool(b bool) string {
 	return "FALSE"
 }
 
-// writeCookieFile writes the jar to name (0600, replaced atomically).
-func (j *cookieJar) writeCookieFile(name string) error {
-	if name == "-" {
-		return nil // handled by the caller: stdout
-	}
-	dir := "."
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		dir = name[:i+1]
-	}
-	tmp, err := os.CreateTemp(dir, ".cookies-*")
+// WriteFile writes the jar to the file name (0600, replaced atomically).
+func (j *Jar) WriteFile(name string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".cookies-*")
 	if err != nil {
-		return fmt.Errorf("writing the cookie jar: %w", err)
+		return fmt.Errorf("cookiefile: writing %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := j.write(tmp); err != nil {
+	if err := j.Write(tmp); err != nil {
 		tmp.Close()
-		return fmt.Errorf("writing the cookie jar: %w", err)
+		return fmt.Errorf("cookiefile: writing %s: %w", name, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing the cookie jar: %w", err)
+		return fmt.Errorf("cookiefile: writing %s: %w", name, err)
 	}
 	if err := os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("writing the cookie jar: %w", err)
+		return fmt.Errorf("cookiefile: writing %s: %w", name, err)
 	}
 	return nil
 }
