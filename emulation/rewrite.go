@@ -378,12 +378,43 @@ const (
 	SiteCrossSite  = "cross-site"
 )
 
-// FetchSite computes Sec-Fetch-Site for req from its Referer: none
+type fetchSiteKey struct{}
+
+// WithFetchSite returns a context whose requests carry Sec-Fetch-Site
+// value instead of what FetchSite derives from the Referer. A client that
+// follows redirects needs it: Fetch Metadata takes the most cross-site
+// relation between the initiator and every URL of the redirect chain
+// (see SiteOf), which the Referer of the last hop cannot tell.
+func WithFetchSite(ctx context.Context, value string) context.Context {
+	return context.WithValue(ctx, fetchSiteKey{}, value)
+}
+
+// SiteOf returns the Sec-Fetch-Site relation of a request to target made
+// by a document at initiator (both absolute URLs): same-origin, same-site
+// (same scheme and registrable domain) or cross-site.
+func SiteOf(initiator, target *url.URL) string {
+	if !strings.EqualFold(initiator.Scheme, target.Scheme) {
+		return SiteCrossSite
+	}
+	if sameOrigin(initiator.Scheme, initiator.Host, target.Host) {
+		return SiteSameOrigin
+	}
+	if site(hostname(initiator.Host)) == site(hostname(target.Host)) {
+		return SiteSameSite
+	}
+	return SiteCrossSite
+}
+
+// FetchSite computes Sec-Fetch-Site for req: the value set with
+// WithFetchSite when there is one; else from its Referer: none
 // without a (parseable, absolute) Referer; same-origin when scheme, host
 // and port equal the request's; same-site when the scheme and the
 // registrable domain (public suffix + 1; the whole host for IP addresses
 // and hosts without a registrable domain) are equal; cross-site otherwise.
 func FetchSite(req *http.Request) string {
+	if v, ok := req.Context().Value(fetchSiteKey{}).(string); ok && v != "" {
+		return v
+	}
 	ref := strings.TrimSpace(req.Header.Get("Referer"))
 	if ref == "" {
 		return SiteNone

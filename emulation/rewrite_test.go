@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -500,4 +501,27 @@ func FuzzRequestHeaders(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFetchSiteOverrideAndSiteOf(t *testing.T) {
+	req := httptest.NewRequest(http.MethodGet, "https://b.example/", nil)
+	req.Header.Set("Referer", "https://b.example/x")
+	if got := FetchSite(req); got != SiteSameOrigin {
+		t.Fatalf("from the Referer: %s", got)
+	}
+	req = req.WithContext(WithFetchSite(req.Context(), SiteCrossSite))
+	if got := FetchSite(req); got != SiteCrossSite {
+		t.Errorf("override: %s, want cross-site", got)
+	}
+	u := func(s string) *url.URL { x, _ := url.Parse(s); return x }
+	for _, c := range []struct{ a, b, want string }{
+		{"https://a.example/", "https://a.example:443/p", SiteSameOrigin},
+		{"https://a.example/", "https://www.a.example/", SiteSameSite},
+		{"https://a.example/", "http://a.example/", SiteCrossSite},
+		{"https://a.example/", "https://b.example/", SiteCrossSite},
+	} {
+		if got := SiteOf(u(c.a), u(c.b)); got != c.want {
+			t.Errorf("SiteOf(%s, %s) = %s, want %s", c.a, c.b, got, c.want)
+		}
+	}
 }

@@ -9,6 +9,7 @@
 //	emuproxy profiles import FILE      validate and store a profile JSON
 //	emuproxy serve [flags]             the forward proxy
 //	emuproxy ca [flags]                the local CA's path and PEM
+//	emuproxy version                   module version, commit, Go version
 //
 // Every flag can also be set with an environment variable EMUPROXY_<FLAG>
 // (upper case, '-' as '_'); the command line wins. See `emuproxy CMD -h`.
@@ -23,6 +24,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/guanaco-fp/guanaco/internal/buildinfo"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
 )
 
@@ -66,6 +68,7 @@ commands:
   profiles  list, show or import browser profiles
   serve     run the forward proxy (HTTP and CONNECT with local-CA TLS)
   ca        print the local CA certificate's path and PEM
+  version   print the module version, the commit and the Go version
 
 Run 'emuproxy <command> -h' for a command's flags.
 `
@@ -86,6 +89,13 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return m.serve(ctx, rest)
 	case "ca":
 		return m.caCmd(ctx, rest)
+	case "version", "-version", "--version":
+		if len(rest) != 0 {
+			fmt.Fprintln(m.Stderr, "usage: emuproxy version")
+			return exitUsage
+		}
+		fmt.Fprint(m.Stdout, buildinfo.Read().String("emuproxy"))
+		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		var cfg serveConfig

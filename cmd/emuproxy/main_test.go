@@ -348,6 +348,15 @@ func TestProfilesCommand(t *testing.T) {
 	if code, _, errOut = runMain(t, env, "", "profiles", "import", src); code != exitFail || !strings.Contains(errOut, "built-in") {
 		t.Errorf("importing a built-in name: exit %d, %s", code, errOut)
 	}
+	if code, out, errOut = runMain(t, env, "", "profiles", "import", "--name", "ff-renamed", src); code != exitOK || !strings.Contains(out, "imported ff-renamed") {
+		t.Errorf("import --name: exit %d, %s%s", code, out, errOut)
+	}
+	if code, _, _ = runMain(t, env, "", "profiles", "show", "ff-renamed"); code != exitOK {
+		t.Errorf("show the renamed import: exit %d", code)
+	}
+	if code, _, errOut = runMain(t, env, "", "profiles", "import", "-name", "Bad Name!", src); code != exitFail || !strings.Contains(errOut, "-name") {
+		t.Errorf("import -name with an invalid name: exit %d, %s", code, errOut)
+	}
 	p.Name = "my-firefox"
 	b, _ := p.Marshal()
 	if err := os.WriteFile(src, b, 0o600); err != nil {

@@ -43,12 +43,12 @@ func TestServePorts(t *testing.T) {
 		}
 	}
 	rp := startProxy(t, "-allow-private")
-	want := fmt.Sprintf("emuproxy: destination not allowed: port %s\n", port)
+	want := fmt.Sprintf("emuproxy: destination not allowed: port %s (emuproxy serve -ports, alias -connect-ports, allows it)\n", port)
 	if code, body := proxyGet(t, rp, origin.URL+"/"); code != http.StatusForbidden || body != want {
 		t.Errorf("default ports, absolute-form to %s: %d %q, want 403 %q", port, code, body, want)
 	}
 	dir := filepath.Join(t.TempDir(), "ca")
-	if code, _, errOut := runMain(t, nil, "", "serve", "-listen", freeAddr(t), "-ca-dir", dir, "-ports", "0"); code != exitFail || !strings.Contains(errOut, "-ports: bad port") {
+	if code, _, errOut := runMain(t, nil, "", "serve", "-listen", freeAddr(t), "-ca-dir", dir, "-ports", "0"); code != exitUsage || !strings.Contains(errOut, "-ports: bad port") {
 		t.Errorf("-ports 0: exit %d %s", code, errOut)
 	}
 }

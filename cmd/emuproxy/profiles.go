@@ -134,27 +134,12 @@ func (s *profileSet) lookup(name string) (*emulation.Profile, error) {
 	return nil, fmt.Errorf("%w %q (have %s)", emulation.ErrUnknownProfile, name, strings.Join(names, ", "))
 }
 
-// selectProfile picks the profile for a request (DESIGN §4.5): the
-// X-Guanaco-Profile header when set, else the profile closest to the
-// caller's own User-Agent when it sent one that names a known browser,
-// else the profile called def.
-func (s *profileSet) selectProfile(headerName, userAgent, def string) (*emulation.Profile, error) {
-	if headerName = strings.TrimSpace(headerName); headerName != "" {
-		return s.lookup(headerName)
-	}
-	if userAgent != "" {
-		if p := emulation.Match(s.all(), userAgent); p != nil {
-			return p, nil
-		}
-	}
-	return s.lookup(def)
-}
-
 // importProfile validates the profile JSON in b and stores it in the
 // directory as NAME.json (directory 0700, file 0600, written atomically).
-// A built-in name is refused; an imported profile of the same name is
-// replaced.
-func (s *profileSet) importProfile(b []byte) (*emulation.Profile, string, error) {
+// A non-empty rename replaces the document's name (validated as any
+// name). A built-in name is refused; an imported profile of the same name
+// is replaced.
+func (s *profileSet) importProfile(b []byte, rename string) (*emulation.Profile, string, error) {
 	if s.dir == "" {
 		return nil, "", errors.New("no profiles directory: set -profiles-dir")
 	}
@@ -162,8 +147,14 @@ func (s *profileSet) importProfile(b []byte) (*emulation.Profile, string, error)
 	if err != nil {
 		return nil, "", err
 	}
+	if rename != "" {
+		p.Name = rename
+		if err := p.Validate(); err != nil {
+			return nil, "", fmt.Errorf("-name %q: %w", rename, err)
+		}
+	}
 	if s.builtinNamed(p.Name) != nil {
-		return nil, "", fmt.Errorf("profile %q is a built-in name; rename it", p.Name)
+		return nil, "", fmt.Errorf("profile %q is a built-in name; import it under another with -name NEW", p.Name)
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("creating %s: %w", s.dir, err)
@@ -191,7 +182,7 @@ func (s *profileSet) importProfile(b []byte) (*emulation.Profile, string, error)
 	return p, path, nil
 }
 
-const profilesSynopsis = `profiles [flags] list | show NAME | import [-from rama|curl-impersonate] FILE
+const profilesSynopsis = `profiles [flags] list | show NAME | import [-name NEW | -from rama|curl-impersonate] FILE
 
   list         the built-in profiles, those imported into -profiles-dir and,
                with -profiles-db / -profiles-url, those emuproxy serve would
@@ -201,7 +192,8 @@ const profilesSynopsis = `profiles [flags] list | show NAME | import [-from rama
                visits corroborate it, and a stale mark
   show NAME    one profile as JSON (-format rama: in rama-ua's profile shape)
   import FILE  validate a profile JSON (as fpserver's /api/profiles serves
-               it; FILE - reads stdin) and store it in -profiles-dir
+               it; FILE - reads stdin) and store it in -profiles-dir,
+               under -name NEW when given
   import -from rama FILE | -from curl-impersonate FILE_OR_DIR
                convert published profiles (rama-ua's embed_profiles.json,
                curl-impersonate's signature YAML) and store every record
@@ -222,6 +214,7 @@ func (m *Main) profiles(ctx context.Context, args []string) int {
 	cacert := fs.String("cacert", "", "PEM `file` of CA certificates to verify -profiles-url with instead of the system roots")
 	format := fs.String("format", "json", "show: output `format`, json (guanaco's profile) or rama (rama-ua's profile shape)")
 	from := fs.String("from", "", "import: convert this source `format` (rama or curl-impersonate) instead of reading profile JSON")
+	rename := fs.String("name", "", "import: store the profile under this `name` instead of the one in the document (e.g. a profile from fpserver's /api/profiles/visit/{key}, which carries a built-in name)")
 	rest, code := m.parse(fs, args)
 	if code >= 0 {
 		return code
@@ -271,6 +264,9 @@ func (m *Main) profiles(ctx context.Context, args []string) int {
 			return exitFail
 		}
 		return exitOK
+	case rest[0] == "import" && len(rest) == 2 && *from != "" && *rename != "":
+		fmt.Fprintln(m.Stderr, "emuproxy: -name renames one profile JSON; it does not go with -from")
+		return exitUsage
 	case rest[0] == "import" && len(rest) == 2 && *from != "":
 		return m.importFrom(set, *from, rest[1])
 	case rest[0] == "import" && len(rest) == 2:
@@ -284,7 +280,7 @@ func (m *Main) profiles(ctx context.Context, args []string) int {
 			fmt.Fprintf(m.Stderr, "emuproxy: reading %s: %v\n", rest[1], err)
 			return exitFail
 		}
-		p, path, err := set.importProfile(b)
+		p, path, err := set.importProfile(b, *rename)
 		if err != nil {
 			fmt.Fprintf(m.Stderr, "emuproxy: importing %s: %v\n", rest[1], err)
 			return exitFail
@@ -384,7 +380,7 @@ func (m *Main) importFrom(set *profileSet, from, path string) int {
 		b, err := p.Marshal()
 		if err == nil {
 			var path string
-			if _, path, err = set.importProfile(b); err == nil {
+			if _, path, err = set.importProfile(b, ""); err == nil {
 				imported++
 				fmt.Fprintf(m.Stdout, "imported %s (%s %s %s) to %s\n", p.Name, p.Browser, p.Version, p.Platform, path)
 				continue

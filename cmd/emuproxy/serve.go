@@ -30,7 +30,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/emulation/har"
 	"github.com/guanaco-fp/guanaco/emulation/proxy"
+	"github.com/guanaco-fp/guanaco/emulation/upstream"
+	"github.com/guanaco-fp/guanaco/internal/buildinfo"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
 	"github.com/guanaco-fp/guanaco/store"
 )
@@ -82,8 +85,12 @@ first match wins: the X-Guanaco-Profile request header, the proxy user name
 label USER+profile=NAME, the profile closest to the client's User-Agent
 (unless -no-ua-match), the -profile flag. Destinations on loopback, private, link-local, CGNAT,
 metadata and other special-purpose addresses are refused unless -allow-private;
-CONNECT and absolute-form requests reach only the -ports. SIGINT/SIGTERM stop it
-gracefully: requests in flight and CONNECT tunnels get -shutdown-timeout.`
+CONNECT and absolute-form requests reach only the -ports. With -upstream (or a
+USER+upstream=LABEL label naming an entry of -upstreams-file) requests leave
+through an HTTP or SOCKS5 upstream proxy. -socks5 adds a SOCKS5 listener.
+Every request is one info line of the log; -har records them as HAR 1.2.
+SIGINT/SIGTERM stop it gracefully: requests in flight and CONNECT tunnels get
+-shutdown-timeout.`
 
 // serveConfig is the parsed `emuproxy serve` command line.
 type serveConfig struct {
@@ -108,6 +115,10 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
+	upstream        string
+	upstreamsFile   string
+	socks5          string
+	har             string
 }
 
 // serveFlags defines the flags of `emuproxy serve` on a new flag set.
@@ -134,7 +145,11 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.upstreamTimeout, "upstream-timeout", 10*time.Second, "`time` allowed for an upstream dial plus TLS handshake")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "grace `period` for requests and tunnels at shutdown")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
-	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json (the access log is one info line per request: client, profile, method, host, status, bytes, duration, upstream protocol)")
+	fs.StringVar(&cfg.upstream, "upstream", "", "send every request through this upstream proxy `URL`: http://[user:pass@]host:port (CONNECT), https://... or socks5://[user:pass@]host:port; destination names are resolved by the upstream, the egress policy applies to the upstream's own address")
+	fs.StringVar(&cfg.upstreamsFile, "upstreams-file", "", "`file` of named upstream proxies, one 'LABEL URL' per line (# comments); a client picks one with the proxy user label USER+upstream=LABEL (USER+upstream=direct bypasses -upstream)")
+	fs.StringVar(&cfg.socks5, "socks5", "", "also accept SOCKS5 clients on this `address` (CONNECT only; user/password with -auth, whose user name takes the same +profile= and +upstream= labels); any non-loopback address requires -auth or -auth-file")
+	fs.StringVar(&cfg.har, "har", "", "write every request and response (headers and sizes, no bodies) to this `file` as an HTTP Archive (HAR 1.2), finished at shutdown")
 	return fs
 }
 
@@ -156,7 +171,13 @@ func (m *Main) serve(ctx context.Context, args []string) int {
 		fmt.Fprintf(m.Stderr, "emuproxy: %v\n", err)
 		return exitUsage
 	}
-	if err := m.runProxy(ctx, cfg, logger); err != nil {
+	ports, up, err := checkServeFlags(cfg)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "emuproxy serve: %v\n", err)
+		fs.Usage()
+		return exitUsage
+	}
+	if err := m.runProxy(ctx, cfg, logger, ports, up); err != nil {
 		logger.Error("emuproxy stopped", "err", err)
 		return exitFail
 	}
@@ -202,7 +223,69 @@ func readAuthFile(path string) ([]proxy.Credential, error) {
 	return out, nil
 }
 
-func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
+// checkServeFlags validates the flag values that need no I/O: the
+// ports and the -upstream URL. An error here is a usage error.
+func checkServeFlags(cfg serveConfig) ([]int, *upstream.Proxy, error) {
+	var ports []int
+	for _, s := range cfg.ports {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, nil, fmt.Errorf("-ports: bad port %q", s)
+		}
+		ports = append(ports, n)
+	}
+	var up *upstream.Proxy
+	if cfg.upstream != "" {
+		var err error
+		if up, err = upstream.Parse(cfg.upstream); err != nil {
+			return nil, nil, fmt.Errorf("-upstream: %w", err)
+		}
+	}
+	for _, a := range []struct{ flag, addr string }{{"-listen", cfg.listen}, {"-socks5", cfg.socks5}} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return nil, nil, fmt.Errorf("%s %q: want host:port", a.flag, a.addr)
+		}
+	}
+	return ports, up, nil
+}
+
+// readUpstreamsFile reads 'LABEL URL' lines.
+func readUpstreamsFile(path string) (map[string]*upstream.Proxy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("-upstreams-file: %w", err)
+	}
+	defer f.Close()
+	out := map[string]*upstream.Proxy{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 2 {
+			return nil, fmt.Errorf("-upstreams-file %s line %d: want 'LABEL URL'", path, n)
+		}
+		if _, dup := out[fields[0]]; dup {
+			return nil, fmt.Errorf("-upstreams-file %s line %d: label %q given twice", path, n, fields[0])
+		}
+		px, err := upstream.Parse(fields[1])
+		if err != nil {
+			return nil, fmt.Errorf("-upstreams-file %s line %d: %w", path, n, err)
+		}
+		out[fields[0]] = px
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("-upstreams-file: %w", err)
+	}
+	return out, nil
+}
+
+func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logger, ports []int, up *upstream.Proxy) error {
 	creds := slices.Clone([]proxy.Credential(cfg.auth))
 	if cfg.authFile != "" {
 		more, err := readAuthFile(cfg.authFile)
@@ -214,13 +297,15 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 	if len(creds) == 0 && !loopbackAddr(cfg.listen) {
 		return fmt.Errorf("-listen %s is not a loopback address: set -auth or -auth-file", cfg.listen)
 	}
-	var ports []int
-	for _, s := range cfg.ports {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("-ports: bad port %q", s)
+	if len(creds) == 0 && cfg.socks5 != "" && !loopbackAddr(cfg.socks5) {
+		return fmt.Errorf("-socks5 %s is not a loopback address: set -auth or -auth-file", cfg.socks5)
+	}
+	var ups map[string]*upstream.Proxy
+	if cfg.upstreamsFile != "" {
+		var err error
+		if ups, err = readUpstreamsFile(cfg.upstreamsFile); err != nil {
+			return err
 		}
-		ports = append(ports, n)
 	}
 	ca, err := proxy.LoadOrCreateCA(cfg.caDir)
 	if err != nil {
@@ -231,11 +316,40 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 		return err
 	}
 
+	if up != nil {
+		up.RootCAs = roots
+	}
+	for _, px := range ups {
+		px.RootCAs = roots
+	}
 	src, err := newProfileSource(ctx, cfg, roots, logger, m.Stderr)
 	if err != nil {
 		return err
 	}
 	defer src.close()
+	if !lookupName(src.profiles(), cfg.profile) {
+		var names []string
+		for _, p := range src.profiles() {
+			names = append(names, p.Name)
+		}
+		return fmt.Errorf("-profile: %w %q (valid: %s)", emulation.ErrUnknownProfile, cfg.profile, strings.Join(names, ", "))
+	}
+	var harw *har.Writer
+	if cfg.har != "" {
+		f, err := os.OpenFile(cfg.har, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("-har: %w", err)
+		}
+		if harw, err = har.NewWriter(f, "emuproxy", buildinfo.Read().Version); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("-har: %w", err)
+		}
+		defer func() {
+			if err := harw.Close(); err != nil {
+				logger.Warn("emuproxy: finishing -har failed", "err", err)
+			}
+		}()
+	}
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	var bg sync.WaitGroup
@@ -261,6 +375,9 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 		ReadHeaderTimeout: 10 * time.Second,
 		Registerer:        reg,
 		Logger:            logger,
+		Upstream:          up,
+		Upstreams:         ups,
+		OnFlow:            harFlows(harw, logger),
 	})
 	if err != nil {
 		return err
@@ -270,8 +387,17 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 		_ = p.Close()
 		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- p.Serve(ln) }()
+	if cfg.socks5 != "" {
+		sln, err := net.Listen("tcp", cfg.socks5)
+		if err != nil {
+			_ = p.Close()
+			return fmt.Errorf("listening on -socks5 %s: %w", cfg.socks5, err)
+		}
+		go func() { errc <- p.ServeSOCKS5(sln) }()
+		logger.Info("emuproxy SOCKS5 listener", "addr", sln.Addr().String())
+	}
 	var dbg *http.Server
 	if cfg.debug != "" {
 		dln, err := net.Listen("tcp", cfg.debug)
@@ -289,7 +415,8 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 		logger.Info("emuproxy debug listener", "addr", dln.Addr().String())
 	}
 	logger.Info("emuproxy listening", "addr", ln.Addr().String(), "ca", ca.CertPath, "default_profile", cfg.profile,
-		"auth", len(creds) > 0, "allow_private", cfg.allowPrivate, "profiles", len(src.profiles()))
+		"auth", len(creds) > 0, "allow_private", cfg.allowPrivate, "profiles", len(src.profiles()),
+		"upstream", upstreamName(up), "named_upstreams", len(ups))
 
 	var serveErr error
 	select {
@@ -309,6 +436,41 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 		return fmt.Errorf("serving: %w", serveErr)
 	}
 	return nil
+}
+
+// upstreamName is the -upstream proxy for the log ("" when none).
+func upstreamName(up *upstream.Proxy) string {
+	if up == nil {
+		return ""
+	}
+	return up.Name
+}
+
+// harFlows returns the proxy's OnFlow writing each flow to w (nil: no
+// -har, no callback).
+func harFlows(w *har.Writer, logger *slog.Logger) func(proxy.Flow) {
+	if w == nil {
+		return nil
+	}
+	var once sync.Once
+	return func(f proxy.Flow) {
+		comment := "profile=" + f.Profile
+		if f.UpstreamProto != "" {
+			comment += " upstream_proto=" + f.UpstreamProto
+		}
+		if f.Upstream != "" {
+			comment += " upstream=" + f.Upstream
+		}
+		if f.Err != "" {
+			comment += " error=" + f.Err
+		}
+		err := w.Add(har.Entry{Start: f.Start, Duration: f.Duration, Method: f.Method, URL: f.URL, HTTPVersion: f.Proto,
+			RequestHeader: f.RequestHeader, RequestBodySize: f.RequestBodySize, Status: f.Status,
+			ResponseHeader: f.ResponseHeader, BodySize: f.Bytes, Comment: comment})
+		if err != nil {
+			once.Do(func() { logger.Error("emuproxy: writing -har failed; no more flows are recorded", "err", err) })
+		}
+	}
 }
 
 // profileSource merges the profile sources: the built-in catalogue, the

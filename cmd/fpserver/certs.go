@@ -22,13 +22,13 @@ import (
 
 // certSource describes where fpserver's certificate comes from; exactly one
 // mode applies: ACME (acmeDomains set), files (certFile and keyFile), or a
-// self-signed certificate kept in dataDir.
+// certificate issued by a local CA, both kept in dataDir (see selfSigned).
 type certSource struct {
 	certFile, keyFile string
 	acmeDomains       []string
 	acmeEmail         string
 	dataDir           string
-	hosts             []string // names and IPs for the self-signed certificate
+	hosts             []string // names and IPs for the locally issued certificate
 }
 
 // tlsConfig builds the server tls.Config for src. nextProtos is what the

@@ -41,8 +41,9 @@ const serveUsage = `usage: fpserver [serve] [flags]
 
 Serve the fingerprinting pages and API. With no flags fpserver listens on
 :8443 (HTTPS, h2 and http/1.1), :8444 (HTTPS, http/1.1 only) and :8080
-(plain HTTP), keeps a self-signed certificate and an SQLite database in
-./data, and serves /metrics and pprof on 127.0.0.1:9090.
+(plain HTTP), keeps an SQLite database and a certificate issued by its own
+local CA in ./data (trust data/tls/ca.pem: curl --cacert, emuproxy get -cacert,
+SSL_CERT_FILE), and serves /metrics and pprof on 127.0.0.1:9090.
 
 Every flag can also be set through the environment variable shown.
 
@@ -87,7 +88,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.Var(&cfg.acmeDomains, "acme-domain", "obtain certificates with ACME (Let's Encrypt) for these `domains` (comma-separated or repeated); needs -http on :80 for HTTP-01 or -https on :443 for TLS-ALPN-01")
 	fs.StringVar(&cfg.acmeEmail, "acme-email", "", "contact `email` for the ACME account")
 	cfg.hosts = cliflag.List{"localhost", "127.0.0.1", "::1"}
-	fs.Var(&cfg.hosts, "hosts", "`names` and IPs in the generated self-signed certificate")
+	fs.Var(&cfg.hosts, "hosts", "`names` and IPs in the certificate fpserver issues from its local CA (data/tls/ca.pem) when there is no -cert or -acme-domain")
 	fs.BoolVar(&cfg.proxyProtocol, "proxy-protocol", false, "accept PROXY protocol v1/v2 headers from -trusted-proxies")
 	fs.Var(&cfg.trustedProxies, "trusted-proxies", "`CIDRs` allowed to send PROXY headers; a header from any other peer is refused")
 	fs.StringVar(&cfg.redactKeyFile, "redact-key-file", "", "`file` whose bytes key the hashes standing in for stored Cookie/Authorization/Proxy-Authorization values (default: a random key per run, so stand-ins compare only within one run); replicas share one file")

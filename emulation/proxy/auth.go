@@ -36,14 +36,15 @@ type ProxyUser struct {
 	// Profile is the profile named by a "+profile=NAME" label on the user
 	// name (DESIGN §4.5 step 2); "" when none.
 	Profile string
+	// Upstream is the named upstream proxy of a "+upstream=LABEL" label
+	// (Options.Upstreams; "direct" for none); "" when none.
+	Upstream string
 	// Present reports whether the request had Basic proxy credentials.
 	Present bool
 }
 
 // ParseProxyUser reads Basic credentials from r's Proxy-Authorization
-// header and splits labels off the user name: "alice+profile=NAME"
-// becomes user "alice" with profile NAME. Labels other than profile are
-// ignored.
+// header and splits labels off the user name (see ParseUserLabels).
 func ParseProxyUser(r *http.Request) ProxyUser {
 	v := r.Header.Get("Proxy-Authorization")
 	scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " ")
@@ -58,12 +59,22 @@ func ParseProxyUser(r *http.Request) ProxyUser {
 	if !ok {
 		return ProxyUser{}
 	}
+	return ParseUserLabels(user, pass)
+}
+
+// ParseUserLabels returns the ProxyUser of a user name and password
+// (HTTP Basic or SOCKS5 user/password), with the labels split off the
+// user name: "alice+profile=NAME+upstream=LABEL" becomes user "alice"
+// with profile NAME and upstream LABEL. Unknown labels are ignored.
+func ParseUserLabels(user, pass string) ProxyUser {
 	u := ProxyUser{Password: pass, Present: true}
 	parts := strings.Split(user, "+")
 	u.User = parts[0]
 	for _, label := range parts[1:] {
 		if name, ok := strings.CutPrefix(label, "profile="); ok {
 			u.Profile = name
+		} else if name, ok := strings.CutPrefix(label, "upstream="); ok {
+			u.Upstream = name
 		}
 	}
 	return u

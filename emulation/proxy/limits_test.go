@@ -76,7 +76,7 @@ func TestPortPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("emuproxy: destination not allowed: port %d\n", otherPort)
+	want := fmt.Sprintf("emuproxy: destination not allowed: port %d (emuproxy serve -ports, alias -connect-ports, allows it)\n", otherPort)
 	if body := readAll(t, resp); resp.StatusCode != http.StatusForbidden || body != want {
 		t.Errorf("absolute-form http to port %d: %d %q, want 403 %q", otherPort, resp.StatusCode, body, want)
 	}
@@ -156,7 +156,7 @@ func TestErrorBodiesHideAddresses(t *testing.T) {
 		code     int
 		wantBody string
 	}{
-		{strict, "http://internal.test/", 403, "destination not allowed"},
+		{strict, "http://internal.test/", 403, "destination not allowed: a loopback, private, link-local or other special-purpose address (emuproxy serve -allow-private allows it)"},
 		{strict, "http://nxdomain.test/", 502, "upstream host not found"},
 		{strict, "http://servfail.test/", 502, "upstream name resolution failed"},
 		{open, fmt.Sprintf("http://closed.test:%d/", closedPort), 502, "upstream refused the connection"},

@@ -9,6 +9,12 @@
 // over https; anything else is served as plain HTTP/1.1 and re-originated
 // over http ("relayed with HTTP emulation only").
 //
+// ServeSOCKS5 accepts SOCKS5 clients as well; their CONNECT becomes the
+// same tunnel. Requests leave directly or through an upstream proxy
+// (Options.Upstream, or the one a "+upstream=LABEL" user label names in
+// Options.Upstreams; see chain.go). Every request ends in one info line
+// of the access log and one Options.OnFlow call (see flow.go).
+//
 // Profile selection, first match wins (DESIGN §4.5): the X-Guanaco-Profile
 // request header (stripped), the "USER+profile=NAME" label of the proxy
 // user name, the profile closest to the request's User-Agent
@@ -46,6 +52,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -58,6 +65,7 @@ import (
 
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/emulation/transport"
+	"github.com/guanaco-fp/guanaco/emulation/upstream"
 )
 
 // DefaultPorts are the destination ports the proxy reaches, by CONNECT
@@ -129,7 +137,23 @@ type Options struct {
 	DecodeLimits emulation.DecodeLimits
 	// Registerer receives the proxy's metrics; nil = not registered.
 	Registerer prometheus.Registerer
-	// Logger receives request and tunnel logs; nil = discard.
+	// Upstream, when set, is the upstream proxy every request goes
+	// through unless its client's "+upstream=LABEL" label names another
+	// (or "direct"). The proxy's own address is resolved and checked by
+	// the egress policy when dialled; the destination's name is resolved
+	// by the upstream proxy, so only IP-literal destinations are checked
+	// against the egress policy here.
+	Upstream *upstream.Proxy
+	// Upstreams are the named upstream proxies clients pick with the
+	// "+upstream=LABEL" user-name label.
+	Upstreams map[string]*upstream.Proxy
+	// OnFlow, when set, is called once for every request after it ended
+	// (not for CONNECT requests that opened a tunnel: the requests inside
+	// get their own flows). It must not block for long.
+	OnFlow func(Flow)
+	// Logger receives the access log (one info line per request: client,
+	// profile, method, host, status, bytes, duration, upstream protocol)
+	// and debug events; nil = discard.
 	Logger *slog.Logger
 }
 
@@ -150,8 +174,12 @@ type Proxy struct {
 	inner   *http.Server
 	innerLn *chanListener
 
+	defaultRoute route
+	routes       map[string]route
+
 	mu       sync.Mutex
 	tunnels  map[*tunnelConn]struct{}
+	socksLns []net.Listener
 	shutdown bool
 }
 
@@ -210,6 +238,9 @@ func New(o Options) (*Proxy, error) {
 		tunnels: map[*tunnelConn]struct{}{},
 		innerLn: newChanListener(),
 	}
+	if err := p.newRoutes(); err != nil {
+		return nil, err
+	}
 	p.leaves = NewLeafCache(o.CA, o.LeafCacheSize, func(hit bool) {
 		if hit {
 			m.leafCache.WithLabelValues("hit").Inc()
@@ -234,7 +265,7 @@ func New(o Options) (*Proxy, error) {
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(true)
 	p.inner = &http.Server{
-		Handler:           http.HandlerFunc(p.serveInner),
+		Handler:           p.logged(p.serveInner),
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,
@@ -243,7 +274,7 @@ func New(o Options) (*Proxy, error) {
 		ErrorLog:          errLog,
 	}
 	p.outer = &http.Server{
-		Handler:           p,
+		Handler:           p.logged(p.ServeHTTP),
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    1 << 20,
@@ -269,6 +300,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	p.shutdown = true
 	p.mu.Unlock()
+	p.closeSOCKS()
 	var wg sync.WaitGroup
 	var outerErr, innerErr error
 	wg.Go(func() { outerErr = p.outer.Shutdown(ctx) })
@@ -298,6 +330,7 @@ func (p *Proxy) Close() error {
 	for _, tc := range open {
 		_ = tc.Close()
 	}
+	p.closeSOCKS()
 	err := errors.Join(p.outer.Close(), p.inner.Close())
 	p.innerLn.Close()
 	p.tr.CloseIdleConnections()
@@ -346,8 +379,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, http.StatusProxyAuthRequired, "auth", reason)
 		return
 	}
+	rt, err := p.routeFor(user)
+	if err != nil {
+		p.refuse(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
 	if r.Method == http.MethodConnect {
-		p.handleConnect(w, r, user)
+		p.handleConnect(w, r, user, rt)
 		return
 	}
 	scheme := strings.ToLower(r.URL.Scheme)
@@ -373,14 +411,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		port = n
 	}
 	if !p.portAllowed(port) {
-		p.refuse(w, http.StatusForbidden, "port", fmt.Sprintf("destination not allowed: port %d", port))
+		p.refusePort(w, port)
 		return
 	}
-	ctx, ok := p.admit(w, r, host)
+	ctx, ok := p.admit(w, r, host, rt)
 	if !ok {
 		return
 	}
-	p.forward(w, r.WithContext(ctx), scheme, r.URL.Host, user)
+	p.forward(w, r.WithContext(ctx), scheme, r.URL.Host, user, rt)
+}
+
+// refusePort answers a request for a port outside Options.Ports, naming
+// the flag that allows it.
+func (p *Proxy) refusePort(w http.ResponseWriter, port int) {
+	p.refuse(w, http.StatusForbidden, "port", fmt.Sprintf("destination not allowed: port %d (emuproxy serve -ports, alias -connect-ports, allows it)", port))
 }
 
 // portAllowed applies the port policy (Options.Ports).
@@ -391,10 +435,18 @@ func (p *Proxy) portAllowed(port int) bool { return slices.Contains(p.ports, por
 // and returns false when host is refused or does not resolve; else it
 // returns r's context carrying the allowed addresses, which the dial
 // uses (and checks again) instead of resolving host a second time.
-func (p *Proxy) admit(w http.ResponseWriter, r *http.Request, host string) (context.Context, bool) {
-	rctx, cancel := context.WithTimeout(r.Context(), p.o.UpstreamTimeout)
-	addrs, err := p.egress.Resolve(rctx, host)
-	cancel()
+// Through an upstream proxy the destination is not resolved here (see
+// admitVia).
+func (p *Proxy) admit(w http.ResponseWriter, r *http.Request, host string, rt route) (context.Context, bool) {
+	var addrs []netip.Addr
+	var err error
+	if rt.px != nil {
+		err = p.admitVia(host)
+	} else {
+		rctx, cancel := context.WithTimeout(r.Context(), p.o.UpstreamTimeout)
+		addrs, err = p.egress.Resolve(rctx, host)
+		cancel()
+	}
 	if err != nil {
 		code, reason, msg := upstreamError(err)
 		logMsg := "proxy: destination refused"
@@ -405,18 +457,18 @@ func (p *Proxy) admit(w http.ResponseWriter, r *http.Request, host string) (cont
 		p.refuse(w, code, reason, msg)
 		return nil, false
 	}
+	if rt.px != nil {
+		return r.Context(), true
+	}
 	return withResolved(r.Context(), host, addrs), true
 }
 
-// logUpstreamError logs a failure to reach a destination: a refusal by the
-// egress policy at debug level (clients can make any number of them),
-// anything else at info.
+// logUpstreamError records a failure to reach a destination: the full
+// error goes into the request's access log line (Flow.Err, info level)
+// and a debug line with the context.
 func (p *Proxy) logUpstreamError(ctx context.Context, code int, msg string, err error, args ...any) {
-	level := slog.LevelInfo
-	if code == http.StatusForbidden {
-		level = slog.LevelDebug
-	}
-	p.log.Log(ctx, level, msg, append(args, "status", code, "err", err)...)
+	flowOf(ctx).Err = err.Error()
+	p.log.Log(ctx, slog.LevelDebug, msg, append(args, "status", code, "err", err)...)
 }
 
 // refuse writes a short plain-text proxy error.
@@ -445,7 +497,7 @@ func (p *Proxy) serveInner(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	p.forward(w, r, scheme, meta.authority, meta.user)
+	p.forward(w, r, scheme, meta.authority, meta.user, meta.route)
 }
 
 // lookupProfile returns the profile called name, or nil.
@@ -529,8 +581,11 @@ func stripHopByHop(h http.Header) {
 
 // forward re-originates r to scheme://authority through the emulating
 // transport and copies the response back.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authority string, user ProxyUser) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authority string, user ProxyUser, rt route) {
 	start := time.Now()
+	flow := flowOf(r.Context())
+	flow.Upstream = rt.name()
+	flow.Host = authority
 	if r.Method == http.MethodConnect {
 		p.refuse(w, http.StatusNotImplemented, "bad_request", "CONNECT inside a tunnel is not supported")
 		return
@@ -539,11 +594,25 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	// any other Upgrade (h2c, say) is hop-by-hop and dropped, which
 	// RFC 9110 §7.8 allows: the origin answers without switching.
 	websocket := r.ProtoMajor == 1 && transport.IsWebSocketUpgrade(r)
-	prof, by, err := ChooseProfile(p.o.Profiles(), r, user, p.o.DefaultProfile, !p.o.NoUserAgentMatch)
+	target := &url.URL{Scheme: scheme, Host: authority, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	if target.Path == "" {
+		target.Path = "/"
+	}
+	flow.URL = target.Redacted()
+	profiles := p.o.Profiles()
+	prof, by, err := ChooseProfile(profiles, r, user, p.o.DefaultProfile, !p.o.NoUserAgentMatch)
 	if err != nil {
+		if errors.Is(err, emulation.ErrUnknownProfile) {
+			names := make([]string, 0, len(profiles))
+			for _, q := range profiles {
+				names = append(names, q.Name)
+			}
+			err = fmt.Errorf("%w (valid: %s)", err, strings.Join(names, ", "))
+		}
 		p.refuse(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
+	flow.Profile = prof.Name
 	if authority == "" {
 		p.refuse(w, http.StatusBadRequest, "bad_request", "request without a host")
 		return
@@ -553,10 +622,6 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 		p.log.LogAttrs(r.Context(), slog.LevelDebug, "proxy: profile selected",
 			slog.String("host", authority), slog.String("method", r.Method), slog.String("initiator", string(in)),
 			slog.String("profile", prof.Name), slog.String("selected_by", string(by)), slog.Bool("stale", prof.Source.Stale))
-	}
-	target := &url.URL{Scheme: scheme, Host: authority, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	if target.Path == "" {
-		target.Path = "/"
 	}
 	hdr := r.Header.Clone()
 	stripHopByHop(hdr)
@@ -568,7 +633,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	if host == "" {
 		host = authority
 	}
-	ctx := transport.WithInitiator(transport.WithProfile(r.Context(), prof), in)
+	ctx := transport.WithInitiator(transport.WithProfile(withRoute(r.Context(), rt), prof), in)
 	if websocket {
 		ctx = emulation.WithHeaderOrder(ctx, websocketHeaderOrder)
 	}
@@ -604,6 +669,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	}
 	defer resp.Body.Close()
 	resp.Request = out
+	flow.UpstreamProto = protoLabel(resp)
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// The transport returns 101 only to an upgrade it sent.
 		p.serveWebSocket(w, r, resp, prof, target, start)
@@ -611,7 +677,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	}
 	if err := emulation.DecodeBodyLimits(resp, p.o.DecodeLimits); err != nil {
 		p.m.requests.WithLabelValues(prof.Name, protoLabel(resp), "0").Inc()
-		p.log.Info("proxy: upstream response refused", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "err", err)
+		flow.Err = err.Error()
+		p.log.Debug("proxy: upstream response refused", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "err", err)
 		writeError(w, http.StatusBadGateway, "upstream response: "+err.Error())
 		return
 	}
@@ -634,7 +701,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 		// HTTP/1.1, the stream for HTTP/2) so that the client sees a
 		// failure, never a truncated body that looks complete. A body
 		// beyond the decoding limits ends here too.
-		p.log.Info("proxy: upstream body failed", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "bytes", n, "err", rerr)
+		flow.Err = rerr.Error()
+		p.log.Debug("proxy: upstream body failed", "method", r.Method, "url", target.Redacted(), "profile", prof.Name, "bytes", n, "err", rerr)
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -688,9 +756,14 @@ func upstreamError(err error) (code int, reason, msg string) {
 		dnsErr           *net.DNSError
 		netErr           net.Error
 	)
+	var reach *upstream.ReachError
 	switch {
+	case errors.As(err, &reach) && !errors.Is(err, ErrEgressDenied):
+		return http.StatusBadGateway, "upstream", "upstream proxy unreachable"
+	case errors.Is(err, upstream.ErrProxy):
+		return http.StatusBadGateway, "upstream", "upstream proxy refused the tunnel"
 	case errors.Is(err, ErrEgressDenied):
-		return http.StatusForbidden, "egress", "destination not allowed"
+		return http.StatusForbidden, "egress", "destination not allowed: a loopback, private, link-local or other special-purpose address (emuproxy serve -allow-private allows it)"
 	case errors.As(err, &unknownAuthority):
 		return http.StatusBadGateway, "upstream", "upstream certificate invalid: " + unknownAuthority.Error()
 	case errors.As(err, &hostname):

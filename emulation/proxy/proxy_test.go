@@ -282,7 +282,7 @@ func TestEgressPolicy(t *testing.T) {
 			t.Fatalf("%s: %v", u, err)
 		}
 		body := readAll(t, resp)
-		if resp.StatusCode != http.StatusForbidden || body != "emuproxy: destination not allowed\n" {
+		if resp.StatusCode != http.StatusForbidden || body != "emuproxy: destination not allowed: a loopback, private, link-local or other special-purpose address (emuproxy serve -allow-private allows it)\n" {
 			t.Errorf("%s: %d %q, want 403", u, resp.StatusCode, body)
 		}
 	}

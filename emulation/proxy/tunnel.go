@@ -17,6 +17,7 @@ type tunnelMeta struct {
 	authority string // host:port of the CONNECT
 	host      string
 	user      ProxyUser
+	route     route
 }
 
 type tunnelKey struct{}
@@ -80,7 +81,7 @@ func tunnelContext(ctx context.Context, c net.Conn) context.Context {
 
 // handleConnect answers CONNECT host:port: it checks the port and the
 // destination, confirms the tunnel and serves it.
-func (p *Proxy) handleConnect(w http.ResponseWriter, r *http.Request, user ProxyUser) {
+func (p *Proxy) handleConnect(w http.ResponseWriter, r *http.Request, user ProxyUser, rt route) {
 	host, portStr, err := net.SplitHostPort(r.Host)
 	port, perr := strconv.Atoi(portStr)
 	if err != nil || perr != nil || host == "" {
@@ -88,12 +89,12 @@ func (p *Proxy) handleConnect(w http.ResponseWriter, r *http.Request, user Proxy
 		return
 	}
 	if !p.portAllowed(port) {
-		p.refuse(w, http.StatusForbidden, "port", fmt.Sprintf("destination not allowed: port %d", port))
+		p.refusePort(w, port)
 		return
 	}
 	// Refuse early when every address is refused; the dial checks again
 	// on the address it actually connects to.
-	if _, ok := p.admit(w, r, host); !ok {
+	if _, ok := p.admit(w, r, host, rt); !ok {
 		return
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
@@ -102,7 +103,7 @@ func (p *Proxy) handleConnect(w http.ResponseWriter, r *http.Request, user Proxy
 		return
 	}
 	tc := &tunnelConn{Conn: nc, br: brw.Reader, p: p, start: time.Now(),
-		meta: &tunnelMeta{authority: net.JoinHostPort(host, portStr), host: host, user: user}}
+		meta: &tunnelMeta{authority: net.JoinHostPort(host, portStr), host: host, user: user, route: rt}}
 	if !p.track(tc) {
 		_ = nc.Close()
 		return

@@ -163,7 +163,9 @@ const errInvalidKeyShare = "invalid server key share"
 
 // dialTLS dials addr and performs the profile's TLS handshake with SNI
 // host (none for IP literals) and normal certificate verification against
-// Options.RootCAs.
+// Options.RootCAs (none with Options.InsecureSkipVerify). The TCP
+// connection comes from the context's dialer (WithDialer), else
+// Options.DialContext.
 //
 // utls#402: utls keeps a private key only for the first classical key
 // share, so a server that picks a hello's second classical share (Firefox
@@ -196,7 +198,8 @@ func (t *Transport) handshake(ctx context.Context, p *emulation.Profile, addr, h
 	if h1Only {
 		restrictALPNToHTTP1(spec)
 	}
-	nc, err := t.o.DialContext(ctx, "tcp", addr)
+	_, dial := t.dialerFor(ctx)
+	nc, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: dialing %s: %w", addr, err)
 	}
@@ -204,6 +207,9 @@ func (t *Transport) handshake(ctx context.Context, p *emulation.Profile, addr, h
 		ServerName:   host,
 		RootCAs:      t.o.RootCAs,
 		OmitEmptyPsk: true,
+		// Only on an explicit request (Options.InsecureSkipVerify).
+		InsecureSkipVerify: t.o.InsecureSkipVerify, //nolint:gosec // opt-in, emuproxy get -k
+
 	}
 	if hasALPS(spec) {
 		if s := alpsSettings(p); s != nil {

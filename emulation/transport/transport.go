@@ -33,8 +33,17 @@ type Options struct {
 	// Profile used when the request's context has none (see WithProfile).
 	Profile *emulation.Profile
 	// RootCAs verifies servers; nil = system roots (Go honours SSL_CERT_FILE).
-	// Certificates are always verified.
+	// Certificates are verified unless InsecureSkipVerify.
 	RootCAs *x509.CertPool
+	// InsecureSkipVerify accepts any server certificate. Only for an
+	// explicit user request (emuproxy get -k); it changes nothing on the
+	// wire.
+	InsecureSkipVerify bool
+	// HTTP1Only offers only "http/1.1" in the ClientHello's ALPN (the
+	// rest of the hello is the profile's), so every https connection
+	// speaks HTTP/1.1. Browsers do this only for WebSockets: the hello's
+	// ALPN extension then differs from the profile's.
+	HTTP1Only bool
 	// Headers builds the regular (non-pseudo) header list, in wire order,
 	// for a request. The request's context carries the initiator the
 	// transport decided on (see InitiatorFromContext). h2 tells whether
@@ -85,6 +94,7 @@ type poolKey struct {
 	profile string
 	scheme  string
 	addr    string // host:port
+	via     string // WithDialer's name; "" = Options.DialContext
 }
 
 // hostPool holds the connections of one poolKey. Guarded by Transport.mu.
@@ -150,7 +160,31 @@ type ctxKey int
 const (
 	profileKey ctxKey = iota
 	initiatorKey
+	dialerKey
 )
+
+// namedDialer is a dial function set with WithDialer.
+type namedDialer struct {
+	name string
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// WithDialer returns a context whose requests open their TCP connections
+// with dial instead of Options.DialContext (an upstream proxy, say).
+// Connections are pooled apart per name: requests with different names
+// never share a connection, requests with the same name do, so one name
+// must always stand for the same dial function.
+func WithDialer(ctx context.Context, name string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) context.Context {
+	return context.WithValue(ctx, dialerKey, namedDialer{name: name, dial: dial})
+}
+
+// dialerFor returns the dial function for ctx and the name pooling it.
+func (t *Transport) dialerFor(ctx context.Context) (string, func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	if d, ok := ctx.Value(dialerKey).(namedDialer); ok && d.dial != nil {
+		return d.name, d.dial
+	}
+	return "", t.o.DialContext
+}
 
 // WithProfile returns a context whose requests use p instead of
 // Options.Profile.
@@ -256,7 +290,8 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 			port = "80"
 		}
 	}
-	key := poolKey{profile: p.Name, scheme: scheme, addr: net.JoinHostPort(host, port)}
+	via, _ := t.dialerFor(req.Context())
+	key := poolKey{profile: p.Name, scheme: scheme, addr: net.JoinHostPort(host, port), via: via}
 	if IsWebSocketUpgrade(req) {
 		return t.roundTripUpgrade(req, p, key, host)
 	}
@@ -581,13 +616,14 @@ func (t *Transport) dialConn(ctx context.Context, p *emulation.Profile, key pool
 	dctx, cancel := context.WithTimeout(ctx, t.o.TLSHandshakeTimeout)
 	defer cancel()
 	if key.scheme == "http" {
-		nc, err := t.o.DialContext(dctx, "tcp", key.addr)
+		_, dial := t.dialerFor(ctx)
+		nc, err := dial(dctx, "tcp", key.addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("transport: dialing %s: %w", key.addr, err)
 		}
 		return nil, newH1Conn(t, nc, nil), nil
 	}
-	tc, err := t.dialTLS(dctx, p, key.addr, host)
+	tc, err := t.dialTLSALPN(dctx, p, key.addr, host, t.o.HTTP1Only)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -67,7 +67,8 @@ func (t *Transport) dialUpgrade(ctx context.Context, p *emulation.Profile, key p
 	dctx, cancel := context.WithTimeout(ctx, t.o.TLSHandshakeTimeout)
 	defer cancel()
 	if key.scheme == "http" {
-		nc, err := t.o.DialContext(dctx, "tcp", key.addr)
+		_, dial := t.dialerFor(ctx)
+		nc, err := dial(dctx, "tcp", key.addr)
 		if err != nil {
 			return nil, fmt.Errorf("transport: dialing %s: %w", key.addr, err)
 		}

@@ -13,10 +13,10 @@ import (
 )
 
 // EnvName is the environment variable that sets flag name: prefix and the
-// name upper-cased with '-' turned into '_' (FPSERVER_ + https-h1 ->
-// FPSERVER_HTTPS_H1).
+// name upper-cased with '-' and '.' turned into '_' (FPSERVER_ + https-h1 ->
+// FPSERVER_HTTPS_H1; EMUPROXY_ + http1.1 -> EMUPROXY_HTTP1_1).
 func EnvName(prefix, name string) string {
-	return prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	return prefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name))
 }
 
 // ApplyEnv sets every flag of fs whose environment variable getenv reports,

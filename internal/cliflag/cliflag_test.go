@@ -55,3 +55,11 @@ func TestNewLogger(t *testing.T) {
 		t.Error("bad format accepted")
 	}
 }
+
+func TestEnvName(t *testing.T) {
+	for name, want := range map[string]string{"https-h1": "P_HTTPS_H1", "http1.1": "P_HTTP1_1", "k": "P_K"} {
+		if got := EnvName("P_", name); got != want {
+			t.Errorf("EnvName(%q) = %s, want %s", name, got, want)
+		}
+	}
+}

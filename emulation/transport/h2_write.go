@@ -1,0 +1,320 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/guanaco-fp/guanaco/emulation"
+)
+
+// h2Forbidden are header fields HTTP/2 forbids (RFC 9113 8.2.2) or that
+// are carried by pseudo headers.
+var h2Forbidden = map[string]bool{
+	"connection": true, "proxy-connection": true, "keep-alive": true,
+	"transfer-encoding": true, "upgrade": true, "host": true,
+}
+
+// roundTrip sends req on a new stream. errConnUnusable means the caller
+// should pick another connection.
+func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Response, error) {
+	ctx := req.Context()
+	if req.Method == http.MethodConnect {
+		return nil, errors.New("transport: CONNECT over HTTP/2 is not supported")
+	}
+	cc.mu.Lock()
+	if !cc.canTakeLocked() {
+		cc.mu.Unlock()
+		return nil, errConnUnusable
+	}
+	cc.reserved++
+	if cc.idleTimer != nil {
+		cc.idleTimer.Stop()
+	}
+	cc.mu.Unlock()
+
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	trailers := hasBody && len(req.Trailer) > 0
+	regular := cc.t.o.Headers(p, req, true)
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	path := req.URL.RequestURI()
+	pseudo := map[string]string{":method": method, ":authority": requestHost(req), ":scheme": "https", ":path": path}
+
+	s := &h2Stream{cc: cc, req: req, resc: make(chan *http.Response, 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
+
+	var werr error
+	cc.wmu.Lock()
+	cc.mu.Lock()
+	cc.reserved--
+	// The reservation may predate the server's SETTINGS: if they have
+	// lowered MAX_CONCURRENT_STREAMS below the streams already open, a
+	// HEADERS written after our SETTINGS ACK would be a protocol error.
+	// Checked under wmu, so the ACK cannot slip between check and write.
+	if cc.closed || cc.goAway || uint32(len(cc.streams)) >= cc.maxStreams {
+		cc.mu.Unlock()
+		cc.wmu.Unlock()
+		return nil, errConnUnusable
+	}
+	s.id = cc.nextID
+	cc.nextID += 2
+	s.sendWin = cc.peerInitWin
+	s.recvAvail = int64(cc.params.recvWindow)
+	s.sentEnd = !hasBody
+	cc.streams[s.id] = s
+	maxFrame := cc.peerMaxFrame
+	cc.mu.Unlock()
+	cc.hbuf.Reset()
+	for _, name := range cc.params.pseudo {
+		werr = errors.Join(werr, cc.henc.WriteField(hpack.HeaderField{Name: name, Value: pseudo[name]}))
+	}
+	for _, h := range regular {
+		name := strings.ToLower(h.Name)
+		if h2Forbidden[name] || name == "te" && !strings.EqualFold(h.Value, "trailers") {
+			continue
+		}
+		werr = errors.Join(werr, cc.henc.WriteField(hpack.HeaderField{Name: name, Value: h.Value, Sensitive: name == "authorization" || name == "cookie" && len(h.Value) < 20}))
+	}
+	if werr == nil {
+		werr = cc.writeHeaderBlock(s.id, cc.hbuf.Bytes(), !hasBody, maxFrame, cc.headersPriority(p, req))
+	}
+	if werr == nil {
+		werr = cc.bw.Flush()
+	}
+	cc.wmu.Unlock()
+	if werr != nil {
+		cc.closeWithError(fmt.Errorf("transport: writing HEADERS to %s: %w", cc.key.addr, werr))
+		return nil, retryable(werr)
+	}
+
+	go cc.watchCancel(ctx, s)
+	if hasBody {
+		go cc.writeBody(s, req.Body, trailers)
+	}
+
+	select {
+	case resp := <-s.resc:
+		return resp, nil
+	case <-s.done:
+		select {
+		case resp := <-s.resc:
+			return resp, nil
+		default:
+		}
+		cc.mu.Lock()
+		err := s.bodyErr
+		cc.mu.Unlock()
+		select {
+		case resp := <-s.resc: // delivered while done was being closed
+			return resp, nil
+		default:
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("transport: %s %s: %w", method, req.URL.Redacted(), ctx.Err())
+		}
+		if err == nil || err == io.EOF {
+			err = errors.New("transport: stream closed before a response")
+		}
+		return nil, err
+	}
+}
+
+// headersPriority is the HEADERS priority for req's initiator, if the
+// profile has one.
+func (cc *h2Conn) headersPriority(p *emulation.Profile, req *http.Request) *emulation.Priority {
+	if p.H2 == nil {
+		return nil
+	}
+	in, _ := InitiatorFromContext(req.Context())
+	if pr, ok := p.H2.HeadersPriority[in]; ok {
+		return &pr
+	}
+	return nil
+}
+
+// writeHeaderBlock writes HEADERS (with the PRIORITY flag when pr is set)
+// and CONTINUATION frames no larger than maxFrame. cc.wmu held.
+func (cc *h2Conn) writeHeaderBlock(id uint32, block []byte, endStream bool, maxFrame uint32, pr *emulation.Priority) error {
+	var flags http2.Flags
+	var payload []byte
+	if endStream {
+		flags |= http2.FlagHeadersEndStream
+	}
+	maxFrame = max(maxFrame, h2DefaultFrameSize) // the smallest legal value
+	room := int(maxFrame)
+	if pr != nil {
+		flags |= http2.FlagHeadersPriority
+		dep := pr.DependsOn & 0x7fffffff
+		if pr.Exclusive {
+			dep |= 1 << 31
+		}
+		payload = append(payload, byte(dep>>24), byte(dep>>16), byte(dep>>8), byte(dep), byte(pr.Weight-1))
+		room -= 5
+	}
+	first := block
+	rest := []byte(nil)
+	if len(first) > room {
+		first, rest = block[:room], block[room:]
+	}
+	if len(rest) == 0 {
+		flags |= http2.FlagHeadersEndHeaders
+	}
+	payload = append(payload, first...)
+	if err := cc.fr.WriteRawFrame(http2.FrameHeaders, flags, id, payload); err != nil {
+		return err
+	}
+	for len(rest) > 0 {
+		chunk := rest
+		if len(chunk) > int(maxFrame) {
+			chunk = rest[:maxFrame]
+		}
+		rest = rest[len(chunk):]
+		if err := cc.fr.WriteContinuation(id, len(rest) == 0, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// watchCancel resets s with CANCEL when ctx ends before the stream does.
+func (cc *h2Conn) watchCancel(ctx context.Context, s *h2Stream) {
+	if ctx.Done() == nil {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		cc.cancelStream(s, fmt.Errorf("transport: request canceled: %w", ctx.Err()))
+	case <-s.done:
+	}
+}
+
+// cancelStream sends RST_STREAM(CANCEL) for s (when still open) and fails
+// it with err. Credit for unread body bytes goes back to the connection.
+func (cc *h2Conn) cancelStream(s *h2Stream, err error) {
+	cc.mu.Lock()
+	if s.removed {
+		s.buf = nil
+		cc.mu.Unlock()
+		return
+	}
+	unread := int32(len(s.buf))
+	s.buf = nil
+	cc.abortStreamLocked(s, err)
+	wu := cc.creditLocked(unread)
+	cc.mu.Unlock()
+	_ = cc.writeFrames(func() error {
+		if err := cc.fr.WriteRSTStream(s.id, http2.ErrCodeCancel); err != nil {
+			return err
+		}
+		if wu > 0 {
+			return cc.fr.WriteWindowUpdate(0, uint32(wu))
+		}
+		return nil
+	})
+}
+
+// creditLocked returns n bytes of connection credit and reports the
+// WINDOW_UPDATE increment to send now (0 for none). Like Chromium, the
+// window is topped up once half of it has been consumed. cc.mu held.
+func (cc *h2Conn) creditLocked(n int32) int32 {
+	cc.recvUnacked += n
+	if cc.recvUnacked < cc.connRecvTotal/2 || cc.closed {
+		return 0
+	}
+	wu := cc.recvUnacked
+	cc.recvUnacked = 0
+	cc.recvAvail += int64(wu)
+	return wu
+}
+
+// writeBody sends the request body as DATA frames within the flow-control
+// windows, then END_STREAM (or the trailers).
+func (cc *h2Conn) writeBody(s *h2Stream, body io.ReadCloser, trailers bool) {
+	defer body.Close()
+	buf := make([]byte, h2DefaultFrameSize)
+	var pending []byte
+	eof := false
+	for {
+		if len(pending) == 0 && !eof {
+			n, err := body.Read(buf)
+			pending = buf[:n]
+			if err == io.EOF {
+				eof = true
+			} else if err != nil {
+				cc.cancelStream(s, fmt.Errorf("transport: reading request body: %w", err))
+				return
+			}
+		}
+		if len(pending) == 0 && eof {
+			break
+		}
+		if len(pending) == 0 {
+			continue
+		}
+		// Wait for window.
+		cc.mu.Lock()
+		for {
+			if s.reset || cc.closed {
+				cc.mu.Unlock()
+				return
+			}
+			if s.sendWin > 0 && cc.sendWin > 0 {
+				break
+			}
+			ch := cc.changed
+			cc.mu.Unlock()
+			<-ch
+			cc.mu.Lock()
+		}
+		n := int32(min(len(pending), int(cc.peerMaxFrame)))
+		n = min(n, s.sendWin, cc.sendWin)
+		s.sendWin -= n
+		cc.sendWin -= n
+		cc.mu.Unlock()
+		chunk := pending[:n]
+		pending = pending[n:]
+		last := eof && len(pending) == 0 && !trailers
+		if cc.writeFrames(func() error { return cc.fr.WriteData(s.id, last, chunk) }) != nil {
+			return
+		}
+		if last {
+			cc.mu.Lock()
+			s.sentEnd = true
+			cc.maybeFinishLocked(s)
+			cc.mu.Unlock()
+			return
+		}
+	}
+	// The body ended exactly at a frame boundary (or trailers follow).
+	err := cc.writeFrames(func() error {
+		if !trailers {
+			return cc.fr.WriteData(s.id, true, nil)
+		}
+		cc.hbuf.Reset()
+		for name, vs := range s.req.Trailer {
+			for _, v := range vs {
+				if err := cc.henc.WriteField(hpack.HeaderField{Name: strings.ToLower(name), Value: v}); err != nil {
+					return err
+				}
+			}
+		}
+		cc.mu.Lock()
+		maxFrame := cc.peerMaxFrame
+		cc.mu.Unlock()
+		return cc.writeHeaderBlock(s.id, cc.hbuf.Bytes(), true, maxFrame, nil)
+	})
+	if err == nil {
+		cc.mu.Lock()
+		s.sentEnd = true
+		cc.maybeFinishLocked(s)
+		cc.mu.Unlock()
+	}
+}
