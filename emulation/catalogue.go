@@ -49,6 +49,9 @@ func Catalogue() ([]*Profile, error) {
 		}
 		out = append(out, p)
 	}
+	// File order is not name order ("a-b.json" sorts after "a.json" but
+	// "a" before "a-b").
+	slices.SortFunc(out, func(a, b *Profile) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -73,29 +76,33 @@ func Lookup(name string) (*Profile, error) {
 // known browser. Closeness within the family, in order: the same platform,
 // a version not above the client's (an older profile claims nothing the
 // client's browser cannot do), the smallest distance between major
-// versions, a fresh profile before a stale one (Source.Stale), the same
-// browser (a user agent alone cannot tell Chromium from Google Chrome, so
-// this only breaks ties), the newer version, the most recently
-// corroborated profile (Source.LastSeen, else Source.BuiltAt) and finally
-// the name, so the result is deterministic.
+// versions, then between minor versions (Safari's minor releases differ),
+// a fresh profile before a stale one (Source.Stale), the same browser (a
+// user agent alone cannot tell Chromium from Google Chrome, so this only
+// breaks ties), the newer version, the most recently corroborated profile
+// (Source.LastSeen, else Source.BuiltAt) and finally the name, so the
+// result is deterministic.
 func Match(profiles []*Profile, userAgent string) *Profile {
 	browser, version, platform := identify(userAgent, nil)
 	if browser == "unknown" {
 		return nil
 	}
-	major := majorOf(version)
+	cv := versionParts(version)
+	abs := func(n int) int {
+		if n < 0 {
+			return -n
+		}
+		return n
+	}
 	var best *Profile
-	var bestKey [6]int
+	var bestKey [10]int
 	for _, p := range profiles {
 		if p == nil || family(p.Browser) != family(browser) {
 			continue
 		}
-		pm := majorOf(p.Version)
-		dist := major - pm
-		if dist < 0 {
-			dist = -dist
-		}
-		key := [6]int{b2i(p.Platform != platform), b2i(pm > major), dist, b2i(p.Source.Stale), b2i(p.Browser != browser), -pm}
+		pv := versionParts(p.Version)
+		key := [10]int{b2i(p.Platform != platform), b2i(slices.Compare(pv[:], cv[:]) > 0), abs(cv[0] - pv[0]), abs(cv[1] - pv[1]),
+			b2i(p.Source.Stale), b2i(p.Browser != browser), -pv[0], -pv[1], -pv[2]}
 		if best == nil {
 			best, bestKey = p, key
 			continue
@@ -114,6 +121,19 @@ func Match(profiles []*Profile, userAgent string) *Profile {
 	return best
 }
 
+// versionParts is the first three numbers of a dotted version ("17.4.1" ->
+// 17, 4, 1; missing or non-numeric parts are 0).
+func versionParts(v string) [3]int {
+	var out [3]int
+	for i, part := range strings.SplitN(v, ".", 4) {
+		if i == len(out) {
+			break
+		}
+		out[i], _ = strconv.Atoi(part)
+	}
+	return out
+}
+
 // seenAt is when p was last known to match a real browser: the latest
 // corroborating visit of a curated profile, else when it was built.
 func seenAt(p *Profile) time.Time {
@@ -122,6 +142,11 @@ func seenAt(p *Profile) time.Time {
 	}
 	return p.Source.BuiltAt
 }
+
+// Family is the engine family of a profile's browser: chromium for the
+// Chromium-based browsers (Chrome, Chromium, Edge, Opera, Brave), else the
+// browser itself (firefox, safari, ...).
+func Family(browser string) string { return family(browser) }
 
 // family groups browsers that share an engine and TLS/HTTP stack.
 func family(browser string) string {

@@ -59,6 +59,7 @@ func generate(ramaPath, curlPath, out string, stdout io.Writer) error {
 		return err
 	}
 	taken := map[string]bool{}
+	var templates []*emulation.Profile
 	for _, f := range existing {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -79,6 +80,11 @@ func generate(ramaPath, curlPath, out string, stdout io.Writer) error {
 			continue
 		}
 		taken[strings.TrimSuffix(filepath.Base(f), ".json")] = true
+		p, err := emulation.Unmarshal(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		templates = append(templates, p)
 	}
 	var refused []string
 	for _, pr := range ramaRes.Problems {
@@ -107,6 +113,21 @@ func generate(ramaPath, curlPath, out string, stdout io.Writer) error {
 		all = append(all, p)
 	}
 	slices.SortFunc(all, func(a, b *emulation.Profile) int { return strings.Compare(a.Name, b.Name) })
+	// Lists a record does not state are filled from the nearest complete
+	// profile of its engine family: the captured ones first, then the
+	// complete imported records (importer.Complete; the profile's note says
+	// what was derived from which).
+	for _, p := range all {
+		if importer.HasAllLists(p) { // before any list is derived: no chains
+			templates = append(templates, p)
+		}
+	}
+	derived := 0
+	for _, p := range all {
+		if len(importer.Complete(p, templates)) > 0 {
+			derived++
+		}
+	}
 	for _, p := range all {
 		p.Source.Kind = emulation.SourceBuiltin
 		b, err := p.Marshal()
@@ -131,8 +152,8 @@ func generate(ramaPath, curlPath, out string, stdout io.Writer) error {
 	if err := os.WriteFile(filepath.Join(out, "NOTICE"), []byte(notice), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "genprofiles: %d from rama, %d from curl-impersonate written to %s; %d refused (see REFUSED.txt)\n",
-		len(ramaRes.Profiles), len(curlRes.Profiles), out, len(refused))
+	fmt.Fprintf(stdout, "genprofiles: %d from rama, %d from curl-impersonate written to %s (%d with lists derived from their family); %d refused (see REFUSED.txt)\n",
+		len(ramaRes.Profiles), len(curlRes.Profiles), out, derived, len(refused))
 	return nil
 }
 

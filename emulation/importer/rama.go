@@ -269,6 +269,10 @@ func requestedHint(name string) bool {
 
 // headers converts pairs, blanking caller-only values (the profile keeps
 // their position, as emulation.Build does) and dropping requested hints.
+// ramaMarker is the header rama's fingerprinting page adds to its own fetch
+// and XHR probes to recognise them; no browser sends it on its own.
+const ramaMarker = "x-rama-custom-header-marker"
+
 func headers(ls ...[][2]string) []emulation.Header {
 	for _, l := range ls {
 		if len(l) == 0 {
@@ -276,7 +280,7 @@ func headers(ls ...[][2]string) []emulation.Header {
 		}
 		out := make([]emulation.Header, 0, len(l))
 		for _, h := range l {
-			if requestedHint(h[0]) {
+			if requestedHint(h[0]) || strings.EqualFold(h[0], ramaMarker) {
 				continue
 			}
 			v := h[1]

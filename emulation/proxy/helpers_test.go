@@ -48,6 +48,18 @@ func catalogue(t testing.TB) []*emulation.Profile {
 	return ps
 }
 
+// profileNamed returns the profile called name in ps.
+func profileNamed(t testing.TB, ps []*emulation.Profile, name string) *emulation.Profile {
+	t.Helper()
+	for _, p := range ps {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no profile %s", name)
+	return nil
+}
+
 // startProxy runs a Proxy with o (Profiles, DefaultProfile, CA, RootCAs,
 // Registerer filled in when unset).
 func startProxy(t testing.TB, o Options) *testEnv {

@@ -574,10 +574,11 @@ func TestSelectProfile(t *testing.T) {
 
 	// Freshness: a stale profile loses the User-Agent match to a fresh one
 	// of the same browser, but is still served when asked for by name.
-	stale, fresh := *ps[1], *ps[1]
+	firefox, chromium := profileNamed(t, ps, "firefox-153-linux"), profileNamed(t, ps, "chromium-156-linux")
+	stale, fresh := *firefox, *firefox
 	stale.Name, stale.Source.Stale = "firefox-153-linux-old", true
 	fresh.Name = "firefox-153-linux-zz"
-	set := []*emulation.Profile{ps[0], &stale, &fresh}
+	set := []*emulation.Profile{chromium, &stale, &fresh}
 	r = httptest.NewRequest("GET", "http://example.com/", nil)
 	r.Header.Set("User-Agent", ffUA)
 	if p, by, err := ChooseProfile(set, r, ProxyUser{}, "chromium-156-linux", true); err != nil || p.Name != fresh.Name || by != ByUserAgent {
