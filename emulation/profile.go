@@ -150,6 +150,10 @@ type Source struct {
 	// Origin is the provenance of a profile imported from published data
 	// (rama, curl-impersonate); absent otherwise.
 	Origin *Origin `json:"origin,omitempty"`
+	// Derived lists what the source did not state and was derived from
+	// another profile of the engine family ("h1 navigate", "h2 fetch",
+	// "priority xhr"; see importer.Complete, Note names the profiles).
+	Derived []string `json:"derived,omitempty"`
 }
 
 // Origin names the published record an imported profile was converted

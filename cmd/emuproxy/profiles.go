@@ -364,8 +364,13 @@ func writeProfileList(w io.Writer, rows []listedProfile) error {
 }
 
 // importFrom runs `profiles import -from FORMAT PATH`: every converted
-// record is stored, every refused one reported on stderr. The status is
-// non-zero when nothing was imported.
+// record is completed from the built-in profiles of its engine family
+// (importer.Complete, as the built-in imported profiles are) and stored;
+// a record the catalogue already holds (same origin record) is reported as
+// built in; a record whose name a different built-in profile has is stored
+// with the source's suffix (-rama, -curlimp); every refused one is reported
+// on stderr. The status is non-zero when nothing was imported or found
+// built in.
 func (m *Main) importFrom(set *profileSet, from, path string) int {
 	res, err := importer.Convert(from, path)
 	if err != nil {
@@ -375,8 +380,17 @@ func (m *Main) importFrom(set *profileSet, from, path string) int {
 	for _, pr := range res.Problems {
 		fmt.Fprintf(m.Stderr, "emuproxy: refused %s\n", pr)
 	}
-	imported := 0
+	imported, builtin := 0, 0
 	for _, p := range res.Profiles {
+		if b := set.builtinNamed(p.Name); b != nil {
+			if o := b.Source.Origin; o != nil && o.Project == p.Source.Origin.Project && o.Record == p.Source.Origin.Record {
+				builtin++
+				fmt.Fprintf(m.Stdout, "built in: %s (%s)\n", p.Name, o.Record)
+				continue
+			}
+			p.Name += importer.NameSuffix(from)
+		}
+		importer.Complete(p, set.builtin)
 		b, err := p.Marshal()
 		if err == nil {
 			var path string
@@ -388,8 +402,8 @@ func (m *Main) importFrom(set *profileSet, from, path string) int {
 		}
 		fmt.Fprintf(m.Stderr, "emuproxy: refused %s: %v\n", p.Source.Origin.Record, err)
 	}
-	fmt.Fprintf(m.Stdout, "%d imported, %d refused\n", imported, len(res.Profiles)+len(res.Problems)-imported)
-	if imported == 0 {
+	fmt.Fprintf(m.Stdout, "%d imported, %d built in, %d refused\n", imported, builtin, len(res.Profiles)+len(res.Problems)-imported-builtin)
+	if imported+builtin == 0 {
 		return exitFail
 	}
 	return exitOK

@@ -299,8 +299,10 @@ func (c profilesCLI) storeImported(ctx context.Context, p *emulation.Profile) er
 }
 
 // importFrom runs `profiles import -from FORMAT PATH`: every record that
-// converts is stored as source "imported", every refused one is reported
-// on errw; an error when nothing at all was imported.
+// converts is completed from the built-in profiles of its engine family
+// (importer.Complete, as the built-in imported profiles are) and stored as
+// source "imported", every refused one is reported on errw; an error when
+// nothing at all was imported.
 func (c profilesCLI) importFrom(ctx context.Context, args []string, errw io.Writer) error {
 	fs := flag.NewFlagSet("profiles import", flag.ContinueOnError)
 	fs.SetOutput(errw)
@@ -318,8 +320,13 @@ func (c profilesCLI) importFrom(ctx context.Context, args []string, errw io.Writ
 	for _, pr := range res.Problems {
 		fmt.Fprintf(errw, "fpserver profiles import: refused %s\n", pr)
 	}
+	templates, err := emulation.Catalogue()
+	if err != nil {
+		return err
+	}
 	imported := 0
 	for _, p := range res.Profiles {
+		importer.Complete(p, templates)
 		if err := c.storeImported(ctx, p); err != nil {
 			fmt.Fprintf(errw, "fpserver profiles import: refused %s: storing: %v\n", p.Source.Origin.Record, err)
 			continue

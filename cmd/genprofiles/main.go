@@ -96,14 +96,14 @@ func generate(ramaPath, curlPath, out string, stdout io.Writer) error {
 	var all []*emulation.Profile
 	for _, p := range ramaRes.Profiles {
 		if taken[p.Name] {
-			p.Name += "-rama"
+			p.Name += importer.NameSuffix("rama")
 		}
 		taken[p.Name] = true
 		all = append(all, p)
 	}
 	for _, p := range curlRes.Profiles {
 		if taken[p.Name] {
-			p.Name += "-curlimp"
+			p.Name += importer.NameSuffix("curl-impersonate")
 		}
 		if taken[p.Name] {
 			refused = append(refused, fmt.Sprintf("curl-impersonate %s: name %s taken", p.Source.Origin.Record, p.Name))
@@ -118,9 +118,8 @@ func generate(ramaPath, curlPath, out string, stdout io.Writer) error {
 	// complete imported records (importer.Complete; the profile's note says
 	// what was derived from which).
 	for _, p := range all {
-		if importer.HasAllLists(p) { // before any list is derived: no chains
-			templates = append(templates, p)
-		}
+		templates = append(templates, p) // Complete skips the derived ones
+
 	}
 	derived := 0
 	for _, p := range all {

@@ -27,10 +27,24 @@ func templateFamily(browser string) string {
 	return emulation.Family(browser)
 }
 
-// HasAllLists reports whether p states a header list for every initiator
-// over both protocols (the profiles Template chooses among).
+// derived reports whether any of p's derived parts starts with one of
+// prefixes.
+func derived(p *emulation.Profile, prefixes ...string) bool {
+	for _, d := range p.Source.Derived {
+		for _, pre := range prefixes {
+			if strings.HasPrefix(d, pre) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// HasAllLists reports whether p's source states a header list for every
+// initiator over both protocols (none derived): the profiles Complete takes
+// lists from.
 func HasAllLists(p *emulation.Profile) bool {
-	if p.H1 == nil || p.H2 == nil {
+	if p.H1 == nil || p.H2 == nil || derived(p, "h1 ", "h2 ") {
 		return false
 	}
 	for _, in := range emulation.Initiators() {
@@ -82,14 +96,15 @@ func nearest(p *emulation.Profile, templates []*emulation.Profile, ok func(*emul
 // (same engine family, then platform, then major version), and for the
 // Chromium and Firefox families the HEADERS priorities from the nearest
 // template that states them for every initiator. It returns what it filled, which is also noted
-// in p.Source.Note with the templates' names. A filled list is the
+// in p.Source.Derived and, with the templates' names, in p.Source.Note.
+// Profiles with derived parts are never templates (no chains). A filled list is the
 // template's list for that initiator and protocol (its order and casing:
 // the browser engine's), keeping only the headers the record's own
 // navigation also sends (a navigation header the template's browser sends
 // and this version does not is left out), with the record's values for the
 // identity headers (User-Agent, client hints, Accept-Language,
 // Accept-Encoding). Lists and priorities the record states are never
-// changed. Templates must not themselves have been completed (no chains).
+// changed.
 func Complete(p *emulation.Profile, templates []*emulation.Profile) []string {
 	if p.H2 == nil || len(p.H2.Headers[emulation.Navigate]) == 0 {
 		return nil
@@ -103,7 +118,7 @@ func Complete(p *emulation.Profile, templates []*emulation.Profile) []string {
 	}
 	if fam := templateFamily(p.Browser); fam == "chromium" || fam == "firefox" {
 		t := nearest(p, templates, func(t *emulation.Profile) bool {
-			if t.H2 == nil {
+			if t.H2 == nil || derived(t, "priority ") {
 				return false
 			}
 			for _, in := range emulation.Initiators() {
@@ -122,6 +137,7 @@ func Complete(p *emulation.Profile, templates []*emulation.Profile) []string {
 	}
 	if len(filled) > 0 {
 		slices.Sort(filled)
+		p.Source.Derived = append(p.Source.Derived, filled...)
 		note := fmt.Sprintf("not in the source, derived (%s): %s", strings.Join(from, "; "), strings.Join(filled, ", "))
 		if p.Source.Note != "" {
 			p.Source.Note += "; " + note

@@ -162,6 +162,16 @@ func sniData(host string) []byte {
 	return append(binary.BigEndian.AppendUint16(nil, uint16(len(e))), e...)
 }
 
+// NameSuffix is the suffix a profile converted from the format from gets
+// when its name is already taken by a profile of another origin: "-rama" or
+// "-curlimp".
+func NameSuffix(from string) string {
+	if from == "curl-impersonate" {
+		return "-curlimp"
+	}
+	return "-" + from
+}
+
 // Sources names the formats Convert reads.
 func Sources() []string { return []string{"rama", "curl-impersonate"} }
 
