@@ -113,14 +113,10 @@ func generate(ramaPath, curlPath, out string, stdout io.Writer) error {
 		all = append(all, p)
 	}
 	slices.SortFunc(all, func(a, b *emulation.Profile) int { return strings.Compare(a.Name, b.Name) })
-	// Lists a record does not state are filled from the nearest complete
-	// profile of its engine family: the captured ones first, then the
-	// complete imported records (importer.Complete; the profile's note says
-	// what was derived from which).
-	for _, p := range all {
-		templates = append(templates, p) // Complete skips the derived ones
-
-	}
+	// Lists a record does not state are filled from the nearest profile of
+	// its engine family whose source states them (importer.Complete skips
+	// derived ones; the profile's note says what was derived from which).
+	templates = append(templates, all...)
 	derived := 0
 	for _, p := range all {
 		if len(importer.Complete(p, templates)) > 0 {
