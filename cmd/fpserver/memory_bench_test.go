@@ -21,7 +21,8 @@ import (
 )
 
 // BenchmarkMemory runs fpserver as its own process and reports its resident
-// memory, goroutines and heap in use (from its /metrics): at rest, holding
+// memory, goroutines and heap in use (from its /metrics, after a garbage
+// collection): at rest, holding
 // 2,000 idle TLS connections (1,000 HTTP/1.1 and 1,000 HTTP/2, each after one
 // request), after those close, and after GUANACO_BENCH_REQUESTS (default
 // 1,000,000) keep-alive HTTP/2 requests from h2load followed by a minute at
@@ -68,7 +69,7 @@ func BenchmarkMemory(b *testing.B) {
 			cancel()
 			b.Fatalf("fpserver did not report its addresses: %v", addrs)
 		}
-		m := &memProbe{url: "http://" + addrs["debug"] + "/metrics"}
+		m := &memProbe{url: "http://" + addrs["debug"] + "/metrics", gc: "http://" + addrs["debug"] + "/debug/pprof/heap?gc=1"}
 		report := func(stage string) {
 			s, err := m.sample()
 			if err != nil {
@@ -194,12 +195,20 @@ func saveHeapProfile(url, path string) error {
 	return f.Close()
 }
 
-// memProbe reads a process's memory figures from its Prometheus metrics.
-type memProbe struct{ url string }
+// memProbe reads a process's memory figures from its Prometheus metrics,
+// after a garbage collection (pprof's heap endpoint with gc=1 runs one), so
+// heap figures are live data, not garbage awaiting collection.
+type memProbe struct{ url, gc string }
 
 type memSample struct{ rss, heap, goroutines float64 }
 
 func (m *memProbe) sample() (memSample, error) {
+	gc, err := http.Get(m.gc)
+	if err != nil {
+		return memSample{}, err
+	}
+	_, _ = io.Copy(io.Discard, gc.Body)
+	gc.Body.Close()
 	resp, err := http.Get(m.url)
 	if err != nil {
 		return memSample{}, err
