@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -74,6 +75,12 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 	cc.mu.Unlock()
 	cc.hbuf.Reset()
 	for _, name := range cc.params.pseudo {
+		if name == ":path" && pseudo[name] != "/" && pseudo[name] != "/index.html" {
+			// Chromium and Firefox send a path the static table lacks as a
+			// literal without indexing (it would only fill their table).
+			cc.hbuf.Write(appendLiteralNoIndex(nil, 4, pseudo[name]))
+			continue
+		}
 		werr = errors.Join(werr, cc.henc.WriteField(hpack.HeaderField{Name: name, Value: pseudo[name]}))
 	}
 	for _, h := range regular {
@@ -240,12 +247,19 @@ func (cc *h2Conn) creditLocked(n int32) int32 {
 func (cc *h2Conn) writeBody(s *h2Stream, body io.ReadCloser, trailers bool) {
 	defer body.Close()
 	buf := make([]byte, h2DefaultFrameSize)
+	// Reading one byte ahead tells whether a chunk is the body's last, so
+	// END_STREAM goes on the last DATA frame as browsers send it, not on an
+	// extra empty one.
+	br := bufio.NewReaderSize(body, h2DefaultFrameSize)
 	var pending []byte
 	eof := false
 	for {
 		if len(pending) == 0 && !eof {
-			n, err := body.Read(buf)
+			n, err := br.Read(buf)
 			pending = buf[:n]
+			if err == nil && n > 0 {
+				_, err = br.Peek(1)
+			}
 			if err == io.EOF {
 				eof = true
 			} else if err != nil {
@@ -317,4 +331,35 @@ func (cc *h2Conn) writeBody(s *h2Stream, body io.ReadCloser, trailers bool) {
 		cc.maybeFinishLocked(s)
 		cc.mu.Unlock()
 	}
+}
+
+// appendLiteralNoIndex appends the HPACK "literal header field without
+// indexing" representation (RFC 7541 §6.2.2) of a header whose name is the
+// static table entry nameIndex, the value Huffman-coded when that is
+// shorter (as browsers do). The dynamic table is not touched, so this can
+// be mixed with an hpack.Encoder writing the same block.
+func appendLiteralNoIndex(b []byte, nameIndex uint64, value string) []byte {
+	b = appendHPACKInt(b, 4, 0x00, nameIndex)
+	if n := hpack.HuffmanEncodeLength(value); n < uint64(len(value)) {
+		b = appendHPACKInt(b, 7, 0x80, n)
+		return hpack.AppendHuffmanString(b, value)
+	}
+	b = appendHPACKInt(b, 7, 0x00, uint64(len(value)))
+	return append(b, value...)
+}
+
+// appendHPACKInt appends v as an HPACK integer with an n-bit prefix (RFC
+// 7541 §5.1), the first byte's high bits set to flags.
+func appendHPACKInt(b []byte, n uint, flags byte, v uint64) []byte {
+	limit := uint64(1)<<n - 1
+	if v < limit {
+		return append(b, flags|byte(v))
+	}
+	b = append(b, flags|byte(limit))
+	v -= limit
+	for v >= 128 {
+		b = append(b, byte(v%128)|0x80)
+		v /= 128
+	}
+	return append(b, byte(v))
 }
