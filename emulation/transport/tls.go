@@ -2,11 +2,13 @@ package transport
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	utls "github.com/refraction-networking/utls"
@@ -67,7 +69,8 @@ func helloRecord(b []byte) ([]byte, error) {
 // must never serve two connections). pre_shared_key is dropped; for
 // shuffling (Chromium-family) profiles the GREASE ECH extension is
 // replaced by BoringSSL's (fresh payload length) and the extension order
-// permuted as Chromium does. swapShares moves the second classical key
+// permuted as Chromium does; Firefox's GREASE ECH picks its AEAD per
+// connection; GREASE in the signature algorithms is drawn per connection. swapShares moves the second classical key
 // share in front of the first (see dialTLS).
 func helloSpec(p *emulation.Profile, swapShares bool) (*utls.ClientHelloSpec, error) {
 	rec, err := helloRecord(p.TLS.ClientHello)
@@ -86,7 +89,24 @@ func helloSpec(p *emulation.Profile, swapShares bool) (*utls.ClientHelloSpec, er
 		case *utls.GREASEEncryptedClientHelloExtension:
 			if p.ShuffleExtensions {
 				e = utls.BoringGREASEECH()
+			} else if p.Browser == "firefox" || p.Browser == "tor" {
+				// Firefox picks the GREASE ECH AEAD per connection: AES-128-GCM
+				// or ChaCha20-Poly1305 (utls picks among the candidates).
+				for _, cs := range x.CandidateCipherSuites {
+					x.CandidateCipherSuites = []utls.HPKESymmetricCipherSuite{{KdfId: cs.KdfId, AeadId: 0x0001}, {KdfId: cs.KdfId, AeadId: 0x0003}}
+					break
+				}
 			}
+		case *utls.SignatureAlgorithmsExtension:
+			// utls regenerates the GREASE of the other lists per connection,
+			// not this one's; BoringSSL (Chromium) draws it per connection too.
+			algs := slices.Clone(x.SupportedSignatureAlgorithms)
+			for i, a := range algs {
+				if isGREASEGroup(utls.CurveID(a)) {
+					algs[i] = utls.SignatureScheme(randomGREASE())
+				}
+			}
+			e = &utls.SignatureAlgorithmsExtension{SupportedSignatureAlgorithms: algs}
 		case *utls.KeyShareExtension:
 			if swapShares {
 				swapClassicalShares(x.KeyShares)
@@ -106,6 +126,14 @@ func helloSpec(p *emulation.Profile, swapShares bool) (*utls.ClientHelloSpec, er
 // utls keeps a separate key for them.
 func isHybridGroup(g utls.CurveID) bool {
 	return g == utls.X25519MLKEM768 || g == utls.X25519Kyber768Draft00
+}
+
+// randomGREASE is one of the 16 RFC 8701 GREASE values, drawn uniformly.
+func randomGREASE() uint16 {
+	var b [1]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go >= 1.24)
+	v := uint16(b[0]&0xf0 | 0x0a)
+	return v<<8 | v
 }
 
 func isGREASEGroup(g utls.CurveID) bool {
