@@ -321,3 +321,22 @@ func Unmarshal(b []byte) (*Profile, error) {
 func (p *Profile) ClientHelloBase64() string {
 	return base64.StdEncoding.EncodeToString(p.TLS.ClientHello)
 }
+
+// ResumedFingerprints are the TLS fingerprints of p's hello on a connection
+// that resumes a session: browsers append pre_shared_key (41) as the last
+// extension when they hold a ticket for the server, and so does the
+// emulating transport, so the extension count and lists of JA3, JA4 and
+// PeetPrint change. The first connection to a server carries p.Expected's.
+func (p *Profile) ResumedFingerprints() (fingerprint.TLSFingerprints, error) {
+	ch, err := fingerprint.ParseClientHello(p.TLS.ClientHello)
+	if err != nil {
+		return fingerprint.TLSFingerprints{}, fmt.Errorf("emulation: profile %s: %w", p.Name, err)
+	}
+	for _, e := range ch.Extensions {
+		if e.Type == 41 {
+			return ch.Fingerprints(), nil
+		}
+	}
+	ch.Extensions = append(ch.Extensions, fingerprint.Extension{Type: 41})
+	return ch.Fingerprints(), nil
+}

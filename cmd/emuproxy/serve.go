@@ -98,6 +98,7 @@ type serveConfig struct {
 	auth            credFlag
 	authFile        string
 	allowPrivate    bool
+	noResumption    bool
 	ports           cliflag.List
 	caDir           string
 	cacert          string
@@ -128,6 +129,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.Var(&cfg.auth, "auth", "proxy credential `user:password`; repeatable (the environment variable takes one per line)")
 	fs.StringVar(&cfg.authFile, "auth-file", "", "`file` of proxy credentials, one user:password per line, # comments")
 	fs.BoolVar(&cfg.allowPrivate, "allow-private", false, "allow loopback, private, link-local, CGNAT and metadata destinations")
+	fs.BoolVar(&cfg.noResumption, "no-resumption", false, "never resume TLS sessions upstream (by default later connections of a profile offer its saved tickets, as browsers do)")
 	fs.Var(&cfg.ports, "ports", "comma-separated destination `ports` the proxy reaches, by CONNECT and by absolute-form http:// requests alike; others get 403 (default 443,80)")
 	fs.Var(&cfg.ports, "connect-ports", "former name of -ports (an alias: both add to the same list)")
 	fs.StringVar(&cfg.caDir, "ca-dir", defaultCADir(), "`directory` of the local CA (created 0700 on first run, key 0600)")
@@ -368,6 +370,7 @@ func (m *Main) runProxy(ctx context.Context, cfg serveConfig, logger *slog.Logge
 		RootCAs:           roots,
 		Credentials:       creds,
 		AllowPrivate:      cfg.allowPrivate,
+		NoResumption:      cfg.noResumption,
 		Ports:             ports,
 		HandshakeTimeout:  cfg.handshake,
 		IdleTimeout:       cfg.idle,

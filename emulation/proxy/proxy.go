@@ -104,6 +104,10 @@ type Options struct {
 	// destinations of the egress table are allowed. The port policy
 	// still applies.
 	AllowPrivate bool
+	// NoResumption makes every upstream TLS handshake a full one (see
+	// transport.Options.NoResumption); by default later connections of a
+	// profile resume its sessions, as browsers do.
+	NoResumption bool
 	// Resolver resolves upstream host names; nil = net.DefaultResolver.
 	Resolver Resolver
 	// Ports are the destination ports the proxy reaches, for CONNECT and
@@ -256,6 +260,7 @@ func New(o Options) (*Proxy, error) {
 		TLSHandshakeTimeout: o.UpstreamTimeout,
 		MaxPools:            o.MaxUpstreamPools,
 		Logger:              o.Logger,
+		NoResumption:        o.NoResumption,
 	})
 	if err := m.registerPools(o.Registerer, p.tr.Pools); err != nil {
 		return nil, err

@@ -235,6 +235,9 @@ func (t *Transport) handshake(ctx context.Context, p *emulation.Profile, addr, h
 		ServerName:   host,
 		RootCAs:      t.o.RootCAs,
 		OmitEmptyPsk: true,
+		// nil (no resumption) or the profile's cache; the spec then ends
+		// with a pre_shared_key extension, left out while no ticket is saved.
+		ClientSessionCache: t.sessionCache(p, spec),
 		// Only on an explicit request (Options.InsecureSkipVerify).
 		InsecureSkipVerify: t.o.InsecureSkipVerify, //nolint:gosec // opt-in, emuproxy get -k
 
@@ -254,6 +257,35 @@ func (t *Transport) handshake(ctx context.Context, p *emulation.Profile, addr, h
 		return nil, fmt.Errorf("transport: TLS handshake with %s: %w", addr, err)
 	}
 	return uc, nil
+}
+
+// sessionCache returns p's TLS session cache and makes spec offer its saved
+// tickets: a pre_shared_key extension is appended (it must be last; utls
+// omits it while the cache holds no ticket for the server, OmitEmptyPsk),
+// when the hello offers psk_key_exchange_modes (without them a server
+// cannot resume). nil when resumption is off or the hello cannot resume.
+func (t *Transport) sessionCache(p *emulation.Profile, spec *utls.ClientHelloSpec) utls.ClientSessionCache {
+	if t.o.NoResumption {
+		return nil
+	}
+	modes := false
+	for _, e := range spec.Extensions {
+		if _, ok := e.(*utls.PSKKeyExchangeModesExtension); ok {
+			modes = true
+		}
+	}
+	if !modes {
+		return nil
+	}
+	spec.Extensions = append(spec.Extensions, &utls.UtlsPreSharedKeyExtension{})
+	t.sessMu.Lock()
+	defer t.sessMu.Unlock()
+	c := t.sessions[p.Name]
+	if c == nil {
+		c = utls.NewLRUClientSessionCache(t.o.SessionCacheSize)
+		t.sessions[p.Name] = c
+	}
+	return c
 }
 
 // convertState copies utls's connection state into crypto/tls's type.

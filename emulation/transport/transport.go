@@ -24,6 +24,8 @@ import (
 	"sync"
 	"time"
 
+	utls "github.com/refraction-networking/utls"
+
 	"github.com/guanaco-fp/guanaco/emulation"
 )
 
@@ -71,6 +73,15 @@ type Options struct {
 	MaxPools int
 	// Logger receives debug events about connections; nil = discard.
 	Logger *slog.Logger
+	// NoResumption turns TLS session resumption off: every handshake is a
+	// full one, as in a browser's private window opened afresh. By default
+	// each profile keeps its own session cache (per server name, as
+	// browsers do per origin) and later connections offer the saved ticket
+	// (pre_shared_key), as Chromium and Firefox do.
+	NoResumption bool
+	// SessionCacheSize bounds each profile's session cache (server names);
+	// default 256.
+	SessionCacheSize int
 }
 
 // Transport is an http.RoundTripper that emulates browser profiles. It is
@@ -85,6 +96,11 @@ type Transport struct {
 	mu    sync.Mutex
 	pools map[poolKey]*hostPool
 	lru   *list.List // of *hostPool, most recently used at the front
+
+	// sessions holds one TLS session cache per profile name (guarded by
+	// sessMu): a browser's tickets are its own.
+	sessMu   sync.Mutex
+	sessions map[string]utls.ClientSessionCache
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -142,7 +158,10 @@ func New(o Options) *Transport {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Transport{o: o, pools: map[poolKey]*hostPool{}, lru: list.New()}
+	if o.SessionCacheSize <= 0 {
+		o.SessionCacheSize = 256
+	}
+	return &Transport{o: o, pools: map[poolKey]*hostPool{}, lru: list.New(), sessions: map[string]utls.ClientSessionCache{}}
 }
 
 // DefaultMaxPools is Options.MaxPools's default.
