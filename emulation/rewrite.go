@@ -171,7 +171,7 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 		}
 	}
 	hostSent := false
-	for _, ph := range profileList(p, in, h2) {
+	for _, ph := range ProfileList(p, in, h2, req.Header.Get("Cookie") != "") {
 		lname := strings.ToLower(ph.Name)
 		if consumed[lname] || strings.HasPrefix(lname, ":") || isInternal(lname) {
 			continue
@@ -248,7 +248,58 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 	return out
 }
 
-// profileList is the profile's header list for in (see RequestHeadersFor).
+// withCookieSlot returns list with a cookie slot when it has none: a
+// profile built from a first visit has no cookie on its navigation, but the
+// browser puts one at a fixed place (Firefox: after Accept-Encoding over
+// HTTP/2, after Connection over HTTP/1.1). The place is taken from another
+// of the profile's lists of the same protocol that has one (form first, a
+// navigation too, then the others): the cookie goes after the nearest header
+// before it there that list also has. Without such a list, list is returned
+// unchanged (the cookie then follows the list, in the caller's order).
+func withCookieSlot(p *Profile, in Initiator, h2 bool, list []Header) []Header {
+	has := map[string]int{}
+	for i, h := range list {
+		has[strings.ToLower(h.Name)] = i
+	}
+	if _, ok := has["cookie"]; ok {
+		return list
+	}
+	for _, donor := range []Initiator{Form, Navigate, Fetch, XHR, WebSocket} {
+		if donor == in {
+			continue
+		}
+		d := profileList(p, donor, h2)
+		at := slices.IndexFunc(d, func(h Header) bool { return strings.EqualFold(h.Name, "cookie") })
+		if at < 0 {
+			continue
+		}
+		for j := at - 1; j >= 0; j-- {
+			if i, ok := has[strings.ToLower(d[j].Name)]; ok {
+				out := slices.Clone(list)
+				return slices.Insert(out, i+1, Header{Name: d[at].Name})
+			}
+		}
+		if at == 0 {
+			return slices.Insert(slices.Clone(list), 0, Header{Name: d[at].Name})
+		}
+	}
+	return list
+}
+
+// ProfileList is the profile's header list for initiator in over HTTP/2
+// (h2) or HTTP/1.1: a missing initiator falls back to the navigation, a
+// missing protocol to the other protocol's list. With cookie (the request
+// carries one) a list without a cookie slot gets one where the browser puts
+// it (see withCookieSlot). RequestHeadersFor builds requests from it.
+func ProfileList(p *Profile, in Initiator, h2, cookie bool) []Header {
+	list := profileList(p, in, h2)
+	if cookie {
+		list = withCookieSlot(p, in, h2, list)
+	}
+	return list
+}
+
+// profileList is ProfileList without the cookie slot.
 func profileList(p *Profile, in Initiator, h2 bool) []Header {
 	pick := func(m map[Initiator][]Header) []Header {
 		if hs := m[in]; len(hs) > 0 {

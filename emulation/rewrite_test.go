@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -522,6 +523,47 @@ func TestFetchSiteOverrideAndSiteOf(t *testing.T) {
 	} {
 		if got := SiteOf(u(c.a), u(c.b)); got != c.want {
 			t.Errorf("SiteOf(%s, %s) = %s, want %s", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// TestCookiePosition checks where a navigation's cookie goes when the
+// profile's navigation (a first visit) has no cookie slot: Firefox puts it
+// after Accept-Encoding over HTTP/2 and after Connection over HTTP/1.1 (the
+// place its form submissions show); Chromium's navigation has its own slot
+// (after Accept-Language).
+func TestCookiePosition(t *testing.T) {
+	for _, tc := range []struct {
+		profile string
+		h2      bool
+		after   string
+	}{
+		{"firefox-153-linux", true, "accept-encoding"},
+		{"firefox-153-linux", false, "Connection"},
+		{"chromium-156-linux", true, "accept-language"},
+		{"chromium-156-linux", false, "Accept-Language"},
+	} {
+		p, err := Lookup(tc.profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("GET", "https://example.com/", nil)
+		req.Header.Set("Cookie", "a=1")
+		hs := RequestHeadersFor(p, req, Navigate, tc.h2)
+		i := slices.IndexFunc(hs, func(h Header) bool { return strings.EqualFold(h.Name, "cookie") })
+		if i <= 0 || hs[i-1].Name != tc.after || hs[i].Value != "a=1" {
+			var names []string
+			for _, h := range hs {
+				names = append(names, h.Name)
+			}
+			t.Errorf("%s h2=%v: cookie at %d in %v, want after %s", tc.profile, tc.h2, i, names, tc.after)
+		}
+		// Without a cookie nothing is added.
+		req.Header.Del("Cookie")
+		for _, h := range RequestHeadersFor(p, req, Navigate, tc.h2) {
+			if strings.EqualFold(h.Name, "cookie") {
+				t.Errorf("%s: a cookie header without a cookie", tc.profile)
+			}
 		}
 	}
 }

@@ -81,7 +81,7 @@ func expectedNames(p *emulation.Profile, in emulation.Initiator, req *http.Reque
 		ordered = append(ordered, p.H2.PseudoOrder...)
 	}
 	seen := map[string]bool{}
-	for _, h := range ProfileHeaders(p, in, h2) {
+	for _, h := range emulation.ProfileList(p, in, h2, req.Header.Get("Cookie") != "") {
 		l := strings.ToLower(h.Name)
 		seen[l] = true
 		supplied := req.Header.Get(h.Name) != "" || l == "host" || l == "content-length" && req.ContentLength > 0
