@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -32,6 +33,41 @@ func encodeJSONIndent(v any, pretty bool) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// tlsNull is how a report without its TLS object encodes that field: the
+// first occurrence in the encoding is the field itself (a quote inside a
+// JSON string is always escaped, and the fields before "tls" are strings,
+// a time and a bool).
+var tlsNull = []byte(`"tls":null`)
+
+// encodeReport is encodeJSONIndent(rep, false) with the TLS object, the
+// bulk of the answer and encoded once per connection (tlsReport.MarshalJSON),
+// spliced in as it is: encoding/json would validate and compact a
+// Marshaler's output again on every request.
+func encodeReport(rep *report) ([]byte, error) {
+	t := rep.TLS
+	if t == nil {
+		return encodeJSONIndent(rep, false)
+	}
+	tb, err := t.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	rep.TLS = nil
+	b, err := encodeJSONIndent(rep, false)
+	rep.TLS = t
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.Index(b, tlsNull)
+	if i < 0 {
+		return nil, errors.New("web: encoding report: no tls field")
+	}
+	out := make([]byte, 0, len(b)+len(tb))
+	out = append(out, b[:i+len(`"tls":`)]...)
+	out = append(out, tb...)
+	return append(out, b[i+len(tlsNull):]...), nil
+}
+
 // wantsPretty reports whether the client asked for indented JSON with a
 // ?pretty query parameter (any value but 0 or false).
 func wantsPretty(r *http.Request) bool {
@@ -46,7 +82,14 @@ func wantsPretty(r *http.Request) bool {
 // writeJSON encodes v completely before writing, so an encoding failure
 // becomes a clean 500 instead of a truncated body.
 func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := encodeJSONIndent(v, wantsPretty(r))
+	pretty := wantsPretty(r)
+	var b []byte
+	var err error
+	if rep, ok := v.(*report); ok && !pretty {
+		b, err = encodeReport(rep)
+	} else {
+		b, err = encodeJSONIndent(v, pretty)
+	}
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "web: encoding JSON response",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))

@@ -97,3 +97,32 @@ func TestSummaryListsCapped(t *testing.T) {
 		})
 	}
 }
+
+// TestEncodeReport checks that the spliced encoding of a report equals
+// encoding/json's, for live reports with and without a TLS object.
+func TestEncodeReport(t *testing.T) {
+	raw := rawHello(t, 16, 2, 4)
+	ch, err := fingerprint.ParseClientHello(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rep := range []*report{
+		{CaptureID: "a", UserAgent: `x "tls":null y`, TLS: &tlsReport{ClientHello: ch, Raw: raw, SNI: ch.ServerName(), ALPN: ch.ALPN()}},
+		{CaptureID: "b", UserAgent: "no tls"},
+	} {
+		want, err := encodeJSONIndent(rep, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeReport(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("encodeReport differs from encoding/json:\n got %s\nwant %s", got, want)
+		}
+		if !json.Valid(got) {
+			t.Error("invalid JSON")
+		}
+	}
+}
