@@ -394,35 +394,31 @@ func (c *DictCache) Len() int {
 }
 
 // EncodeHeaderNames encodes the names of hs as a JSON array of strings.
-func EncodeHeaderNames(hs []HeaderPair) string {
-	n := 2
-	for _, h := range hs {
-		n += len(h.Name) + 3
-	}
-	b := make([]byte, 0, n)
-	b = append(b, '[')
-	for i, h := range hs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = AppendJSONString(b, h.Name)
-	}
-	return string(append(b, ']'))
-}
+func EncodeHeaderNames(hs []HeaderPair) string { return encodeHeaderColumn(hs, false) }
 
 // EncodeHeaderValues encodes the values of hs as a JSON array of strings.
-func EncodeHeaderValues(hs []HeaderPair) string {
+func EncodeHeaderValues(hs []HeaderPair) string { return encodeHeaderColumn(hs, true) }
+
+// encodeHeaderColumn encodes the names (values=false) or the values of hs as
+// a JSON array of strings.
+func encodeHeaderColumn(hs []HeaderPair, values bool) string {
+	field := func(h *HeaderPair) string {
+		if values {
+			return h.Value
+		}
+		return h.Name
+	}
 	n := 2
-	for _, h := range hs {
-		n += len(h.Value) + 3
+	for i := range hs {
+		n += len(field(&hs[i])) + 3
 	}
 	b := make([]byte, 0, n)
 	b = append(b, '[')
-	for i, h := range hs {
+	for i := range hs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = AppendJSONString(b, h.Value)
+		b = AppendJSONString(b, field(&hs[i]))
 	}
 	return string(append(b, ']'))
 }
@@ -451,6 +447,16 @@ func ZipHeaders(names, values string) ([]HeaderPair, error) {
 		hs[i] = HeaderPair{Name: ns[i], Value: vs[i]}
 	}
 	return hs, nil
+}
+
+// LegacyColumns are the columns of the captures table before schema 0004
+// (one table of whole captures, renamed captures_legacy by migration 0004),
+// in the order the backends' conversions read them.
+var LegacyColumns = []string{
+	"id", "created_at", "visit_key", "initiator", "client_ip", "user_agent", "host", "method", "path",
+	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "headers", "h2",
+	"ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r", "ja4_o", "ja4_ro",
+	"peetprint", "peetprint_hash", "akamai", "akamai_hash", "header_order", "header_order_hash",
 }
 
 // PrepareLegacy completes a capture read from the schema before 0004 (one

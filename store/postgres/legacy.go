@@ -13,15 +13,6 @@ import (
 	"github.com/guanaco-fp/guanaco/store/model"
 )
 
-// legacyCols are the columns of the captures table before migration 0004
-// (renamed captures_legacy by it).
-var legacyCols = []string{
-	"id", "created_at", "visit_key", "initiator", "client_ip", "user_agent", "host", "method", "path",
-	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "headers", "h2",
-	"ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r", "ja4_o", "ja4_ro",
-	"peetprint", "peetprint_hash", "akamai", "akamai_hash", "header_order", "header_order_hash",
-}
-
 // legacyChunk is how many legacy rows one conversion transaction moves.
 const legacyChunk = 2000
 
@@ -93,7 +84,7 @@ func (db *DB) convertChunk(ctx context.Context) (int, error) {
 		if err := tx.QueryRow(ctx, "SELECT to_regclass('captures_legacy') IS NOT NULL").Scan(&exists); err != nil || !exists {
 			return err
 		}
-		rows, err := tx.Query(ctx, "SELECT "+strings.Join(legacyCols, ", ")+" FROM captures_legacy ORDER BY created_at, id LIMIT $1", legacyChunk)
+		rows, err := tx.Query(ctx, "SELECT "+strings.Join(model.LegacyColumns, ", ")+" FROM captures_legacy ORDER BY created_at, id LIMIT $1", legacyChunk)
 		if err != nil {
 			return err
 		}

@@ -10,14 +10,8 @@ import (
 	"github.com/guanaco-fp/guanaco/store/model"
 )
 
-// legacyCols are the columns of the captures table before migration 0004
-// (renamed captures_legacy by it).
-var legacyCols = []string{
-	"rowid", "id", "created_at", "visit_key", "initiator", "client_ip", "user_agent", "host", "method", "path",
-	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "headers", "h2",
-	"ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r", "ja4_o", "ja4_ro",
-	"peetprint", "peetprint_hash", "akamai", "akamai_hash", "header_order", "header_order_hash",
-}
+// legacyCols are model.LegacyColumns after the rowid the conversion walks.
+var legacyCols = append([]string{"rowid"}, model.LegacyColumns...)
 
 // legacyChunk is how many legacy rows one conversion transaction moves.
 const legacyChunk = 2000

@@ -10,13 +10,8 @@ import (
 )
 
 // LegacyColumns are the columns of the captures table before migration 0004
-// (one table of whole captures), in the order of LegacyValues.
-var LegacyColumns = []string{
-	"id", "created_at", "visit_key", "initiator", "client_ip", "user_agent", "host", "method", "path",
-	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "headers", "h2",
-	"ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r", "ja4_o", "ja4_ro",
-	"peetprint", "peetprint_hash", "akamai", "akamai_hash", "header_order", "header_order_hash",
-}
+// (model.LegacyColumns), in the order of LegacyValues.
+var LegacyColumns = model.LegacyColumns
 
 // LegacyValues returns c (normalized) as a row of the old captures table:
 // created_at as a time.Time (the backend converts it to its column type),
