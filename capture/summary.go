@@ -24,6 +24,9 @@ type H2Summary struct {
 	PriorityFrames  []fingerprint.H2Priority `json:"priority_frames"`
 	HeadersPriority *fingerprint.H2Priority  `json:"headers_priority,omitempty"`
 	PseudoOrder     []string                 `json:"pseudo_order"`
-	Akamai          string                   `json:"akamai"`
-	AkamaiHash      string                   `json:"akamai_hash"`
+	// HPACK is the request's header block representations, one code a
+	// field, comma-separated (fingerprint.HPACKCodes).
+	HPACK      string `json:"hpack,omitempty"`
+	Akamai     string `json:"akamai"`
+	AkamaiHash string `json:"akamai_hash"`
 }

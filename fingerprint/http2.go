@@ -162,6 +162,9 @@ type H2Request struct {
 	// Trailers is a later header block on the same stream, filled in the
 	// copy kept by the H2Stream (see H2Stream.Request and Snapshot).
 	Trailers []Header `json:"trailers,omitempty"`
+	// HPACK is the representation of each entry of the block, in order
+	// (HPACKCodes); empty for a block over 64 KiB.
+	HPACK []string `json:"hpack,omitempty"`
 }
 
 // Get returns the value of the first field (pseudo-headers included) named
@@ -197,6 +200,7 @@ func (r H2Request) clone() H2Request {
 	r.Pseudo = cloneSlice(r.Pseudo)
 	r.Headers = cloneSlice(r.Headers)
 	r.Trailers = cloneSlice(r.Trailers)
+	r.HPACK = cloneSlice(r.HPACK)
 	if r.Priority != nil {
 		p := *r.Priority
 		r.Priority = &p
@@ -432,9 +436,13 @@ type H2Stream struct {
 	settingsList int
 
 	// Current header block.
-	inBlock    bool
-	blockStrm  uint32
-	blockReq   H2Request
+	inBlock   bool
+	blockStrm uint32
+	blockReq  H2Request
+	// block holds the current header block's bytes for HPACKCodes;
+	// blockOver: it grew past maxHPACKBlock and is not kept.
+	block      []byte
+	blockOver  bool
 	blockTrail bool
 	fields     []Header
 	listSize   uint64
@@ -834,6 +842,8 @@ func (s *H2Stream) beginBlock() *ParseError {
 		s.maxStream = s.stream
 	}
 	s.blockReq = req
+	s.block = s.block[:0]
+	s.blockOver = false
 	s.fields = nil
 	s.listSize = 0
 	s.overflow = false
@@ -853,6 +863,13 @@ func (s *H2Stream) decode(frag []byte) *ParseError {
 	// so the dynamic table stays in sync with the client's encoder: the
 	// server refuses that one request (431) and the connection goes on, so
 	// the capture must go on too. endBlock drops the block.
+	if !s.blockOver {
+		if len(s.block)+len(frag) > maxHPACKBlock {
+			s.blockOver, s.block = true, nil
+		} else {
+			s.block = append(s.block, frag...)
+		}
+	}
 	_, err := s.dec.Write(frag)
 	if err != nil {
 		return s.hpackError(err)
@@ -1015,6 +1032,14 @@ func (s *H2Stream) endBlock() *h2Event {
 	s.conn.Counters.HeaderBlocks++
 	req := s.blockReq
 	s.blockReq = H2Request{}
+	if !s.blockOver {
+		if codes, err := HPACKCodes(s.block); err == nil {
+			req.HPACK = codes
+		}
+	}
+	if cap(s.block) > 4<<10 {
+		s.block = nil // keep a connection's idle footprint small
+	}
 	npseudo := 0
 	for _, f := range fields {
 		if strings.HasPrefix(f.Name, ":") {

@@ -163,6 +163,7 @@ func chromeH2Capture(t testing.TB) func(*http.Request) (*capture.Request, bool) 
 			Pseudo:   pseudo,
 			Headers:  headers,
 			Priority: &fingerprint.H2Priority{StreamID: 1, Exclusive: true, DependsOn: 0, Weight: 256},
+			HPACK:    []string{"i", "lh", "i", "wh", "lnNh"},
 		}
 		conn := &fingerprint.H2Conn{Settings: chromeSettings, WindowUpdate: chromeWindowUpdate, Requests: []fingerprint.H2Request{req}}
 		all := append(append([]fingerprint.Header{}, pseudo...), headers...)

@@ -151,10 +151,11 @@ const (
 
 // h2DocKey identifies a stored HTTP/2 document within a connection: the
 // Akamai text covers the connection's SETTINGS, WINDOW_UPDATE, PRIORITY
-// frames and the request's pseudo-header order; the HEADERS priority (its
-// stream ID removed) is the rest.
+// frames and the request's pseudo-header order; the HPACK representations
+// and the HEADERS priority (its stream ID removed) are the rest.
 type h2DocKey struct {
 	akamai  string
+	hpack   string
 	prio    fingerprint.H2Priority
 	hasPrio bool
 }
@@ -334,6 +335,7 @@ func h2FromCapture(h *capture.H2Info) *H2Summary {
 		Settings:       []fingerprint.H2Setting{},
 		PriorityFrames: []fingerprint.H2Priority{},
 		PseudoOrder:    nonNil(h.Request.PseudoOrder()),
+		HPACK:          strings.Join(h.Request.HPACK, ","),
 		Akamai:         h.Akamai.Text,
 		AkamaiHash:     h.Akamai.Hash,
 	}
@@ -459,7 +461,7 @@ func (rep *report) toCapture() (store.Capture, error) {
 func (rep *report) storedH2() ([]byte, error) {
 	h2 := *rep.HTTP.H2
 	h2.StreamID = 0
-	key := h2DocKey{akamai: h2.Akamai}
+	key := h2DocKey{akamai: h2.Akamai, hpack: h2.HPACK}
 	if p := h2.HeadersPriority; p != nil {
 		cp := *p
 		cp.StreamID = 0

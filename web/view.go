@@ -186,6 +186,7 @@ func h2View(h *H2Summary) *templates.H2View {
 		StreamID:     strconv.FormatUint(uint64(h.StreamID), 10),
 		WindowUpdate: strconv.FormatUint(uint64(h.WindowUpdate), 10),
 		PseudoOrder:  h.PseudoOrder,
+		HPACK:        h.HPACK,
 		Akamai:       orDash(h.Akamai),
 		AkamaiHash:   h.AkamaiHash,
 	}

@@ -55,6 +55,7 @@ func TestIndexShowsFingerprint(t *testing.T) {
 		"/api/profiles/visit/",
 		"HTTP/2",
 		"TLS 1.3",
+		"HPACK representations", "i,lh,i,wh,lnNh",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
@@ -100,6 +101,7 @@ func TestIndexShowsFingerprint(t *testing.T) {
 		Settings        [][2]uint32 `json:"settings"`
 		WindowUpdate    uint32      `json:"window_update"`
 		PseudoOrder     []string    `json:"pseudo_order"`
+		HPACK           string      `json:"hpack"`
 		HeadersPriority *struct {
 			Exclusive bool `json:"exclusive"`
 			Weight    int  `json:"weight"`
@@ -109,7 +111,7 @@ func TestIndexShowsFingerprint(t *testing.T) {
 		t.Fatalf("H2 summary: %v", err)
 	}
 	if fmt.Sprint(h2.Settings) != "[[1 65536] [2 0] [4 6291456] [6 262144]]" || h2.WindowUpdate != chromeWindowUpdate ||
-		strings.Join(h2.PseudoOrder, ",") != ":method,:authority,:scheme,:path" ||
+		strings.Join(h2.PseudoOrder, ",") != ":method,:authority,:scheme,:path" || h2.HPACK != "i,lh,i,wh,lnNh" ||
 		h2.HeadersPriority == nil || !h2.HeadersPriority.Exclusive || h2.HeadersPriority.Weight != 256 {
 		t.Errorf("H2 summary = %s", c.H2)
 	}

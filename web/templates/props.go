@@ -146,6 +146,9 @@ type H2View struct {
 	PseudoOrder     []string
 	Akamai          string
 	AkamaiHash      string
+	// HPACK is the header block's representation codes, comma-separated
+	// (fingerprint.HPACKCodes); "" when not recorded.
+	HPACK string
 }
 
 // Report is one capture prepared for display.
