@@ -113,7 +113,9 @@ func appendJSONString(b []byte, s string) []byte {
 // Decode returns the typed value of the extension's data. It returns
 // (nil, nil) for GREASE and for types without typed decoding (their data
 // stays raw), and a *ParseError, with an offset into Data, when the data is
-// malformed. The value types per extension type:
+// malformed; a malformed list-valued extension then also returns its list
+// decoded as far as it goes (the value the fingerprints use), other types
+// a nil value. The value types per extension type:
 //
 //	server_name                         ServerNameValue
 //	status_request                      StatusRequestValue
@@ -145,6 +147,9 @@ func (e Extension) Decode() (ExtensionValue, error) {
 	}
 	v, pe := decodeExtension(e.Type, tlsCursor{b: e.Data, end: len(e.Data)}, true)
 	if pe != nil {
+		if l := lenientListBody(e.Type, e.Data); l != nil {
+			return listValue(e.Type, l), pe
+		}
 		return nil, pe
 	}
 	return v, nil
@@ -522,7 +527,7 @@ func namedU8s(l []byte, name func(uint8) string) []NamedValue {
 // emptyExtension checks that an extension's data is empty.
 func emptyExtension(c tlsCursor, t uint16) *ParseError {
 	if c.left() != 0 {
-		return errAt(CodeMalformed, c.pos, "%s: extension data must be empty, got %d bytes", ExtensionName(t), c.left())
+		return kindErrAt(AnomalyNotEmpty, CodeMalformed, c.pos, "%s: extension data must be empty, got %d bytes", ExtensionName(t), c.left())
 	}
 	return nil
 }
@@ -743,7 +748,7 @@ func decodePreSharedKey(c tlsCursor, build bool) (ExtensionValue, *ParseError) {
 		return nil, pe
 	}
 	if nIDs != nBinders {
-		return nil, errAt(CodeMalformed, start, "pre_shared_key: %d identities but %d binders", nIDs, nBinders)
+		return nil, kindErrAt(AnomalyMismatch, CodeMalformed, start, "pre_shared_key: %d identities but %d binders", nIDs, nBinders)
 	}
 	if !build {
 		return nil, nil
@@ -802,7 +807,7 @@ func decodeQUICTransportParameters(c tlsCursor, build bool) (ExtensionValue, *Pa
 			return nil, pe
 		}
 		if l > uint64(c.left()) {
-			return nil, errAt(CodeBadLength, at, "transport parameter %d: length %d runs past the extension (%d bytes left)", id, l, c.left())
+			return nil, kindErrAt(AnomalyOverrun, CodeBadLength, at, "transport parameter %d: length %d runs past the extension (%d bytes left)", id, l, c.left())
 		}
 		c.pos += int(l)
 		if build {
@@ -866,5 +871,5 @@ func decodeECH(c tlsCursor, build bool) (ExtensionValue, *ParseError) {
 		}
 		return ECHValue{Type: "inner"}, nil
 	}
-	return nil, errAt(CodeMalformed, at, "encrypted_client_hello: unknown ECHClientHelloType %d", typ)
+	return nil, kindErrAt(AnomalyOutOfRange, CodeMalformed, at, "encrypted_client_hello: unknown ECHClientHelloType %d", typ)
 }

@@ -39,9 +39,10 @@ const ja4Empty = "000000000000"
 // fpSpan is a [start, end) range of the fingerprint buffer.
 type fpSpan struct{ start, end int }
 
-// fpLists holds the validated list bodies the fingerprints read, gathered
-// in one pass over the extensions (nil when absent or malformed; the first
-// extension of a type wins, as with the accessors).
+// fpLists holds the list bodies the fingerprints read, decoded as far as
+// they go (see lenientListBody), gathered in one pass over the extensions
+// (nil when absent; the first extension of a type wins, as with the
+// accessors).
 type fpLists struct {
 	sni                                                         bool
 	alpn, groups, points, sigalgs, versions, pskModes, certComp []byte
@@ -80,7 +81,7 @@ func (ch *ClientHello) gatherLists() fpLists {
 			continue
 		}
 		l.seen |= bit
-		*dst = listBody(e.Type, e.Data)
+		*dst = lenientListBody(e.Type, e.Data)
 	}
 	return l
 }
