@@ -38,14 +38,14 @@ const (
 )
 
 const (
-	tlsRecordHeaderLen       = 5
-	tlsHandshakeHeaderLen    = 4
-	tlsRecordTypeHandshake   = 0x16
-	tlsHandshakeClientHello  = 0x01
-	tlsMaxSessionIDLen       = 32
-	tlsClientRandomLen       = 32
-		tlsInlineExtensions      = 20
-	tlsInlineCipherSuites    = 48
+	tlsRecordHeaderLen      = 5
+	tlsHandshakeHeaderLen   = 4
+	tlsRecordTypeHandshake  = 0x16
+	tlsHandshakeClientHello = 0x01
+	tlsMaxSessionIDLen      = 32
+	tlsClientRandomLen      = 32
+	tlsInlineExtensions     = 20
+	tlsInlineCipherSuites   = 48
 )
 
 // HexBytes is a byte string that encodes as lowercase hex in JSON and other
