@@ -1,0 +1,121 @@
+package inspect
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/gopacket/layers"
+)
+
+// preambles are client->server bytes sent before the ClientHello by each
+// recognised protocol, as real clients send them.
+var preambles = []struct {
+	name, want string
+	b          []byte
+}{
+	{"smtp", PreambleSMTP, []byte("EHLO client.example\r\nSTARTTLS\r\n")},
+	{"imap", PreambleIMAP, []byte("a001 CAPABILITY\r\na002 STARTTLS\r\n")},
+	{"pop3", PreamblePOP3, []byte("CAPA\r\nSTLS\r\n")},
+	{"ftp", PreambleFTP, []byte("AUTH TLS\r\n")},
+	{"xmpp", PreambleXMPP, []byte("<?xml version='1.0'?><stream:stream to='example.com' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")},
+	{"ldap", PreambleLDAP, append([]byte{0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18, 0x80, 0x16}, "1.3.6.1.4.1.1466.20037"...)},
+	{"connect", PreambleHTTPConnect, []byte("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nUser-Agent: curl/8.5.0\r\n\r\n")},
+	{"socks4", PreambleSOCKS4, []byte{0x04, 0x01, 0x01, 0xbb, 93, 184, 216, 34, 0x00}},
+	{"socks5", PreambleSOCKS5, []byte{0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x03, 11, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 'c', 'o', 'm', 0x01, 0xbb}},
+	{"mysql", PreambleMySQL, append([]byte{0x20, 0x00, 0x00, 0x01, 0x85, 0xae, 0xff, 0x19, 0x00, 0x00, 0x00, 0x01, 0x2d}, make([]byte, 23)...)},
+	{"postgresql", PreamblePostgreSQL, []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}},
+	{"unknown text", PreambleUnknown, []byte("HELLO THERE\r\n")},
+	// A byte sequence that looks like a record start but is not a hello
+	// (handshake type 2) must be skipped by the scan.
+	{"false start", PreambleUnknown, []byte{0x16, 0x03, 0x03, 0x00, 0x30, 0x02, 0x00, 0x00, 0x2c, 0x03, 0x03, 'x'}},
+}
+
+func TestDetectPreamble(t *testing.T) {
+	for _, p := range preambles {
+		if got := DetectPreamble(p.b); got != p.want {
+			t.Errorf("%s: DetectPreamble = %q, want %q", p.name, got, p.want)
+		}
+	}
+	if got := DetectPreamble(nil); got != "" {
+		t.Errorf("empty preamble: %q", got)
+	}
+}
+
+// TestHelloAfterPreamble puts a real hello after each preamble, on its own
+// connection, with the preamble and the hello split across segments, and
+// checks the record's offset, preamble and fingerprints.
+func TestHelloAfterPreamble(t *testing.T) {
+	h := goHellos(t)[0]
+	want := wantRecord(t, h, false)
+	var frames [][]byte
+	var conns []tcpConn
+	for i, p := range preambles {
+		c := tcpConn{cli: netip.AddrPortFrom(cliA.Addr(), uint16(2000+i)), srv: srv4, cliISN: uint32(1000 * i), srvISN: 9}
+		conns = append(conns, c)
+		stream := append(append([]byte(nil), p.b...), h...)
+		frames = append(frames, c.syn(t), c.synAck(t))
+		for _, s := range split(stream, len(p.b)/2, len(p.b)+3) {
+			frames = append(frames, c.data(t, bytes.Index(stream, s), s))
+		}
+	}
+	// A stream whose hello starts past the window is not scanned to its end.
+	far := tcpConn{cli: netip.AddrPortFrom(cliB.Addr(), 3000), srv: srv4, cliISN: 1, srvISN: 2}
+	farStream := append(bytes.Repeat([]byte("x"), PreambleWindow), h...)
+	frames = append(frames, far.syn(t), far.synAck(t))
+	for off := 0; off < len(farStream); off += 1400 {
+		frames = append(frames, far.data(t, off, farStream[off:min(len(farStream), off+1400)]))
+	}
+	c, st := mustRun(t, "pre.pcap", writePcap(t, layers.LinkTypeEthernet, false, frames...))
+	if len(c.problems) != 0 {
+		t.Errorf("problems: %v", c.problems)
+	}
+	if len(c.hellos) != len(preambles) {
+		t.Fatalf("found %d hellos, want %d", len(c.hellos), len(preambles))
+	}
+	for i, p := range preambles {
+		r := findSource(t, c, streamName("pre.pcap", conns[i].cli, conns[i].srv))
+		if r.Offset == nil || *r.Offset != int64(len(p.b)) || r.Preamble != p.want {
+			t.Errorf("%s: offset %v preamble %q, want %d %q", p.name, r.Offset, r.Preamble, len(p.b), p.want)
+		}
+		r.Offset, r.Preamble = nil, ""
+		sameHello(t, r, want)
+	}
+	if st.NotTLS != 1 {
+		t.Errorf("NotTLS = %d, want 1 (the stream with its hello past the window)", st.NotTLS)
+	}
+}
+
+// TestHelloAtStreamStartHasNoOffset keeps the old output for hellos that
+// start their stream.
+func TestHelloAtStreamStartHasNoOffset(t *testing.T) {
+	h := goHellos(t)[0]
+	cn := tcpConn{cli: cliA, srv: srv4, cliISN: 5, srvISN: 6}
+	c, _ := mustRun(t, "start.pcap", writePcap(t, layers.LinkTypeEthernet, false, cn.syn(t), cn.synAck(t), cn.data(t, 0, h)))
+	if len(c.hellos) != 1 || c.hellos[0].Offset != nil || c.hellos[0].Preamble != "" {
+		t.Fatalf("hellos %+v", c.hellos)
+	}
+}
+
+func TestScanHelloCandidates(t *testing.T) {
+	h := goHellos(t)[0]
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		at   int
+		want candidate
+	}{
+		{"hello at 0", h, 0, candYes},
+		{"after text", append([]byte("abc"), h...), 3, candYes},
+		{"partial header", []byte("abc\x16\x03"), 3, candMore},
+		{"no 0x16 yet", []byte(strings.Repeat("a", 100)), 100, candMore},
+		{"window passed", bytes.Repeat([]byte{0}, PreambleWindow+10), 0, candNo},
+		{"record too short", append([]byte{0x16, 0x03, 0x01, 0x00, 0x02, 0x01, 0, 0, 50, 3, 3}, h...), 11, candYes},
+	} {
+		at, c := scanHello(tc.b, 0)
+		if c != tc.want || (c != candNo && at != tc.at) {
+			t.Errorf("%s: scanHello = %d %v, want %d %v", tc.name, at, c, tc.at, tc.want)
+		}
+	}
+}
