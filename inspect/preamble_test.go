@@ -119,3 +119,43 @@ func TestScanHelloCandidates(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHelloAfterPreamble checks the preamble scan: for any preamble without
+// a 0x16 byte (which could start a competing record), a real hello after it
+// is found at the preamble's length, wherever the segments are cut; the
+// scan functions never panic on the raw fuzzed bytes, and a candidate they
+// report passes helloCandidate.
+func FuzzHelloAfterPreamble(f *testing.F) {
+	for _, p := range preambles {
+		f.Add(p.b, uint16(len(p.b)/2))
+	}
+	f.Add([]byte{}, uint16(0))
+	h := goHellos(f)[0]
+	f.Fuzz(func(t *testing.T, p []byte, cut uint16) {
+		if at, c := scanHello(p, 0); c == candYes && (at >= PreambleWindow || helloCandidate(p, at) != candYes) {
+			t.Fatalf("scanHello %d %v on %x", at, c, p)
+		}
+		_ = DetectPreamble(p)
+		if len(p) > 2000 {
+			p = p[:2000]
+		}
+		p = bytes.ReplaceAll(p, []byte{0x16}, []byte{0x17})
+		stream := append(append([]byte(nil), p...), h...)
+		k := int(cut) % (len(stream) + 1)
+		cn := tcpConn{cli: cliA, srv: srv4, cliISN: 77, srvISN: 88}
+		frames := [][]byte{cn.syn(t), cn.synAck(t)}
+		for _, s := range split(stream, k) {
+			if len(s) > 0 {
+				frames = append(frames, cn.data(t, bytes.Index(stream, s), s))
+			}
+		}
+		c, _, err := run(t, "fz.pcap", writePcap(t, layers.LinkTypeEthernet, false, frames...), Options{})
+		if err != nil || len(c.hellos) != 1 {
+			t.Fatalf("preamble %x: %d hellos, err %v, problems %v", p, len(c.hellos), err, c.problems)
+		}
+		r := c.hellos[0]
+		if len(p) == 0 && r.Offset != nil || len(p) > 0 && (r.Offset == nil || *r.Offset != int64(len(p)) || r.Preamble == "") {
+			t.Fatalf("preamble %x: offset %v preamble %q", p, r.Offset, r.Preamble)
+		}
+	})
+}
