@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -158,4 +159,45 @@ func FuzzHelloAfterPreamble(f *testing.F) {
 			t.Fatalf("preamble %x: offset %v preamble %q", p, r.Offset, r.Preamble)
 		}
 	})
+}
+
+// TestPreambleCapturesAgreeWithTshark runs the real loopback captures of
+// testdata/preamble (capture.sh: openssl s_client -starttls, curl through
+// CONNECT and SOCKS proxies, curl FTPS and IMAP) and compares each hello
+// with what tshark found in the same file (expect.sh wrote expect.json):
+// the frame, the stream offset (tshark's relative tcp.seq - 1), SNI, ALPN
+// and JA3; the preamble is the protocol the capture ran.
+func TestPreambleCapturesAgreeWithTshark(t *testing.T) {
+	var want []struct {
+		File     string `json:"file"`
+		DecodeAs string `json:"decode_as"`
+		Preamble string `json:"preamble"`
+		Frame    int64  `json:"tshark_frame"`
+		Seq      int64  `json:"tshark_tcp_seq"`
+		SNI      string `json:"sni"`
+		ALPN     string `json:"alpn"`
+		JA3      string `json:"ja3"`
+		JA3Hash  string `json:"ja3_hash"`
+	}
+	if err := json.Unmarshal(readTestdata(t, "preamble/expect.json"), &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 12 {
+		t.Fatalf("%d expectations, want 12", len(want))
+	}
+	for _, w := range want {
+		t.Run(w.File, func(t *testing.T) {
+			c, _ := mustRun(t, w.File, readTestdata(t, "preamble/"+w.File))
+			if len(c.hellos) != 1 || len(c.problems) != 0 {
+				t.Fatalf("%d hellos, problems %v", len(c.hellos), c.problems)
+			}
+			r := c.hellos[0]
+			if r.Offset == nil || *r.Offset != w.Seq-1 || r.Packet != w.Frame || r.Preamble != w.Preamble {
+				t.Errorf("offset %v packet %d preamble %q; tshark: seq %d frame %d, preamble %q", r.Offset, r.Packet, r.Preamble, w.Seq, w.Frame, w.Preamble)
+			}
+			if r.SNI != w.SNI || strings.Join(r.ALPN, ",") != w.ALPN || r.JA3 != w.JA3 || r.JA3Hash != w.JA3Hash {
+				t.Errorf("got sni %q alpn %v ja3 %s %s\ntshark: sni %q alpn %q ja3 %s %s", r.SNI, r.ALPN, r.JA3, r.JA3Hash, w.SNI, w.ALPN, w.JA3, w.JA3Hash)
+			}
+		})
+	}
 }
