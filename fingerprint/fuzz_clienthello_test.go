@@ -18,6 +18,11 @@ func fuzzHelloSeeds(f *testing.F) [][]byte {
 	if err != nil {
 		f.Fatal(err)
 	}
+	anomalous, err := filepath.Glob("testdata/anomalies/*.hello")
+	if err != nil {
+		f.Fatal(err)
+	}
+	golden = append(golden, anomalous...)
 	for _, name := range golden {
 		b, err := os.ReadFile(name)
 		if err != nil {
