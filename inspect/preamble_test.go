@@ -201,3 +201,22 @@ func TestPreambleCapturesAgreeWithTshark(t *testing.T) {
 		})
 	}
 }
+
+// TestAnomalousHellosInCapture reads the loopback capture of the hellos
+// with extension anomalies (fingerprint/testdata/anomalies): every hello is
+// reported, four of them with their anomalies, none as a problem.
+func TestAnomalousHellosInCapture(t *testing.T) {
+	c, _ := mustRun(t, "anomalies.pcap", readTestdata(t, "../../fingerprint/testdata/anomalies/anomalies.pcap"))
+	if len(c.hellos) != 6 || len(c.problems) != 0 {
+		t.Fatalf("%d hellos, problems %v", len(c.hellos), c.problems)
+	}
+	with := 0
+	for _, r := range c.hellos {
+		if len(r.Anomalies) > 0 {
+			with++
+		}
+	}
+	if with != 4 {
+		t.Errorf("%d hellos with anomalies, want 4", with)
+	}
+}
