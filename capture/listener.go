@@ -375,6 +375,9 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 	if !stop() {
 		return fail(ReasonNetwork, errors.New("capture: listener closed during the handshake"))
 	}
+	if helloErr != nil {
+		l.cfg.Logger.Debug("capture: serving a client whose ClientHello the parser rejected", "remote", raw.RemoteAddr().String(), "err", helloErr)
+	}
 	proto := ProtoHTTP1
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
 		proto = ProtoH2
