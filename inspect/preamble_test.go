@@ -220,3 +220,25 @@ func TestAnomalousHellosInCapture(t *testing.T) {
 		t.Errorf("%d hellos with anomalies, want 4", with)
 	}
 }
+
+// TestRawStreamWithPreamble reads a client stream dumped as is: the
+// preamble is skipped, the hello reported at its file offset.
+func TestRawStreamWithPreamble(t *testing.T) {
+	h := goHellos(t)[0]
+	for _, p := range preambles[:11] {
+		in := append(append([]byte(nil), p.b...), h...)
+		c, st, err := run(t, p.name+".bin", in, Options{})
+		if err != nil || len(c.hellos) != 1 || st.Format != FormatRaw {
+			t.Errorf("%s: %d hellos, format %v, err %v, problems %v", p.name, len(c.hellos), st.Format, err, c.problems)
+			continue
+		}
+		r := c.hellos[0]
+		if r.Offset == nil || *r.Offset != int64(len(p.b)) || r.Preamble != p.want {
+			t.Errorf("%s: offset %v preamble %q", p.name, r.Offset, r.Preamble)
+		}
+	}
+	// Text without a hello stays unrecognised.
+	if _, _, err := run(t, "text.bin", []byte("hello, world\n"), Options{}); err == nil {
+		t.Errorf("plain text accepted")
+	}
+}

@@ -38,8 +38,8 @@ ja4_r, ja4_o, ja4_ro, peetprint, peetprint_hash, transport ("tcp" or "quic"),
 and when known time, packet (frame number) and offset (in raw and hex FILEs;
 in captures, the stream offset of a hello that does not start its stream).
 
-A client->server stream that does not start with a ClientHello is scanned
-for one in its first 64 KiB (after a STARTTLS exchange, an HTTP CONNECT, a
+A client->server stream (in a capture, or a raw dump of one) that does not
+start with a ClientHello is scanned for one in its first 64 KiB (after a STARTTLS exchange, an HTTP CONNECT, a
 SOCKS handshake, a MySQL or PostgreSQL SSLRequest); preamble then names the
 protocol before it (smtp, imap, pop3, ftp, xmpp, ldap, http-connect, socks4,
 socks5, mysql, postgresql, or unknown).
