@@ -88,3 +88,20 @@ func TestAnomalousHellosFingerprintLikeTheReferences(t *testing.T) {
 		t.Errorf("JSON: %s", b)
 	}
 }
+
+// TestDecodeKeepsWhatItCan: a malformed list keeps the part that decodes,
+// a value out of range keeps its value, and both report the problem.
+func TestDecodeKeepsWhatItCan(t *testing.T) {
+	v, err := Extension{Type: ExtRecordSizeLimit, Data: tU16(10)}.Decode()
+	if err == nil || v != (RecordSizeLimitValue{Limit: 10}) {
+		t.Errorf("record_size_limit 10: %v, %v", v, err)
+	}
+	v, err = Extension{Type: ExtSupportedGroups, Data: tVec16([]byte{0, 29, 0})}.Decode()
+	if g, ok := v.(SupportedGroupsValue); err == nil || !ok || len(g.Groups) != 1 || g.Groups[0].Value != 29 {
+		t.Errorf("odd supported_groups: %v, %v", v, err)
+	}
+	v, err = Extension{Type: ExtExtendedMasterSecret, Data: []byte{1}}.Decode()
+	if err == nil || v != nil {
+		t.Errorf("non-empty extended_master_secret: %v, %v", v, err)
+	}
+}

@@ -510,6 +510,8 @@ func TestParseErrors(t *testing.T) {
 	anom("key share past its list", in, AnomalyOverrun, off+2+2)
 	in, off = bad(tExt{ExtExtendedMasterSecret, []byte{0}})
 	anom("non-empty extended_master_secret", in, AnomalyNotEmpty, off)
+	in, off = bad(tExt{ExtRecordSizeLimit, tU16(63)})
+	anom("record_size_limit below 64", in, AnomalyOutOfRange, off)
 	in, off = bad(tExt{ExtRecordSizeLimit, []byte{0x40, 0x01, 0x00}})
 	anom("record_size_limit of 3 bytes", in, AnomalyTrailingBytes, off+2)
 	in, off = bad(tExt{ExtSupportedGroups, tCat(tVec16(tU16(29)), []byte{0})})

@@ -114,8 +114,8 @@ func appendJSONString(b []byte, s string) []byte {
 // (nil, nil) for GREASE and for types without typed decoding (their data
 // stays raw), and a *ParseError, with an offset into Data, when the data is
 // malformed; a malformed list-valued extension then also returns its list
-// decoded as far as it goes (the value the fingerprints use), other types
-// a nil value. The value types per extension type:
+// decoded as far as it goes (the value the fingerprints use), a value out
+// of range its decoded value, other types a nil value. The value types per extension type:
 //
 //	server_name                         ServerNameValue
 //	status_request                      StatusRequestValue
@@ -147,6 +147,9 @@ func (e Extension) Decode() (ExtensionValue, error) {
 	}
 	v, pe := decodeExtension(e.Type, tlsCursor{b: e.Data, end: len(e.Data)}, true)
 	if pe != nil {
+		if v != nil {
+			return v, pe // decoded, with a value out of range
+		}
 		if l := lenientListBody(e.Type, e.Data); l != nil {
 			return listValue(e.Type, l), pe
 		}
@@ -570,14 +573,19 @@ func decodeExtension(t uint16, c tlsCursor, build bool) (ExtensionValue, *ParseE
 		}
 		return v, nil
 	case ExtRecordSizeLimit:
+		at := c.pos
 		limit, pe := c.u16("record_size_limit")
 		if pe == nil {
 			pe = c.done("record_size_limit")
 		}
-		if pe != nil || !build {
+		if pe == nil && limit < 64 {
+			// RFC 8449 section 4: a value below 64 must not be sent.
+			pe = kindErrAt(AnomalyOutOfRange, CodeMalformed, at, "record_size_limit: %d is below the minimum 64", limit)
+		}
+		if !build || pe != nil && pe.kind != AnomalyOutOfRange {
 			return nil, pe
 		}
-		return RecordSizeLimitValue{Limit: limit}, nil
+		return RecordSizeLimitValue{Limit: limit}, pe
 	case ExtSessionTicket:
 		if !build {
 			return nil, nil
