@@ -561,3 +561,64 @@ func TestProxyProtocol(t *testing.T) {
 		}
 	})
 }
+
+// fragmentingWriter re-frames the first TLS record written (the
+// ClientHello) into records of at most size bytes; later writes pass.
+type fragmentingWriter struct {
+	net.Conn
+	size int
+	done bool
+}
+
+func (f *fragmentingWriter) Write(p []byte) (int, error) {
+	if f.done || len(p) < 5 || p[0] != 0x16 {
+		return f.Conn.Write(p)
+	}
+	f.done = true
+	n := int(p[3])<<8 | int(p[4])
+	body, rest := p[5:5+n], p[5+n:]
+	var out []byte
+	for len(body) > 0 {
+		k := min(f.size, len(body))
+		out = append(out, 0x16, p[1], p[2], byte(k>>8), byte(k))
+		out = append(out, body[:k]...)
+		body = body[k:]
+	}
+	if _, err := f.Conn.Write(append(out, rest...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// TestHelloOurParserRejectsIsServedWhenCryptoTLSAccepts sends a hello
+// fragmented over more records than the parser's cap: the parser refuses
+// it, crypto/tls reassembles it, and the client is served (without a TLS
+// fingerprint) instead of being dropped.
+func TestHelloOurParserRejectsIsServedWhenCryptoTLSAccepts(t *testing.T) {
+	ts := startServer(t, true, nil)
+	raw, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	_ = raw.SetDeadline(time.Now().Add(5 * time.Second))
+	// Go's hello is over 250 bytes: 3-byte records make more than 64.
+	tc := tls.Client(&fragmentingWriter{Conn: raw, size: 3}, clientTLS("http/1.1"))
+	got := rawH1(t, tc, "GET /fragmented HTTP/1.1\r\nHost: x\r\n\r\n")
+	if !got[0].Matched || got[0].JA4 != "" {
+		t.Errorf("fragmented hello: %+v (want served, no JA4)", got[0])
+	}
+	if f := ts.failures(); len(f) != 0 {
+		t.Errorf("handshake failures %v", f)
+	}
+	// The same hello in a few records is fingerprinted as usual.
+	raw2, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw2.Close()
+	tc2 := tls.Client(&fragmentingWriter{Conn: raw2, size: 100}, clientTLS("http/1.1"))
+	if got := rawH1(t, tc2, "GET /few HTTP/1.1\r\nHost: x\r\n\r\n"); got[0].JA4 == "" {
+		t.Errorf("hello in a few records: no JA4: %+v", got[0])
+	}
+}

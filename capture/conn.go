@@ -138,7 +138,7 @@ func newConn(c net.Conn, tc *tls.Conn, hc *HelloConn, proto Protocol, accepted t
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		conn.remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	if tc != nil && hc != nil {
+	if tc != nil && hc != nil && hc.Hello() != nil {
 		conn.tlsInfo = &TLSInfo{
 			Raw:          hc.Raw(),
 			Hello:        hc.Hello(),

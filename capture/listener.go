@@ -341,23 +341,19 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 			return fail(ReasonNetwork, err)
 		}
 	}
-	if herr := hc.HelloErr(); herr != nil {
-		reason := ReasonBadHello
-		switch fingerprint.ErrCode(herr) {
-		case fingerprint.CodeNotTLS:
-			if looksLikeHTTP(hc.pending) {
-				_ = raw.SetWriteDeadline(deadline)
-				_, _ = raw.Write([]byte("HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"))
-				return fail(ReasonHTTPOnTLS, herr)
-			}
-			reason = ReasonNotTLS
-		case fingerprint.CodeTooLarge:
-			reason = ReasonTooLarge
-		case "":
-			reason = ReasonTooLarge // our own byte cap
+	// Bytes that are not TLS at all are refused here. A hello our parser
+	// rejects (framing it finds broken, a size over its caps) still goes to
+	// crypto/tls, which has the last word: a client crypto/tls accepts is
+	// served, without a TLS fingerprint.
+	if herr := hc.HelloErr(); herr != nil && fingerprint.ErrCode(herr) == fingerprint.CodeNotTLS {
+		if looksLikeHTTP(hc.pending) {
+			_ = raw.SetWriteDeadline(deadline)
+			_, _ = raw.Write([]byte("HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"))
+			return fail(ReasonHTTPOnTLS, herr)
 		}
-		return fail(reason, herr)
+		return fail(ReasonNotTLS, herr)
 	}
+	helloErr := hc.HelloErr()
 	tc := tls.Server(hc, l.cfg.TLS)
 	ctx, cancel := context.WithDeadline(l.ctx, deadline)
 	defer cancel()
@@ -366,10 +362,21 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
 			return fail(ReasonTimeout, err)
 		}
+		if helloErr != nil {
+			// The parser's verdict names the cause better than the alert.
+			reason := ReasonBadHello
+			if c := fingerprint.ErrCode(helloErr); c == fingerprint.CodeTooLarge || c == "" {
+				reason = ReasonTooLarge
+			}
+			return fail(reason, fmt.Errorf("%w (crypto/tls: %v)", helloErr, err))
+		}
 		return fail(ReasonHandshake, err)
 	}
 	if !stop() {
 		return fail(ReasonNetwork, errors.New("capture: listener closed during the handshake"))
+	}
+	if helloErr != nil {
+		l.cfg.Logger.Debug("capture: serving a client whose ClientHello the parser rejected", "remote", raw.RemoteAddr().String(), "err", helloErr)
 	}
 	proto := ProtoHTTP1
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {

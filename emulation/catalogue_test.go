@@ -2,6 +2,7 @@ package emulation
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -303,5 +304,27 @@ func TestMatchCatalogue(t *testing.T) {
 		if p := Match(all, tc.ua); p == nil || p.Name != tc.want {
 			t.Errorf("%s: matched %v, want %s", tc.ua, p, tc.want)
 		}
+	}
+}
+
+// TestValidateRefusesAnomalousHello: the parser tolerates malformed
+// extension contents, but a profile (replayed through utls) must not carry
+// them.
+func TestValidateRefusesAnomalousHello(t *testing.T) {
+	p, err := Lookup("firefox-153-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("catalogue profile invalid: %v", err)
+	}
+	raw, err := os.ReadFile("../fingerprint/testdata/anomalies/ec_point_formats_empty.hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.TLS.ClientHello = raw
+	p.Expected.JA4 = ""
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "ec_point_formats") || !strings.Contains(err.Error(), "malformed") {
+		t.Errorf("Validate = %v, want the malformed ec_point_formats named", err)
 	}
 }

@@ -208,6 +208,11 @@ func (p *Profile) Validate() error {
 		if ch.HasPSK() {
 			add("tls.client_hello carries pre_shared_key (a resumed visit); profiles need a first-visit hello")
 		}
+		// The parser tolerates malformed extension contents (issue 14);
+		// a profile is replayed through utls and must stay well formed.
+		for _, a := range ch.Anomalies {
+			add("tls.client_hello: extension %d (%s) is malformed (%s at offset %d): %s", a.Extension, a.Name, a.Kind, a.Offset, a.Message)
+		}
 		fp := ch.Fingerprints()
 		if p.Expected.JA4 != "" && p.Expected.JA4 != fp.JA4 {
 			add("expected.ja4 %s does not match the hello's %s", p.Expected.JA4, fp.JA4)

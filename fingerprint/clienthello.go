@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 )
 
 // Transport is the transport a ClientHello arrived on. It decides the first
@@ -37,15 +38,14 @@ const (
 )
 
 const (
-	tlsRecordHeaderLen       = 5
-	tlsHandshakeHeaderLen    = 4
-	tlsRecordTypeHandshake   = 0x16
-	tlsHandshakeClientHello  = 0x01
-	tlsMaxSessionIDLen       = 32
-	tlsClientRandomLen       = 32
-	tlsMaxExtensionsForPairs = 64
-	tlsInlineExtensions      = 20
-	tlsInlineCipherSuites    = 48
+	tlsRecordHeaderLen      = 5
+	tlsHandshakeHeaderLen   = 4
+	tlsRecordTypeHandshake  = 0x16
+	tlsHandshakeClientHello = 0x01
+	tlsMaxSessionIDLen      = 32
+	tlsClientRandomLen      = 32
+	tlsInlineExtensions     = 20
+	tlsInlineCipherSuites   = 48
 )
 
 // HexBytes is a byte string that encodes as lowercase hex in JSON and other
@@ -78,10 +78,11 @@ func (h *HexBytes) UnmarshalText(b []byte) error {
 // equivalent ClientHello, but Raw is the canonical form to store: parse it
 // again with ParseClientHello (or ParseClientHelloQUIC for Transport quic).
 //
-// A ClientHello returned by the parser has passed every structural check
-// documented on ParseClientHello. The accessors and Fingerprints also
-// accept a ClientHello built or modified by hand: they never panic, and an
-// extension whose data is malformed reads as absent.
+// A ClientHello returned by the parser has passed every framing check
+// documented on ParseClientHello; content problems inside extensions are
+// listed in Anomalies. The accessors and Fingerprints read a list-valued
+// extension as far as it goes (see Anomaly); they also accept a
+// ClientHello built or modified by hand and never panic.
 type ClientHello struct {
 	// Transport is tcp for hellos parsed by ParseClientHello and quic for
 	// ParseClientHelloQUIC.
@@ -106,6 +107,11 @@ type ClientHello struct {
 	// Raw is the complete handshake message (4-byte header included),
 	// joined from all the records it was fragmented over.
 	Raw []byte `json:"raw"`
+	// Anomalies lists, in wire order, the RFC violations inside extensions
+	// that the parser tolerated (see ParseClientHello); empty for a
+	// well-formed hello. A malformed extension is itself a signal about
+	// the client.
+	Anomalies []Anomaly `json:"anomalies,omitempty"`
 }
 
 // ParseClientHello parses one ClientHello from b, which is either a stream
@@ -121,18 +127,28 @@ type ClientHello struct {
 // ClientHelloLength reports where the records holding the ClientHello end.
 // A bare message may likewise be followed by bytes that are ignored.
 //
-// The message body may be at most MaxHandshakeLength bytes. Every field is
-// checked against RFC 8446 and the extensions' RFCs: vector lengths must fit
-// their container and respect the minimum lengths the RFCs give (an empty
-// cipher_suites, supported_groups or ALPN list is an error), the session id
-// is at most 32 bytes, no bytes may follow the extensions block,
-// pre_shared_key must be the last extension, no non-GREASE extension type
-// may repeat, and every extension this package decodes (see Extension.Decode)
-// must be well formed.
+// The message body may be at most MaxHandshakeLength bytes.
 //
-// The error is always a *ParseError. Its Offset is an index into b: for
-// problems inside the message it is mapped back through the record framing
-// to the byte of b where the offending field starts.
+// Framing is strict, as in every reference implementation: the records and
+// the handshake header must be sound, the fields before the extensions
+// must fit and follow RFC 8446 (a 0 to 32-byte session id, a non-empty
+// even-length cipher_suites, a non-empty compression list), the extensions
+// block must fit the message with no bytes after it, and every extension's
+// length must fit the block. Any of these failing is an error.
+//
+// Content is lenient: an extension whose framing is sound but whose data
+// breaks its RFC (an empty list, a zero-length name, an odd length, a
+// value out of range, a length inside the data running past it, data in an
+// extension that must be empty), a repeated non-GREASE extension type and
+// a pre_shared_key that is not last do not fail the parse. Each is
+// recorded in Anomalies with the extension type, its kind and the offset
+// of the offending field; the extension is kept and decoded as far as it
+// goes, and the hello is fingerprinted as Wireshark, Arkime and FoxIO's
+// tools fingerprint it.
+//
+// The error is always a *ParseError. Its Offset, like an Anomaly's, is an
+// index into b: for problems inside the message it is mapped back through
+// the record framing to the byte of b where the offending field starts.
 func ParseClientHello(b []byte) (*ClientHello, error) {
 	if len(b) == 0 {
 		return nil, errAt(CodeTruncated, 0, "empty input")
@@ -314,6 +330,9 @@ func parseClientHelloRecords(b []byte) (*ClientHello, *ParseError) {
 		pe.Offset = recordInputOffset(b, pe.Offset, st.msgLen)
 		return nil, pe
 	}
+	for i := range ch.Anomalies {
+		ch.Anomalies[i].Offset = recordInputOffset(b, ch.Anomalies[i].Offset, st.msgLen)
+	}
 	ch.RecordVersion = st.recordVersion
 	return ch, nil
 }
@@ -432,9 +451,7 @@ func parseClientHelloMessage(raw []byte, tr Transport) (*ClientHello, *ParseErro
 		ch.CipherSuites[i] = u16At(raw, cs.pos+2*i)
 	}
 	if nExts > 0 {
-		if pe := parseExtensions(ch.Extensions, exts); pe != nil {
-			return nil, pe
-		}
+		ch.Anomalies = parseExtensions(ch.Extensions, exts)
 	}
 	return ch, nil
 }
@@ -460,10 +477,12 @@ func countExtensions(block tlsCursor) (int, *ParseError) {
 }
 
 // parseExtensions fills exts, sized by countExtensions, from the framed
-// block and checks every extension.
-func parseExtensions(exts []Extension, block tlsCursor) *ParseError {
+// block, checks the content of every extension and returns the anomalies
+// found, in wire order (nil when there are none).
+func parseExtensions(exts []Extension, block tlsCursor) []Anomaly {
 	raw := block.b
 	p := block.pos
+	var anomalies []Anomaly
 	pskAt := -1
 	for i := range exts {
 		typ := u16At(raw, p)
@@ -475,71 +494,46 @@ func parseExtensions(exts []Extension, block tlsCursor) *ParseError {
 		e.GREASE = IsGREASE(typ)
 		if !e.GREASE {
 			if _, pe := decodeExtension(typ, tlsCursor{b: raw, pos: start, end: start + l}, false); pe != nil {
-				return pe
+				anomalies = append(anomalies, newAnomaly(typ, pe))
 			}
-			if typ == ExtPreSharedKey {
+			if typ == ExtPreSharedKey && pskAt < 0 && i != len(exts)-1 {
 				pskAt = p
+				anomalies = append(anomalies, Anomaly{Extension: typ, Name: ExtensionName(typ), Kind: AnomalyMisplaced,
+					Offset: p, Message: "pre_shared_key is not the last extension"})
 			}
 		}
 		p = start + l
 	}
-	if pe := checkDuplicateExtensions(exts, block); pe != nil {
-		return pe
-	}
-	if pskAt >= 0 && exts[len(exts)-1].Type != ExtPreSharedKey {
-		return errAt(CodeMalformed, pskAt, "pre_shared_key is not the last extension")
-	}
-	return nil
+	return appendDuplicates(anomalies, exts, block)
 }
 
-// checkDuplicateExtensions reports the second occurrence of a non-GREASE
-// extension type. The offset is that of the repeated extension's header.
-func checkDuplicateExtensions(exts []Extension, block tlsCursor) *ParseError {
-	dup := -1
-	if len(exts) <= tlsMaxExtensionsForPairs {
-		// A 256-bit filter on a hash of the type; only a filter hit
-		// compares with the earlier extensions.
-		var filter [4]uint64
-	outer:
-		for i := range exts {
-			if exts[i].GREASE {
-				continue
-			}
-			t := exts[i].Type
+// appendDuplicates appends an anomaly for every repetition of a non-GREASE
+// extension type, at the offset of the repeated extension's header, and
+// sorts the result by offset.
+func appendDuplicates(anomalies []Anomaly, exts []Extension, block tlsCursor) []Anomaly {
+	// A 256-bit filter on a hash of the type; only a filter hit compares
+	// with the earlier extensions (quadratic only for adversarial input,
+	// which the 64 KiB message cap bounds).
+	var filter [4]uint64
+	p := block.pos
+	added := false
+	for i := range exts {
+		t := exts[i].Type
+		if !exts[i].GREASE {
 			h := uint8(t ^ t>>8)
-			if filter[h>>6]&(1<<(h&63)) != 0 {
-				for j := 0; j < i; j++ {
-					if exts[j].Type == t {
-						dup = i
-						break outer
-					}
-				}
+			if filter[h>>6]&(1<<(h&63)) != 0 && slices.ContainsFunc(exts[:i], func(e Extension) bool { return e.Type == t }) {
+				anomalies = append(anomalies, Anomaly{Extension: t, Name: ExtensionName(t), Kind: AnomalyDuplicate,
+					Offset: p, Message: fmt.Sprintf("extension %d (%s) appears more than once", t, ExtensionName(t))})
+				added = true
 			}
 			filter[h>>6] |= 1 << (h & 63)
 		}
-	} else {
-		var seen [1 << 16 / 64]uint64
-		for i := range exts {
-			t := exts[i].Type
-			if exts[i].GREASE {
-				continue
-			}
-			if seen[t/64]&(1<<(t%64)) != 0 {
-				dup = i
-				break
-			}
-			seen[t/64] |= 1 << (t % 64)
-		}
-	}
-	if dup < 0 {
-		return nil
-	}
-	p := block.pos
-	for i := 0; i < dup; i++ {
 		p += 4 + len(exts[i].Data)
 	}
-	t := exts[dup].Type
-	return errAt(CodeDuplicateExtension, p, "extension %d (%s) appears more than once", t, ExtensionName(t))
+	if added {
+		slices.SortStableFunc(anomalies, func(a, b Anomaly) int { return a.Offset - b.Offset })
+	}
+	return anomalies
 }
 
 // tlsCursor reads TLS presentation-language vectors from b[pos:end].
@@ -556,7 +550,7 @@ func (c *tlsCursor) left() int { return c.end - c.pos }
 func (c *tlsCursor) bytes() []byte { return c.b[c.pos:c.end:c.end] }
 
 func (c *tlsCursor) short(n int, field string) *ParseError {
-	return errAt(CodeBadLength, c.pos, "%s needs %d bytes, %d left in its container", field, n, c.left())
+	return kindErrAt(AnomalyOverrun, CodeBadLength, c.pos, "%s needs %d bytes, %d left in its container", field, n, c.left())
 }
 
 func (c *tlsCursor) u8(field string) (uint8, *ParseError) {
@@ -608,13 +602,17 @@ func (c *tlsCursor) vec(lenBytes int, field string, minLen, maxLen int) (tlsCurs
 		l = l<<8 | int(c.b[c.pos+i])
 	}
 	if l > c.left()-lenBytes {
-		return tlsCursor{}, errAt(CodeBadLength, at, "%s: length %d runs past its container (%d bytes left)", field, l, c.left()-lenBytes)
+		return tlsCursor{}, kindErrAt(AnomalyOverrun, CodeBadLength, at, "%s: length %d runs past its container (%d bytes left)", field, l, c.left()-lenBytes)
 	}
 	if l < minLen {
-		return tlsCursor{}, errAt(CodeMalformed, at, "%s: length %d is below the minimum %d", field, l, minLen)
+		kind := AnomalyTooShort
+		if l == 0 {
+			kind = AnomalyEmpty
+		}
+		return tlsCursor{}, kindErrAt(kind, CodeMalformed, at, "%s: length %d is below the minimum %d", field, l, minLen)
 	}
 	if l > maxLen {
-		return tlsCursor{}, errAt(CodeMalformed, at, "%s: length %d exceeds the maximum %d", field, l, maxLen)
+		return tlsCursor{}, kindErrAt(AnomalyTooLong, CodeMalformed, at, "%s: length %d exceeds the maximum %d", field, l, maxLen)
 	}
 	start := c.pos + lenBytes
 	c.pos = start + l
@@ -637,7 +635,7 @@ func (c *tlsCursor) u16Vec16(field string) (tlsCursor, *ParseError) {
 		return v, pe
 	}
 	if v.left()%2 != 0 {
-		return tlsCursor{}, errAt(CodeMalformed, at, "%s: odd length %d for a list of 2-byte values", field, v.left())
+		return tlsCursor{}, kindErrAt(AnomalyOddLength, CodeMalformed, at, "%s: odd length %d for a list of 2-byte values", field, v.left())
 	}
 	return v, nil
 }
@@ -650,7 +648,7 @@ func (c *tlsCursor) u16Vec8(field string) (tlsCursor, *ParseError) {
 		return v, pe
 	}
 	if v.left()%2 != 0 {
-		return tlsCursor{}, errAt(CodeMalformed, at, "%s: odd length %d for a list of 2-byte values", field, v.left())
+		return tlsCursor{}, kindErrAt(AnomalyOddLength, CodeMalformed, at, "%s: odd length %d for a list of 2-byte values", field, v.left())
 	}
 	return v, nil
 }
@@ -658,7 +656,7 @@ func (c *tlsCursor) u16Vec8(field string) (tlsCursor, *ParseError) {
 // done reports bytes left over in a container that should be used up.
 func (c *tlsCursor) done(field string) *ParseError {
 	if c.left() != 0 {
-		return errAt(CodeBadLength, c.pos, "%s: %d unexpected trailing bytes", field, c.left())
+		return kindErrAt(AnomalyTrailingBytes, CodeBadLength, c.pos, "%s: %d unexpected trailing bytes", field, c.left())
 	}
 	return nil
 }
@@ -676,14 +674,15 @@ func (ch *ClientHello) ext(t uint16) ([]byte, bool) {
 	return nil, false
 }
 
-// extList returns the validated list body of a list-valued extension
-// (see extensionList), or nil when the extension is absent or malformed.
+// extList returns the list body of a list-valued extension decoded as far
+// as it goes (see lenientListBody), or nil when the extension is absent or
+// too short to hold its length prefix.
 func (ch *ClientHello) extList(t uint16) []byte {
 	d, ok := ch.ext(t)
 	if !ok {
 		return nil
 	}
-	return listBody(t, d)
+	return lenientListBody(t, d)
 }
 
 // u16s decodes a list of big-endian uint16 values.

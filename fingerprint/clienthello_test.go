@@ -400,6 +400,8 @@ func TestParseIgnoresBytesAfterTheHello(t *testing.T) {
 	}
 }
 
+// TestParseErrors checks that framing problems fail the parse and that
+// content problems inside an extension become anomalies at the right offset.
 func TestParseErrors(t *testing.T) {
 	good := tChromeLike()
 	withExts := func(exts ...tExt) tHello {
@@ -415,11 +417,16 @@ func TestParseErrors(t *testing.T) {
 		name string
 		in   []byte
 		code ErrorCode
+		kind AnomalyKind
 		off  int
 	}
 	var cases []tc
 	add := func(name string, in []byte, code ErrorCode, off int) {
-		cases = append(cases, tc{name, in, code, off})
+		cases = append(cases, tc{name: name, in: in, code: code, off: off})
+	}
+	// Content problems inside sound framing: parsed, with one anomaly.
+	anom := func(name string, in []byte, kind AnomalyKind, off int) {
+		cases = append(cases, tc{name: name, in: in, kind: kind, off: off})
 	}
 	add("empty", nil, CodeTruncated, 0)
 	add("http request", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), CodeNotTLS, 0)
@@ -468,73 +475,88 @@ func TestParseErrors(t *testing.T) {
 	m[3]++ // body length covers one trailing byte
 	add("trailing bytes after extensions", tRecords(m, 0x0301), CodeBadLength, 5+len(m)-1)
 	h = withExts(tSNI("a.example"), tEmpty(ExtExtendedMasterSecret), tEmpty(ExtExtendedMasterSecret))
-	add("duplicate extension", h.rec(), CodeDuplicateExtension, 5+h.extOffset(2))
+	anom("duplicate extension", h.rec(), AnomalyDuplicate, 5+h.extOffset(2))
 	var lots []tExt
 	for i := 0; i < 80; i++ {
 		lots = append(lots, tEmpty(uint16(1000+i)))
 	}
 	lots = append(lots, tEmpty(1040))
 	h = withExts(lots...)
-	add("duplicate among many extensions", h.rec(), CodeDuplicateExtension, 5+h.extOffset(80))
+	anom("duplicate among many extensions", h.rec(), AnomalyDuplicate, 5+h.extOffset(80))
 
 	in, off := bad(tGroups())
-	add("empty supported_groups", in, CodeMalformed, off)
+	anom("empty supported_groups", in, AnomalyEmpty, off)
 	in, off = bad(tExt{ExtSupportedGroups, tVec16([]byte{0, 29, 0})})
-	add("odd supported_groups", in, CodeMalformed, off)
+	anom("odd supported_groups", in, AnomalyOddLength, off)
 	in, off = bad(tSigAlgs())
-	add("empty signature_algorithms", in, CodeMalformed, off)
+	anom("empty signature_algorithms", in, AnomalyEmpty, off)
 	in, off = bad(tALPN())
-	add("empty ALPN list", in, CodeMalformed, off)
+	anom("empty ALPN list", in, AnomalyEmpty, off)
 	in, off = bad(tALPN("h2", ""))
-	add("empty ALPN protocol", in, CodeMalformed, off+2+3)
+	anom("empty ALPN protocol", in, AnomalyEmpty, off+2+3)
 	in, off = bad(tVersions())
-	add("empty supported_versions", in, CodeMalformed, off)
+	anom("empty supported_versions", in, AnomalyEmpty, off)
 	in, off = bad(tPSKModes())
-	add("empty psk_key_exchange_modes", in, CodeMalformed, off)
+	anom("empty psk_key_exchange_modes", in, AnomalyEmpty, off)
 	in, off = bad(tPoints())
-	add("empty ec_point_formats", in, CodeMalformed, off)
+	anom("empty ec_point_formats", in, AnomalyEmpty, off)
 	in, off = bad(tCertComp())
-	add("empty compress_certificate", in, CodeMalformed, off)
+	anom("empty compress_certificate", in, AnomalyEmpty, off)
 	in, off = bad(tExt{ExtCookie, tVec16(nil)})
-	add("empty cookie", in, CodeMalformed, off)
+	anom("empty cookie", in, AnomalyEmpty, off)
 	in, off = bad(tKeyShare([2]int{29, 0}))
-	add("empty key_exchange", in, CodeMalformed, off+2+2)
+	anom("empty key_exchange", in, AnomalyEmpty, off+2+2)
 	in, off = bad(tExt{ExtKeyShare, tCat(tVec16(tCat(tU16(29), tU16(32))))})
-	add("key share past its list", in, CodeBadLength, off+2+2)
+	anom("key share past its list", in, AnomalyOverrun, off+2+2)
 	in, off = bad(tExt{ExtExtendedMasterSecret, []byte{0}})
-	add("non-empty extended_master_secret", in, CodeMalformed, off)
+	anom("non-empty extended_master_secret", in, AnomalyNotEmpty, off)
+	in, off = bad(tExt{ExtRecordSizeLimit, tU16(63)})
+	anom("record_size_limit below 64", in, AnomalyOutOfRange, off)
 	in, off = bad(tExt{ExtRecordSizeLimit, []byte{0x40, 0x01, 0x00}})
-	add("record_size_limit of 3 bytes", in, CodeBadLength, off+2)
+	anom("record_size_limit of 3 bytes", in, AnomalyTrailingBytes, off+2)
 	in, off = bad(tExt{ExtSupportedGroups, tCat(tVec16(tU16(29)), []byte{0})})
-	add("trailing byte in supported_groups", in, CodeBadLength, off+4)
+	anom("trailing byte in supported_groups", in, AnomalyTrailingBytes, off+4)
 	in, off = bad(tPSK([]int{16}, []int{32, 32}))
-	add("psk identities and binders disagree", in, CodeMalformed, off)
+	anom("psk identities and binders disagree", in, AnomalyMismatch, off)
 	in, off = bad(tPSK([]int{16}, []int{31}))
-	add("psk binders list too short", in, CodeMalformed, off+2+22)
+	anom("psk binders list too short", in, AnomalyTooShort, off+2+22)
 	in, off = bad(tPSK([]int{16}, []int{31, 40}))
-	add("psk binder too short", in, CodeMalformed, off+2+22+2)
+	anom("psk binder too short", in, AnomalyTooShort, off+2+22+2)
 	in, off = bad(tExt{ExtEncryptedClientHello, []byte{7}})
-	add("unknown ECH type", in, CodeMalformed, off)
+	anom("unknown ECH type", in, AnomalyOutOfRange, off)
 	in, off = bad(tExt{ExtEncryptedClientHello, tCat([]byte{0}, tU16(1), tU16(1), []byte{1}, tVec16(nil), tVec16(nil))})
-	add("ECH with empty payload", in, CodeMalformed, off+8)
+	anom("ECH with empty payload", in, AnomalyEmpty, off+8)
 	in, off = bad(tExt{ExtQUICTransportParameters, []byte{0x01, 0x05, 0x00}})
-	add("QUIC parameter past the extension", in, CodeBadLength, off+1)
-	in, off = bad(tExt{ExtServerName, tVec16(nil)})
-	add("empty server_name list", in, CodeMalformed, off)
+	anom("QUIC parameter past the extension", in, AnomalyOverrun, off+1)
+	h = withExts(tExt{ExtServerName, tVec16(nil)})
+	anom("empty server_name list", h.rec(), AnomalyEmpty, 5+h.extOffset(0)+4)
 	in, off = bad(tExt{ExtStatusRequest, []byte{1, 0, 0}})
-	add("truncated status_request", in, CodeBadLength, off+3)
+	anom("truncated status_request", in, AnomalyOverrun, off+3)
 	h = withExts(tPSK([]int{16}, []int{32}), tSNI("a.example"))
-	add("pre_shared_key not last", h.rec(), CodeMalformed, 5+h.extOffset(0))
+	anom("pre_shared_key not last", h.rec(), AnomalyMisplaced, 5+h.extOffset(0))
 
 	// An error inside the message maps back through the record headers.
 	h = withExts(tSNI("a.example"), tGroups(29), tEmpty(ExtExtendedMasterSecret), tGroups(23))
 	at := h.extOffset(3)
-	add("duplicate mapped through 3 records", tRecords(h.msg(), 0x0301, 30, at-30-2), CodeDuplicateExtension,
+	anom("duplicate mapped through 3 records", tRecords(h.msg(), 0x0301, 30, at-30-2), AnomalyDuplicate,
 		tInputOffset(at, 30, at-30-2))
 
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ch, err := ParseClientHello(c.in)
+			if c.kind != "" {
+				if err != nil {
+					t.Fatalf("content problem %s failed the parse: %v", c.kind, err)
+				}
+				if len(ch.Anomalies) != 1 {
+					t.Fatalf("anomalies %+v, want one %s", ch.Anomalies, c.kind)
+				}
+				if a := ch.Anomalies[0]; a.Kind != c.kind || a.Offset != c.off || a.Message == "" {
+					t.Fatalf("anomaly %+v, want kind %s at offset %d", a, c.kind, c.off)
+				}
+				_ = ch.Fingerprints()
+				return
+			}
 			if err == nil {
 				t.Fatalf("parsed without error: %d extensions", len(ch.Extensions))
 			}
@@ -829,15 +851,21 @@ func TestAccessorsOnHandBuiltHello(t *testing.T) {
 			{Type: ExtPSKKeyExchangeModes, Data: nil},
 		},
 	}
-	if ch.ServerName() != "" || ch.ALPN() != nil || ch.SupportedGroups() != nil || ch.KeyShares() != nil ||
+	// Lists read as far as they go: the odd trailing byte of
+	// supported_groups is dropped; a protocol name, version or key share
+	// running past its list is dropped.
+	if ch.ServerName() != "" || ch.ALPN() != nil || ch.KeyShares() != nil ||
 		ch.SupportedVersions() != nil || ch.PSKModes() != nil {
-		t.Errorf("malformed extensions must read as absent")
+		t.Errorf("malformed extensions must read as empty")
+	}
+	if g := ch.SupportedGroups(); len(g) != 1 || g[0] != 29 {
+		t.Errorf("supported_groups read as far as it goes = %v, want [29]", g)
 	}
 	if ch.MaxVersion() != 0x0303 {
 		t.Errorf("MaxVersion = %#x", ch.MaxVersion())
 	}
 	fp := ch.Fingerprints()
-	if !strings.HasPrefix(fp.JA4, "t12d010600_") || fp.JA3 != "771,4865,0-16-10-43-51-45,," {
+	if !strings.HasPrefix(fp.JA4, "t12d010600_") || fp.JA3 != "771,4865,0-16-10-43-51-45,29," {
 		t.Errorf("fingerprints of a hand-built hello: %+v", fp)
 	}
 	if _, err := ch.Extensions[2].Decode(); err == nil {

@@ -41,6 +41,11 @@ type ParseError struct {
 	Offset int
 	Msg    string
 	Err    error // optional underlying cause
+
+	// kind classifies a content problem inside an extension's data, which
+	// the ClientHello parser records as an Anomaly instead of failing;
+	// "" for errors that only say where the bytes went wrong.
+	kind AnomalyKind
 }
 
 func (e *ParseError) Error() string {
@@ -75,4 +80,11 @@ func ErrCode(err error) ErrorCode {
 
 func errAt(code ErrorCode, off int, format string, args ...any) *ParseError {
 	return &ParseError{Code: code, Offset: off, Msg: fmt.Sprintf(format, args...)}
+}
+
+// kindErrAt is errAt for a content problem of the given kind.
+func kindErrAt(kind AnomalyKind, code ErrorCode, off int, format string, args ...any) *ParseError {
+	pe := errAt(code, off, format, args...)
+	pe.kind = kind
+	return pe
 }

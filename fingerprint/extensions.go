@@ -113,7 +113,9 @@ func appendJSONString(b []byte, s string) []byte {
 // Decode returns the typed value of the extension's data. It returns
 // (nil, nil) for GREASE and for types without typed decoding (their data
 // stays raw), and a *ParseError, with an offset into Data, when the data is
-// malformed. The value types per extension type:
+// malformed; a malformed list-valued extension then also returns its list
+// decoded as far as it goes (the value the fingerprints use), a value out
+// of range its decoded value, other types a nil value. The value types per extension type:
 //
 //	server_name                         ServerNameValue
 //	status_request                      StatusRequestValue
@@ -145,6 +147,12 @@ func (e Extension) Decode() (ExtensionValue, error) {
 	}
 	v, pe := decodeExtension(e.Type, tlsCursor{b: e.Data, end: len(e.Data)}, true)
 	if pe != nil {
+		if v != nil {
+			return v, pe // decoded, with a value out of range
+		}
+		if l := lenientListBody(e.Type, e.Data); l != nil {
+			return listValue(e.Type, l), pe
+		}
 		return nil, pe
 	}
 	return v, nil
@@ -522,7 +530,7 @@ func namedU8s(l []byte, name func(uint8) string) []NamedValue {
 // emptyExtension checks that an extension's data is empty.
 func emptyExtension(c tlsCursor, t uint16) *ParseError {
 	if c.left() != 0 {
-		return errAt(CodeMalformed, c.pos, "%s: extension data must be empty, got %d bytes", ExtensionName(t), c.left())
+		return kindErrAt(AnomalyNotEmpty, CodeMalformed, c.pos, "%s: extension data must be empty, got %d bytes", ExtensionName(t), c.left())
 	}
 	return nil
 }
@@ -565,14 +573,19 @@ func decodeExtension(t uint16, c tlsCursor, build bool) (ExtensionValue, *ParseE
 		}
 		return v, nil
 	case ExtRecordSizeLimit:
+		at := c.pos
 		limit, pe := c.u16("record_size_limit")
 		if pe == nil {
 			pe = c.done("record_size_limit")
 		}
-		if pe != nil || !build {
+		if pe == nil && limit < 64 {
+			// RFC 8449 section 4: a value below 64 must not be sent.
+			pe = kindErrAt(AnomalyOutOfRange, CodeMalformed, at, "record_size_limit: %d is below the minimum 64", limit)
+		}
+		if !build || pe != nil && pe.kind != AnomalyOutOfRange {
 			return nil, pe
 		}
-		return RecordSizeLimitValue{Limit: limit}, nil
+		return RecordSizeLimitValue{Limit: limit}, pe
 	case ExtSessionTicket:
 		if !build {
 			return nil, nil
@@ -743,7 +756,7 @@ func decodePreSharedKey(c tlsCursor, build bool) (ExtensionValue, *ParseError) {
 		return nil, pe
 	}
 	if nIDs != nBinders {
-		return nil, errAt(CodeMalformed, start, "pre_shared_key: %d identities but %d binders", nIDs, nBinders)
+		return nil, kindErrAt(AnomalyMismatch, CodeMalformed, start, "pre_shared_key: %d identities but %d binders", nIDs, nBinders)
 	}
 	if !build {
 		return nil, nil
@@ -802,7 +815,7 @@ func decodeQUICTransportParameters(c tlsCursor, build bool) (ExtensionValue, *Pa
 			return nil, pe
 		}
 		if l > uint64(c.left()) {
-			return nil, errAt(CodeBadLength, at, "transport parameter %d: length %d runs past the extension (%d bytes left)", id, l, c.left())
+			return nil, kindErrAt(AnomalyOverrun, CodeBadLength, at, "transport parameter %d: length %d runs past the extension (%d bytes left)", id, l, c.left())
 		}
 		c.pos += int(l)
 		if build {
@@ -866,5 +879,5 @@ func decodeECH(c tlsCursor, build bool) (ExtensionValue, *ParseError) {
 		}
 		return ECHValue{Type: "inner"}, nil
 	}
-	return nil, errAt(CodeMalformed, at, "encrypted_client_hello: unknown ECHClientHelloType %d", typ)
+	return nil, kindErrAt(AnomalyOutOfRange, CodeMalformed, at, "encrypted_client_hello: unknown ECHClientHelloType %d", typ)
 }

@@ -18,6 +18,11 @@ func fuzzHelloSeeds(f *testing.F) [][]byte {
 	if err != nil {
 		f.Fatal(err)
 	}
+	anomalous, err := filepath.Glob("testdata/anomalies/*.hello")
+	if err != nil {
+		f.Fatal(err)
+	}
+	golden = append(golden, anomalous...)
 	for _, name := range golden {
 		b, err := os.ReadFile(name)
 		if err != nil {
@@ -45,14 +50,24 @@ func fuzzHelloSeeds(f *testing.F) [][]byte {
 	} {
 		seeds = append(seeds, h.rec())
 	}
+	// Hellos with content anomalies (see TestParseErrors).
+	for _, exts := range [][]tExt{
+		{tSNI("x"), tALPN("", "h2"), tPoints(), tGroups()},
+		{tALPN(), {ExtSupportedGroups, tVec16([]byte{0, 29, 0})}, tKeyShare([2]int{29, 0}), tPSKModes()},
+		{tEmpty(ExtExtendedMasterSecret), tEmpty(ExtExtendedMasterSecret), tPSK([]int{16}, []int{31}), tSNI("y")},
+		{{ExtEncryptedClientHello, []byte{7}}, {ExtQUICTransportParameters, []byte{0x01, 0x05, 0x00}}, {ExtStatusRequest, []byte{1, 0, 0}}},
+	} {
+		seeds = append(seeds, tHello{ciphers: []uint16{0x1301}, exts: exts}.rec())
+	}
 	seeds = append(seeds, tHelloFromJA4RO(f, "t13d1516h2_1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035_001b,0000,0033,0010,4469,0017,002d,000d,0005,0023,0012,002b,ff01,000b,000a,0015_0403,0804,0401,0503,0805,0501,0806,0601").rec())
 	return seeds
 }
 
 // FuzzClientHello checks, for any input: no panic; errors are *ParseError
 // with an offset inside the input; a parsed hello has computable
-// fingerprints that survive a re-parse of Raw as a bare message, every
-// extension decodes, the JSON encodes, and the record framing agrees with
+// fingerprints that survive a re-parse of Raw as a bare message, its
+// anomalies lie inside the input and cover every extension that does not
+// decode, the JSON encodes, and the record framing agrees with
 // ClientHelloLength.
 func FuzzClientHello(f *testing.F) {
 	for _, s := range fuzzHelloSeeds(f) {
@@ -106,9 +121,24 @@ func FuzzClientHello(f *testing.F) {
 		if err != nil || quic.Fingerprints().JA4[1:] != fp.JA4[1:] {
 			t.Fatalf("QUIC parse of Raw: %v", err)
 		}
+		// Every anomaly points inside the input, re-parsing Raw finds the
+		// same ones, and an extension that does not decode has one.
+		if len(again.Anomalies) != len(ch.Anomalies) {
+			t.Fatalf("re-parse of Raw: %d anomalies, first parse %d", len(again.Anomalies), len(ch.Anomalies))
+		}
+		flagged := map[uint16]bool{}
+		for i, a := range ch.Anomalies {
+			if a.Offset < 0 || a.Offset > len(b) || a.Kind == "" || a.Message == "" {
+				t.Fatalf("anomaly %+v outside input of %d bytes or incomplete", a, len(b))
+			}
+			if again.Anomalies[i].Kind != a.Kind || again.Anomalies[i].Extension != a.Extension {
+				t.Fatalf("re-parse anomaly %+v, first %+v", again.Anomalies[i], a)
+			}
+			flagged[a.Extension] = true
+		}
 		for _, e := range ch.Extensions {
-			if _, err := e.Decode(); err != nil {
-				t.Fatalf("extension %d passed validation but does not decode: %v", e.Type, err)
+			if _, err := e.Decode(); err != nil && !flagged[e.Type] {
+				t.Fatalf("extension %d does not decode but has no anomaly: %v", e.Type, err)
 			}
 		}
 		// The fast and slow list validators agree, on valid data and on

@@ -39,9 +39,10 @@ const ja4Empty = "000000000000"
 // fpSpan is a [start, end) range of the fingerprint buffer.
 type fpSpan struct{ start, end int }
 
-// fpLists holds the validated list bodies the fingerprints read, gathered
-// in one pass over the extensions (nil when absent or malformed; the first
-// extension of a type wins, as with the accessors).
+// fpLists holds the list bodies the fingerprints read, decoded as far as
+// they go (see lenientListBody), gathered in one pass over the extensions
+// (nil when absent; the first extension of a type wins, as with the
+// accessors).
 type fpLists struct {
 	sni                                                         bool
 	alpn, groups, points, sigalgs, versions, pskModes, certComp []byte
@@ -80,7 +81,7 @@ func (ch *ClientHello) gatherLists() fpLists {
 			continue
 		}
 		l.seen |= bit
-		*dst = listBody(e.Type, e.Data)
+		*dst = lenientListBody(e.Type, e.Data)
 	}
 	return l
 }
@@ -122,6 +123,11 @@ func maxVersion(versions []byte, legacy uint16) uint16 {
 //     empty section. JA4_o and JA4_ro keep SNI (0000) and ALPN (0010) in
 //     their extension list, as FoxIO's JA4.md specifies (its Rust tool drops
 //     them; we follow the document).
+//   - JA4_o when SNI and ALPN are the only (non-GREASE) extensions: c is the
+//     hash of that original list ("0000" or "0000,0010"), as FoxIO's Rust
+//     crate computes it. FoxIO's Python reference prints "000000000000"
+//     there because it tests the sorted list, which is empty without SNI
+//     and ALPN; JA4OPython gives that variant.
 //   - PeetPrint follows TrackMe (pkg/tls/fingerprint_tls.go): versions from
 //     supported_versions; ALPN protocols mapped h2 -> "2", http/1.1 ->
 //     "1.1", http/1.0 -> "1.0" (case-insensitive) with all others dropped;
@@ -563,4 +569,27 @@ func asciiEqualFold(p []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// JA4OPython returns the JA4_o that FoxIO's Python reference prints for a
+// hello whose JA4_o (as Fingerprints computes it) is ja4o and whose
+// extension types in wire order are exts: the same string, except that c
+// is "000000000000" when SNI and ALPN are the only non-GREASE extensions
+// (the Python tool zeroes the hash when the list without SNI and ALPN is
+// empty; the Rust crate and Fingerprints hash the original list).
+func JA4OPython(ja4o string, exts []uint16) string {
+	only := false
+	for _, t := range exts {
+		if IsGREASE(t) {
+			continue
+		}
+		if t != ExtServerName && t != ExtALPN {
+			return ja4o
+		}
+		only = true
+	}
+	if !only || len(ja4o) < len(ja4Empty) {
+		return ja4o
+	}
+	return ja4o[:len(ja4o)-len(ja4Empty)] + ja4Empty
 }

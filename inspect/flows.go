@@ -31,6 +31,12 @@ type flow struct {
 	// TCP: isn is the sequence number of the first data byte.
 	isn     uint32
 	synSeen bool
+	// TCP streams that do not start with a hello: scanning is set while a
+	// hello is looked for after a preamble, scanFrom is where the scan
+	// resumes, helloAt the stream offset of the candidate being read.
+	scanning bool
+	scanFrom int
+	helloAt  int
 
 	// QUIC
 	quic *quicConn
@@ -147,7 +153,7 @@ func (t *flowTable) pendingHello(f *flow) bool {
 	if f.quic != nil {
 		return f.quic.decrypted && f.quic.crypto.size() > 0
 	}
-	return len(f.sb.data) > 0 && claimsHello(f.sb.data)
+	return len(f.sb.data) > f.helloAt && !f.scanning && claimsHello(f.sb.data[f.helloAt:])
 }
 
 // tcpSegment handles one TCP segment of direction k.
@@ -233,33 +239,55 @@ func (t *flowTable) rebase(f *flow, isn uint32) {
 		f.sb.add(shift+int64(p.off), p.b)
 	}
 	f.isn, f.synSeen = isn, true
+	f.scanning, f.scanFrom, f.helloAt = false, 0, 0
 	t.account(f)
 }
 
 // checkTCP looks at the contiguous start of a TCP direction for a complete
-// ClientHello.
+// ClientHello: at the start of the stream, or, when the stream starts with
+// something else (a STARTTLS exchange, a proxy handshake), at the first
+// record start in the first PreambleWindow bytes whose lengths are
+// consistent with a ClientHello (see helloCandidate).
 func (t *flowTable) checkTCP(m pktMeta, f *flow) error {
 	data := f.sb.data
-	if !claimsHello(data) {
-		t.s.st.NotTLS++
-		t.finishFlow(f)
-		return nil
+	if !f.scanning && f.helloAt == 0 && !claimsHello(data) {
+		f.scanning, f.scanFrom = true, 0
 	}
-	st, need, err := recordHello(data, t.s.in.opts.MaxStreamBytes)
-	switch st {
-	case helloNeedMore:
-		return nil
-	case helloBad:
-		if notAHello(err) {
-			t.s.st.NotTLS++
-		} else {
-			t.s.problem(&Error{Source: t.source(f.key), Packet: m.index, Offset: parseOffset(err), InStream: true, Err: err})
+	for {
+		if f.scanning {
+			at, c := scanHello(data, f.scanFrom)
+			switch c {
+			case candNo:
+				t.s.st.NotTLS++
+				t.finishFlow(f)
+				return nil
+			case candMore:
+				f.scanFrom = at
+				return nil
+			}
+			f.scanning, f.helloAt = false, at
 		}
-		t.finishFlow(f)
-		return nil
+		st, need, err := recordHello(data[f.helloAt:], t.s.in.opts.MaxStreamBytes)
+		switch st {
+		case helloNeedMore:
+			return nil
+		case helloBad:
+			if f.helloAt > 0 {
+				// Not a hello after all: look further.
+				f.scanning, f.scanFrom, f.helloAt = true, f.helloAt+1, 0
+				continue
+			}
+			if notAHello(err) {
+				t.s.st.NotTLS++
+			} else {
+				t.s.problem(&Error{Source: t.source(f.key), Packet: m.index, Offset: parseOffset(err), InStream: true, Err: err})
+			}
+			t.finishFlow(f)
+			return nil
+		}
+		defer t.finishFlow(f)
+		return t.emit(m, f, data[f.helloAt:f.helloAt+need], false)
 	}
-	defer t.finishFlow(f)
-	return t.emit(m, f, data[:need], false)
 }
 
 // emit parses a complete hello of flow f and passes it on.
@@ -276,6 +304,14 @@ func (t *flowTable) emit(m pktMeta, f *flow, b []byte, quic bool) error {
 	rec := NewRecord(t.source(f.key), ch)
 	rec.Time = formatTime(m.ts)
 	rec.Packet = m.index
+	if f.helloAt > 0 {
+		off := int64(f.helloAt)
+		rec.Offset = &off
+		rec.Preamble = DetectPreamble(f.sb.data[:f.helloAt])
+		for i := range rec.Anomalies {
+			rec.Anomalies[i].Offset += f.helloAt
+		}
+	}
 	return t.s.emit(rec)
 }
 
@@ -370,13 +406,15 @@ func (t *flowTable) reportIncomplete(f *flow) {
 	data, gap := f.sb.data, f.sb.gapAt()
 	hello := recordHello
 	what := "segment"
+	start := f.helloAt
 	if f.quic != nil {
 		data, gap = f.quic.crypto.data, f.quic.crypto.gapAt()
 		hello = bareHello
 		what = "CRYPTO data"
+		start = 0
 	}
-	_, need, _ := hello(data, t.s.in.opts.MaxStreamBytes)
-	err := truncatedError(len(data), need)
+	_, need, _ := hello(data[start:], t.s.in.opts.MaxStreamBytes)
+	err := truncatedError(len(data)-start, need)
 	if gap >= 0 {
 		err = fmt.Errorf("%w (%s missing at stream offset %d)", err, what, gap)
 	}
@@ -390,6 +428,9 @@ func (t *flowTable) finish() {
 	for _, f := range t.flows {
 		if !f.done && t.pendingHello(f) {
 			open = append(open, f)
+		}
+		if !f.done && f.scanning {
+			t.s.st.NotTLS++ // ended inside the preamble window without a hello
 		}
 	}
 	sort.Slice(open, func(i, j int) bool { return open[i].first < open[j].first })

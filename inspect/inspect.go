@@ -347,6 +347,20 @@ func (in *Inspector) Inspect(ctx context.Context, name string, r io.Reader, h Ha
 	}
 	st.Format = f
 	s := &session{in: in, ctx: ctx, name: name, h: counting, st: &st}
+	if f == FormatHex || f == FormatUnknown {
+		// A client stream dumped as is (tcpflow, a proxy log): a hello
+		// after a plaintext preamble in the first bytes the reader holds.
+		// Hex text never holds the record's 0x16 byte.
+		window, _ := br.Peek(min(PreambleWindow, br.Size()))
+		if at, c := scanHello(window, 0); c == candYes {
+			st.Format = FormatRaw
+			preamble := DetectPreamble(window[:at])
+			if _, err := br.Discard(at); err != nil {
+				return st, &Error{Source: name, Offset: int64(at), Err: fmt.Errorf("reading: %w", err)}
+			}
+			return st, s.rawFrom(br, int64(at), preamble)
+		}
+	}
 	switch f {
 	case FormatRaw:
 		err = s.raw(br)

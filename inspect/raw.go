@@ -29,6 +29,8 @@ type itemScanner struct {
 	// afterQUIC is set after a QUIC packet: zero bytes that follow are
 	// datagram padding.
 	afterQUIC bool
+	// preamble is given to the next record (a hello found after one).
+	preamble string
 }
 
 func newItemScanner(s *session, locate func(int64) (int64, int)) *itemScanner {
@@ -238,6 +240,7 @@ func (sc *itemScanner) hello(b []byte, at int64, quic bool) error {
 	rec := NewRecord(sc.s.name, ch)
 	fo, _ := sc.locate(at)
 	rec.Offset = &fo
+	rec.Preamble, sc.preamble = sc.preamble, ""
 	return sc.s.emit(rec)
 }
 
@@ -254,8 +257,15 @@ func allSpace(b []byte) bool {
 
 // raw reads a binary input of back-to-back items. A problem that leaves no
 // way to find the next item ends the input.
-func (s *session) raw(br *bufio.Reader) error {
+func (s *session) raw(br *bufio.Reader) error { return s.rawFrom(br, 0, "") }
+
+// rawFrom is raw for an input whose first base bytes, a plaintext preamble
+// of protocol preamble (see DetectPreamble), were already read: offsets
+// count from the start of the input, and the first hello carries the
+// preamble.
+func (s *session) rawFrom(br *bufio.Reader, base int64, preamble string) error {
 	sc := newItemScanner(s, func(off int64) (int64, int) { return off, 0 })
+	sc.base, sc.preamble = base, preamble
 	chunk := make([]byte, 32<<10)
 	for {
 		if err := s.ctx.Err(); err != nil {

@@ -52,9 +52,20 @@ type Record struct {
 	// (the frame number Wireshark shows); absent for raw and hex inputs.
 	Packet int64 `json:"packet,omitempty"`
 	// Offset is the byte offset in the file where the hello (or the QUIC
-	// packet that completed it) starts, for raw and hex inputs only. For hex
-	// it is the offset of the first hex digit in the text.
+	// packet that completed it) starts, for raw and hex inputs. For hex it
+	// is the offset of the first hex digit in the text. In captures it is
+	// the offset in the client->server TCP stream of a hello that does not
+	// start its stream (found after a preamble); absent otherwise.
 	Offset *int64 `json:"offset,omitempty"`
+	// Preamble names the protocol of the bytes before a hello found after
+	// a preamble (see DetectPreamble: "smtp", "http-connect", "socks5",
+	// ..., "unknown"); absent when the hello starts its stream.
+	Preamble string `json:"preamble,omitempty"`
+	// Anomalies lists the RFC violations inside the hello's extensions
+	// that the parser tolerated (fingerprint.Anomaly); absent when there
+	// are none. Offsets count from the start of the hello's records (in
+	// captures, from the start of the stream).
+	Anomalies []fingerprint.Anomaly `json:"anomalies,omitempty"`
 }
 
 // NewRecord builds the Record of a parsed ClientHello found at source.
@@ -90,6 +101,7 @@ func NewRecord(source string, ch *fingerprint.ClientHello) Record {
 		PeetPrint:      fp.PeetPrint,
 		PeetPrintHash:  fp.PeetPrintHash,
 		Transport:      ch.Transport,
+		Anomalies:      append([]fingerprint.Anomaly(nil), ch.Anomalies...),
 	}
 }
 

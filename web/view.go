@@ -143,6 +143,15 @@ func tlsView(t *tlsReport) *templates.TLSView {
 			GREASE: e.GREASE || fingerprint.IsGREASE(e.Type),
 		})
 	}
+	for _, a := range ch.Anomalies {
+		name := a.Name
+		if name == "" {
+			name = "unknown"
+		}
+		v.Anomalies = append(v.Anomalies, templates.AnomalyRow{
+			Code: hex16(a.Extension), Name: name, Kind: string(a.Kind), Offset: a.Offset, Message: a.Message,
+		})
+	}
 	compression := make([]string, len(ch.CompressionMethods))
 	for i, m := range ch.CompressionMethods {
 		compression[i] = fmt.Sprintf("0x%02x", m)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/inspect"
 )
 
@@ -34,7 +35,19 @@ Fields: source (FILE, plus "#client->server" for captures), sni, alpn,
 tls_version (highest offered, "0x0304"), tls_version_name, ciphers and
 extensions (wire order, GREASE kept), ja3, ja3_hash, ja3n, ja3n_hash, ja4,
 ja4_r, ja4_o, ja4_ro, peetprint, peetprint_hash, transport ("tcp" or "quic"),
-and when known time, packet (frame number) and offset (in raw and hex FILEs).
+and when known time, packet (frame number) and offset (in raw and hex FILEs;
+in captures, the stream offset of a hello that does not start its stream).
+
+A client->server stream (in a capture, or a raw dump of one) that does not
+start with a ClientHello is scanned for one in its first 64 KiB (after a STARTTLS exchange, an HTTP CONNECT, a
+SOCKS handshake, a MySQL or PostgreSQL SSLRequest); preamble then names the
+protocol before it (smtp, imap, pop3, ftp, xmpp, ldap, http-connect, socks4,
+socks5, mysql, postgresql, or unknown).
+
+A hello whose extensions break their RFCs inside sound framing (an empty
+ALPN protocol name, an empty ec_point_formats list, an odd-length list, a
+repeated extension) is fingerprinted as Wireshark and FoxIO's tools do and
+carries anomalies: [{extension, name, kind, offset, message}].
 
 Problems (an unparseable hello, a stream cut short) are reported on
 standard error with the file, stream and byte offset, and reading goes on.
@@ -50,6 +63,7 @@ func (m *Main) inspect(ctx context.Context, args []string) int {
 	fs.SetOutput(m.Stderr)
 	pretty := fs.Bool("pretty", false, "indent the JSON objects (the output is then not one object per line)")
 	verbose := fs.Bool("v", false, "report on standard error what was read from each input")
+	ja4oPython := fs.Bool("ja4o-python", false, "print ja4_o as FoxIO's Python reference does: a zero hash when SNI and ALPN are the only extensions (default: the original list hashed, as FoxIO's Rust crate does)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), inspectUsage)
 		fs.PrintDefaults()
@@ -72,6 +86,9 @@ func (m *Main) inspect(ctx context.Context, args []string) int {
 	}
 	h := inspect.HandlerFuncs{
 		HelloFunc: func(r inspect.Record) error {
+			if *ja4oPython {
+				r.JA4O = fingerprint.JA4OPython(r.JA4O, r.Extensions)
+			}
 			if err := enc.Encode(r); err != nil {
 				return &outputError{err: err}
 			}

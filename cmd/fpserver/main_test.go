@@ -263,3 +263,40 @@ func TestBinary(t *testing.T) {
 		t.Errorf("unknown command: %v", err)
 	}
 }
+
+// TestInspectJA4OPythonFlag checks -ja4o-python on a hello whose only
+// extension is SNI, and the anomalies field of a hello with an empty
+// ec_point_formats list.
+func TestInspectJA4OPythonFlag(t *testing.T) {
+	ext := func(typ uint16, data []byte) []byte {
+		return append([]byte{byte(typ >> 8), byte(typ), byte(len(data) >> 8), byte(len(data))}, data...)
+	}
+	hello := func(exts ...[]byte) string {
+		body := append([]byte{3, 3}, make([]byte, 32)...)
+		body = append(body, 0, 0, 2, 0x13, 0x01, 1, 0)
+		var e []byte
+		for _, x := range exts {
+			e = append(e, x...)
+		}
+		body = append(body, byte(len(e)>>8), byte(len(e)))
+		body = append(body, e...)
+		msg := append([]byte{1, 0, byte(len(body) >> 8), byte(len(body))}, body...)
+		return hex.EncodeToString(append([]byte{0x16, 3, 1, byte(len(msg) >> 8), byte(len(msg))}, msg...)) + "\n"
+	}
+	sni := ext(0, []byte{0, 4, 0, 0, 1, 'a'})
+	_, rust, _ := runMain(t, hello(sni), "inspect")
+	code, py, stderr := runMain(t, hello(sni), "inspect", "-ja4o-python")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r, p := lines(t, rust)[0], lines(t, py)[0]
+	if !strings.HasSuffix(p["ja4_o"].(string), "_000000000000") || strings.HasSuffix(r["ja4_o"].(string), "_000000000000") ||
+		r["ja4"] != p["ja4"] {
+		t.Errorf("ja4_o default %v, -ja4o-python %v", r["ja4_o"], p["ja4_o"])
+	}
+	_, out, _ := runMain(t, hello(sni, ext(11, []byte{0})), "inspect")
+	an, ok := lines(t, out)[0]["anomalies"].([]any)
+	if !ok || len(an) != 1 || an[0].(map[string]any)["kind"] != "empty" || an[0].(map[string]any)["extension"] != float64(11) {
+		t.Errorf("anomalies %v", lines(t, out)[0]["anomalies"])
+	}
+}

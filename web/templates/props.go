@@ -118,6 +118,18 @@ type TLSView struct {
 	RawBase64 string
 	// RawLength is the size of the captured hello in bytes.
 	RawLength int
+	// Anomalies are the extension content problems the parser tolerated,
+	// in wire order; empty for a well-formed hello.
+	Anomalies []AnomalyRow
+}
+
+// AnomalyRow is one tolerated extension anomaly (fingerprint.Anomaly).
+type AnomalyRow struct {
+	Code    string // extension type, "0x0010"
+	Name    string // extension name, "unknown" when unregistered
+	Kind    string // fingerprint.AnomalyKind
+	Offset  int    // byte offset in the captured records
+	Message string
 }
 
 // SettingRow is one HTTP/2 SETTINGS parameter.
