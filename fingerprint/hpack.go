@@ -1,9 +1,6 @@
 package fingerprint
 
-import (
-	"errors"
-	"strings"
-)
+import "errors"
 
 // HPACK representations (RFC 7541 §6) as HPACKCodes writes them, one code a
 // header field, in block order:
@@ -34,60 +31,49 @@ func HPACKCodes(block []byte) ([]string, error) {
 	var out []string
 	for len(block) > 0 {
 		b := block[0]
-		var code strings.Builder
+		var kind byte
 		var prefix uint
+		literal := true
 		switch {
 		case b&0x80 != 0:
-			_, rest, err := hpackInt(block, 7)
-			if err != nil {
-				return out, err
-			}
-			block = rest
-			out = append(out, "i")
-			continue
+			kind, prefix, literal = 'i', 7, false
 		case b&0xc0 == 0x40:
-			code.WriteByte('l')
-			prefix = 6
+			kind, prefix = 'l', 6
 		case b&0xe0 == 0x20:
-			_, rest, err := hpackInt(block, 5)
-			if err != nil {
-				return out, err
-			}
-			block = rest
-			out = append(out, "u")
-			continue
+			kind, prefix, literal = 'u', 5, false
 		case b&0xf0 == 0x10:
-			code.WriteByte('v')
-			prefix = 4
+			kind, prefix = 'v', 4
 		default:
-			code.WriteByte('w')
-			prefix = 4
+			kind, prefix = 'w', 4
 		}
 		idx, rest, err := hpackInt(block, prefix)
 		if err != nil {
 			return out, err
 		}
 		block = rest
-		if idx == 0 {
+		code := []byte{kind}
+		if literal {
+			if idx == 0 {
+				huff, rest, err := hpackString(block)
+				if err != nil {
+					return out, err
+				}
+				block = rest
+				code = append(code, 'n')
+				if huff {
+					code = append(code, 'N')
+				}
+			}
 			huff, rest, err := hpackString(block)
 			if err != nil {
 				return out, err
 			}
 			block = rest
-			code.WriteByte('n')
 			if huff {
-				code.WriteByte('N')
+				code = append(code, 'h')
 			}
 		}
-		huff, rest, err := hpackString(block)
-		if err != nil {
-			return out, err
-		}
-		block = rest
-		if huff {
-			code.WriteByte('h')
-		}
-		out = append(out, code.String())
+		out = append(out, string(code))
 	}
 	return out, nil
 }
