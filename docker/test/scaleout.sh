@@ -105,8 +105,16 @@ pg_image=postgres:16-bookworm
 haproxy_image=haproxy:2.8
 log "stand-ins: $go_image (host Go $(go env GOVERSION)), $runtime_image, $pg_image, $haproxy_image"
 printf 'FROM %s\nCOPY . /usr/local/go\nENV GOPATH=/go PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' "$base" |
-    docker build -q -t "$go_image" -f - "$(go env GOROOT)" >/dev/null
-docker build -q --build-arg BASE="$base" -t "$pg_image" docker/test/standin-postgres >/dev/null
+    docker build -q -t "$go_image" -f - "$(go env GOROOT)" >/dev/null 2>&1 || fail "building the Go stand-in"
+# The build stage fetches modules from the Go module proxy: give it the host's
+# trust store (which may hold a local egress CA) as the official image has
+# Debian's.
+mkdir -p "$work/certs"
+cp /etc/ssl/certs/ca-certificates.crt "$work/certs/"
+printf 'FROM %s\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n' "$go_image" |
+    docker build -q -t "$go_image" -f - "$work/certs" >/dev/null 2>&1 || fail "adding the trust store to the Go stand-in"
+docker build -q --build-arg BASE="$base" -t "$pg_image" docker/test/standin-postgres >/dev/null 2>&1 ||
+    fail "building the postgres stand-in"
 docker tag "$base" "$runtime_image"
 docker tag "$base" "$haproxy_image"
 
