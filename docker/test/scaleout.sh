@@ -72,10 +72,13 @@ cleanup() {
     rm -rf "$work" 2>/dev/null
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 # ---- a private dockerd -----------------------------------------------------
 log "starting dockerd on $sock"
-nice -n 5 dockerd --host "unix://$sock" --data-root "$work/root" --exec-root "$work/exec" \
+# GUANACO_DOCKER_ROOT keeps images and the build cache between runs (for
+# development); by default everything goes with the temp directory.
+nice -n 5 dockerd --host "unix://$sock" --data-root "${GUANACO_DOCKER_ROOT:-$work/root}" --exec-root "$work/exec" \
     --pidfile "$work/docker.pid" --bridge none --iptables=false --ip6tables=false \
     >"$work/dockerd.log" 2>&1 &
 dockerd_pid=$!
