@@ -290,6 +290,12 @@ log "   fpserver-2 spooled $s2 during the outage; Postgres: $before before, $c1 
 [ "$((c2 - c1))" -eq "$replayed" ] || fail "fpserver-1 replayed $replayed captures, Postgres gained $((c2 - c1))"
 [ "$dead" -eq 0 ] || fail "$dead captures became dead letters"
 [ "$((c1 - before))" -ge "$s2" ] || fail "fpserver-2 spooled $s2 captures, Postgres gained only $((c1 - before))"
+# haproxy sends traffic to the restarted replica again.
+rejoined() {
+    curl -fsS --cacert "$ca" "$front/api/clean" >/dev/null &&
+        [ "$(metric "$GUANACO_FP1_DEBUG_PORT" guanaco_store_writer_queued_total)" -ge 1 ]
+}
+wait_for 30 "haproxy to send connections to the restarted fpserver-1" rejoined
 
 # ---- 4. emuproxy picks up a profile inserted into Postgres -----------------
 log "4. emuproxy and a profile inserted into Postgres"
