@@ -286,6 +286,8 @@ torn=$(metric "$GUANACO_FP1_DEBUG_PORT" guanaco_store_writer_spool_torn_bytes_to
 c2=$(count)
 log "   fpserver-1 had spooled >= $s1 when killed; after restart it replayed $replayed ($dups duplicates, $dead dead letters, $torn torn bytes); Postgres gained $((c2 - c1))"
 log "   fpserver-2 spooled $s2 during the outage; Postgres: $before before, $c1 with fpserver-2 drained, $c2 with fpserver-1 drained"
+answered=$(($(awk '/^status codes:/ {print $3}' "$work/h2load2.log") + probe_ok))
+log "   answered during the outage: $answered; stored: $((c2 - before)); lost: $((answered - (c2 - before))) (acknowledged into fpserver-1's memory queue, not yet its spool, when it was killed)"
 [ "$replayed" -ge "$s1" ] || fail "fpserver-1 acknowledged $s1 captures into its spool before the kill, but only $replayed were replayed"
 [ "$((c2 - c1))" -eq "$replayed" ] || fail "fpserver-1 replayed $replayed captures, Postgres gained $((c2 - c1))"
 [ "$dead" -eq 0 ] || fail "$dead captures became dead letters"
