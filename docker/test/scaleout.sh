@@ -52,7 +52,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 start=$(date +%s)
-work="$(mktemp -d /tmp/guanaco-scaleout.XXXXXX)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/guanaco-scaleout.XXXXXX")"
 sock="$work/docker.sock"
 export DOCKER_HOST="unix://$sock"
 project="gscale$$"
