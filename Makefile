@@ -9,7 +9,7 @@ PKGS          := ./...
 FUZZTIME      ?= 30s
 BENCHTIME     ?= 1s
 
-.PHONY: all build test test-go lint fmt-check vet staticcheck generate check-generated bench fuzz run clean
+.PHONY: all build test test-go test-docker lint fmt-check vet staticcheck generate check-generated bench fuzz run clean
 
 all: build
 
@@ -21,13 +21,20 @@ build:
 run: build
 	./bin/fpserver $(ARGS)
 
-## test: lint, generated-code check and the whole test suite
-test: lint check-generated test-go
+## test: lint, generated-code check, the whole test suite and the container test
+test: lint check-generated test-go test-docker
 
 test-go:
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	# the concurrent parts again under the race detector
 	$(GO) test -count=1 -race -timeout 10m ./capture/ ./emulation/transport/ ./emulation/proxy/ ./store/writer/
+
+## test-docker: docker/compose.yaml built and run on a private dockerd with local
+## stand-in base images: haproxy -> 2 fpserver -> Postgres, a replica SIGKILLed
+## under load, emuproxy reloading profiles (root; skips without docker, fails
+## under CI=true)
+test-docker:
+	bash docker/test/scaleout.sh
 
 ## lint: gofmt, go vet and staticcheck
 lint: fmt-check vet staticcheck

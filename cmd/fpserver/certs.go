@@ -134,17 +134,54 @@ func selfSigned(dataDir string, hosts []string, now time.Time) (tls.Certificate,
 	return tls.X509KeyPair(chain, keyPEM)
 }
 
+// caLockWait bounds how long a replica waits for another one that is creating
+// the shared local CA.
+const caLockWait = 10 * time.Second
+
 // loadOrCreateCA returns the local CA in dir, creating it when missing.
+// Replicas sharing dir (a shared volume) agree on one CA: the creator holds
+// dir/ca.lock (created exclusively) while it writes the pair, the others
+// wait for the lock to go and load what it wrote. A lock older than
+// caLockWait is left by a creator that died; it is an error naming the file.
 func loadOrCreateCA(dir string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	caPath, caKeyPath := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
-	if pair, err := tls.LoadX509KeyPair(caPath, caKeyPath); err == nil {
+	load := func() (*x509.Certificate, *ecdsa.PrivateKey, bool, error) {
+		pair, err := tls.LoadX509KeyPair(caPath, caKeyPath)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, nil, false, nil
+			}
+			return nil, nil, false, fmt.Errorf("fpserver: loading local CA from %s: %w", dir, err)
+		}
 		ca, perr := x509.ParseCertificate(pair.Certificate[0])
 		key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
 		if perr == nil && ok && ca.IsCA && ca.NotAfter.After(now.Add(30*24*time.Hour)) {
-			return ca, key, nil
+			return ca, key, true, nil
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("fpserver: loading local CA from %s: %w", dir, err)
+		return nil, nil, false, nil
+	}
+	lockPath := filepath.Join(dir, "ca.lock")
+	for waited := time.Duration(0); ; waited += 50 * time.Millisecond {
+		if ca, key, ok, err := load(); err != nil || ok {
+			return ca, key, err
+		}
+		lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			lock.Close()
+			defer os.Remove(lockPath)
+			// Another replica may have finished between the load and the lock.
+			if ca, key, ok, err := load(); err != nil || ok {
+				return ca, key, err
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, nil, fmt.Errorf("fpserver: locking %s: %w", lockPath, err)
+		}
+		if waited >= caLockWait {
+			return nil, nil, fmt.Errorf("fpserver: %s is held for over %v (a process creating the local CA died?): remove it", lockPath, caLockWait)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -90,3 +90,48 @@ func TestCertKeyFlags(t *testing.T) {
 		t.Error("the server did not present the -cert certificate")
 	}
 }
+
+// Replicas sharing one data/tls directory (a shared volume) start at the same
+// moment: every one of them must end up with a leaf issued by the one CA on
+// disk, or clients trusting ca.pem fail on some replicas.
+func TestSelfSignedConcurrentReplicasShareOneCA(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	const replicas = 8
+	errs := make(chan error, replicas)
+	leaves := make(chan *x509.Certificate, replicas)
+	for range replicas {
+		go func() {
+			cert, err := selfSigned(dir, []string{"localhost"}, now)
+			if err != nil {
+				errs <- err
+				return
+			}
+			leaf, err := x509.ParseCertificate(cert.Certificate[0])
+			errs <- err
+			leaves <- leaf
+		}()
+	}
+	for range replicas {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(leaves)
+	caPEM, err := os.ReadFile(filepath.Join(dir, "tls", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("ca.pem holds no certificate")
+	}
+	for leaf := range leaves {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "localhost", CurrentTime: now}); err != nil {
+			t.Errorf("a replica's leaf is not issued by the CA on disk: %v", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tls", "ca.lock")); !os.IsNotExist(err) {
+		t.Errorf("ca.lock left behind: %v", err)
+	}
+}

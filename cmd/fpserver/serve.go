@@ -27,6 +27,7 @@ import (
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
 	"github.com/guanaco-fp/guanaco/store"
+	"github.com/guanaco-fp/guanaco/store/split"
 	"github.com/guanaco-fp/guanaco/store/writer"
 	"github.com/guanaco-fp/guanaco/web"
 )
@@ -53,7 +54,7 @@ Flags:
 // serveConfig is the parsed command line of `fpserver serve`.
 type serveConfig struct {
 	httpsAddr, httpsH1Addr, httpAddr, debugAddr string
-	dataDir, dsn                                string
+	dataDir, dsn, readDSN                       string
 	redactKeyFile                               string
 	certFile, keyFile, acmeEmail                string
 	acmeDomains, hosts, trustedProxies          cliflag.List
@@ -83,6 +84,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.debugAddr, "debug", "127.0.0.1:9090", "`address` for /metrics and /debug/pprof; empty disables")
 	fs.StringVar(&cfg.dataDir, "data", "data", "data `directory`: SQLite database, certificate, spool")
 	fs.StringVar(&cfg.dsn, "db", "", "database `DSN`: postgres://... or an SQLite file path (default DATA/fpserver.db)")
+	fs.StringVar(&cfg.readDSN, "db-read", "", "database `DSN` for the pages' and API's read queries (a replica of -db that accepts the migration check: a logical subscriber, not yet a hot standby; docs/deployment.md); empty: -db serves them too")
 	fs.StringVar(&cfg.certFile, "cert", "", "TLS certificate `file` (PEM); with -key")
 	fs.StringVar(&cfg.keyFile, "key", "", "TLS private key `file` (PEM); with -cert")
 	fs.Var(&cfg.acmeDomains, "acme-domain", "obtain certificates with ACME (Let's Encrypt) for these `domains` (comma-separated or repeated); needs -http on :80 for HTTP-01 or -https on :443 for TLS-ALPN-01")
@@ -224,8 +226,27 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
 	}
+	// pages is what the web handlers query: the primary, or the primary for
+	// writes and -db-read for reads. Curation, retention and the capture
+	// writer always use the primary.
+	var pages store.Store = st
+	closeStores := st.Close
+	if cfg.readDSN != "" {
+		rd, err := store.Open(ctx, cfg.readDSN)
+		if err != nil {
+			st.Close()
+			return fmt.Errorf("opening read store (-db-read): %w", err)
+		}
+		sp, err := split.New(st, rd)
+		if err != nil {
+			st.Close()
+			rd.Close()
+			return err
+		}
+		pages, closeStores = sp, sp.Close
+	}
 	defer func() {
-		if err := st.Close(); err != nil && retErr == nil {
+		if err := closeStores(); err != nil && retErr == nil {
 			retErr = fmt.Errorf("closing store: %w", err)
 		}
 	}()
@@ -275,11 +296,11 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	go guard.run(gctx, 10*time.Second)
 
 	handler, err := web.New(web.Deps{
-		Store:         st,
+		Store:         pages,
 		KnownProfiles: known.Profiles,
 		Captures:      guard,
 		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) {
-			return curate.BuildVisitProfile(ctx, st, key, time.Now())
+			return curate.BuildVisitProfile(ctx, pages, key, time.Now())
 		},
 		Logger:               logger,
 		Registry:             reg,
@@ -290,7 +311,7 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		ExpensiveBurst:       cfg.expensiveBurst,
 		MaxCapturesPerConn:   cfg.maxCapturesPerConn,
 		MaxCapturesPerMinute: cfg.maxCapturesPerMinute,
-		Ready:                readiness(st.Ping, wr.Healthy, guard.Healthy),
+		Ready:                readiness(pages.Ping, wr.Healthy, guard.Healthy),
 	})
 	if err != nil {
 		return err
