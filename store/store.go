@@ -95,6 +95,10 @@ func NewCaptureID(now time.Time) string { return model.NewCaptureID(now) }
 type Options struct {
 	Postgres postgres.Options
 	SQLite   sqlite.Options
+	// ReadOnly opens a Postgres database for reading only (a hot standby:
+	// no migration is attempted, the schema must be current; see
+	// postgres.Options.ReadOnly). SQLite files are opened as usual.
+	ReadOnly bool
 }
 
 // Open opens the store named by dsn and applies pending migrations:
@@ -117,7 +121,9 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (Store, error) {
 	}
 	switch kind {
 	case "postgres":
-		db, err := postgres.Open(ctx, target, opts.Postgres)
+		po := opts.Postgres
+		po.ReadOnly = po.ReadOnly || opts.ReadOnly
+		db, err := postgres.Open(ctx, target, po)
 		if err != nil {
 			return nil, fmt.Errorf("store: opening postgres: %w", err)
 		}

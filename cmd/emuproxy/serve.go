@@ -511,7 +511,9 @@ func newProfileSource(ctx context.Context, cfg serveConfig, roots *x509.CertPool
 		s.client = profilesClient(roots)
 	}
 	if cfg.profilesDB != "" {
-		s.db, err = store.Open(ctx, cfg.profilesDB)
+		// emuproxy only reads profiles: a read-only open works on a hot
+		// standby too.
+		s.db, err = store.OpenWith(ctx, cfg.profilesDB, store.Options{ReadOnly: true})
 		if err != nil {
 			return nil, fmt.Errorf("opening -profiles-db: %w", err)
 		}

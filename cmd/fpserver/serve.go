@@ -84,7 +84,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.debugAddr, "debug", "127.0.0.1:9090", "`address` for /metrics and /debug/pprof; empty disables")
 	fs.StringVar(&cfg.dataDir, "data", "data", "data `directory`: SQLite database, certificate, spool")
 	fs.StringVar(&cfg.dsn, "db", "", "database `DSN`: postgres://... or an SQLite file path (default DATA/fpserver.db)")
-	fs.StringVar(&cfg.readDSN, "db-read", "", "database `DSN` for the pages' and API's read queries (a replica of -db that accepts the migration check: a logical subscriber, not yet a hot standby; docs/deployment.md); empty: -db serves them too")
+	fs.StringVar(&cfg.readDSN, "db-read", "", "database `DSN` for the pages' and API's read queries: a replica of -db (a hot standby will do: it is opened read-only and only checked to have the current schema; docs/deployment.md); empty: -db serves them too")
 	fs.StringVar(&cfg.certFile, "cert", "", "TLS certificate `file` (PEM); with -key")
 	fs.StringVar(&cfg.keyFile, "key", "", "TLS private key `file` (PEM); with -cert")
 	fs.Var(&cfg.acmeDomains, "acme-domain", "obtain certificates with ACME (Let's Encrypt) for these `domains` (comma-separated or repeated); needs -http on :80 for HTTP-01 or -https on :443 for TLS-ALPN-01")
@@ -232,7 +232,7 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	var pages store.Store = st
 	closeStores := st.Close
 	if cfg.readDSN != "" {
-		rd, err := store.Open(ctx, cfg.readDSN)
+		rd, err := store.OpenWith(ctx, cfg.readDSN, store.Options{ReadOnly: true})
 		if err != nil {
 			st.Close()
 			return fmt.Errorf("opening read store (-db-read): %w", err)

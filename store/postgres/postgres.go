@@ -37,6 +37,12 @@ type Options struct {
 	// ApplicationName is reported to the server when the DSN sets none
 	// (default "guanaco").
 	ApplicationName string
+	// ReadOnly opens the database for reading only, as a hot standby
+	// allows: no migration, partition or conversion is attempted (the
+	// primary's writer does them); Open checks instead that the schema
+	// is exactly the one this build knows (every migration applied, none
+	// unknown, no conversion pending), and every session is read-only.
+	ReadOnly bool
 }
 
 // migrationLockKey is the pg_advisory_xact_lock key serialising migrations
@@ -77,6 +83,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	if opts.ReadOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = opts.ApplicationName
 	}
@@ -86,6 +95,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	db := &DB{pool: pool, opts: opts, cache: model.NewDictCache(0), days: map[int64]struct{}{}}
 	db.splits.New = func() any { return model.NewSplit(db.cache) }
+	if opts.ReadOnly {
+		if err := db.checkSchema(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		return db, nil
+	}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -104,6 +120,41 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// checkSchema is ReadOnly's Open check: the database's schema_migrations
+// must hold exactly this build's migrations and no conversion may be
+// pending, or reads would run against tables this build does not know.
+func (db *DB) checkSchema(ctx context.Context) error {
+	all, err := migrations.List(migrations.Postgres)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	rows, err := db.pool.Query(ctx, "SELECT version, name FROM schema_migrations")
+	if err != nil {
+		return fmt.Errorf("postgres: read-only open: reading schema_migrations (is the primary migrated?): %w", err)
+	}
+	applied := map[int]string{}
+	var v int
+	var name string
+	if _, err := pgx.ForEachRow(rows, []any{&v, &name}, func() error { applied[v] = name; return nil }); err != nil {
+		return fmt.Errorf("postgres: read-only open: reading schema_migrations: %w", err)
+	}
+	todo, err := migrations.Plan(all, applied)
+	if err != nil {
+		return fmt.Errorf("postgres: read-only open: %w", err)
+	}
+	if len(todo) > 0 {
+		return fmt.Errorf("postgres: read-only open: the database lacks migration %s; open the primary with this build first", todo[0].Name)
+	}
+	var legacy bool
+	if err := db.pool.QueryRow(ctx, "SELECT to_regclass('captures_legacy') IS NOT NULL").Scan(&legacy); err != nil {
+		return fmt.Errorf("postgres: read-only open: %w", err)
+	}
+	if legacy {
+		return errors.New("postgres: read-only open: the primary is still converting old captures (captures_legacy exists)")
+	}
+	return nil
 }
 
 func (db *DB) migrate(ctx context.Context) error {

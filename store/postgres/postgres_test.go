@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,46 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 	if db, err := postgres.Open(context.Background(), dsn, postgres.Options{}); err == nil {
 		db.Close()
 		t.Fatal("Open succeeded on a newer schema")
+	}
+}
+
+// TestReadOnlyOpen: a read-only open checks the schema instead of
+// migrating, so it works where writes are refused (a hot standby, here a
+// database whose sessions are read-only) and refuses a database
+// without the current schema.
+func TestReadOnlyOpen(t *testing.T) {
+	ctx := context.Background()
+	dsn := pg.DSN(t)
+	if _, err := postgres.Open(ctx, dsn, postgres.Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "schema_migrations") {
+		t.Fatalf("read-only open of an empty database: %v", err)
+	}
+	primary := open(t, dsn, postgres.Options{})
+	defer primary.Close()
+	c := storetest.NewGenerator(3, time.Now(), time.Millisecond).Next()
+	if _, err := primary.InsertCaptures(ctx, []model.Capture{c}); err != nil {
+		t.Fatal(err)
+	}
+	// Sessions that default to read-only stand in for a hot standby (pgx
+	// passes unknown URL parameters as run-time parameters).
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	dsn += sep + "default_transaction_read_only=on"
+	// A normal open migrates, which a read-only server refuses.
+	if _, err := postgres.Open(ctx, dsn, postgres.Options{}); err == nil {
+		t.Fatal("a migrating open succeeded on a read-only database")
+	}
+	ro, err := postgres.Open(ctx, dsn, postgres.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("read-only open: %v", err)
+	}
+	defer ro.Close()
+	got, err := ro.Capture(ctx, c.ID)
+	if err != nil || got.ID != c.ID || got.JA4 != c.JA4 {
+		t.Errorf("read through the read-only store: %+v, %v", got.ID, err)
+	}
+	if _, err := ro.InsertCaptures(ctx, []model.Capture{storetest.NewGenerator(4, time.Now(), time.Millisecond).Next()}); err == nil {
+		t.Error("the read-only store wrote")
 	}
 }
