@@ -240,7 +240,7 @@ func New(d Deps) (http.Handler, error) {
 // routes builds the router.
 func (h *handler) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(h.instrument, securityHeaders, middleware.GetHead)
+	r.Use(h.instrument, securityHeaders, apiCORS, middleware.GetHead, h.echoAnyMethod)
 	r.NotFound(h.notFound)
 	r.MethodNotAllowed(h.methodNotAllowed)
 

@@ -1,0 +1,68 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestEchoAnyMethod: /api/echo answers extension methods (FOO, PROPFIND)
+// as well as the registered ones, says what it accepts in Allow, and other
+// routes still refuse an unknown method with 405.
+func TestEchoAnyMethod(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "FOO", "PROPFIND"} {
+		for _, path := range []string{"/api/echo", "/api/echo/deeper/path"} {
+			w := e.do(m, "https://fp.example"+path+"?a=1", strings.NewReader("x"), nil)
+			if w.Code != http.StatusOK {
+				t.Errorf("%s %s = %d: %s", m, path, w.Code, w.Body.String())
+				continue
+			}
+			var got struct {
+				Method string `json:"method"`
+				Path   string `json:"path"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Method != m || got.Path != path {
+				t.Errorf("%s %s: echoed %+v, %v", m, path, got, err)
+			}
+			if w.Header().Get("Allow") != echoAllow {
+				t.Errorf("%s %s: Allow %q", m, path, w.Header().Get("Allow"))
+			}
+		}
+	}
+	if w := e.do("FOO", "https://fp.example/api/fingerprint", nil, nil); w.Code != http.StatusMethodNotAllowed || !strings.Contains(w.Header().Get("Allow"), "GET") {
+		t.Errorf("FOO /api/fingerprint = %d, Allow %q", w.Code, w.Header().Get("Allow"))
+	}
+}
+
+// TestAPICORS: API answers allow any origin; a preflight is answered with
+// the method and headers it asks for, without credentials; pages are not
+// touched.
+func TestAPICORS(t *testing.T) {
+	e := newEnv(t, nil)
+	w := e.do("GET", "https://fp.example/api/fingerprint", nil, func(r *http.Request) { r.Header.Set("Origin", "https://elsewhere.example") })
+	if w.Code != http.StatusOK || w.Header().Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("GET /api/fingerprint = %d, ACAO %q", w.Code, w.Header().Get("Access-Control-Allow-Origin"))
+	}
+	w = e.do("OPTIONS", "https://fp.example/api/echo", nil, func(r *http.Request) {
+		r.Header.Set("Origin", "https://elsewhere.example")
+		r.Header.Set("Access-Control-Request-Method", "PUT")
+		r.Header.Set("Access-Control-Request-Headers", "content-type, x-custom")
+	})
+	hd := w.Header()
+	if w.Code != http.StatusNoContent || hd.Get("Access-Control-Allow-Origin") != "*" || hd.Get("Access-Control-Allow-Methods") != "PUT" ||
+		hd.Get("Access-Control-Allow-Headers") != "content-type, x-custom" || hd.Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("preflight = %d %v", w.Code, hd)
+	}
+	w = e.do("OPTIONS", "https://fp.example/api/echo", nil, func(r *http.Request) {
+		r.Header.Set("Origin", "https://elsewhere.example")
+		r.Header.Set("Access-Control-Request-Method", "GET\r\nX: y")
+	})
+	if w.Header().Get("Access-Control-Allow-Methods") != "" {
+		t.Errorf("a malformed requested method was reflected: %q", w.Header().Get("Access-Control-Allow-Methods"))
+	}
+	if w := e.do("GET", "https://fp.example/", nil, nil); w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Error("the HTML page allows any origin")
+	}
+}
