@@ -86,7 +86,11 @@ const (
 	MaxKeyLen         = model.MaxKeyLen
 	MaxProfileNameLen = model.MaxProfileNameLen
 	MaxLimit          = model.MaxLimit
+	MaxHashLen        = model.MaxHashLen
 )
+
+// Kinds lists the indexed fingerprint kinds in lookup priority order.
+func Kinds() []FingerprintKind { return model.Kinds() }
 
 // NewCaptureID returns a new time-ordered, random 32-hex-digit capture ID.
 func NewCaptureID(now time.Time) string { return model.NewCaptureID(now) }

@@ -66,3 +66,42 @@ func TestAPICORS(t *testing.T) {
 		t.Error("the HTML page allows any origin")
 	}
 }
+
+// TestBadLookups: a malformed hash is a 400 naming the accepted forms, an
+// unknown kind a 400 listing the valid ones, and no error message repeats
+// a long input whole.
+func TestBadLookups(t *testing.T) {
+	e := newEnv(t, nil)
+	long := strings.Repeat("z", 5000)
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"/api/fingerprints/unknownhash", []string{"malformed fingerprint", "JA4", "hex hash"}},
+		{"/api/fingerprints/t13d1516h2_XYZ_abc", []string{"malformed fingerprint"}},
+		{"/api/fingerprints/0123456789abcdef0123456789abcdef?kind=nope", []string{"unknown fingerprint kind", "ja4_r", "header_order_hash"}},
+		{"/api/fingerprints/" + long, []string{"malformed fingerprint", "(5000 bytes)"}},
+		{"/api/fingerprints/0123456789abcdef0123456789abcdef?kind=" + long, []string{"unknown fingerprint kind", "(5000 bytes)"}},
+	} {
+		w := e.do("GET", "https://fp.example"+tc.path, nil, nil)
+		body := w.Body.String()
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("GET %.80s = %d, want 400", tc.path, w.Code)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %.80s: %q lacks %q", tc.path, body, want)
+			}
+		}
+		if len(body) > 1000 {
+			t.Errorf("GET %.80s: %d-byte error echoes the input", tc.path, len(body))
+		}
+	}
+	// Well-formed fingerprints of every kind pass the shape check.
+	for _, h := range []string{"t13d1516h2_8daaf6152771_e5627efa2ab1", "q13d0310h3_55b375c5d22e_cd85d2d88918",
+		"t13d1516h2_002f,0035,009c_0005,000a_0403,0804", "0123456789ab", "0123456789abcdef0123456789abcdef"} {
+		if !wellFormedHash(h) {
+			t.Errorf("%s refused", h)
+		}
+	}
+}

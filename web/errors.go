@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -50,12 +51,35 @@ func (e *httpError) Unwrap() error { return e.err }
 
 // badRequest is a 400 with message shown to the client.
 func badRequest(format string, args ...any) error {
-	return &httpError{status: http.StatusBadRequest, code: codeInvalid, message: fmt.Sprintf(format, args...)}
+	return &httpError{status: http.StatusBadRequest, code: codeInvalid, message: fmt.Sprintf(format, shortArgs(args)...)}
+}
+
+// maxQuoted bounds how much of a client's input an error message repeats.
+const maxQuoted = 64
+
+// shortArgs cuts string arguments longer than maxQuoted bytes (at a rune
+// boundary) and says how long they were, so an error never echoes a
+// 5,000-character input back.
+func shortArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		s, ok := a.(string)
+		if !ok || len(s) <= maxQuoted {
+			out[i] = a
+			continue
+		}
+		cut := maxQuoted
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		out[i] = fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
+	}
+	return out
 }
 
 // notFound is a 404 with message shown to the client.
 func notFoundError(format string, args ...any) error {
-	return &httpError{status: http.StatusNotFound, code: codeNotFound, message: fmt.Sprintf(format, args...)}
+	return &httpError{status: http.StatusNotFound, code: codeNotFound, message: fmt.Sprintf(format, shortArgs(args)...)}
 }
 
 // errorStatus is the one mapping from errors to responses:

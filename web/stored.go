@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -144,13 +145,59 @@ type captureRef struct {
 	UserAgent string    `json:"user_agent"`
 }
 
+// wellFormedHash reports whether h has the shape of a fingerprint the
+// population views look up: a JA4 or JA4_r (a 10-character "a" part, then
+// "_" sections of lower-case hex, commas allowed in JA4_r's lists), or 12
+// to 64 lower-case hex digits.
+func wellFormedHash(h string) bool {
+	if h == "" || len(h) > store.MaxHashLen {
+		return false
+	}
+	hex := func(s string, comma bool) bool {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || comma && c == ',') {
+				return false
+			}
+		}
+		return true
+	}
+	a, rest, ja4 := strings.Cut(h, "_")
+	if !ja4 {
+		return len(h) >= 12 && len(h) <= 64 && hex(h, false)
+	}
+	if len(a) != 10 || !strings.ContainsRune("tqd", rune(a[0])) {
+		return false
+	}
+	for i := 1; i < len(a); i++ {
+		c := a[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	for _, part := range strings.Split(rest, "_") {
+		if part == "" || !hex(part, true) {
+			return false
+		}
+	}
+	return true
+}
+
 // loadPopulation gathers the population view of the {hash} parameter,
 // restricted to ?kind= when given.
 func (h *handler) loadPopulation(r *http.Request) (*population, error) {
 	hash := pathParam(r, "hash")
 	kind := store.FingerprintKind(r.URL.Query().Get("kind"))
 	if kind != "" && !kind.Valid() {
-		return nil, badRequest("unknown fingerprint kind %q", string(kind))
+		var valid []string
+		for _, k := range store.Kinds() {
+			valid = append(valid, string(k))
+		}
+		// The list is ours, not the client's: part of the format, not cut.
+		return nil, badRequest("unknown fingerprint kind %q; valid kinds: "+strings.Join(valid, ", "), string(kind))
+	}
+	if !wellFormedHash(hash) {
+		return nil, badRequest("malformed fingerprint %q: want a JA4 (t13d1516h2_8daaf6152771_e5627efa2ab1), a JA4_r, or a hex hash (JA3, JA3N, Akamai, PeetPrint: 32 hex digits; header order: 12)", hash)
 	}
 	ctx, cancel := h.storeCtx(r)
 	defer cancel()

@@ -311,7 +311,7 @@ func TestNotFound(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/api/nope", "/api/captures/ffffffffffffffffffffffffffffffff", "/api/captures/x%3Cy",
-		"/api/fingerprints/unknownhash", "/api/profiles/nobody", "/api/profiles/visit/0123", "/probe/nope", "/api/echo-not"} {
+		"/api/fingerprints/0123456789abcdef0123456789abcdef", "/api/profiles/nobody", "/api/profiles/visit/0123", "/probe/nope", "/api/echo-not"} {
 		w := e.do("GET", "https://fp.example"+path, nil, nil)
 		if w.Code != http.StatusNotFound {
 			t.Errorf("GET %s = %d, want 404\n%s", path, w.Code, w.Body.String())
