@@ -228,6 +228,9 @@ func curlH1Capture(t testing.TB, plain bool) func(*http.Request) (*capture.Reque
 type sink struct {
 	st     store.Store
 	refuse bool
+	// hold accepts captures without writing them (a writer that has not
+	// flushed yet).
+	hold bool
 
 	mu   sync.Mutex
 	got  []store.Capture
@@ -241,6 +244,9 @@ func (s *sink) Offer(c store.Capture) bool {
 		return false
 	}
 	s.got = append(s.got, c)
+	if s.hold {
+		return true
+	}
 	if _, err := s.st.InsertCaptures(context.Background(), []store.Capture{c}); err != nil {
 		s.errs = append(s.errs, err)
 	}

@@ -70,12 +70,14 @@ func (h *handler) offer(rec store.Capture) string {
 	q, ok := h.d.Captures.(CaptureQueuer)
 	if !ok {
 		if h.d.Captures.Offer(rec) {
+			h.recent.add(rec, h.d.Now())
 			return ""
 		}
 		return DropUnknown
 	}
 	err := q.Queue(rec)
 	if err == nil {
+		h.recent.add(rec, h.d.Now())
 		return ""
 	}
 	var dr interface{ DropReason() string }

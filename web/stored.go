@@ -60,6 +60,12 @@ func (h *handler) loadCapture(r *http.Request) (*report, error) {
 	ctx, cancel := h.storeCtx(r)
 	defer cancel()
 	c, err := h.d.Store.Capture(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		// Queued a moment ago and not flushed yet: read your write.
+		if rc, ok := h.recent.get(id, h.d.Now()); ok {
+			c, err = rc.Normalized(), nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

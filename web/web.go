@@ -170,6 +170,7 @@ type handler struct {
 	limiter      *clientLimiter     // expensive routes; nil: unlimited
 	redact       redactor           // stands in for credentials in stored captures
 	storeRate    *clientLimiter     // captures stored per client and minute; nil: no cap
+	recent       *recentCaptures    // queued captures readable before the writer flushes them
 	// router is set once by routes; methodNotAllowed asks it which
 	// methods a path accepts.
 	router chi.Routes
@@ -227,7 +228,8 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: new handler: %w", err)
 	}
-	h := &handler{d: d, log: d.Logger, metrics: m, assetVersion: version, redact: newRedactor(d.RedactKey)}
+	h := &handler{d: d, log: d.Logger, metrics: m, assetVersion: version, redact: newRedactor(d.RedactKey),
+		recent: newRecentCaptures(recentMax, recentTTL)}
 	if d.MaxCapturesPerMinute > 0 {
 		h.storeRate = newClientLimiter(float64(d.MaxCapturesPerMinute)/60, d.MaxCapturesPerMinute, maxLimitedClients)
 	}

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/guanaco-fp/guanaco/store"
+)
+
+// TestReadYourWrite: a capture answered as queued is readable at its URL
+// before the writer has stored it.
+func TestReadYourWrite(t *testing.T) {
+	e := newEnv(t, nil)
+	e.sink.hold = true
+	w := e.do("GET", "https://fp.example/api/fingerprint", nil, nil)
+	var rep struct {
+		CaptureID string `json:"capture_id"`
+		Stored    string `json:"stored"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil || rep.Stored != StoredQueued {
+		t.Fatalf("live answer: %+v, %v", rep, err)
+	}
+	if _, err := e.st.Capture(t.Context(), rep.CaptureID); err == nil {
+		t.Fatal("the held capture is in the store")
+	}
+	for _, path := range []string{"/api/captures/", "/captures/"} {
+		if w := e.do("GET", "https://fp.example"+path+rep.CaptureID, nil, nil); w.Code != http.StatusOK {
+			t.Errorf("GET %s%s before the flush = %d", path, rep.CaptureID, w.Code)
+		}
+	}
+}
+
+// TestRecentCapturesBounded: the cache forgets the oldest past its size and
+// everything past its age.
+func TestRecentCapturesBounded(t *testing.T) {
+	rc := newRecentCaptures(3, time.Minute)
+	now := time.Unix(1_800_000_000, 0)
+	for i := range 5 {
+		rc.add(store.Capture{ID: fmt.Sprint("c", i)}, now)
+	}
+	for i := range 5 {
+		_, ok := rc.get(fmt.Sprint("c", i), now)
+		if ok != (i >= 2) {
+			t.Errorf("c%d kept: %v", i, ok)
+		}
+	}
+	if _, ok := rc.get("c4", now.Add(2*time.Minute)); ok {
+		t.Error("an expired capture was served")
+	}
+	if len(rc.order) != 0 || len(rc.byID) != 0 {
+		t.Errorf("expired entries kept: %d %d", len(rc.order), len(rc.byID))
+	}
+}
