@@ -193,6 +193,7 @@ type echoResponse struct {
 	BodyEncoding  string      `json:"body_encoding"`
 	BodyLength    int64       `json:"body_length"`
 	BodyTruncated bool        `json:"body_truncated"`
+	httpbinFields
 	*report
 }
 
@@ -203,13 +204,19 @@ func (h *handler) echo(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	rc := h.captureOf(r)
 	resp := echoResponse{
 		Query:         queryPairs(r.URL.RawQuery),
 		BodyLength:    total,
 		BodyTruncated: truncated,
-		report:        h.fingerprint(r, h.captureOf(r), store.InitiatorEcho, visitKeyOf(r)),
+		report:        h.fingerprint(r, rc, store.InitiatorEcho, visitKeyOf(r)),
 	}
 	resp.Body, resp.BodyEncoding = encodeBody(body, truncated)
+	origin := ""
+	if a, ok := clientAddr(r); ok {
+		origin = a.String() // the client's own address, in its own answer
+	}
+	resp.httpbinFields = httpbinOf(r, isTLS(r, rc), body, truncated, origin)
 	w.Header().Set("Cache-Control", "no-store")
 	h.writeJSON(w, r, http.StatusOK, resp)
 }
