@@ -7,6 +7,7 @@
 // request is turned into a capture and offered to Deps.Captures):
 //
 //	GET  /                         HTML: this request's fingerprint and the initiator probes
+//	GET  /api                      JSON: the API's endpoints; /api/openapi.json its OpenAPI 3 document
 //	GET  /api/fingerprint          JSON: this request's fingerprint
 //	GET  /api/clean                JSON: only this request's fingerprint hashes
 //	ANY  /api/echo, /api/echo/*    JSON: echo of method, path, query, body plus the fingerprint
@@ -248,6 +249,8 @@ func (h *handler) routes() http.Handler {
 
 	// Fingerprinted routes.
 	r.Get("/", h.index)
+	r.Get("/api", h.apiIndex)
+	r.Get("/api/openapi.json", h.apiDocument)
 	r.Get("/api/fingerprint", h.apiFingerprint)
 	r.Get("/api/clean", h.apiClean)
 	r.HandleFunc("/api/echo", h.echo)
