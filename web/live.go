@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -104,7 +106,28 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 		ProfileURL: "/api/profiles/visit/" + key,
 		Stored:     rep.Stored == StoredQueued,
 		Verdict:    verdictView(rep.Verdict),
+		HTTP1URL:   h.http1URL(r, rep),
 	}))
+}
+
+// http1URL is "/" on the HTTP/1.1-only listener when rep came over HTTP/2
+// and such a listener exists, else "".
+func (h *handler) http1URL(r *http.Request, rep *report) string {
+	if h.d.HTTP1Port == nil || rep.HTTP.Version != "2" {
+		return ""
+	}
+	port := h.d.HTTP1Port()
+	if port == 0 {
+		return ""
+	}
+	host := r.Host
+	if hp, _, err := net.SplitHostPort(host); err == nil {
+		host = hp
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return "https://" + host + ":" + strconv.Itoa(port) + "/"
 }
 
 // apiFingerprint serves GET /api/fingerprint.

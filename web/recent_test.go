@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,20 @@ func TestRecentCapturesBounded(t *testing.T) {
 	}
 	if len(rc.order) != 0 || len(rc.byID) != 0 {
 		t.Errorf("expired entries kept: %d %d", len(rc.order), len(rc.byID))
+	}
+}
+
+// TestHTTP1Link: the page seen over HTTP/2 links to the HTTP/1.1-only
+// listener (same host, its port) and explains the Critical-CH reload; no
+// link without such a listener.
+func TestHTTP1Link(t *testing.T) {
+	e := newEnv(t, func(d *Deps) { d.HTTP1Port = func() int { return 8444 } })
+	body := e.do("GET", "https://fp.example/", nil, nil).Body.String()
+	if !strings.Contains(body, `href="https://fp.example:8444/"`) || !strings.Contains(body, "Critical-CH") {
+		t.Error("the HTTP/2 page does not link to the HTTP/1.1-only listener")
+	}
+	e = newEnv(t, func(d *Deps) { d.HTTP1Port = func() int { return 0 } })
+	if strings.Contains(e.do("GET", "https://fp.example/", nil, nil).Body.String(), "HTTP/1.1-only listener") {
+		t.Error("a link without a listener")
 	}
 }

@@ -139,6 +139,11 @@ type Deps struct {
 	// (IPv6: per /64) and minute (default DefaultMaxCapturesPerMinute;
 	// negative: no cap).
 	MaxCapturesPerMinute int
+	// HTTP1Port returns the port of the listener that offers only
+	// HTTP/1.1 (fpserver's -https-h1), 0 when there is none; the page seen
+	// over HTTP/2 links to it, where the browser's HTTP/1 header order shows.
+	// Nil: no link.
+	HTTP1Port func() int
 	// MaxEchoBody is how many body bytes the echo API returns; longer
 	// bodies are truncated and flagged. Default DefaultMaxEchoBody.
 	MaxEchoBody int64

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -295,7 +296,10 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	defer stopGuard()
 	go guard.run(gctx, 10*time.Second)
 
+	// The HTTP/1.1-only listener opens below; the pages link to its port.
+	var h1Port atomic.Int32
 	handler, err := web.New(web.Deps{
+		HTTP1Port:     func() int { return int(h1Port.Load()) },
 		Store:         pages,
 		KnownProfiles: known.Profiles,
 		Captures:      guard,
@@ -392,6 +396,11 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 			OnHandshake:          func(c *capture.Conn) { metrics.connections.WithLabelValues(name, string(c.Protocol())).Inc() },
 		})
 		listeners = append(listeners, listener{name: name, ln: ln})
+		if name == "https-h1" {
+			if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+				h1Port.Store(int32(ta.Port))
+			}
+		}
 		logger.Info("listening", "listener", name, "addr", ln.Addr().String(), "tls", tlsCfg != nil)
 		if m.OnListening != nil {
 			m.OnListening(name, ln.Addr())

@@ -205,6 +205,9 @@ type IndexPage struct {
 	// Verdict: does the User-Agent fit the TLS and HTTP stack? Nil: not
 	// shown.
 	Verdict *VerdictView
+	// HTTP1URL is this page on the listener that offers only HTTP/1.1, shown
+	// when the page came over HTTP/2 ("" : no link).
+	HTTP1URL string
 }
 
 // CapturePage is "/captures/{id}".
