@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/store"
 )
 
@@ -68,5 +69,53 @@ func TestHTTP1Link(t *testing.T) {
 	e = newEnv(t, func(d *Deps) { d.HTTP1Port = func() int { return 0 } })
 	if strings.Contains(e.do("GET", "https://fp.example/", nil, nil).Body.String(), "HTTP/1.1-only listener") {
 		t.Error("a link without a listener")
+	}
+}
+
+// TestStatsLabels: the statistics chart JA3N too, label each value with the
+// browser most often seen with it, leave the placeholder header order of
+// requests without headers out, and show the Clients chart's User-Agents
+// by a short name with the full string on hover.
+func TestStatsLabels(t *testing.T) {
+	e := newEnv(t, nil)
+	for range 3 {
+		e.do("GET", "https://fp.example/api/fingerprint", nil, nil)
+	}
+	// Many requests without captured headers: the placeholder header order.
+	placeholder := fingerprint.HeaderOrderOf().Hash
+	var cs []store.Capture
+	for i := range 20 {
+		cs = append(cs, store.Capture{ID: fmt.Sprint("p", i), CreatedAt: time.Now(), Initiator: store.InitiatorAPI,
+			UserAgent: "curl/8.0", HeaderOrder: "", HeaderOrderHash: placeholder})
+	}
+	if _, err := e.st.InsertCaptures(t.Context(), cs); err != nil {
+		t.Fatal(err)
+	}
+	w := e.do("GET", "https://fp.example/api/stats?window=24h", nil, nil)
+	var res struct {
+		Fingerprints []struct {
+			Kind   string       `json:"kind"`
+			Values []statsValue `json:"values"`
+		} `json:"fingerprints"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string][]statsValue{}
+	for _, f := range res.Fingerprints {
+		kinds[f.Kind] = f.Values
+	}
+	if len(kinds["ja3n_hash"]) == 0 || !strings.HasPrefix(kinds["ja3n_hash"][0].Client, "Chrom") {
+		t.Errorf("ja3n values %+v", kinds["ja3n_hash"])
+	}
+	for _, v := range kinds["header_order_hash"] {
+		if v.Hash == placeholder {
+			t.Error("the placeholder header order is listed")
+		}
+	}
+	page := e.do("GET", "https://fp.example/stats?window=24h", nil, nil).Body.String()
+	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+	if !strings.Contains(page, "Chrome 156 on Linux") || !strings.Contains(page, `title="`+ua+`"`) {
+		t.Errorf("the Clients chart does not show a short name with the full User-Agent on hover")
 	}
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
+	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/store"
 	"github.com/guanaco-fp/guanaco/web/templates"
 )
@@ -56,6 +60,7 @@ func statsKinds() []struct {
 		{store.KindJA4, "JA4"},
 		{store.KindAkamaiHash, "Akamai HTTP/2"},
 		{store.KindJA3Hash, "JA3"},
+		{store.KindJA3NHash, "JA3N"},
 		{store.KindPeetPrintHash, "PeetPrint"},
 		{store.KindHeaderOrderHash, "Header order"},
 	}
@@ -78,8 +83,11 @@ type statsTopN struct {
 }
 
 type statsValue struct {
-	Hash      string    `json:"hash"`
-	Count     int64     `json:"count"`
+	Hash  string `json:"hash"`
+	Count int64  `json:"count"`
+	// Client names the browser most often seen with the value ("Chrome 156
+	// on Linux"), from the User-Agents of its captures; "" when unknown.
+	Client    string    `json:"client,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
 }
@@ -168,14 +176,23 @@ func (h *handler) computeStats(ctx context.Context, win statsWindow) (*statsResu
 		res.Since = &since
 		tw.Since = since
 	}
+	placeholder := fingerprint.HeaderOrderOf().Hash // a request without headers
 	for _, k := range statsKinds() {
-		top, err := h.d.Store.TopFingerprints(ctx, k.kind, tw, statsTop)
+		// One more than shown: the placeholder header order is left out.
+		top, err := h.d.Store.TopFingerprints(ctx, k.kind, tw, statsTop+1)
 		if err != nil {
 			return nil, err
 		}
-		t := statsTopN{Kind: string(k.kind), Title: k.title, Values: make([]statsValue, len(top))}
-		for i, v := range top {
-			t.Values[i] = statsValue{Hash: v.Hash, Count: v.Count, FirstSeen: v.FirstSeen.UTC(), LastSeen: v.LastSeen.UTC()}
+		t := statsTopN{Kind: string(k.kind), Title: k.title, Values: []statsValue{}}
+		for _, v := range top {
+			if k.kind == store.KindHeaderOrderHash && (v.Hash == placeholder || strings.Trim(v.Hash, "0") == "") || len(t.Values) == statsTop {
+				continue
+			}
+			sv := statsValue{Hash: v.Hash, Count: v.Count, FirstSeen: v.FirstSeen.UTC(), LastSeen: v.LastSeen.UTC()}
+			if st, err := h.d.Store.FingerprintStats(ctx, store.FingerprintQuery{Hash: v.Hash, Kind: k.kind, Limit: 1}); err == nil && len(st.TopUserAgents) > 0 {
+				sv.Client = shortClient(st.TopUserAgents[0].UserAgent)
+			}
+			t.Values = append(t.Values, sv)
 		}
 		res.Fingerprints = append(res.Fingerprints, t)
 	}
@@ -233,7 +250,11 @@ func (h *handler) statsPage(w http.ResponseWriter, r *http.Request) {
 	for _, t := range res.Fingerprints {
 		items := make([]chartItem, len(t.Values))
 		for i, v := range t.Values {
-			items[i] = chartItem{label: v.Hash, count: v.Count, link: fingerprintLink(v.Hash, store.FingerprintKind(t.Kind))}
+			label := v.Hash
+			if v.Client != "" {
+				label = v.Client + " · " + v.Hash
+			}
+			items[i] = chartItem{label: label, title: v.Hash, count: v.Count, link: fingerprintLink(v.Hash, store.FingerprintKind(t.Kind))}
 		}
 		page.Charts = append(page.Charts, buildChart("top-"+t.Kind, t.Title, "captures by "+t.Kind, true, items))
 		if len(t.Values) > 0 {
@@ -242,18 +263,51 @@ func (h *handler) statsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	uas := make([]chartItem, len(res.UserAgents))
 	for i, u := range res.UserAgents {
-		uas[i] = chartItem{label: u.UserAgent, count: u.Count}
+		uas[i] = chartItem{label: shortClient(u.UserAgent), title: u.UserAgent, count: u.Count}
 	}
 	page.Charts = append(page.Charts, buildChart("top-user-agents", "Clients", "captures by User-Agent", false, uas))
 	w.Header().Set("Cache-Control", "public, max-age=30")
 	h.render(w, r, http.StatusOK, templates.Stats(page))
 }
 
-// chartItem is one value to chart.
+// chartItem is one value to chart: label shown, title the full value on
+// hover (label when empty).
 type chartItem struct {
-	label string
-	count int64
-	link  string
+	label, title string
+	count        int64
+	link         string
+}
+
+// shortClient names the browser a User-Agent describes ("Chrome 156 on
+// Linux", "Firefox 153 on Windows (mobile)"), or the User-Agent's first 40
+// bytes when it names no browser this server knows.
+func shortClient(ua string) string {
+	id := emulation.Identify(ua, nil)
+	if !id.Known() {
+		if len(ua) > 40 {
+			cut := 40
+			for cut > 0 && !utf8.RuneStart(ua[cut]) {
+				cut--
+			}
+			return ua[:cut] + "…"
+		}
+		return ua
+	}
+	name := strings.ToUpper(id.Browser[:1]) + id.Browser[1:]
+	if m := id.Major(); m > 0 {
+		name += " " + strconv.Itoa(m)
+	}
+	if id.Platform != "" && id.Platform != "unknown" {
+		plat := map[string]string{"macos": "macOS", "ios": "iOS", "linux": "Linux", "windows": "Windows", "android": "Android", "chromeos": "ChromeOS"}[id.Platform]
+		if plat == "" {
+			plat = id.Platform
+		}
+		name += " on " + plat
+	}
+	if id.Mobile && id.Platform != "android" && id.Platform != "ios" {
+		name += " (mobile)"
+	}
+	return name
 }
 
 // buildChart lays out a bar chart: bar lengths are proportional to the
@@ -275,9 +329,13 @@ func buildChart(id, title, caption string, mono bool, items []chartItem) templat
 		if label == "" {
 			label = "(empty)"
 		}
+		title := it.title
+		if title == "" {
+			title = it.label
+		}
 		c.Bars = append(c.Bars, templates.Bar{
 			Label: label,
-			Title: it.label,
+			Title: title,
 			Count: strconv.FormatInt(it.count, 10),
 			Width: w,
 			Link:  it.link,
