@@ -33,6 +33,14 @@ func TestReadYourWrite(t *testing.T) {
 			t.Errorf("GET %s%s before the flush = %d", path, rep.CaptureID, w.Code)
 		}
 	}
+	// The API says it is not stored yet.
+	w = e.do("GET", "https://fp.example/api/captures/"+rep.CaptureID, nil, nil)
+	var got struct {
+		Stored string `json:"stored"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Stored != StoredQueued {
+		t.Errorf("stored = %q, %v; want queued", got.Stored, err)
+	}
 }
 
 // TestRecentCapturesBounded: the cache forgets the oldest past its size and

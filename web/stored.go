@@ -60,10 +60,11 @@ func (h *handler) loadCapture(r *http.Request) (*report, error) {
 	ctx, cancel := h.storeCtx(r)
 	defer cancel()
 	c, err := h.d.Store.Capture(ctx, id)
+	fromMemory := false
 	if errors.Is(err, store.ErrNotFound) {
 		// Queued a moment ago and not flushed yet: read your write.
 		if rc, ok := h.recent.get(id, h.d.Now()); ok {
-			c, err = rc.Normalized(), nil
+			c, err, fromMemory = rc.Normalized(), nil, true
 		}
 	}
 	if err != nil {
@@ -72,6 +73,10 @@ func (h *handler) loadCapture(r *http.Request) (*report, error) {
 	rep, err := storedReport(c)
 	if err != nil {
 		return nil, err
+	}
+	if fromMemory {
+		// Says so: "stored" is "queued" until the store has it.
+		rep.Stored = StoredQueued
 	}
 	rep.visitKey = c.VisitKey
 	return rep, nil

@@ -52,7 +52,14 @@ func TestDBReadServesReadsFromSecondDatabase(t *testing.T) {
 	if _, err := replica.Capture(ctx, rep.CaptureID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the live capture reached -db-read (%v); writes must go to -db only", err)
 	}
-	if code, _ := get(t, c, s.url(t, lnHTTP, "/api/captures/"+rep.CaptureID)); code != http.StatusNotFound {
+	// A capture in -db that this process did not just queue (so it is not
+	// served from its memory, see read-your-write) is not found: reads come
+	// from -db-read.
+	extra := store.Capture{ID: store.NewCaptureID(time.Now()), CreatedAt: time.Now(), Initiator: store.InitiatorAPI}
+	if _, err := primary.InsertCaptures(ctx, []store.Capture{extra}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(t, c, s.url(t, lnHTTP, "/api/captures/"+extra.ID)); code != http.StatusNotFound {
 		t.Fatalf("GET /api/captures/{primary-only id}: %d; want 404 (reads come from -db-read)", code)
 	}
 }

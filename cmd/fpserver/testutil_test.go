@@ -392,7 +392,8 @@ func waitCaptureVia(t testing.TB, c *http.Client, url, id string) *reportJSON {
 		switch resp.StatusCode {
 		case http.StatusOK:
 			rep, err = decodeReport(b)
-			return err == nil, err
+			// "queued": served from the server's memory, not stored yet.
+			return err == nil && rep.Stored != "queued", err
 		case http.StatusNotFound:
 			return false, fmt.Errorf("404: %s", bytes.TrimSpace(b))
 		}
