@@ -17,8 +17,12 @@ all: build
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## run: start fpserver on its embedded default (SQLite in ./data)
+## run: start fpserver on its embedded default (SQLite in ./data), after
+## saying where to point a browser and which CA certificate to trust (the
+## addresses are the defaults: ARGS may change them)
 run: build
+	@echo "fpserver: open https://localhost:8443/ (HTTP/2), https://localhost:8444/ (HTTP/1.1 only), http://localhost:8080/"
+	@echo "fpserver: the certificate is issued by a local CA; trust ./data/tls/ca.pem (created on first start) to browse without warnings"
 	./bin/fpserver $(ARGS)
 
 ## test: lint, generated-code check, the whole test suite and the container test

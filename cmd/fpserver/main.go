@@ -3,10 +3,12 @@
 //	fpserver [serve] [flags]
 //	fpserver inspect [-pretty] [-v] [FILE...]
 //	fpserver profiles [flags] list|curate|show|export|import|rm|pin|unpin
+//	fpserver version
 //
 // serve (the default) serves the pages and API and curates profiles;
 // inspect prints the ClientHellos found in raw TLS bytes, hex text, pcap or
-// pcapng captures as JSON lines; profiles manages the profile database.
+// pcapng captures as JSON lines; profiles manages the profile database;
+// version prints the module version, the commit and the Go version.
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/guanaco-fp/guanaco/internal/buildinfo"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
 	// Extended CONNECT (RFC 8441) for the WebSocket probe over HTTP/2: net/http
 	// enables it only through GODEBUG=http2xconnect=1, read in its init, which
@@ -67,6 +70,8 @@ commands:
             hex text, pcap or pcapng captures, one JSON object per line
   profiles  list, curate, show, export, import, remove and pin the emulation
             profiles in the database
+  version   print the module version, the commit it was built from and the
+            Go version
 
 Run 'fpserver <command> -h' for a command's flags.
 `
@@ -85,6 +90,13 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return m.inspect(ctx, rest)
 	case "profiles":
 		return m.profilesCmd(ctx, rest)
+	case "version":
+		if len(rest) > 0 {
+			fmt.Fprintf(m.Stderr, "fpserver: version takes no arguments\n")
+			return exitUsage
+		}
+		fmt.Fprint(m.Stdout, buildinfo.Read().String("fpserver"))
+		return exitOK
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(m.Stdout, usage)
 		var cfg serveConfig
