@@ -33,6 +33,7 @@ type (
 	HeaderPair       = model.HeaderPair
 	Profile          = model.Profile
 	FingerprintKind  = model.FingerprintKind
+	Totals           = model.Totals
 	FingerprintQuery = model.FingerprintQuery
 	FingerprintStats = model.FingerprintStats
 	FingerprintCount = model.FingerprintCount

@@ -101,6 +101,7 @@ func TestStatsLabels(t *testing.T) {
 	}
 	w := e.do("GET", "https://fp.example/api/stats?window=24h", nil, nil)
 	var res struct {
+		Totals       store.Totals `json:"totals"`
 		Fingerprints []struct {
 			Kind   string       `json:"kind"`
 			Values []statsValue `json:"values"`
@@ -108,6 +109,9 @@ func TestStatsLabels(t *testing.T) {
 	}
 	if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil {
 		t.Fatal(err)
+	}
+	if res.Totals.Captures != 23 || res.Totals.Connections < 2 || res.Totals.Visits != 0 {
+		t.Errorf("totals %+v, want 23 captures (3 live, 20 stored)", res.Totals)
 	}
 	kinds := map[string][]statsValue{}
 	for _, f := range res.Fingerprints {
@@ -123,6 +127,9 @@ func TestStatsLabels(t *testing.T) {
 	}
 	page := e.do("GET", "https://fp.example/stats?window=24h", nil, nil).Body.String()
 	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+	if !strings.Contains(page, "23 captures") {
+		t.Error("the page does not show the totals")
+	}
 	if !strings.Contains(page, "Chrome 156 on Linux") || !strings.Contains(page, `title="`+ua+`"`) {
 		t.Errorf("the Clients chart does not show a short name with the full User-Agent on hover")
 	}

@@ -68,11 +68,13 @@ func statsKinds() []struct {
 
 // statsResult is the JSON of GET /api/stats.
 type statsResult struct {
-	Window       string      `json:"window"`
-	Since        *time.Time  `json:"since"`
-	Until        time.Time   `json:"until"`
-	Fingerprints []statsTopN `json:"fingerprints"`
-	UserAgents   []uaCount   `json:"user_agents"`
+	Window string     `json:"window"`
+	Since  *time.Time `json:"since"`
+	Until  time.Time  `json:"until"`
+	// Totals counts the window's captures, their connections and visits.
+	Totals       store.Totals `json:"totals"`
+	Fingerprints []statsTopN  `json:"fingerprints"`
+	UserAgents   []uaCount    `json:"user_agents"`
 }
 
 // statsTopN is the top values of one kind.
@@ -200,6 +202,9 @@ func (h *handler) computeStats(ctx context.Context, win statsWindow) (*statsResu
 	if err != nil {
 		return nil, err
 	}
+	if res.Totals, err = h.d.Store.CaptureTotals(ctx, tw); err != nil {
+		return nil, err
+	}
 	for _, u := range uas {
 		res.UserAgents = append(res.UserAgents, uaCount{UserAgent: u.UserAgent, Count: u.Count})
 	}
@@ -243,6 +248,11 @@ func (h *handler) statsPage(w http.ResponseWriter, r *http.Request) {
 		Page:   h.page("Statistics", templates.NavStats),
 		Window: win.label,
 		Empty:  len(res.UserAgents) == 0,
+		Totals: []templates.Link{
+			{Label: strconv.FormatInt(res.Totals.Captures, 10) + " captures"},
+			{Label: strconv.FormatInt(res.Totals.Connections, 10) + " connections"},
+			{Label: strconv.FormatInt(res.Totals.Visits, 10) + " visits"},
+		},
 	}
 	for _, sw := range statsWindows() {
 		page.Windows = append(page.Windows, templates.Link{Label: sw.key, URL: "/stats?window=" + sw.key, Current: sw.key == win.key})

@@ -474,6 +474,13 @@ func ResolveKind(ctx context.Context, q FingerprintQuery, exists func(ctx contex
 	return "", fmt.Errorf("fingerprint %q: %w", q.Hash, ErrNotFound)
 }
 
+// Totals are the counts of CaptureTotals.
+type Totals struct {
+	Captures    int64 `json:"captures"`
+	Connections int64 `json:"connections"`
+	Visits      int64 `json:"visits"`
+}
+
 // Valid reports whether k is one of Kinds.
 func (k FingerprintKind) Valid() bool {
 	switch k {
@@ -802,6 +809,9 @@ type Store interface {
 	// TopUserAgents returns the most frequent non-empty user agents within w,
 	// count descending, ties by user agent ascending, at most limit (default 20).
 	TopUserAgents(ctx context.Context, w TimeWindow, limit int) ([]UserAgentCount, error)
+	// CaptureTotals counts the captures within w, the distinct connections
+	// they came over and the distinct non-empty visit keys among them.
+	CaptureTotals(ctx context.Context, w TimeWindow) (Totals, error)
 	// UpsertProfile inserts or replaces the profile with p.Name. A zero UpdatedAt
 	// is set to the current time.
 	UpsertProfile(ctx context.Context, p Profile) error

@@ -340,3 +340,15 @@ func (db *DB) PendingVisits(ctx context.Context, q model.PendingQuery) ([]model.
 	}
 	return out, nil
 }
+
+// CaptureTotals implements model.Store.
+func (db *DB) CaptureTotals(ctx context.Context, w model.TimeWindow) (model.Totals, error) {
+	where, args := windowClause(w, nil)
+	var t model.Totals
+	err := db.pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT conn_id), count(DISTINCT NULLIF(visit_key, '')) FROM requests WHERE true"+where, args...).
+		Scan(&t.Captures, &t.Connections, &t.Visits)
+	if err != nil {
+		return t, fmt.Errorf("postgres: capture totals: %w", err)
+	}
+	return t, nil
+}

@@ -5,7 +5,7 @@
 // does not override (writes, curation, retention, and any method added to the
 // interface later) reaches the primary. The overridden methods are the read-only
 // queries behind fpserver's pages and JSON API: Capture, CapturesByVisit,
-// CapturesByFingerprint, FingerprintStats, TopFingerprints, TopUserAgents,
+// CapturesByFingerprint, FingerprintStats, TopFingerprints, TopUserAgents, CaptureTotals,
 // Profile, ListProfiles and VisitVerdict. They may see the replica's lag: a
 // capture acknowledged a moment ago can still be missing there.
 package split
@@ -39,6 +39,11 @@ func New(primary, read store.Store) (*Store, error) {
 // Capture reads from the replica.
 func (s *Store) Capture(ctx context.Context, id string) (store.Capture, error) {
 	return s.Read.Capture(ctx, id)
+}
+
+// CaptureTotals reads from the replica.
+func (s *Store) CaptureTotals(ctx context.Context, w store.TimeWindow) (store.Totals, error) {
+	return s.Read.CaptureTotals(ctx, w)
 }
 
 // CapturesByVisit reads from the replica.

@@ -716,6 +716,18 @@ func (db *DB) TopUserAgents(ctx context.Context, w model.TimeWindow, limit int) 
 	return out, nil
 }
 
+// CaptureTotals implements model.Store.
+func (db *DB) CaptureTotals(ctx context.Context, w model.TimeWindow) (model.Totals, error) {
+	since, until := windowBounds(w)
+	var t model.Totals
+	err := db.r.QueryRowContext(ctx, "SELECT count(*), count(DISTINCT conn_id), count(DISTINCT NULLIF(visit_key, '')) FROM requests WHERE created_at >= ? AND created_at < ?",
+		since, until).Scan(&t.Captures, &t.Connections, &t.Visits)
+	if err != nil {
+		return t, fmt.Errorf("sqlite: capture totals: %w", err)
+	}
+	return t, nil
+}
+
 // UpsertProfile implements model.Store.
 func (db *DB) UpsertProfile(ctx context.Context, p model.Profile) error {
 	if err := p.Validate(); err != nil {

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"FingerprintStats", testFingerprintStats},
 		{"TopFingerprints", testTopFingerprints},
 		{"TopUserAgents", testTopUserAgents},
+		{"CaptureTotals", testCaptureTotals},
 		{"Profiles", testProfiles},
 		{"Retention", testRetention},
 		{"ProfileMetadata", testProfileMetadata},
@@ -721,5 +722,45 @@ func testConcurrentInserts(t *testing.T, s model.Store) {
 func testPing(t *testing.T, s model.Store) {
 	if err := s.Ping(ctxT(t)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testCaptureTotals: captures, distinct connections and distinct visits,
+// within a window and overall.
+func testCaptureTotals(t *testing.T, s model.Store) {
+	ctx := context.Background()
+	base := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	g := NewGenerator(41, base, time.Minute)
+	a := g.Next()
+	a.VisitKey = "visit-a"
+	b := g.Next()
+	b.VisitKey = ""
+	var cs []model.Capture
+	cs = append(cs, KeepAlive(a, 3, time.Second)...) // one connection, one visit
+	cs = append(cs, KeepAlive(b, 2, time.Second)...) // another, no visit
+	c := g.Next()                                    // a third, later, its own visit
+	c.CreatedAt = base.Add(time.Hour)
+	c.VisitKey = "visit-c"
+	cs = append(cs, c)
+	if _, err := s.InsertCaptures(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CaptureTotals(ctx, model.TimeWindow{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (model.Totals{Captures: 6, Connections: 3, Visits: 2}); got != want {
+		t.Errorf("totals = %+v, want %+v", got, want)
+	}
+	got, err = s.CaptureTotals(ctx, model.TimeWindow{Since: base.Add(30 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (model.Totals{Captures: 1, Connections: 1, Visits: 1}); got != want {
+		t.Errorf("totals since +30m = %+v, want %+v", got, want)
+	}
+	got, err = s.CaptureTotals(ctx, model.TimeWindow{Until: base})
+	if err != nil || got != (model.Totals{}) {
+		t.Errorf("totals before the first = %+v, %v", got, err)
 	}
 }

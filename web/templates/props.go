@@ -292,6 +292,9 @@ type StatsPage struct {
 	Window  string
 	Windows []Link
 	Charts  []Chart
+	// Totals are the window's counts, shown as text (captures,
+	// connections, visits).
+	Totals []Link
 	// Empty is true when no capture falls into the window.
 	Empty bool
 }
