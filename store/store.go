@@ -90,6 +90,10 @@ const (
 	MaxHashLen        = model.MaxHashLen
 )
 
+// DaysSince is the first day FingerprintStats.Days covers for a value last
+// seen at last.
+func DaysSince(last time.Time) time.Time { return model.DaysSince(last) }
+
 // Kinds lists the indexed fingerprint kinds in lookup priority order.
 func Kinds() []FingerprintKind { return model.Kinds() }
 

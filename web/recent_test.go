@@ -134,3 +134,37 @@ func TestStatsLabels(t *testing.T) {
 		t.Errorf("the Clients chart does not show a short name with the full User-Agent on hover")
 	}
 }
+
+// TestFingerprintDays: the population view counts captures per day (JSON
+// "days") and draws them as one SVG column per day with captures.
+func TestFingerprintDays(t *testing.T) {
+	e := newEnv(t, nil)
+	last := time.Now().UTC()
+	var cs []store.Capture
+	for i, back := range []int{0, 0, 0, 2, 30} {
+		cs = append(cs, store.Capture{ID: fmt.Sprint("day", i), CreatedAt: last.AddDate(0, 0, -back), Initiator: store.InitiatorAPI,
+			JA3Hash: "0123456789abcdef0123456789abcdef", UserAgent: "curl/8"})
+	}
+	if _, err := e.st.InsertCaptures(t.Context(), cs); err != nil {
+		t.Fatal(err)
+	}
+	w := e.do("GET", "https://fp.example/api/fingerprints/0123456789abcdef0123456789abcdef", nil, nil)
+	var pop struct {
+		Days []struct {
+			Day   string `json:"day"`
+			Count int64  `json:"count"`
+		} `json:"days"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &pop); err != nil {
+		t.Fatal(err)
+	}
+	if len(pop.Days) != 3 || pop.Days[2].Count != 3 || pop.Days[2].Day != last.Format(time.DateOnly) {
+		t.Errorf("days %+v", pop.Days)
+	}
+	page := e.do("GET", "https://fp.example/fingerprints/0123456789abcdef0123456789abcdef", nil, nil).Body.String()
+	_, svg, _ := strings.Cut(page, `<svg class="days"`)
+	svg, _, _ = strings.Cut(svg, "</svg>")
+	if !strings.Contains(page, "Captures per day") || strings.Count(svg, "<rect ") != 3 || !strings.Contains(page, "at most 3 a day") {
+		t.Errorf("the page lacks the per-day chart (%d columns)", strings.Count(svg, "<rect "))
+	}
+}

@@ -133,6 +133,14 @@ type population struct {
 	TopUserAgents  []uaCount    `json:"top_user_agents"`
 	Profiles       []profileRef `json:"profiles"`
 	RecentCaptures []captureRef `json:"recent_captures"`
+	// Days counts captures per UTC day over the 90 days up to last_seen,
+	// oldest first, days without captures left out.
+	Days []dayCount `json:"days"`
+}
+
+type dayCount struct {
+	Day   string `json:"day"` // YYYY-MM-DD
+	Count int64  `json:"count"`
 }
 
 type uaCount struct {
@@ -219,7 +227,10 @@ func (h *handler) loadPopulation(r *http.Request) (*population, error) {
 	pop := &population{
 		Hash: st.Hash, Kind: string(st.Kind), Count: st.Count, Visits: st.Visits,
 		FirstSeen: st.FirstSeen.UTC(), LastSeen: st.LastSeen.UTC(),
-		TopUserAgents: []uaCount{}, Profiles: []profileRef{}, RecentCaptures: []captureRef{},
+		TopUserAgents: []uaCount{}, Profiles: []profileRef{}, RecentCaptures: []captureRef{}, Days: []dayCount{},
+	}
+	for _, d := range st.Days {
+		pop.Days = append(pop.Days, dayCount{Day: d.Day.Format(time.DateOnly), Count: d.Count})
 	}
 	for _, u := range st.TopUserAgents {
 		pop.TopUserAgents = append(pop.TopUserAgents, uaCount{UserAgent: u.UserAgent, Count: u.Count})
@@ -360,6 +371,7 @@ func (h *handler) fingerprintPage(w http.ResponseWriter, r *http.Request) {
 		uas[i] = chartItem{label: u.UserAgent, count: u.Count}
 	}
 	page.UserAgents = buildChart("user-agents", "User agents", "captures with this fingerprint, by User-Agent", false, uas)
+	page.Days = daySeries(pop.Days, pop.LastSeen)
 	for _, p := range pop.Profiles {
 		page.Profiles = append(page.Profiles, templates.Link{Label: p.Name, URL: p.URL, Detail: p.Browser + " " + p.Version + " · " + p.Platform})
 	}
@@ -368,6 +380,33 @@ func (h *handler) fingerprintPage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	h.render(w, r, http.StatusOK, templates.Fingerprint(page))
+}
+
+// daySeries lays out the per-day counts of the 90 days ending with last's.
+func daySeries(days []dayCount, last time.Time) templates.DaySeries {
+	var s templates.DaySeries
+	if len(days) == 0 {
+		return s
+	}
+	first := store.DaysSince(last)
+	var top int64
+	for _, d := range days {
+		top = max(top, d.Count)
+	}
+	for _, d := range days {
+		t, err := time.Parse(time.DateOnly, d.Day)
+		if err != nil {
+			continue
+		}
+		i := int(t.Sub(first).Hours() / 24)
+		s.Columns = append(s.Columns, templates.DayColumn{
+			X:      float64(i) * templates.DayColumnWidth,
+			Height: float64(d.Count) / float64(top) * templates.DaySeriesHeight,
+			Title:  d.Day + ": " + strconv.FormatInt(d.Count, 10),
+		})
+	}
+	s.First, s.Last, s.Max = first.Format(time.DateOnly), last.UTC().Format(time.DateOnly), strconv.FormatInt(top, 10)
+	return s
 }
 
 // visitProfile serves GET /api/profiles/visit/{key}: a profile built from

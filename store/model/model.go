@@ -579,6 +579,24 @@ type FingerprintStats struct {
 	LastSeen  time.Time
 	// TopUserAgents: most frequent first, ties by user agent ascending.
 	TopUserAgents []UserAgentCount
+	// Days counts the captures per UTC day over the StatsDays days ending
+	// with LastSeen's, oldest first; days without captures are absent.
+	Days []DayCount
+}
+
+// StatsDays is how many days FingerprintStats.Days covers.
+const StatsDays = 90
+
+// DayCount is the number of captures of one UTC day.
+type DayCount struct {
+	Day   time.Time // midnight UTC
+	Count int64
+}
+
+// DaysSince is the first day FingerprintStats.Days covers for a value last
+// seen at last.
+func DaysSince(last time.Time) time.Time {
+	return last.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(StatsDays - 1))
 }
 
 // TimeWindow is the half-open interval [Since, Until). A zero bound is unbounded.

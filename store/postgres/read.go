@@ -206,6 +206,19 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 		return st, fmt.Errorf("postgres: fingerprint %q: %w", q.Hash, model.ErrNotFound)
 	}
 	st.FirstSeen, st.LastSeen = first.UTC(), last.UTC()
+	days, err := db.pool.Query(ctx, "SELECT floor(extract(epoch FROM created_at) / 86400)::bigint, count(*) FROM captures WHERE "+col+
+		" = ANY($1) AND created_at >= $2 GROUP BY 1 ORDER BY 1", ids, model.DaysSince(st.LastSeen))
+	if err != nil {
+		return st, fmt.Errorf("postgres: fingerprint stats: days: %w", err)
+	}
+	st.Days, err = pgx.CollectRows(days, func(row pgx.CollectableRow) (model.DayCount, error) {
+		var d, n int64
+		err := row.Scan(&d, &n)
+		return model.DayCount{Day: time.Unix(d*86400, 0).UTC(), Count: n}, err
+	})
+	if err != nil {
+		return st, fmt.Errorf("postgres: fingerprint stats: days: %w", err)
+	}
 	rows, err := db.pool.Query(ctx, "SELECT d.value, x.n FROM (SELECT user_agent_ref AS id, count(*) AS n FROM captures WHERE "+col+
 		` = ANY($1) AND user_agent_ref IS NOT NULL GROUP BY user_agent_ref) x JOIN dict d ON d.id = x.id WHERE d.value <> '' ORDER BY x.n DESC, d.value COLLATE "C" LIMIT $2`, ids, q.Limit)
 	if err != nil {

@@ -631,6 +631,22 @@ func (db *DB) FingerprintStats(ctx context.Context, q model.FingerprintQuery) (m
 		return st, fmt.Errorf("sqlite: fingerprint %q: %w", q.Hash, model.ErrNotFound)
 	}
 	st.FirstSeen, st.LastSeen = fromMicros(first.Int64), fromMicros(last.Int64)
+	days, err := db.r.QueryContext(ctx, "SELECT created_at / 86400000000, count(*) FROM captures WHERE "+pred+" AND created_at >= ? GROUP BY 1 ORDER BY 1",
+		append(append([]any(nil), args...), model.DaysSince(st.LastSeen).UnixMicro())...)
+	if err != nil {
+		return st, fmt.Errorf("sqlite: fingerprint stats: days: %w", err)
+	}
+	for days.Next() {
+		var d, n int64
+		if err := days.Scan(&d, &n); err != nil {
+			days.Close()
+			return st, fmt.Errorf("sqlite: fingerprint stats: days: %w", err)
+		}
+		st.Days = append(st.Days, model.DayCount{Day: time.Unix(d*86400, 0).UTC(), Count: n})
+	}
+	if err := days.Close(); err != nil {
+		return st, fmt.Errorf("sqlite: fingerprint stats: days: %w", err)
+	}
 	rows, err := db.r.QueryContext(ctx, "SELECT d.value, x.n FROM (SELECT user_agent_ref AS id, count(*) AS n FROM captures WHERE "+pred+
 		" AND user_agent_ref IS NOT NULL GROUP BY user_agent_ref) x JOIN dict d ON d.id = x.id WHERE d.value <> '' ORDER BY x.n DESC, d.value ASC LIMIT ?", append(args, q.Limit)...)
 	if err != nil {

@@ -511,6 +511,46 @@ func testFingerprintStats(t *testing.T, s model.Store) {
 	if err != nil || ak.Kind != model.KindAkamaiHash || ak.Count != 10 || len(ak.TopUserAgents) != 4 {
 		t.Errorf("akamai stats %+v, %v", ak, err)
 	}
+	wantDays := map[time.Time]int64{}
+	for _, c := range batch[:10] {
+		wantDays[c.CreatedAt.UTC().Truncate(24*time.Hour)]++
+	}
+	checkDays(t, "ja4", st.Days, wantDays)
+
+	// Per-day counts cover the StatsDays days up to the last one.
+	last := time.Date(2026, 3, 20, 15, 0, 0, 0, time.UTC)
+	var spread []model.Capture
+	wantDays = map[time.Time]int64{}
+	for i, back := range []int{0, 0, 1, 5, 89, 90, 200} {
+		at := last.AddDate(0, 0, -back).Add(-time.Duration(i) * time.Minute)
+		spread = append(spread, model.Capture{ID: fmt.Sprintf("d%d", i), CreatedAt: at, Initiator: model.InitiatorAPI, JA4: "t13d0000h2_000000000000_days00000000"})
+		if back < model.StatsDays {
+			wantDays[at.Truncate(24*time.Hour)]++
+		}
+	}
+	mustInsert(t, s, spread, int64(len(spread)))
+	ds, err := s.FingerprintStats(ctx, model.FingerprintQuery{Hash: "t13d0000h2_000000000000_days00000000", Kind: model.KindJA4})
+	if err != nil || ds.Count != 7 {
+		t.Fatalf("spread stats %+v, %v", ds, err)
+	}
+	checkDays(t, "spread", ds.Days, wantDays)
+}
+
+// checkDays compares FingerprintStats.Days with want (day -> count).
+func checkDays(t *testing.T, what string, got []model.DayCount, want map[time.Time]int64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d days %+v, want %d %v", what, len(got), got, len(want), want)
+		return
+	}
+	for i, d := range got {
+		if i > 0 && !got[i-1].Day.Before(d.Day) {
+			t.Errorf("%s: days not oldest first: %+v", what, got)
+		}
+		if want[d.Day] != d.Count || d.Day.Location() != time.UTC {
+			t.Errorf("%s: day %v count %d, want %d", what, d.Day, d.Count, want[d.Day])
+		}
+	}
 }
 
 func testTopFingerprints(t *testing.T, s model.Store) {

@@ -283,7 +283,38 @@ type FingerprintPage struct {
 	Profiles []Link
 	// Captures are the most recent captures with this value.
 	Captures []Link
+	// Days is the captures per day of the last DaySeries.Days days.
+	Days DaySeries
 }
+
+// DaySeries is a column chart of counts per day, drawn as SVG: one column
+// per day (DayWidth user units wide) of height proportional to its count.
+type DaySeries struct {
+	Columns []DayColumn
+	// First and Last label the axis ends; Max the tallest column.
+	First, Last, Max string
+}
+
+// DayColumn is one day of a DaySeries; X and Height in SVG user units
+// (the chart is DaySeriesWidth by DaySeriesHeight).
+type DayColumn struct {
+	X, Height float64
+	Title     string
+}
+
+// Size of a DaySeries' SVG in user units.
+const (
+	DaySeriesWidth  = 900
+	DaySeriesHeight = 120
+)
+
+// DaySeriesViewBox is the viewBox of a DaySeries' SVG.
+func DaySeriesViewBox() string {
+	return "0 0 " + strconv.Itoa(DaySeriesWidth) + " " + strconv.Itoa(DaySeriesHeight)
+}
+
+// DayColumnWidth is the width of one day's column (a 90-day series).
+const DayColumnWidth = DaySeriesWidth / 90.0
 
 // StatsPage is "/stats".
 type StatsPage struct {
