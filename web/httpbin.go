@@ -46,6 +46,19 @@ type echoFile struct {
 // maxFormValue bounds a multipart field's value kept in Form.
 const maxFormValue = 64 << 10
 
+// pairValues is multiValues of name/value pairs in their order.
+func pairValues(pairs [][2]string) map[string]any {
+	vals := map[string][]string{}
+	var keys []string
+	for _, kv := range pairs {
+		if _, ok := vals[kv[0]]; !ok {
+			keys = append(keys, kv[0])
+		}
+		vals[kv[0]] = append(vals[kv[0]], kv[1])
+	}
+	return multiValues(keys, vals)
+}
+
 // multiValues turns url.Values-like pairs into httpbin's shape.
 func multiValues(keys []string, vals map[string][]string) map[string]any {
 	out := map[string]any{}
@@ -65,15 +78,7 @@ func multiValues(keys []string, vals map[string][]string) map[string]any {
 // is body.
 func httpbinOf(r *http.Request, https bool, body []byte, truncated bool, origin string) httpbinFields {
 	f := httpbinFields{Form: map[string]any{}, Files: []echoFile{}, Origin: origin, Headers: map[string]string{}}
-	vals := map[string][]string{}
-	var keys []string
-	for _, kv := range queryPairs(r.URL.RawQuery) {
-		if _, ok := vals[kv[0]]; !ok {
-			keys = append(keys, kv[0])
-		}
-		vals[kv[0]] = append(vals[kv[0]], kv[1])
-	}
-	f.Args = multiValues(keys, vals)
+	f.Args = pairValues(queryPairs(r.URL.RawQuery))
 	scheme := "http"
 	if https {
 		scheme = "https"
@@ -88,15 +93,7 @@ func httpbinOf(r *http.Request, https bool, body []byte, truncated bool, origin 
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case mt == "application/x-www-form-urlencoded" && !truncated:
-		form := map[string][]string{}
-		var fk []string
-		for _, kv := range queryPairs(string(body)) {
-			if _, ok := form[kv[0]]; !ok {
-				fk = append(fk, kv[0])
-			}
-			form[kv[0]] = append(form[kv[0]], kv[1])
-		}
-		f.Form = multiValues(fk, form)
+		f.Form = pairValues(queryPairs(string(body)))
 		return f
 	case mt == "multipart/form-data" && params["boundary"] != "" && !truncated:
 		if readMultipart(body, params["boundary"], &f) {
