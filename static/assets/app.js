@@ -97,8 +97,10 @@
     return fetch("/probe/fetch", {
       method: "POST",
       body: "probe=fetch",
-      credentials: "same-origin",
-      cache: "no-store"
+      credentials: "same-origin"
+      // No cache mode: a POST is not cached anyway, and "no-store" would make
+      // the browser add Pragma and Cache-Control: no-cache, which ordinary
+      // fetches do not carry (profiles are built from this probe).
     }).then(function (resp) {
       if (!resp.ok) { throw new Error("HTTP " + resp.status); }
       return resp.json();
