@@ -57,6 +57,18 @@ func badRequest(format string, args ...any) error {
 // maxQuoted bounds how much of a client's input an error message repeats.
 const maxQuoted = 64
 
+// cutUTF8 returns the longest prefix of s of at most n bytes that does not
+// end inside a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // shortArgs cuts string arguments longer than maxQuoted bytes (at a rune
 // boundary) and says how long they were, so an error never echoes a
 // 5,000-character input back.
@@ -68,11 +80,7 @@ func shortArgs(args []any) []any {
 			out[i] = a
 			continue
 		}
-		cut := maxQuoted
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		out[i] = fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
+		out[i] = fmt.Sprintf("%s… (%d bytes)", cutUTF8(s, maxQuoted), len(s))
 	}
 	return out
 }

@@ -697,11 +697,7 @@ func detailText(raw json.RawMessage) string {
 	}
 	s := buf.String()
 	if len(s) > maxDetailText {
-		cut := maxDetailText
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+		s = cutUTF8(s, maxDetailText) + "…"
 	}
 	return s
 }

@@ -15,7 +15,7 @@ import (
 type recentCaptures struct {
 	mu    sync.Mutex
 	byID  map[string]recentCapture
-	order []string // insertion order, oldest first (a ring would do; this is small)
+	order []string // insertion order, oldest first
 	max   int
 	ttl   time.Duration
 }
@@ -68,7 +68,6 @@ func (rc *recentCaptures) expireLocked(now time.Time) {
 		delete(rc.byID, rc.order[n])
 		n++
 	}
-	if n > 0 {
-		rc.order = append(rc.order[:0], rc.order[n:]...)
-	}
+	// Reslice, not copy: add runs on every queued capture.
+	rc.order = rc.order[n:]
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/fingerprint"
@@ -295,11 +294,7 @@ func shortClient(ua string) string {
 	id := emulation.Identify(ua, nil)
 	if !id.Known() {
 		if len(ua) > 40 {
-			cut := 40
-			for cut > 0 && !utf8.RuneStart(ua[cut]) {
-				cut--
-			}
-			return ua[:cut] + "…"
+			return cutUTF8(ua, 40) + "…"
 		}
 		return ua
 	}

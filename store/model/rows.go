@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -252,32 +253,23 @@ func (s *Split) Add(c *Capture, now time.Time) error {
 		return id
 	}
 	connID := ConnIDOf(c)
-	if !s.cache.fresh(connID, now) {
-		if _, dup := s.seen[connID]; !dup {
-			s.seen[connID] = struct{}{}
-			cr := ConnRow{
-				ID: connID, CreatedAt: c.CreatedAt, ClientIP: c.ClientIP,
-				TLSVersion: c.TLSVersion, SNI: c.SNI, ALPN: c.ALPN, ClientHello: c.ClientHello,
-				JA3: hashed(DictJA3, c.JA3, c.JA3Hash), JA3N: hashed(DictJA3N, c.JA3N, c.JA3NHash),
-				JA4: ref(DictJA4, c.JA4, c.JA4, ""), JA4R: ref(DictJA4R, c.JA4R, c.JA4R, ""),
-				JA4O: ref(DictJA4O, c.JA4O, c.JA4O, ""), JA4RO: ref(DictJA4RO, c.JA4RO, c.JA4RO, ""),
-				PeetPrint: hashed(DictPeetPrint, c.PeetPrint, c.PeetPrintHash),
-			}
-			if len(c.TLSSummary) > 0 {
-				id := DictID(DictTLSSummary, string(c.TLSSummary))
-				if !s.cache.fresh(id, now) {
-					if _, dup := s.seen[id]; !dup {
-						if !json.Valid(c.TLSSummary) {
-							return fmt.Errorf("%w: capture %s: TLSSummary is not valid JSON", ErrInvalid, c.ID)
-						}
-						s.seen[id] = struct{}{}
-						s.Entries = append(s.Entries, DictEntry{ID: id, Kind: DictTLSSummary, Value: string(c.TLSSummary)})
-					}
-				}
-				cr.TLSSummary = id
-			}
-			s.Conns = append(s.Conns, cr)
+	if s.isNew(connID, now) {
+		cr := ConnRow{
+			ID: connID, CreatedAt: c.CreatedAt, ClientIP: c.ClientIP,
+			TLSVersion: c.TLSVersion, SNI: c.SNI, ALPN: c.ALPN, ClientHello: c.ClientHello,
+			JA3: hashed(DictJA3, c.JA3, c.JA3Hash), JA3N: hashed(DictJA3N, c.JA3N, c.JA3NHash),
+			JA4: ref(DictJA4, c.JA4, c.JA4, ""), JA4R: ref(DictJA4R, c.JA4R, c.JA4R, ""),
+			JA4O: ref(DictJA4O, c.JA4O, c.JA4O, ""), JA4RO: ref(DictJA4RO, c.JA4RO, c.JA4RO, ""),
+			PeetPrint: hashed(DictPeetPrint, c.PeetPrint, c.PeetPrintHash),
 		}
+		if len(c.TLSSummary) > 0 {
+			id, err := s.needDoc(DictTLSSummary, c.TLSSummary, now)
+			if err != nil {
+				return fmt.Errorf("%w: capture %s: TLSSummary is not valid JSON", ErrInvalid, c.ID)
+			}
+			cr.TLSSummary = id
+		}
+		s.Conns = append(s.Conns, cr)
 	}
 	r := RequestRow{
 		ID: c.ID, CreatedAt: c.CreatedAt, Conn: connID, VisitKey: c.VisitKey, Initiator: c.Initiator,
@@ -288,30 +280,18 @@ func (s *Split) Add(c *Capture, now time.Time) error {
 	}
 	if len(c.Headers) > 0 {
 		r.HeaderNames = headerListID(c.Headers, false)
-		if !s.cache.fresh(r.HeaderNames, now) {
-			if _, dup := s.seen[r.HeaderNames]; !dup {
-				s.seen[r.HeaderNames] = struct{}{}
-				s.Entries = append(s.Entries, DictEntry{ID: r.HeaderNames, Kind: DictNames, Value: EncodeHeaderNames(c.Headers)})
-			}
+		if s.isNew(r.HeaderNames, now) {
+			s.Entries = append(s.Entries, DictEntry{ID: r.HeaderNames, Kind: DictNames, Value: EncodeHeaderNames(c.Headers)})
 		}
 		r.HeaderValues = headerListID(c.Headers, true)
-		if !s.cache.fresh(r.HeaderValues, now) {
-			if _, dup := s.seen[r.HeaderValues]; !dup {
-				s.seen[r.HeaderValues] = struct{}{}
-				s.Entries = append(s.Entries, DictEntry{ID: r.HeaderValues, Kind: DictValues, Value: EncodeHeaderValues(c.Headers)})
-			}
+		if s.isNew(r.HeaderValues, now) {
+			s.Entries = append(s.Entries, DictEntry{ID: r.HeaderValues, Kind: DictValues, Value: EncodeHeaderValues(c.Headers)})
 		}
 	}
 	if len(c.H2) > 0 {
-		id := DictID(DictH2, string(c.H2))
-		if !s.cache.fresh(id, now) {
-			if _, dup := s.seen[id]; !dup {
-				if !json.Valid(c.H2) {
-					return fmt.Errorf("%w: capture %s: H2 is not valid JSON", ErrInvalid, c.ID)
-				}
-				s.seen[id] = struct{}{}
-				s.Entries = append(s.Entries, DictEntry{ID: id, Kind: DictH2, Value: string(c.H2)})
-			}
+		id, err := s.needDoc(DictH2, c.H2, now)
+		if err != nil {
+			return fmt.Errorf("%w: capture %s: H2 is not valid JSON", ErrInvalid, c.ID)
 		}
 		r.H2 = id
 	}
@@ -322,14 +302,41 @@ func (s *Split) Add(c *Capture, now time.Time) error {
 // need records that the batch references entry id, adding it to Entries
 // unless the cache or the batch already has it.
 func (s *Split) need(id int64, kind, value, hash string, now time.Time) {
-	if s.cache.fresh(id, now) {
-		return
+	if s.isNew(id, now) {
+		s.Entries = append(s.Entries, DictEntry{ID: id, Kind: kind, Value: value, Hash: hash})
 	}
-	if _, dup := s.seen[id]; dup {
-		return
+}
+
+// known reports whether entry id is in the cache or already in the batch.
+func (s *Split) known(id int64, now time.Time) bool {
+	_, dup := s.seen[id]
+	return dup || s.cache.fresh(id, now)
+}
+
+// isNew reports whether entry id is not known, and marks it as in the
+// batch.
+func (s *Split) isNew(id int64, now time.Time) bool {
+	if s.known(id, now) {
+		return false
 	}
 	s.seen[id] = struct{}{}
-	s.Entries = append(s.Entries, DictEntry{ID: id, Kind: kind, Value: value, Hash: hash})
+	return true
+}
+
+// needDoc is need for a JSON document keyed by its text: the document is
+// checked once, when it is new to the cache and the batch; an invalid one
+// is an error (and not added).
+func (s *Split) needDoc(kind string, doc []byte, now time.Time) (int64, error) {
+	id := DictID(kind, string(doc))
+	if s.known(id, now) {
+		return id, nil
+	}
+	if !json.Valid(doc) {
+		return 0, errors.New("invalid JSON")
+	}
+	s.seen[id] = struct{}{}
+	s.Entries = append(s.Entries, DictEntry{ID: id, Kind: kind, Value: string(doc)})
+	return id, nil
 }
 
 // DictTTL is how long a writer trusts its cache that a dictionary entry or a

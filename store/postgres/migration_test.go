@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/guanaco-fp/guanaco/store/migrations"
+	"github.com/guanaco-fp/guanaco/store/model"
 	"github.com/guanaco-fp/guanaco/store/postgres"
 	"github.com/guanaco-fp/guanaco/store/storetest"
 )
@@ -41,7 +42,7 @@ func TestMigrationConvertsInPlace(t *testing.T) {
 	for i, c := range cs {
 		rows[i] = storetest.LegacyValues(c)
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"captures"}, storetest.LegacyColumns, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"captures"}, model.LegacyColumns, pgx.CopyFromRows(rows)); err != nil {
 		t.Fatal(err)
 	}
 	migrated := open(t, dsn, postgres.Options{})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/guanaco-fp/guanaco/store/migrations"
+	"github.com/guanaco-fp/guanaco/store/model"
 	"github.com/guanaco-fp/guanaco/store/sqlite"
 	"github.com/guanaco-fp/guanaco/store/storetest"
 )
@@ -45,8 +46,8 @@ func TestMigrationConvertsInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	insert := "INSERT INTO captures (" + strings.Join(storetest.LegacyColumns, ", ") + ") VALUES (" +
-		strings.TrimSuffix(strings.Repeat("?, ", len(storetest.LegacyColumns)), ", ") + ")"
+	insert := "INSERT INTO captures (" + strings.Join(model.LegacyColumns, ", ") + ") VALUES (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(model.LegacyColumns)), ", ") + ")"
 	for _, c := range cs {
 		row := storetest.LegacyValues(c)
 		row[1] = row[1].(time.Time).UnixMicro()

@@ -9,11 +9,8 @@ import (
 	"github.com/guanaco-fp/guanaco/store/model"
 )
 
-// LegacyColumns are the columns of the captures table before migration 0004
-// (model.LegacyColumns), in the order of LegacyValues.
-var LegacyColumns = model.LegacyColumns
-
-// LegacyValues returns c (normalized) as a row of the old captures table:
+// LegacyValues returns c (normalized) as a row of the old captures table,
+// in the order of model.LegacyColumns:
 // created_at as a time.Time (the backend converts it to its column type),
 // JSON documents and the header list as text, empty documents as nil.
 func LegacyValues(c model.Capture) []any {
