@@ -17,6 +17,18 @@ import "errors"
 // fields they index, which they never index, when they use Huffman), and the
 // pattern is stable per browser version: a fingerprint no common one covers.
 
+// hpackCodes interns every code HPACKCodes can produce, so recording a
+// request's codes (on the capture path) allocates no string per field.
+var hpackCodes = func() map[string]string {
+	m := map[string]string{"i": "i", "u": "u"}
+	for _, k := range []string{"l", "w", "v"} {
+		for _, suffix := range []string{"", "h", "n", "nh", "nN", "nNh"} {
+			m[k+suffix] = k + suffix
+		}
+	}
+	return m
+}()
+
 // maxHPACKBlock bounds the header block bytes kept to compute the codes; a
 // longer block gets no codes (its fields are still decoded).
 const maxHPACKBlock = 64 << 10
@@ -51,7 +63,8 @@ func HPACKCodes(block []byte) ([]string, error) {
 			return out, err
 		}
 		block = rest
-		code := []byte{kind}
+		var buf [4]byte
+		code := append(buf[:0], kind)
 		if literal {
 			if idx == 0 {
 				huff, rest, err := hpackString(block)
@@ -73,7 +86,7 @@ func HPACKCodes(block []byte) ([]string, error) {
 				code = append(code, 'h')
 			}
 		}
-		out = append(out, string(code))
+		out = append(out, hpackCodes[string(code)]) // interned: no allocation per field
 	}
 	return out, nil
 }

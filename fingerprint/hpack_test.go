@@ -75,5 +75,10 @@ func FuzzHPACKCodes(f *testing.F) {
 		if err == nil && len(codes) > len(b) {
 			t.Fatalf("%d codes from %d bytes", len(codes), len(b))
 		}
+		for _, c := range codes {
+			if c == "" {
+				t.Fatalf("an empty code in %v", codes)
+			}
+		}
 	})
 }
