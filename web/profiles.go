@@ -440,6 +440,10 @@ func (h *handler) profileDetail(w http.ResponseWriter, r *http.Request) {
 			Settings: nonNil(h2.Settings), WindowUpdate: h2.WindowUpdate,
 			PriorityFrames: nonNil(h2.PriorityFrames), PseudoOrder: nonNil(h2.PseudoOrder),
 			Akamai: doc.Expected.Akamai, AkamaiHash: doc.Expected.AkamaiHash,
+			FirstStreamID: h2.FirstStreamID, HPACK: h2.HPACK[emulation.Navigate],
+		}
+		if h2.StreamWindowUpdate > 0 {
+			sum.StreamWindowUpdates = []uint32{h2.StreamWindowUpdate}
 		}
 		if sum.Akamai == "" {
 			ak := fingerprint.AkamaiString(h2.Settings, h2.WindowUpdate, h2.PriorityFrames, h2.PseudoOrder)

@@ -44,7 +44,8 @@ func TestUsage(t *testing.T) {
 }
 
 // TestCaptureChromium runs the real capture for Chromium and checks it
-// reproduces the committed catalogue profile's fingerprints.
+// reproduces the committed catalogue profile's fingerprints and records the
+// HTTP/2 encoding fields.
 func TestCaptureChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real browser")
@@ -93,6 +94,19 @@ func TestCaptureChromium(t *testing.T) {
 		if len(p.H1.Headers[in]) == 0 || len(p.H2.Headers[in]) == 0 {
 			t.Errorf("%s: no %s headers", p.Name, in)
 		}
+	}
+	// HTTP/2 encoding recorded from the capture (issue 13.4).
+	if p.H2.FirstStreamID != 1 || p.H2.StreamWindowUpdate != 0 || p.H2.HuffmanAlways || p.H2.TableSizeUpdate {
+		t.Errorf("chromium: first stream %d, stream WINDOW_UPDATE %d, Huffman always %v, table size update %v; want 1, 0, false, false",
+			p.H2.FirstStreamID, p.H2.StreamWindowUpdate, p.H2.HuffmanAlways, p.H2.TableSizeUpdate)
+	}
+	for _, in := range emulation.Initiators() {
+		if p.H2.HPACK[in] == "" {
+			t.Errorf("no HPACK codes for %s", in)
+		}
+	}
+	if p.H2.HPACKIndexing[":path"] != "w" || p.H2.HPACKIndexing["user-agent"] != "l" {
+		t.Errorf("HPACK indexing %v: want :path w, user-agent l", p.H2.HPACKIndexing)
 	}
 	if !strings.Contains(p.Source.Note, "h2/navigate:cookie") {
 		t.Errorf("the Critical-CH repeat navigation gave no cookie slot: %s", p.Source.Note)
