@@ -172,6 +172,7 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 		ak := fingerprint.AkamaiString(p.H2.Settings, p.H2.WindowUpdate, p.H2.PriorityFrames, p.H2.PseudoOrder)
 		p.Expected.Akamai, p.Expected.AkamaiHash = ak.Text, ak.Hash
 	}
+	addClientHints(p, sorted)
 	if added := addCallerSlots(p, sorted); len(added) > 0 {
 		p.Source.Note = "caller-only header slots taken from the repeated request: " + strings.Join(added, ", ")
 	}
@@ -241,6 +242,59 @@ func addH2Encoding(h2 *H2, nav *VisitCapture, byKey map[string]*VisitCapture, al
 	h2.HuffmanAlways = literals >= 8 && huffman == literals
 }
 
+// addClientHints fills p.ClientHints from the visit's requests that carried
+// requested client hints (fpserver's page asks for them, so Chromium's
+// fetch, xhr, form and websocket requests and its Critical-CH repeat of the
+// navigation carry them): per protocol and initiator the first such
+// request's list, caller-only values blanked. Browsers that send no hints
+// get none.
+func addClientHints(p *Profile, caps []VisitCapture) {
+	for _, c := range caps {
+		if !c.Initiator.Valid() || !slices.ContainsFunc(c.Headers, func(h Header) bool { return IsRequestedHint(h.Name) }) {
+			continue
+		}
+		var target *map[Initiator][]Header
+		hs := c.Headers
+		switch {
+		case c.HTTPVersion == "2" && p.H2 != nil:
+			if p.ClientHints == nil {
+				p.ClientHints = &ClientHints{}
+			}
+			target, hs = &p.ClientHints.H2, regularHeaders(hs)
+		case c.HTTPVersion == "1.1" && p.H1 != nil:
+			if p.ClientHints == nil {
+				p.ClientHints = &ClientHints{}
+			}
+			target = &p.ClientHints.H1
+		default:
+			continue
+		}
+		if *target == nil {
+			*target = map[Initiator][]Header{}
+		}
+		if _, ok := (*target)[c.Initiator]; ok {
+			continue
+		}
+		list := make([]Header, 0, len(hs))
+		for _, h := range hs {
+			if IsCallerOnly(h.Name) {
+				h.Value = ""
+			}
+			list = append(list, h)
+		}
+		(*target)[c.Initiator] = list
+		p.Source.Captures = appendNew(p.Source.Captures, c.ID)
+	}
+}
+
+// appendNew appends id unless list has it.
+func appendNew(list []string, id string) []string {
+	if slices.Contains(list, id) {
+		return list
+	}
+	return append(list, id)
+}
+
 // firstVisitHello returns the hello of nav when it has no PSK, else the
 // earliest PSK-free hello of the visit.
 func firstVisitHello(nav *VisitCapture, all []VisitCapture) ([]byte, error) {
@@ -268,29 +322,12 @@ func firstVisitHello(nav *VisitCapture, all []VisitCapture) ([]byte, error) {
 	return nil, errors.New("emulation: building profile: every ClientHello of the visit resumes a session (pre_shared_key); visit again with a fresh browser profile")
 }
 
-// requestedHints are client hints a Chromium browser sends only to a site
-// that asked for them with Accept-CH (fpserver does, to show them). A
-// profile describes a first contact with a site, so they are left out; the
-// low-entropy hints (sec-ch-ua, sec-ch-ua-mobile, sec-ch-ua-platform) that
-// Chromium always sends stay.
-func requestedHint(name string) bool {
-	n := strings.ToLower(name)
-	if !strings.HasPrefix(n, "sec-ch-") {
-		return false
-	}
-	switch n {
-	case "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform":
-		return false
-	}
-	return true
-}
-
 // profileHeaders keeps a captured header list's order and casing, blanks
 // the values that must come from the caller and drops requested hints.
 func profileHeaders(hs []Header) []Header {
 	out := make([]Header, 0, len(hs))
 	for _, h := range hs {
-		if requestedHint(h.Name) {
+		if IsRequestedHint(h.Name) {
 			continue
 		}
 		if IsCallerOnly(h.Name) {

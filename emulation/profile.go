@@ -76,12 +76,15 @@ type Profile struct {
 	UserAgent string `json:"user_agent"`
 	// ShuffleExtensions: the browser permutes TLS extensions on every
 	// connection (Chromium does, Firefox does not).
-	ShuffleExtensions bool     `json:"shuffle_extensions"`
-	TLS               TLS      `json:"tls"`
-	H1                *H1      `json:"h1,omitempty"`
-	H2                *H2      `json:"h2,omitempty"`
-	Expected          Expected `json:"expected"`
-	Source            Source   `json:"source"`
+	ShuffleExtensions bool `json:"shuffle_extensions"`
+	TLS               TLS  `json:"tls"`
+	H1                *H1  `json:"h1,omitempty"`
+	H2                *H2  `json:"h2,omitempty"`
+	// ClientHints are the header lists sent to origins that asked for
+	// client hints (Chromium family); absent for browsers that send none.
+	ClientHints *ClientHints `json:"client_hints,omitempty"`
+	Expected    Expected     `json:"expected"`
+	Source      Source       `json:"source"`
 }
 
 // TLS holds the ClientHello to replay.
@@ -281,6 +284,15 @@ func (p *Profile) Validate() error {
 			if h.Name != strings.ToLower(h.Name) || strings.HasPrefix(h.Name, ":") {
 				add("h2 header %q must be lower-case and not a pseudo header", h.Name)
 				break
+			}
+		}
+	}
+	if ch := p.ClientHints; ch != nil {
+		for where, m := range map[string]map[Initiator][]Header{"client_hints.h1": ch.H1, "client_hints.h2": ch.H2} {
+			for in := range m {
+				if !in.Valid() {
+					add("%s: unknown initiator %q", where, in)
+				}
 			}
 		}
 	}

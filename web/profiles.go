@@ -455,6 +455,9 @@ func (h *handler) profileDetail(w http.ResponseWriter, r *http.Request) {
 		page.H2 = h2View(sum)
 		page.H2.StreamID = ""
 		page.H2Lists = headerListsOf(h2.Headers, h2.HeadersPriority)
+		if doc.ClientHints != nil && len(doc.ClientHints.H2) > 0 {
+			page.HintLists = headerListsOf(doc.ClientHints.H2, h2.HeadersPriority)
+		}
 	}
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	h.render(w, r, http.StatusOK, templates.ProfileDetail(page))

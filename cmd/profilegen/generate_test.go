@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,17 @@ func TestCaptureChromium(t *testing.T) {
 	}
 	if p.H2.HPACKIndexing[":path"] != "w" || p.H2.HPACKIndexing["user-agent"] != "l" {
 		t.Errorf("HPACK indexing %v: want :path w, user-agent l", p.H2.HPACKIndexing)
+	}
+	// Client hints after fpserver's Accept-CH (issue 13.5): the Critical-CH
+	// repeat of the navigation and the page's fetch carry them.
+	if p.ClientHints == nil {
+		t.Error("no client_hints lists")
+	} else {
+		for _, in := range []emulation.Initiator{emulation.Navigate, emulation.Fetch} {
+			if !slices.ContainsFunc(p.ClientHints.H2[in], func(h emulation.Header) bool { return h.Name == "sec-ch-ua-full-version-list" && h.Value != "" }) {
+				t.Errorf("client_hints h2 %s lacks sec-ch-ua-full-version-list: %v", in, p.ClientHints.H2[in])
+			}
+		}
 	}
 	if !strings.Contains(p.Source.Note, "h2/navigate:cookie") {
 		t.Errorf("the Critical-CH repeat navigation gave no cookie slot: %s", p.Source.Note)

@@ -253,19 +253,10 @@ func convertRama(r *ramaRecord, idx int, origin Origin) (*emulation.Profile, Sou
 }
 
 // requestedHint reports a client hint a browser sends only to a site that
-// asked for it with Accept-CH (rama's server does): every sec-ch-* but the
-// three low-entropy ones, and the legacy device hints. A profile describes
-// a first contact, so they are left out, as emulation.Build does.
-func requestedHint(name string) bool {
-	n := strings.ToLower(name)
-	switch n {
-	case "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform":
-		return false
-	case "device-memory", "dpr", "viewport-width", "viewport-height", "width", "rtt", "downlink", "ect":
-		return true
-	}
-	return strings.HasPrefix(n, "sec-ch-")
-}
+// asked for it with Accept-CH (rama's server does; see
+// emulation.IsRequestedHint). A profile describes a first contact, so they
+// are left out, as emulation.Build does.
+func requestedHint(name string) bool { return emulation.IsRequestedHint(name) }
 
 // headers converts pairs, blanking caller-only values (the profile keeps
 // their position, as emulation.Build does) and dropping requested hints.
