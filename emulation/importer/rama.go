@@ -354,12 +354,15 @@ func ramaH2Conv(s *ramaH2) (h2out *emulation.H2, dropped []string, err error) {
 				if err := json.Unmarshal(body, &wu); err != nil {
 					return nil, nil, fmt.Errorf("h2 WINDOW_UPDATE: %w", err)
 				}
-				if wu.Stream == 0 {
+				switch {
+				case wu.Stream == 0:
 					h2.WindowUpdate = wu.Inc
-				} else {
-					// Firefox's early WINDOW_UPDATE on an idle stream: the
-					// profile format (and the Akamai fingerprint) carries
-					// only the connection's; named in the note.
+				case wu.Stream%2 == 1 && h2.StreamWindowUpdate == 0 && wu.Inc > 0:
+					// Firefox's WINDOW_UPDATE right after its first
+					// request's HEADERS: the stream is its first stream
+					// (3), the increment the one it sends on every stream.
+					h2.FirstStreamID, h2.StreamWindowUpdate = wu.Stream, wu.Inc
+				default:
 					dropped = append(dropped, fmt.Sprintf("WINDOW_UPDATE %d on stream %d", wu.Inc, wu.Stream))
 				}
 			case "Priority":
