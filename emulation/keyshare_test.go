@@ -34,3 +34,27 @@ func FuzzKeyShareX25519Reuse(f *testing.F) {
 		_ = keyShares(b)
 	})
 }
+
+// TestCatalogueKeyShareReuse: every catalogue profile offering both shares
+// follows its engine: Firefox and Tor (NSS) share the X25519 key (rama's
+// captures show it; curl-impersonate's filler is made to), the Chromium
+// family keeps two keys.
+func TestCatalogueKeyShareReuse(t *testing.T) {
+	ps, err := Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, p := range ps {
+		got := KeyShareX25519Reuse(p.TLS.ClientHello)
+		if got == X25519NotApplicable {
+			continue
+		}
+		nss := p.Browser == "firefox" || p.Browser == "tor"
+		if want := map[bool]X25519Reuse{true: X25519Shared, false: X25519Separate}[nss]; got != want {
+			t.Errorf("%s (%s): %d, want %d", p.Name, p.Browser, got, want)
+		}
+		counts[p.Browser]++
+	}
+	t.Logf("profiles offering X25519MLKEM768 and X25519, by browser: %v", counts)
+}
