@@ -9,7 +9,7 @@ import "golang.org/x/net/http2/hpack"
 // the rest. It keeps the dynamic table the peer's decoder keeps. Not safe
 // for concurrent use (h2Conn.wmu serialises header blocks).
 type hpackEncoder struct {
-	dyn     []hpack.HeaderField // newest first
+	dyn     []hpack.HeaderField // oldest first (the newest has index 62)
 	size    uint32              // RFC 7541 §4.1 size of dyn
 	maxSize uint32              // the table's current maximum size
 	// update is a table size update to emit at the start of the next block
@@ -80,22 +80,20 @@ func (e *hpackEncoder) appendField(b []byte, f hpack.HeaderField, kind byte) []b
 // search returns the index of an entry matching name and value (0 if
 // none) and of one matching the name (0 if none): static table first.
 func (e *hpackEncoder) search(name, value string) (full, nameOnly int) {
-	for i, sf := range hpackStatic {
-		if sf[0] != name {
-			continue
-		}
-		if sf[1] == value {
-			return i + 1, i + 1
+	for _, i := range hpackStaticByName[name] {
+		if hpackStatic[i][1] == value {
+			return int(i) + 1, int(i) + 1
 		}
 		if nameOnly == 0 {
-			nameOnly = i + 1
+			nameOnly = int(i) + 1
 		}
 	}
-	for i, df := range e.dyn {
+	for i := len(e.dyn) - 1; i >= 0; i-- {
+		df := &e.dyn[i]
 		if df.Name != name {
 			continue
 		}
-		idx := len(hpackStatic) + 1 + i
+		idx := len(hpackStatic) + len(e.dyn) - i
 		if df.Value == value {
 			return idx, idx
 		}
@@ -108,7 +106,7 @@ func (e *hpackEncoder) search(name, value string) (full, nameOnly int) {
 
 func entrySize(f hpack.HeaderField) uint32 { return uint32(len(f.Name) + len(f.Value) + 32) }
 
-// add inserts f at the front of the dynamic table, evicting the oldest
+// add inserts f as the newest dynamic table entry, evicting the oldest
 // entries to make room (an entry larger than the table empties it).
 func (e *hpackEncoder) add(f hpack.HeaderField) {
 	n := entrySize(f)
@@ -117,18 +115,19 @@ func (e *hpackEncoder) add(f hpack.HeaderField) {
 		return
 	}
 	e.evict(n)
-	e.dyn = append(e.dyn, hpack.HeaderField{})
-	copy(e.dyn[1:], e.dyn)
-	e.dyn[0] = hpack.HeaderField{Name: f.Name, Value: f.Value}
+	e.dyn = append(e.dyn, hpack.HeaderField{Name: f.Name, Value: f.Value})
 	e.size += n
 }
 
 // evict drops the oldest entries until room more bytes fit.
 func (e *hpackEncoder) evict(room uint32) {
-	for len(e.dyn) > 0 && e.size+room > e.maxSize {
-		last := e.dyn[len(e.dyn)-1]
-		e.size -= entrySize(last)
-		e.dyn = e.dyn[:len(e.dyn)-1]
+	k := 0
+	for k < len(e.dyn) && e.size+room > e.maxSize {
+		e.size -= entrySize(e.dyn[k])
+		k++
+	}
+	if k > 0 {
+		e.dyn = append(e.dyn[:0], e.dyn[k:]...)
 	}
 }
 
@@ -142,6 +141,16 @@ func appendHPACKString(b []byte, s string, huffman bool) []byte {
 	b = appendHPACKInt(b, 7, 0x00, uint64(len(s)))
 	return append(b, s...)
 }
+
+// hpackStaticByName maps a name to its positions in hpackStatic, in order
+// (read-only).
+var hpackStaticByName = func() map[string][]uint8 {
+	m := map[string][]uint8{}
+	for i, f := range hpackStatic {
+		m[f[0]] = append(m[f[0]], uint8(i))
+	}
+	return m
+}()
 
 // hpackStatic is RFC 7541 Appendix A, index i+1 at position i.
 var hpackStatic = [61][2]string{
