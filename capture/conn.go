@@ -121,7 +121,23 @@ type Conn struct {
 	prefaceOK bool
 	prefaceN  int
 	akamai    fingerprint.AkamaiFP
+
+	// ahead holds bytes read from an HTTP/2 connection (and parsed) but
+	// not yet returned by Read; aheadErr is the error that came with them.
+	// Only the reading goroutine uses them.
+	ahead    []byte
+	aheadBuf []byte
+	aheadErr error
 }
+
+// h2ReadAhead is the read-ahead of HTTP/2 connections. x/net's HTTP/2
+// server reads each frame header and payload with exact-length reads and
+// reads the next frame only after the last one was processed, so without
+// it a stream's WINDOW_UPDATE sent right after its HEADERS (Firefox) would
+// race with the handler that records the request; read ahead, the parser
+// sees every frame of the TLS record (up to this size) before the handler
+// starts.
+const h2ReadAhead = 4 << 10
 
 var _ net.Conn = (*Conn)(nil)
 
@@ -169,6 +185,29 @@ func newConn(c net.Conn, tc *tls.Conn, hc *HelloConn, proto Protocol, accepted t
 
 // Read reads client bytes and feeds them to the connection's parser.
 func (c *Conn) Read(p []byte) (int, error) {
+	if c.h2 == nil || len(p) >= h2ReadAhead {
+		if len(c.ahead) == 0 {
+			return c.read(p)
+		}
+	} else if len(c.ahead) == 0 && c.aheadErr == nil {
+		if c.aheadBuf == nil {
+			c.aheadBuf = make([]byte, h2ReadAhead)
+		}
+		n, err := c.read(c.aheadBuf)
+		c.ahead, c.aheadErr = c.aheadBuf[:n], err
+	}
+	n := copy(p, c.ahead)
+	c.ahead = c.ahead[n:]
+	if len(c.ahead) == 0 {
+		err := c.aheadErr
+		c.aheadErr = nil
+		return n, err
+	}
+	return n, nil
+}
+
+// read reads into p from the connection and feeds the bytes to the parser.
+func (c *Conn) read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		// The parsers never fail a Write: a protocol error stops the

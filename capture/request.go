@@ -29,6 +29,23 @@ type Request struct {
 	// http.Request (the parser stopped, or its bounds dropped the head); the
 	// fields above then hold only the connection-level capture.
 	Matched bool
+
+	conn *Conn // the connection, for RefreshH2
+}
+
+// RefreshH2 copies into r.H2.Request what the connection's parser has seen
+// on r's stream since r was matched: its WINDOW_UPDATE frames and its DATA
+// framing (a handler that has read the whole body sees all of it). A
+// request without an HTTP/2 stream, or one the parser no longer keeps, is
+// left as it is. Call it from r's handler only.
+func (r *Request) RefreshH2() {
+	if r == nil || r.H2 == nil || !r.Matched || r.conn == nil || r.conn.h2 == nil {
+		return
+	}
+	if kept, ok := r.conn.h2.Request(r.H2.Request.StreamID); ok {
+		r.H2.Request.WindowUpdates = kept.WindowUpdates
+		r.H2.Request.Data = kept.Data
+	}
 }
 
 // H2Info is the HTTP/2 side of a request capture.
@@ -100,7 +117,7 @@ func FromRequest(r *http.Request) (*Request, bool) {
 func (c *Conn) claim(r *http.Request) *Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rc := &Request{ConnID: c.id, Protocol: c.proto, TLS: c.tlsInfo}
+	rc := &Request{ConnID: c.id, Protocol: c.proto, TLS: c.tlsInfo, conn: c}
 	idx := -1
 	for i, pr := range c.pending {
 		if pr.h1 != nil && pr.h1.Method == r.Method && pr.h1.Target == r.RequestURI {

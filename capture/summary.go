@@ -7,18 +7,24 @@ import "github.com/guanaco-fp/guanaco/fingerprint"
 //
 //	{
 //	  "stream_id": 1,
+//	  "first_stream_id": 1,                            the stream of the connection's first request
 //	  "settings": [[1, 65536], [2, 0], ...],          first SETTINGS frame, in order
 //	  "window_update": 15663105,                       connection increment before the first HEADERS, 0 if none
 //	  "priority_frames": [{"stream_id", "exclusive", "depends_on", "weight"}],  before the first HEADERS
 //	  "headers_priority": {"stream_id", "exclusive", "depends_on", "weight"},   this stream's HEADERS priority, absent if none
 //	  "pseudo_order": [":method", ":authority", ":scheme", ":path"],           this stream's pseudo headers
+//	  "stream_window_updates": [12451840],              WINDOW_UPDATE increments on this stream, in order
+//	  "data": [{"length": 5, "end_stream": true}],     this stream's DATA frames (body framing)
 //	  "akamai": "...", "akamai_hash": "..."
 //	}
 //
 // Weights are real weights (1..256). The settings and priority shapes are
 // those of emulation.Setting and emulation.Priority.
 type H2Summary struct {
-	StreamID        uint32                   `json:"stream_id"`
+	StreamID uint32 `json:"stream_id"`
+	// FirstStreamID is the stream of the connection's first request
+	// (Chromium 1, Firefox 3); 0 when unknown.
+	FirstStreamID   uint32                   `json:"first_stream_id,omitempty"`
 	Settings        []fingerprint.H2Setting  `json:"settings"`
 	WindowUpdate    uint32                   `json:"window_update"`
 	PriorityFrames  []fingerprint.H2Priority `json:"priority_frames"`
@@ -26,7 +32,14 @@ type H2Summary struct {
 	PseudoOrder     []string                 `json:"pseudo_order"`
 	// HPACK is the request's header block representations, one code a
 	// field, comma-separated (fingerprint.HPACKCodes).
-	HPACK      string `json:"hpack,omitempty"`
-	Akamai     string `json:"akamai"`
-	AkamaiHash string `json:"akamai_hash"`
+	HPACK string `json:"hpack,omitempty"`
+	// StreamWindowUpdates are the WINDOW_UPDATE increments the client sent
+	// on this stream (Firefox: one after HEADERS), seen by the time the
+	// handler built the capture.
+	StreamWindowUpdates []uint32 `json:"stream_window_updates,omitempty"`
+	// Data is the request body's DATA framing, seen by the time the
+	// handler built the capture (probes read the whole body first).
+	Data       []fingerprint.H2DataFrame `json:"data,omitempty"`
+	Akamai     string                    `json:"akamai"`
+	AkamaiHash string                    `json:"akamai_hash"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/guanaco-fp/guanaco/capture"
@@ -54,7 +55,12 @@ func VisitCaptures(rows []store.Capture) ([]emulation.VisitCapture, error) {
 				return nil, fmt.Errorf("capture %s: decoding HTTP/2 summary: %w", r.ID, err)
 			}
 			vc.H2 = &emulation.VisitH2{Settings: h2.Settings, WindowUpdate: h2.WindowUpdate,
-				Priorities: h2.PriorityFrames, HeadersPriority: h2.HeadersPriority}
+				Priorities: h2.PriorityFrames, HeadersPriority: h2.HeadersPriority,
+				StreamID: r.StreamID, FirstStreamID: h2.FirstStreamID,
+				StreamWindowUpdates: h2.StreamWindowUpdates}
+			if h2.HPACK != "" {
+				vc.H2.HPACK = strings.Split(h2.HPACK, ",")
+			}
 		}
 		caps = append(caps, vc)
 	}

@@ -38,6 +38,16 @@ type VisitH2 struct {
 	// HeadersPriority is the priority on this request's HEADERS frame, nil
 	// when the PRIORITY flag was not set.
 	HeadersPriority *Priority
+	// StreamID is this request's stream; FirstStreamID the stream of its
+	// connection's first request (0 when unknown).
+	StreamID      uint32
+	FirstStreamID uint32
+	// StreamWindowUpdates are the WINDOW_UPDATE increments sent on this
+	// request's stream.
+	StreamWindowUpdates []uint32
+	// HPACK are the representation codes of this request's header block
+	// (fingerprint.HPACKCodes), nil when not captured.
+	HPACK []string
 }
 
 // callerOnly are headers whose values come from the caller of emuproxy and
@@ -158,9 +168,11 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 			}
 			p.Source.Captures = append(p.Source.Captures, c.ID)
 		}
+		addH2Encoding(p.H2, h2nav, byKey, sorted)
 		ak := fingerprint.AkamaiString(p.H2.Settings, p.H2.WindowUpdate, p.H2.PriorityFrames, p.H2.PseudoOrder)
 		p.Expected.Akamai, p.Expected.AkamaiHash = ak.Text, ak.Hash
 	}
+	addClientHints(p, sorted)
 	if added := addCallerSlots(p, sorted); len(added) > 0 {
 		p.Source.Note = "caller-only header slots taken from the repeated request: " + strings.Join(added, ", ")
 	}
@@ -168,6 +180,119 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 		return nil, fmt.Errorf("emulation: building profile %s: %w", name, err)
 	}
 	return p, nil
+}
+
+// addH2Encoding records how the browser framed and encoded its requests:
+// the first stream of a connection and the per-stream WINDOW_UPDATE (from
+// the navigation), each initiator's HPACK codes (its first capture), the
+// indexing the browser chose per header name (over every HTTP/2 capture of
+// the visit, first seen wins), whether a connection's first block opens
+// with a table size update and whether every literal string was
+// Huffman-coded (at least 8 literals seen).
+func addH2Encoding(h2 *H2, nav *VisitCapture, byKey map[string]*VisitCapture, all []VisitCapture) {
+	h2.FirstStreamID = nav.H2.FirstStreamID
+	if len(nav.H2.StreamWindowUpdates) > 0 {
+		h2.StreamWindowUpdate = nav.H2.StreamWindowUpdates[0]
+	}
+	for _, in := range AllInitiators() {
+		if c := byKey["2/"+string(in)]; c != nil && c.H2 != nil && len(c.H2.HPACK) > 0 {
+			if h2.HPACK == nil {
+				h2.HPACK = map[Initiator]string{}
+			}
+			h2.HPACK[in] = strings.Join(c.H2.HPACK, ",")
+		}
+	}
+	h2.TableSizeUpdate = nav.H2.StreamID != 0 && nav.H2.StreamID == nav.H2.FirstStreamID &&
+		len(nav.H2.HPACK) > 0 && nav.H2.HPACK[0] == "u"
+	literals, huffman := 0, 0
+	for _, c := range all {
+		if c.HTTPVersion != "2" || c.H2 == nil || len(c.H2.HPACK) == 0 {
+			continue
+		}
+		for _, code := range c.H2.HPACK {
+			if code == "i" || code == "u" {
+				continue
+			}
+			literals++
+			if strings.HasSuffix(code, "h") && (!strings.Contains(code, "n") || strings.Contains(code, "N")) {
+				huffman++
+			}
+		}
+		codes := slices.DeleteFunc(slices.Clone(c.H2.HPACK), func(s string) bool { return s == "u" })
+		if len(codes) != len(c.Headers) {
+			continue // not aligned with the decoded fields: nothing to learn
+		}
+		for i, h := range c.Headers {
+			k := codes[i][:1]
+			if k == "i" {
+				continue
+			}
+			name := strings.ToLower(h.Name)
+			if _, seen := h2.HPACKIndexing[name]; seen {
+				continue
+			}
+			if h2.HPACKIndexing == nil {
+				h2.HPACKIndexing = map[string]string{}
+			}
+			h2.HPACKIndexing[name] = k
+		}
+	}
+	// A browser choosing the shorter form sends some strings raw (short
+	// digits, "?0"); one that always Huffman-codes never does.
+	h2.HuffmanAlways = literals >= 8 && huffman == literals
+}
+
+// addClientHints fills p.ClientHints from the visit's requests that carried
+// requested client hints (fpserver's page asks for them, so Chromium's
+// fetch, xhr, form and websocket requests and its Critical-CH repeat of the
+// navigation carry them): per protocol and initiator the first such
+// request's list, caller-only values blanked. Browsers that send no hints
+// get none.
+func addClientHints(p *Profile, caps []VisitCapture) {
+	for _, c := range caps {
+		if !c.Initiator.Valid() || !slices.ContainsFunc(c.Headers, func(h Header) bool { return IsRequestedHint(h.Name) }) {
+			continue
+		}
+		var target *map[Initiator][]Header
+		hs := c.Headers
+		switch {
+		case c.HTTPVersion == "2" && p.H2 != nil:
+			if p.ClientHints == nil {
+				p.ClientHints = &ClientHints{}
+			}
+			target, hs = &p.ClientHints.H2, regularHeaders(hs)
+		case c.HTTPVersion == "1.1" && p.H1 != nil:
+			if p.ClientHints == nil {
+				p.ClientHints = &ClientHints{}
+			}
+			target = &p.ClientHints.H1
+		default:
+			continue
+		}
+		if *target == nil {
+			*target = map[Initiator][]Header{}
+		}
+		if _, ok := (*target)[c.Initiator]; ok {
+			continue
+		}
+		list := make([]Header, 0, len(hs))
+		for _, h := range hs {
+			if IsCallerOnly(h.Name) {
+				h.Value = ""
+			}
+			list = append(list, h)
+		}
+		(*target)[c.Initiator] = list
+		p.Source.Captures = appendNew(p.Source.Captures, c.ID)
+	}
+}
+
+// appendNew appends id unless list has it.
+func appendNew(list []string, id string) []string {
+	if slices.Contains(list, id) {
+		return list
+	}
+	return append(list, id)
 }
 
 // firstVisitHello returns the hello of nav when it has no PSK, else the
@@ -197,29 +322,12 @@ func firstVisitHello(nav *VisitCapture, all []VisitCapture) ([]byte, error) {
 	return nil, errors.New("emulation: building profile: every ClientHello of the visit resumes a session (pre_shared_key); visit again with a fresh browser profile")
 }
 
-// requestedHints are client hints a Chromium browser sends only to a site
-// that asked for them with Accept-CH (fpserver does, to show them). A
-// profile describes a first contact with a site, so they are left out; the
-// low-entropy hints (sec-ch-ua, sec-ch-ua-mobile, sec-ch-ua-platform) that
-// Chromium always sends stay.
-func requestedHint(name string) bool {
-	n := strings.ToLower(name)
-	if !strings.HasPrefix(n, "sec-ch-") {
-		return false
-	}
-	switch n {
-	case "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform":
-		return false
-	}
-	return true
-}
-
 // profileHeaders keeps a captured header list's order and casing, blanks
 // the values that must come from the caller and drops requested hints.
 func profileHeaders(hs []Header) []Header {
 	out := make([]Header, 0, len(hs))
 	for _, h := range hs {
-		if requestedHint(h.Name) {
+		if IsRequestedHint(h.Name) {
 			continue
 		}
 		if IsCallerOnly(h.Name) {

@@ -76,12 +76,15 @@ type Profile struct {
 	UserAgent string `json:"user_agent"`
 	// ShuffleExtensions: the browser permutes TLS extensions on every
 	// connection (Chromium does, Firefox does not).
-	ShuffleExtensions bool     `json:"shuffle_extensions"`
-	TLS               TLS      `json:"tls"`
-	H1                *H1      `json:"h1,omitempty"`
-	H2                *H2      `json:"h2,omitempty"`
-	Expected          Expected `json:"expected"`
-	Source            Source   `json:"source"`
+	ShuffleExtensions bool `json:"shuffle_extensions"`
+	TLS               TLS  `json:"tls"`
+	H1                *H1  `json:"h1,omitempty"`
+	H2                *H2  `json:"h2,omitempty"`
+	// ClientHints are the header lists sent to origins that asked for
+	// client hints (Chromium family); absent for browsers that send none.
+	ClientHints *ClientHints `json:"client_hints,omitempty"`
+	Expected    Expected     `json:"expected"`
+	Source      Source       `json:"source"`
 }
 
 // TLS holds the ClientHello to replay.
@@ -112,6 +115,30 @@ type H2 struct {
 	// Headers are the regular (non-pseudo) headers per initiator, in order,
 	// names lower-case as HTTP/2 requires.
 	Headers map[Initiator][]Header `json:"headers"`
+	// FirstStreamID is the stream of the browser's first request on a
+	// connection; 0 means 1. Firefox starts at 3 (it keeps stream 1 for an
+	// HTTP/1.1 Upgrade). PRIORITY frames' idle streams come before it.
+	FirstStreamID uint32 `json:"first_stream_id,omitempty"`
+	// StreamWindowUpdate is the WINDOW_UPDATE increment the browser sends
+	// on every request's stream right after its HEADERS (Firefox
+	// 12451840, raising the stream window to 12 MiB); 0 when it sends none.
+	StreamWindowUpdate uint32 `json:"stream_window_update,omitempty"`
+	// HPACK holds, per initiator, the HPACK representation codes of the
+	// captured request's header block (fingerprint.HPACKCodes joined by
+	// ","), for comparison and display. The transport encodes by
+	// HPACKIndexing and TableSizeUpdate.
+	HPACK map[Initiator]string `json:"hpack,omitempty"`
+	// HPACKIndexing maps a header name (lower-case, pseudo headers
+	// included) to how the browser encodes it when no table entry matches
+	// name and value: "l" literal with incremental indexing, "w" without
+	// indexing, "v" never indexed. Names absent are "l".
+	HPACKIndexing map[string]string `json:"hpack_indexing,omitempty"`
+	// TableSizeUpdate: the browser's first header block on a connection
+	// starts with a dynamic table size update (Firefox).
+	TableSizeUpdate bool `json:"hpack_table_size_update,omitempty"`
+	// HuffmanAlways: the browser Huffman-codes every literal name and value
+	// (Firefox), not only when that is shorter (Chromium, the default).
+	HuffmanAlways bool `json:"hpack_huffman_always,omitempty"`
 }
 
 // Expected are fingerprints a request made with this profile must produce;
@@ -242,10 +269,30 @@ func (p *Profile) Validate() error {
 				add("h2.headers_priority[%s]: unknown initiator or weight outside 1..256", in)
 			}
 		}
+		if p.H2.FirstStreamID != 0 && p.H2.FirstStreamID%2 == 0 {
+			add("h2.first_stream_id %d must be odd", p.H2.FirstStreamID)
+		}
+		if p.H2.StreamWindowUpdate > 1<<31-1 {
+			add("h2.stream_window_update %d exceeds 2^31-1", p.H2.StreamWindowUpdate)
+		}
+		for name, k := range p.H2.HPACKIndexing {
+			if k != "l" && k != "w" && k != "v" || name != strings.ToLower(name) {
+				add("h2.hpack_indexing[%q] = %q: want a lower-case name and l, w or v", name, k)
+			}
+		}
 		for _, h := range flatten(p.H2.Headers) {
 			if h.Name != strings.ToLower(h.Name) || strings.HasPrefix(h.Name, ":") {
 				add("h2 header %q must be lower-case and not a pseudo header", h.Name)
 				break
+			}
+		}
+	}
+	if ch := p.ClientHints; ch != nil {
+		for where, m := range map[string]map[Initiator][]Header{"client_hints.h1": ch.H1, "client_hints.h2": ch.H2} {
+			for in := range m {
+				if !in.Valid() {
+					add("%s: unknown initiator %q", where, in)
+				}
 			}
 		}
 	}

@@ -137,7 +137,10 @@ func RequestHeaders(p *Profile, req *http.Request, h2 bool) []Header {
 //     same-origin, same-site by registrable domain, or cross-site);
 //     client hints and sec-fetch-* are sent only over https, and only the
 //     low-entropy hints (sec-ch-ua, -mobile, -platform), which browsers send
-//     to every site;
+//     to every site, unless the request's context names the hints its
+//     origin asked for (WithClientHints): then the profile's ClientHints
+//     list for the initiator gives order and names (when the profile has
+//     one), and each requested hint it carries is sent with its value;
 //   - any other profile header takes the caller's value when present, else
 //     the profile's.
 //
@@ -171,7 +174,17 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 		}
 	}
 	hostSent := false
-	for _, ph := range ProfileList(p, in, h2, req.Header.Get("Cookie") != "") {
+	list := ProfileList(p, in, h2, req.Header.Get("Cookie") != "")
+	hints := clientHintsOf(req.Context())
+	if len(hints) > 0 && https {
+		if hl := hintedList(p, in, h2); len(hl) > 0 {
+			list = hl
+			if req.Header.Get("Cookie") != "" {
+				list = withCookieSlot(p, in, h2, list)
+			}
+		}
+	}
+	for _, ph := range list {
 		lname := strings.ToLower(ph.Name)
 		if consumed[lname] || strings.HasPrefix(lname, ":") || isInternal(lname) {
 			continue
@@ -189,6 +202,10 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 			}
 		case IsCallerOnly(lname):
 			addCaller(ph.Name, lname)
+		case IsRequestedHint(lname):
+			if https && hints[lname] {
+				add(ph.Name, ph.Value)
+			}
 		case strings.HasPrefix(lname, "sec-ch-"):
 			if https && lowEntropyHints[lname] {
 				add(ph.Name, ph.Value)

@@ -165,7 +165,26 @@ type H2Request struct {
 	// HPACK is the representation of each entry of the block, in order
 	// (HPACKCodes); empty for a block over 64 KiB.
 	HPACK []string `json:"hpack,omitempty"`
+	// WindowUpdates are the increments of the WINDOW_UPDATE frames the
+	// client sent on this stream, in order (at most H2MaxStreamFrames),
+	// filled in the copy kept by the H2Stream like Trailers. Firefox sends
+	// one right after a request's HEADERS; Chromium sends none.
+	WindowUpdates []uint32 `json:"window_updates,omitempty"`
+	// Data are the stream's DATA frames (request body framing), in order,
+	// at most H2MaxStreamFrames, filled in like WindowUpdates.
+	Data []H2DataFrame `json:"data,omitempty"`
 }
+
+// H2DataFrame is one DATA frame of a request body: its payload length
+// (padding excluded) and whether it carried END_STREAM.
+type H2DataFrame struct {
+	Length    uint32 `json:"length"`
+	EndStream bool   `json:"end_stream,omitempty"`
+}
+
+// H2MaxStreamFrames bounds the WINDOW_UPDATE and DATA frames kept per
+// request; later ones are counted only.
+const H2MaxStreamFrames = 16
 
 // Get returns the value of the first field (pseudo-headers included) named
 // name, compared ignoring ASCII case, or "".
@@ -201,6 +220,8 @@ func (r H2Request) clone() H2Request {
 	r.Headers = cloneSlice(r.Headers)
 	r.Trailers = cloneSlice(r.Trailers)
 	r.HPACK = cloneSlice(r.HPACK)
+	r.WindowUpdates = cloneSlice(r.WindowUpdates)
+	r.Data = cloneSlice(r.Data)
 	if r.Priority != nil {
 		p := *r.Priority
 		r.Priority = &p
@@ -962,7 +983,11 @@ func (s *H2Stream) endFrame() *h2Event {
 	switch s.typ {
 	case H2FrameData:
 		s.conn.Counters.DataFrames++
-		s.conn.Counters.DataBytes += int64(s.length - s.prelude - s.padLen)
+		n := s.length - s.prelude - s.padLen
+		s.conn.Counters.DataBytes += int64(n)
+		if i := s.findRequest(s.stream); i >= 0 && len(s.conn.Requests[i].Data) < H2MaxStreamFrames {
+			s.conn.Requests[i].Data = append(s.conn.Requests[i].Data, H2DataFrame{Length: n, EndStream: s.flags&H2FlagEndStream != 0})
+		}
 	case H2FrameHeaders, H2FrameContinuation:
 		if s.typ == H2FrameHeaders && !s.inBlock {
 			// A HEADERS frame with an empty fragment.
@@ -996,6 +1021,11 @@ func (s *H2Stream) endFrame() *h2Event {
 		}
 		s.conn.Counters.WindowUpdates++
 		keep(s, &s.conn.WindowUpdates, H2WindowUpdate{StreamID: s.stream, Increment: inc})
+		if s.stream != 0 {
+			if i := s.findRequest(s.stream); i >= 0 && len(s.conn.Requests[i].WindowUpdates) < H2MaxStreamFrames {
+				s.conn.Requests[i].WindowUpdates = append(s.conn.Requests[i].WindowUpdates, inc)
+			}
+		}
 		if s.stream == 0 && !s.sawHeaders && !s.sawConnWU {
 			s.sawConnWU = true
 			s.conn.WindowUpdate = inc

@@ -729,3 +729,44 @@ func TestH2ConfigClampsMaxFrameSize(t *testing.T) {
 		t.Errorf("largest legal frame: err %v counters %+v", c.Err, c.Counters)
 	}
 }
+
+// TestH2StreamPerStreamFrames: a Firefox-like stream (HEADERS, then a
+// WINDOW_UPDATE on the stream) and a POST body in two DATA frames, the last
+// with END_STREAM, plus an empty END_STREAM frame on a third stream are
+// recorded on their requests, in order; frames on streams without a kept
+// request and beyond H2MaxStreamFrames are not.
+func TestH2StreamPerStreamFrames(t *testing.T) {
+	b := newH2Builder(t)
+	b.check(b.fr.WriteSettings(http2.Setting{ID: 4, Val: 131072}))
+	b.check(b.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: b.block(":method", "GET", ":path", "/", ":authority", "a", ":scheme", "https"), EndStream: true, EndHeaders: true}))
+	b.check(b.fr.WriteWindowUpdate(3, 12451840))
+	b.check(b.fr.WriteWindowUpdate(9, 5)) // no such request
+	b.check(b.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, BlockFragment: b.block(":method", "POST", ":path", "/p", ":authority", "a", ":scheme", "https"), EndHeaders: true}))
+	b.check(b.fr.WriteData(5, false, []byte("hello")))
+	b.check(b.fr.WriteDataPadded(5, true, []byte("ab"), []byte{0, 0, 0}))
+	b.check(b.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 7, BlockFragment: b.block(":method", "POST", ":path", "/q", ":authority", "a", ":scheme", "https"), EndHeaders: true}))
+	for range H2MaxStreamFrames + 3 {
+		b.check(b.fr.WriteData(7, false, []byte("x")))
+		b.check(b.fr.WriteWindowUpdate(7, 1))
+	}
+	b.check(b.fr.WriteData(7, true, nil))
+	res := feedH2AllWays(t, b.bytes(), H2Config{})
+	reqs := res.Conn.Requests
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	if !reflect.DeepEqual(reqs[0].WindowUpdates, []uint32{12451840}) || reqs[0].Data != nil {
+		t.Errorf("stream 3: window updates %v, data %v", reqs[0].WindowUpdates, reqs[0].Data)
+	}
+	if want := []H2DataFrame{{Length: 5}, {Length: 2, EndStream: true}}; !reflect.DeepEqual(reqs[1].Data, want) || reqs[1].WindowUpdates != nil {
+		t.Errorf("stream 5: data %v, want %v", reqs[1].Data, want)
+	}
+	if len(reqs[2].Data) != H2MaxStreamFrames || len(reqs[2].WindowUpdates) != H2MaxStreamFrames {
+		t.Errorf("stream 7 kept %d DATA and %d WINDOW_UPDATE frames, want %d each", len(reqs[2].Data), len(reqs[2].WindowUpdates), H2MaxStreamFrames)
+	}
+	s := NewH2Stream(H2Config{})
+	s.Write(b.bytes())
+	if r, _ := s.Request(5); len(r.Data) != 2 {
+		t.Errorf("Request(5) lacks the DATA frames: %+v", r.Data)
+	}
+}

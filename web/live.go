@@ -45,6 +45,7 @@ func (h *handler) captureOf(r *http.Request) *capture.Request {
 // "dropped" with a reason.
 func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, visitKey string) *report {
 	now := h.d.Now()
+	rc.RefreshH2()
 	rep := liveReport(r, rc, store.NewCaptureID(now), now, initiator, h.clientIP(r), visitKey)
 	reason := ""
 	if rec, err := rep.toCapture(); err != nil {

@@ -440,6 +440,10 @@ func (h *handler) profileDetail(w http.ResponseWriter, r *http.Request) {
 			Settings: nonNil(h2.Settings), WindowUpdate: h2.WindowUpdate,
 			PriorityFrames: nonNil(h2.PriorityFrames), PseudoOrder: nonNil(h2.PseudoOrder),
 			Akamai: doc.Expected.Akamai, AkamaiHash: doc.Expected.AkamaiHash,
+			FirstStreamID: h2.FirstStreamID, HPACK: h2.HPACK[emulation.Navigate],
+		}
+		if h2.StreamWindowUpdate > 0 {
+			sum.StreamWindowUpdates = []uint32{h2.StreamWindowUpdate}
 		}
 		if sum.Akamai == "" {
 			ak := fingerprint.AkamaiString(h2.Settings, h2.WindowUpdate, h2.PriorityFrames, h2.PseudoOrder)
@@ -451,6 +455,9 @@ func (h *handler) profileDetail(w http.ResponseWriter, r *http.Request) {
 		page.H2 = h2View(sum)
 		page.H2.StreamID = ""
 		page.H2Lists = headerListsOf(h2.Headers, h2.HeadersPriority)
+		if doc.ClientHints != nil && len(doc.ClientHints.H2) > 0 {
+			page.HintLists = headerListsOf(doc.ClientHints.H2, h2.HeadersPriority)
+		}
 	}
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	h.render(w, r, http.StatusOK, templates.ProfileDetail(page))

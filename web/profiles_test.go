@@ -467,3 +467,34 @@ func TestCaptureCuration(t *testing.T) {
 		t.Error("a capture without a visit shows a curation card")
 	}
 }
+
+// TestProfilePageH2EncodingAndHints: a built-in profile's page shows what
+// it records of the browser's HTTP/2 encoding (first stream, stream
+// WINDOW_UPDATE, the navigation's HPACK codes) and its header lists after
+// Accept-CH.
+func TestProfilePageH2EncodingAndHints(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, name := range []string{"chromium-156-linux", "firefox-153-linux"} {
+		p, err := emulation.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		putProfile(t, e, p, store.Profile{Source: store.ProfileBuiltin})
+		w := e.do("GET", "https://fp.example/profiles/"+name, nil, nil)
+		body := w.Body.String()
+		wants := []string{"First stream of the connection", p.H2.HPACK[emulation.Navigate]}
+		if p.H2.StreamWindowUpdate > 0 {
+			wants = append(wants, "Stream WINDOW_UPDATE", fmt.Sprint(p.H2.StreamWindowUpdate))
+		}
+		if p.ClientHints != nil {
+			wants = append(wants, `id="h2-client-hints"`, ">sec-ch-ua-full-version-list</li>")
+		} else if strings.Contains(body, `id="h2-client-hints"`) {
+			t.Errorf("%s: client hint lists shown for a profile without them", name)
+		}
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: profile page lacks %q", name, want)
+			}
+		}
+	}
+}

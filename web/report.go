@@ -331,18 +331,23 @@ func userAgent(r *http.Request, rc *capture.Request) string {
 // h2FromCapture summarises the HTTP/2 side of a request capture.
 func h2FromCapture(h *capture.H2Info) *H2Summary {
 	rep := &H2Summary{
-		StreamID:       h.Request.StreamID,
-		Settings:       []fingerprint.H2Setting{},
-		PriorityFrames: []fingerprint.H2Priority{},
-		PseudoOrder:    nonNil(h.Request.PseudoOrder()),
-		HPACK:          strings.Join(h.Request.HPACK, ","),
-		Akamai:         h.Akamai.Text,
-		AkamaiHash:     h.Akamai.Hash,
+		StreamID:            h.Request.StreamID,
+		Settings:            []fingerprint.H2Setting{},
+		PriorityFrames:      []fingerprint.H2Priority{},
+		PseudoOrder:         nonNil(h.Request.PseudoOrder()),
+		HPACK:               strings.Join(h.Request.HPACK, ","),
+		Data:                h.Request.Data,
+		StreamWindowUpdates: h.Request.WindowUpdates,
+		Akamai:              h.Akamai.Text,
+		AkamaiHash:          h.Akamai.Hash,
 	}
 	if c := h.Conn; c != nil {
 		rep.Settings = append(rep.Settings, c.Settings...)
 		rep.WindowUpdate = c.WindowUpdate
 		rep.PriorityFrames = append(rep.PriorityFrames, c.Priorities...)
+		if len(c.Requests) > 0 {
+			rep.FirstStreamID = c.Requests[0].StreamID
+		}
 	}
 	if p := h.Request.Priority; p != nil {
 		cp := *p

@@ -202,6 +202,23 @@ func h2View(h *H2Summary) *templates.H2View {
 	if h.WindowUpdate == 0 {
 		v.WindowUpdate = "none"
 	}
+	if h.FirstStreamID != 0 {
+		v.FirstStreamID = strconv.FormatUint(uint64(h.FirstStreamID), 10)
+	}
+	var parts []string
+	for _, wu := range h.StreamWindowUpdates {
+		parts = append(parts, strconv.FormatUint(uint64(wu), 10))
+	}
+	v.StreamWindowUpdates = strings.Join(parts, ", ")
+	parts = parts[:0]
+	for _, d := range h.Data {
+		t := strconv.FormatUint(uint64(d.Length), 10)
+		if d.EndStream {
+			t += " END_STREAM"
+		}
+		parts = append(parts, t)
+	}
+	v.Data = strings.Join(parts, ", ")
 	for _, s := range h.Settings {
 		v.Settings = append(v.Settings, templates.SettingRow{
 			ID:    strconv.FormatUint(uint64(s.ID), 10),

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/emulation/transport"
 	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/internal/testenv"
 	"github.com/guanaco-fp/guanaco/store"
@@ -295,6 +298,10 @@ type visitProfile struct {
 		VisitKey string   `json:"visit_key"`
 		Captures []string `json:"captures"`
 	} `json:"source"`
+	ClientHints *struct {
+		H1 map[string][][2]string `json:"h1"`
+		H2 map[string][][2]string `json:"h2"`
+	} `json:"client_hints"`
 }
 
 // checkVisitProfile builds the visit's profile through the API and checks
@@ -315,7 +322,8 @@ func checkVisitProfile(t *testing.T, s *e2eServer, key string, caps visitCapture
 	}
 	// The probes ran once; the navigation may have run twice (Chromium
 	// retries it once to send the client hints that Critical-CH asks
-	// for), and the profile takes the visit's first one.
+	// for): the profile's lists take the visit's first one, its
+	// client_hints list the repeat that carried the hints.
 	for _, in := range probeColumns {
 		if c := caps[in]; !slices.Contains(p.Source.Captures, c.CaptureID) {
 			t.Errorf("profile source lacks the %s capture %s: %q", in, c.CaptureID, p.Source.Captures)
@@ -331,8 +339,15 @@ func checkVisitProfile(t *testing.T, s *e2eServer, key string, caps visitCapture
 			}
 		}
 	}
-	if navs != 1 {
-		t.Errorf("profile built from %d navigate captures, want 1", navs)
+	wantNavs := 1
+	if p.ClientHints != nil {
+		proto := map[string]map[string][][2]string{"2": p.ClientHints.H2, "1.1": p.ClientHints.H1}[version]
+		if len(proto["navigate"]) > 0 {
+			wantNavs = 2
+		}
+	}
+	if navs != wantNavs {
+		t.Errorf("profile built from %d navigate captures, want %d", navs, wantNavs)
 	}
 	var lists map[string][][2]string
 	switch {
@@ -477,6 +492,7 @@ func TestE2EChromium(t *testing.T) {
 				t.Fatal("the page links to no visit profile")
 			}
 			checkVisitProfile(t, s, st.VisitKey, caps, tc.version, "Chrome/")
+			checkEmulationAfterAcceptCH(t, s, st.VisitKey, caps, s.url(t, tc.lst, ""))
 		})
 	}
 }
@@ -613,4 +629,82 @@ func TestE2EFirefox(t *testing.T) {
 	checkWebSocketCapture(t, visit["websocket"], "2",
 		[]string{":method", ":path", ":authority", ":scheme", ":protocol", "user-agent", "sec-websocket-version", "origin"})
 	checkVisitProfile(t, s, visitKey, visit, "2", "Firefox/")
+}
+
+// checkEmulationAfterAcceptCH sends, with the profile built from the
+// browser's visit, what the browser sent after the page's Accept-CH and
+// Critical-CH: the transport navigates to the page (and repeats the
+// navigation with the hints, as Chromium did), then sends a navigation and
+// a fetch to the same origin. fpserver's records of those must list the
+// headers in the order and with the hint values of the browser's own
+// navigation repeat and fetch probe (pseudo headers included).
+func checkEmulationAfterAcceptCH(t *testing.T, s *e2eServer, key string, caps visitCaptures, base string) {
+	t.Helper()
+	code, body := get(t, plainClient(), s.url(t, lnHTTP, "/api/profiles/visit/"+url.PathEscape(key)))
+	if code != http.StatusOK {
+		t.Fatalf("visit profile: status %d: %.300s", code, body)
+	}
+	p, err := emulation.Unmarshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ClientHints == nil {
+		t.Fatal("the visit profile has no client_hints lists")
+	}
+	tr := transport.New(transport.Options{Profile: p, RootCAs: s.roots})
+	defer tr.CloseIdleConnections()
+	send := func(in emulation.Initiator, method, path string, rd io.Reader) []string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(transport.WithInitiator(ctx, in), method, base+path, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Cookie", "gv=emulated")
+		if rd != nil {
+			req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+			req.Header.Set("Origin", base)
+			req.Header.Set("Referer", base+"/")
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("emulated %s: %v", in, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || path == "/" {
+			return nil
+		}
+		rep, err := decodeReport(b)
+		if err != nil {
+			t.Fatalf("emulated %s: %v", in, err)
+		}
+		var names []string
+		for _, h := range rep.HTTP.Headers {
+			names = append(names, h[0])
+			if emulation.IsRequestedHint(h[0]) {
+				if v, _ := lowerHeader(caps[string(in)], h[0]); v != h[1] {
+					t.Errorf("emulated %s: %s = %q, chromium sent %q", in, h[0], h[1], v)
+				}
+			}
+		}
+		return names
+	}
+	send(emulation.Navigate, http.MethodGet, "/", nil)
+	for _, tc := range []struct {
+		in           emulation.Initiator
+		method, path string
+		body         io.Reader
+	}{
+		{emulation.Navigate, http.MethodGet, "/api/fingerprint", nil},
+		{emulation.Fetch, http.MethodPost, "/api/echo", strings.NewReader("{}")},
+	} {
+		got, want := send(tc.in, tc.method, tc.path, tc.body), caps[string(tc.in)].headerNames()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s after Accept-CH:\n emulation %q\n chromium  %q", tc.in, got, want)
+		} else {
+			t.Logf("%s after Accept-CH: emulation = chromium (%d headers)", tc.in, len(got))
+		}
+	}
 }

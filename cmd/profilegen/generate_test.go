@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,8 @@ func TestUsage(t *testing.T) {
 }
 
 // TestCaptureChromium runs the real capture for Chromium and checks it
-// reproduces the committed catalogue profile's fingerprints.
+// reproduces the committed catalogue profile's fingerprints and records the
+// HTTP/2 encoding fields.
 func TestCaptureChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real browser")
@@ -92,6 +94,30 @@ func TestCaptureChromium(t *testing.T) {
 	for _, in := range emulation.Initiators() {
 		if len(p.H1.Headers[in]) == 0 || len(p.H2.Headers[in]) == 0 {
 			t.Errorf("%s: no %s headers", p.Name, in)
+		}
+	}
+	// HTTP/2 encoding recorded from the capture (issue 13.4).
+	if p.H2.FirstStreamID != 1 || p.H2.StreamWindowUpdate != 0 || p.H2.HuffmanAlways || p.H2.TableSizeUpdate {
+		t.Errorf("chromium: first stream %d, stream WINDOW_UPDATE %d, Huffman always %v, table size update %v; want 1, 0, false, false",
+			p.H2.FirstStreamID, p.H2.StreamWindowUpdate, p.H2.HuffmanAlways, p.H2.TableSizeUpdate)
+	}
+	for _, in := range emulation.Initiators() {
+		if p.H2.HPACK[in] == "" {
+			t.Errorf("no HPACK codes for %s", in)
+		}
+	}
+	if p.H2.HPACKIndexing[":path"] != "w" || p.H2.HPACKIndexing["user-agent"] != "l" {
+		t.Errorf("HPACK indexing %v: want :path w, user-agent l", p.H2.HPACKIndexing)
+	}
+	// Client hints after fpserver's Accept-CH (issue 13.5): the Critical-CH
+	// repeat of the navigation and the page's fetch carry them.
+	if p.ClientHints == nil {
+		t.Error("no client_hints lists")
+	} else {
+		for _, in := range []emulation.Initiator{emulation.Navigate, emulation.Fetch} {
+			if !slices.ContainsFunc(p.ClientHints.H2[in], func(h emulation.Header) bool { return h.Name == "sec-ch-ua-full-version-list" && h.Value != "" }) {
+				t.Errorf("client_hints h2 %s lacks sec-ch-ua-full-version-list: %v", in, p.ClientHints.H2[in])
+			}
 		}
 	}
 	if !strings.Contains(p.Source.Note, "h2/navigate:cookie") {

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -95,7 +96,9 @@ func nearest(p *emulation.Profile, templates []*emulation.Profile, ok func(*emul
 // the navigation) from the nearest profile of templates with every list
 // (same engine family, then platform, then major version), and for the
 // Chromium and Firefox families the HEADERS priorities from the nearest
-// template that states them for every initiator. It returns what it filled, which is also noted
+// template that states them for every initiator, and the HPACK encoding
+// (indexing per header, Huffman policy, opening table size update) from the
+// nearest template that recorded it. It returns what it filled, which is also noted
 // in p.Source.Derived and, with the templates' names, in p.Source.Note.
 // Profiles with derived parts are never templates (no chains). A filled list is the
 // template's list for that initiator and protocol (its order and casing:
@@ -133,6 +136,15 @@ func Complete(p *emulation.Profile, templates []*emulation.Profile) []string {
 				filled = append(filled, f...)
 				from = append(from, "HEADERS priorities from "+t.Name)
 			}
+		}
+		t = nearest(p, templates, func(t *emulation.Profile) bool {
+			return t.H2 != nil && len(t.H2.HPACKIndexing) > 0 && !derived(t, "hpack")
+		})
+		if t != nil && len(p.H2.HPACKIndexing) == 0 {
+			p.H2.HPACKIndexing = maps.Clone(t.H2.HPACKIndexing)
+			p.H2.HuffmanAlways, p.H2.TableSizeUpdate = t.H2.HuffmanAlways, t.H2.TableSizeUpdate
+			filled = append(filled, "hpack encoding")
+			from = append(from, "HPACK encoding from "+t.Name)
 		}
 	}
 	if len(filled) > 0 {

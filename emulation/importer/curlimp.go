@@ -192,6 +192,9 @@ func curlRecord(file string, b []byte, origin Origin) (*emulation.Profile, Sourc
 		if e.Type == "padding" && e.Length == nil {
 			padAt = len(spec.exts)
 		}
+		if x.typ == 51 && nssBrowser(sig.Browser.Name) {
+			x.data = shareX25519Filler(x.data)
+		}
 		want.Extensions = append(want.Extensions, x.typ)
 		spec.exts = append(spec.exts, x)
 	}
@@ -483,6 +486,44 @@ func ciExtension(e ciExt, want *SourceLists, greaseSeen *int, seed string) (ext,
 		return ext{}, fmt.Errorf("pre_shared_key: the signature is of a resumed connection, profiles need a first-visit hello")
 	}
 	return ext{}, fmt.Errorf("unknown extension type %q", e.Type)
+}
+
+// nssBrowser reports a browser on Firefox's TLS stack (NSS): Firefox and Tor
+// Browser.
+func nssBrowser(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "firefox") || n == "tor"
+}
+
+// shareX25519Filler makes a key_share extension's X25519MLKEM768 share end
+// with its X25519 share, as Firefox (NSS) sends them: one X25519 key for
+// both (real captures: ours and rama's). curl-impersonate records no key
+// share contents, so the shares are filler; without this the filler would
+// tell the emulation to keep two keys (emulation.KeyShareX25519Reuse).
+func shareX25519Filler(d []byte) []byte {
+	if len(d) < 2 {
+		return d
+	}
+	out := bytes.Clone(d)
+	var x, hybrid []byte
+	for rest := out[2:]; len(rest) >= 4; {
+		g := binary.BigEndian.Uint16(rest)
+		n := int(binary.BigEndian.Uint16(rest[2:]))
+		if len(rest) < 4+n {
+			break
+		}
+		switch share := rest[4 : 4+n]; {
+		case g == 0x001d && n == 32 && x == nil:
+			x = share
+		case g == 0x11ec && n > 32 && hybrid == nil:
+			hybrid = share
+		}
+		rest = rest[4+n:]
+	}
+	if x != nil && hybrid != nil {
+		copy(hybrid[len(hybrid)-32:], x)
+	}
+	return out
 }
 
 func pseudoRandom(seed string, n int) []byte {

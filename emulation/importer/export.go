@@ -87,6 +87,9 @@ func ToRama(p *emulation.Profile) ([]byte, error) {
 		if p.H2.WindowUpdate != 0 {
 			frames = append(frames, map[string]any{"WindowUpdate": map[string]any{"size_increment": p.H2.WindowUpdate, "stream_id": 0}})
 		}
+		if p.H2.StreamWindowUpdate != 0 {
+			frames = append(frames, map[string]any{"WindowUpdate": map[string]any{"size_increment": p.H2.StreamWindowUpdate, "stream_id": max(p.H2.FirstStreamID, 1)}})
+		}
 		for _, pr := range p.H2.PriorityFrames {
 			frames = append(frames, map[string]any{"Priority": map[string]any{"stream_id": pr.StreamID, "dependency": map[string]any{
 				"dependency_id": pr.DependsOn, "weight": pr.Weight - 1, "is_exclusive": pr.Exclusive}}})

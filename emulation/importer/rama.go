@@ -253,19 +253,10 @@ func convertRama(r *ramaRecord, idx int, origin Origin) (*emulation.Profile, Sou
 }
 
 // requestedHint reports a client hint a browser sends only to a site that
-// asked for it with Accept-CH (rama's server does): every sec-ch-* but the
-// three low-entropy ones, and the legacy device hints. A profile describes
-// a first contact, so they are left out, as emulation.Build does.
-func requestedHint(name string) bool {
-	n := strings.ToLower(name)
-	switch n {
-	case "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform":
-		return false
-	case "device-memory", "dpr", "viewport-width", "viewport-height", "width", "rtt", "downlink", "ect":
-		return true
-	}
-	return strings.HasPrefix(n, "sec-ch-")
-}
+// asked for it with Accept-CH (rama's server does; see
+// emulation.IsRequestedHint). A profile describes a first contact, so they
+// are left out, as emulation.Build does.
+func requestedHint(name string) bool { return emulation.IsRequestedHint(name) }
 
 // headers converts pairs, blanking caller-only values (the profile keeps
 // their position, as emulation.Build does) and dropping requested hints.
@@ -363,12 +354,15 @@ func ramaH2Conv(s *ramaH2) (h2out *emulation.H2, dropped []string, err error) {
 				if err := json.Unmarshal(body, &wu); err != nil {
 					return nil, nil, fmt.Errorf("h2 WINDOW_UPDATE: %w", err)
 				}
-				if wu.Stream == 0 {
+				switch {
+				case wu.Stream == 0:
 					h2.WindowUpdate = wu.Inc
-				} else {
-					// Firefox's early WINDOW_UPDATE on an idle stream: the
-					// profile format (and the Akamai fingerprint) carries
-					// only the connection's; named in the note.
+				case wu.Stream%2 == 1 && h2.StreamWindowUpdate == 0 && wu.Inc > 0:
+					// Firefox's WINDOW_UPDATE right after its first
+					// request's HEADERS: the stream is its first stream
+					// (3), the increment the one it sends on every stream.
+					h2.FirstStreamID, h2.StreamWindowUpdate = wu.Stream, wu.Inc
+				default:
 					dropped = append(dropped, fmt.Sprintf("WINDOW_UPDATE %d on stream %d", wu.Inc, wu.Stream))
 				}
 			case "Priority":

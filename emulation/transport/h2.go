@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -39,6 +38,8 @@ type h2ConnParams struct {
 	maxFrame     uint32 // our SETTINGS_MAX_FRAME_SIZE
 	tableSize    uint32 // our SETTINGS_HEADER_TABLE_SIZE
 	maxHeaderLst uint32 // our SETTINGS_MAX_HEADER_LIST_SIZE, 0 = none
+	firstStream  uint32 // the first request's stream id (odd, >= 1)
+	streamWU     uint32 // WINDOW_UPDATE increment on each stream after HEADERS, 0 = none
 }
 
 // h2Params derives the preface from the profile. A profile without H2
@@ -70,6 +71,12 @@ func h2Params(p *emulation.Profile) h2ConnParams {
 			hp.maxHeaderLst = s.Value
 		}
 	}
+	if p.H2.FirstStreamID%2 == 1 {
+		hp.firstStream = p.H2.FirstStreamID
+	}
+	if p.H2.StreamWindowUpdate <= h2MaxWindow-uint32(hp.recvWindow) {
+		hp.streamWU = p.H2.StreamWindowUpdate
+	}
 	hp.windowUpdate = p.H2.WindowUpdate
 	hp.priorities = p.H2.PriorityFrames
 	if len(p.H2.PseudoOrder) == 4 {
@@ -88,11 +95,12 @@ type h2Conn struct {
 
 	// wmu serialises everything written: frames, the HPACK encoder and
 	// stream id allocation (ids must appear on the wire in order).
-	wmu  sync.Mutex
-	bw   *bufio.Writer
-	fr   *http2.Framer
-	henc *hpack.Encoder
-	hbuf bytes.Buffer
+	wmu        sync.Mutex
+	bw         *bufio.Writer
+	fr         *http2.Framer
+	henc       *hpackEncoder
+	hblock     []byte // the header block being written (wmu held)
+	firstBlock bool   // no header block written yet (wmu held)
 
 	mu            sync.Mutex
 	changed       chan struct{} // closed and replaced on every state change
@@ -145,7 +153,7 @@ func newH2Conn(t *Transport, key poolKey, nc net.Conn, state *tls.ConnectionStat
 		changed:       make(chan struct{}),
 		closedCh:      make(chan struct{}),
 		streams:       map[uint32]*h2Stream{},
-		nextID:        1,
+		nextID:        max(1, params.firstStream),
 		maxStreams:    h2InitialMaxStreams,
 		peerInitWin:   h2DefaultWindow,
 		peerMaxFrame:  h2DefaultFrameSize,
@@ -169,7 +177,9 @@ func newH2Conn(t *Transport, key poolKey, nc net.Conn, state *tls.ConnectionStat
 	if params.maxHeaderLst > 0 {
 		cc.fr.MaxHeaderListSize = params.maxHeaderLst
 	}
-	cc.henc = hpack.NewEncoder(&cc.hbuf)
+	cc.henc = newHPACKEncoder()
+	cc.henc.huffmanAlways = p.H2 != nil && p.H2.HuffmanAlways
+	cc.firstBlock = true
 
 	cc.wmu.Lock()
 	_, err := cc.bw.WriteString(http2.ClientPreface)

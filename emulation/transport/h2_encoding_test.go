@@ -94,7 +94,7 @@ func TestH2Encoding(t *testing.T) {
 		if len(st.data) != 1 || st.data[0] != len(body) || !st.ended {
 			t.Errorf("%s: DATA frames %v (END_STREAM on the last: %v), want one of %d bytes ending the stream", tc.name, st.data, st.ended, len(body))
 		}
-		want := appendLiteralNoIndex(nil, 4, "/upload?x=1")
+		want := appendHPACKString(appendHPACKInt(nil, 4, 0x00, 4), "/upload?x=1", false)
 		if want[0] != 0x04 || !bytes.Contains(st.block, want) {
 			t.Errorf("%s: :path is not a literal without indexing: block %x, want %x in it", tc.name, st.block, want)
 		}

@@ -186,7 +186,7 @@ func (cc *h2Conn) handleSettings(f *http2.SettingsFrame) error {
 	}
 	return cc.writeFrames(func() error {
 		if tableSize != nil {
-			cc.henc.SetMaxDynamicTableSizeLimit(*tableSize)
+			cc.henc.setMaxSize(min(*tableSize, h2DefaultTableSize))
 		}
 		return cc.fr.WriteSettingsAck()
 	})
@@ -337,7 +337,7 @@ func (s *h2Stream) creditLocked(n int32) int32 {
 		return 0
 	}
 	s.recvUnacked += n
-	if s.recvUnacked < s.cc.params.recvWindow/2 {
+	if s.recvUnacked < (s.cc.params.recvWindow+int32(s.cc.params.streamWU))/2 {
 		return 0
 	}
 	wu := s.recvUnacked

@@ -68,30 +68,36 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 	s.id = cc.nextID
 	cc.nextID += 2
 	s.sendWin = cc.peerInitWin
-	s.recvAvail = int64(cc.params.recvWindow)
+	// With a per-stream WINDOW_UPDATE (Firefox) the stream's window is the
+	// initial window plus its increment.
+	s.recvAvail = int64(cc.params.recvWindow) + int64(cc.params.streamWU)
 	s.sentEnd = !hasBody
 	cc.streams[s.id] = s
 	maxFrame := cc.peerMaxFrame
 	cc.mu.Unlock()
-	cc.hbuf.Reset()
-	for _, name := range cc.params.pseudo {
-		if name == ":path" && pseudo[name] != "/" && pseudo[name] != "/index.html" {
-			// Chromium and Firefox send a path the static table lacks as a
-			// literal without indexing (it would only fill their table).
-			cc.hbuf.Write(appendLiteralNoIndex(nil, 4, pseudo[name]))
-			continue
+	block := cc.hblock[:0]
+	if cc.firstBlock {
+		cc.firstBlock = false
+		if p.H2 != nil && p.H2.TableSizeUpdate {
+			cc.henc.announceSize()
 		}
-		werr = errors.Join(werr, cc.henc.WriteField(hpack.HeaderField{Name: name, Value: pseudo[name]}))
+	}
+	block = cc.henc.beginBlock(block)
+	for _, name := range cc.params.pseudo {
+		block = cc.henc.appendField(block, hpack.HeaderField{Name: name, Value: pseudo[name]}, hpackKind(p, name, pseudo[name]))
 	}
 	for _, h := range regular {
 		name := strings.ToLower(h.Name)
 		if h2Forbidden[name] || name == "te" && !strings.EqualFold(h.Value, "trailers") {
 			continue
 		}
-		werr = errors.Join(werr, cc.henc.WriteField(hpack.HeaderField{Name: name, Value: h.Value, Sensitive: name == "authorization" || name == "cookie" && len(h.Value) < 20}))
+		block = cc.henc.appendField(block, hpack.HeaderField{Name: name, Value: h.Value}, hpackKind(p, name, h.Value))
 	}
-	if werr == nil {
-		werr = cc.writeHeaderBlock(s.id, cc.hbuf.Bytes(), !hasBody, maxFrame, cc.headersPriority(p, req))
+	cc.hblock = block
+	werr = cc.writeHeaderBlock(s.id, block, !hasBody, maxFrame, cc.headersPriority(p, req))
+	if werr == nil && cc.params.streamWU > 0 {
+		// Firefox raises every request's stream window right after HEADERS.
+		werr = cc.fr.WriteWindowUpdate(s.id, cc.params.streamWU)
 	}
 	if werr == nil {
 		werr = cc.bw.Flush()
@@ -312,18 +318,17 @@ func (cc *h2Conn) writeBody(s *h2Stream, body io.ReadCloser, trailers bool) {
 		if !trailers {
 			return cc.fr.WriteData(s.id, true, nil)
 		}
-		cc.hbuf.Reset()
+		block := cc.henc.beginBlock(cc.hblock[:0])
 		for name, vs := range s.req.Trailer {
 			for _, v := range vs {
-				if err := cc.henc.WriteField(hpack.HeaderField{Name: strings.ToLower(name), Value: v}); err != nil {
-					return err
-				}
+				block = cc.henc.appendField(block, hpack.HeaderField{Name: strings.ToLower(name), Value: v}, 'l')
 			}
 		}
+		cc.hblock = block
 		cc.mu.Lock()
 		maxFrame := cc.peerMaxFrame
 		cc.mu.Unlock()
-		return cc.writeHeaderBlock(s.id, cc.hbuf.Bytes(), true, maxFrame, nil)
+		return cc.writeHeaderBlock(s.id, block, true, maxFrame, nil)
 	})
 	if err == nil {
 		cc.mu.Lock()
@@ -333,19 +338,24 @@ func (cc *h2Conn) writeBody(s *h2Stream, body io.ReadCloser, trailers bool) {
 	}
 }
 
-// appendLiteralNoIndex appends the HPACK "literal header field without
-// indexing" representation (RFC 7541 §6.2.2) of a header whose name is the
-// static table entry nameIndex, the value Huffman-coded when that is
-// shorter (as browsers do). The dynamic table is not touched, so this can
-// be mixed with an hpack.Encoder writing the same block.
-func appendLiteralNoIndex(b []byte, nameIndex uint64, value string) []byte {
-	b = appendHPACKInt(b, 4, 0x00, nameIndex)
-	if n := hpack.HuffmanEncodeLength(value); n < uint64(len(value)) {
-		b = appendHPACKInt(b, 7, 0x80, n)
-		return hpack.AppendHuffmanString(b, value)
+// hpackKind is the HPACK representation for a field no table entry
+// matches: the profile's recorded choice for the name (HPACKIndexing), else
+// what both Chromium and Firefox do: :path as a literal without indexing,
+// authorization and short cookies never indexed (as x/net marks them
+// sensitive), everything else with incremental indexing.
+func hpackKind(p *emulation.Profile, name, value string) byte {
+	if p.H2 != nil {
+		if k := p.H2.HPACKIndexing[name]; k != "" {
+			return k[0]
+		}
 	}
-	b = appendHPACKInt(b, 7, 0x00, uint64(len(value)))
-	return append(b, value...)
+	switch {
+	case name == ":path":
+		return 'w'
+	case name == "authorization" || name == "cookie" && len(value) < 20:
+		return 'v'
+	}
+	return 'l'
 }
 
 // appendHPACKInt appends v as an HPACK integer with an n-bit prefix (RFC

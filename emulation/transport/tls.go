@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
@@ -252,6 +253,9 @@ func (t *Transport) handshake(ctx context.Context, p *emulation.Profile, addr, h
 		_ = nc.Close()
 		return nil, fmt.Errorf("transport: applying profile %s ClientHello: %w", p.Name, err)
 	}
+	if emulation.KeyShareX25519Reuse(p.TLS.ClientHello) == emulation.X25519Shared {
+		shareX25519Key(uc)
+	}
 	if err := uc.HandshakeContext(ctx); err != nil {
 		_ = nc.Close()
 		return nil, fmt.Errorf("transport: TLS handshake with %s: %w", addr, err)
@@ -286,6 +290,36 @@ func (t *Transport) sessionCache(p *emulation.Profile, spec *utls.ClientHelloSpe
 		t.sessions[p.Name] = c
 	}
 	return c
+}
+
+// shareX25519Key makes the hello's X25519 key share the X25519 part of its
+// hybrid share, as Firefox does (one X25519 key for both; the captured hello
+// shows it). utls draws a separate X25519 key for the hybrid share when
+// applying the spec; that key becomes the X25519 share's too, and the
+// handshake uses it whichever of the two groups the server picks. When the
+// first classical share is not X25519 (the utls#402 retry puts P-256 first),
+// that share keeps its own key.
+func shareX25519Key(uc *utls.UConn) {
+	keys := uc.HandshakeState.State13.KeyShareKeys
+	if keys == nil || keys.MlkemEcdhe == nil {
+		return
+	}
+	pub := keys.MlkemEcdhe.PublicKey().Bytes()
+	for _, e := range uc.Extensions {
+		ks, ok := e.(*utls.KeyShareExtension)
+		if !ok {
+			continue
+		}
+		for i := range ks.KeyShares {
+			if ks.KeyShares[i].Group == utls.X25519 {
+				ks.KeyShares[i].Data = slices.Clone(pub)
+				if keys.Ecdhe != nil && keys.Ecdhe.Curve() == ecdh.X25519() {
+					keys.Ecdhe = keys.MlkemEcdhe
+				}
+				return
+			}
+		}
+	}
 }
 
 // convertState copies utls's connection state into crypto/tls's type.

@@ -101,6 +101,9 @@ type Transport struct {
 	// sessMu): a browser's tickets are its own.
 	sessMu   sync.Mutex
 	sessions map[string]utls.ClientSessionCache
+
+	// hints is the per-profile, per-origin client hint state (Accept-CH).
+	hints hintStore
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -312,9 +315,20 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	via, _ := t.dialerFor(req.Context())
 	key := poolKey{profile: p.Name, scheme: scheme, addr: net.JoinHostPort(host, port), via: via}
 	if IsWebSocketUpgrade(req) {
+		if origin := hintOrigin(req, p, key); origin != "" {
+			if sent := t.hints.get(p, origin); len(sent) > 0 {
+				req = req.WithContext(emulation.WithClientHints(req.Context(), sent))
+			}
+		}
 		return t.roundTripUpgrade(req, p, key, host)
 	}
 
+	return t.roundTripHints(req, p, key, host)
+}
+
+// roundTripRetrying sends req, on a new connection again (at most
+// maxRetries times) when the first failed in a way that is safe to retry.
+func (t *Transport) roundTripRetrying(req *http.Request, p *emulation.Profile, key poolKey, host string) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		resp, err := t.roundTripOnce(req, p, key, host)
 		var re *retryableError

@@ -1,12 +1,15 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -137,5 +140,117 @@ func TestPerConnectionVariation(t *testing.T) {
 	t.Logf("firefox GREASE ECH AEAD over %d connections: %v", n, aeads)
 	if aeads["0001"] == 0 || aeads["0003"] == 0 || len(aeads) != 2 {
 		t.Errorf("firefox GREASE ECH AEADs %v, want both 0001 and 0003 and nothing else", aeads)
+	}
+}
+
+// keyShareData is the key_share extension's share of group g in h.
+func keyShareData(h *fingerprint.ClientHello, g uint16) []byte {
+	d := extData(h, 51)
+	if len(d) < 2 {
+		return nil
+	}
+	for d = d[2:]; len(d) >= 4; {
+		n := int(binary.BigEndian.Uint16(d[2:]))
+		if len(d) < 4+n {
+			return nil
+		}
+		if binary.BigEndian.Uint16(d) == g {
+			return d[4 : 4+n]
+		}
+		d = d[4+n:]
+	}
+	return nil
+}
+
+// TestX25519KeyReuse: real Firefox puts its X25519 share into its
+// X25519MLKEM768 share (ML-KEM-768 encapsulation key, then the same 32
+// bytes), real Chromium draws a separate key for the hybrid. The built-in
+// profiles' hellos are real captures (make profiles) and show which; over
+// 32 connections per profile the emulation must do the same on every
+// connection, with fresh keys each time (no two connections share an X25519
+// share).
+func TestX25519KeyReuse(t *testing.T) {
+	const n = 32
+	for _, tc := range []struct {
+		name  string
+		reuse bool
+	}{{"firefox-153-linux", true}, {"chromium-156-linux", false}} {
+		p, err := emulation.Lookup(tc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The real browser's capture is the reference.
+		captured, err := fingerprint.ParseClientHello(p.TLS.ClientHello)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, cx := keyShareData(captured, 0x11ec), keyShareData(captured, 0x001d)
+		if len(ch) != 1216 || len(cx) != 32 {
+			t.Fatalf("%s: captured hello has no X25519MLKEM768 (%d bytes) and X25519 (%d bytes) shares", tc.name, len(ch), len(cx))
+		}
+		if got := bytes.Equal(ch[1184:], cx); got != tc.reuse {
+			t.Fatalf("%s: the real browser's hello reuses its X25519 key: %v, this test expects %v", tc.name, got, tc.reuse)
+		}
+		if got := emulation.KeyShareX25519Reuse(p.TLS.ClientHello) == emulation.X25519Shared; got != tc.reuse {
+			t.Fatalf("%s: KeyShareX25519Reuse says %v", tc.name, got)
+		}
+		reused, seen := 0, map[string]bool{}
+		for _, h := range collectHellos(t, p, n) {
+			hy, x := keyShareData(h, 0x11ec), keyShareData(h, 0x001d)
+			if len(hy) != 1216 || len(x) != 32 {
+				t.Fatalf("%s: emulated hello has shares of %d and %d bytes", tc.name, len(hy), len(x))
+			}
+			if bytes.Equal(hy[1184:], x) {
+				reused++
+			}
+			if seen[string(x)] || bytes.Equal(x, cx) {
+				t.Fatalf("%s: an X25519 share was sent twice", tc.name)
+			}
+			seen[string(x)] = true
+		}
+		t.Logf("%s: X25519 share inside X25519MLKEM768 in %d of %d connections (real browser's capture: %v)", tc.name, reused, n, tc.reuse)
+		want := 0
+		if tc.reuse {
+			want = n
+		}
+		if reused != want {
+			t.Errorf("%s: X25519 key reused in %d of %d connections, want %d", tc.name, reused, n, want)
+		}
+	}
+}
+
+// TestX25519KeyReuseHandshake: with the shared key, a Firefox profile still
+// completes handshakes with servers that pick X25519MLKEM768, X25519 or
+// P-256 (crypto/tls servers restricted to one group), and so does Chromium's.
+func TestX25519KeyReuseHandshake(t *testing.T) {
+	ca := newTestCA(t)
+	for _, name := range []string{"firefox-153-linux", "chromium-156-linux"} {
+		p, err := emulation.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256} {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, r.TLS.CurveID)
+			}))
+			srv.EnableHTTP2 = true
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.leaf(t)}, NextProtos: []string{"h2"}, CurvePreferences: []tls.CurveID{g}}
+			srv.StartTLS()
+			tr := New(Options{Profile: p, RootCAs: ca.pool})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			resp, err := get(t, tr, ctx, "https://localhost:"+portOf(srv.Listener.Addr().String())+"/")
+			if err != nil {
+				t.Errorf("%s, server group %s: %v", name, g, err)
+			} else {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != g.String() {
+					t.Errorf("%s: negotiated %s, want %s", name, b, g)
+				}
+			}
+			cancel()
+			tr.CloseIdleConnections()
+			srv.Close()
+		}
 	}
 }

@@ -78,6 +78,9 @@ type ProfileDetailPage struct {
 	H2 *H2View
 	// H2Lists are the HTTP/2 header lists per initiator.
 	H2Lists []HeaderList
+	// HintLists are the HTTP/2 header lists sent to origins that asked for
+	// client hints (Accept-CH); empty for browsers that send none.
+	HintLists []HeaderList
 	// Captures are the captures the profile was built from.
 	Captures []Link
 	// Notice explains a document that did not decode completely.

@@ -161,6 +161,12 @@ type H2View struct {
 	// HPACK is the header block's representation codes, comma-separated
 	// (fingerprint.HPACKCodes); "" when not recorded.
 	HPACK string
+	// FirstStreamID is the stream of the connection's first request, ""
+	// when unknown; StreamWindowUpdates this stream's WINDOW_UPDATE
+	// increments and Data its DATA frames ("11 END_STREAM"), "" when none.
+	FirstStreamID       string
+	StreamWindowUpdates string
+	Data                string
 }
 
 // Report is one capture prepared for display.
