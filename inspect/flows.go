@@ -343,18 +343,18 @@ func (t *flowTable) udpDatagram(m pktMeta, k flowKey, b []byte) error {
 		if err != nil || need > len(b) {
 			break
 		}
-		if h.typ == quicInitial {
-			switch err := c.initial(b[:h.end], h); {
+		if h.Type == quicInitial {
+			switch err := c.initial(b[:h.End], h); {
 			case errors.Is(err, errUndecryptable):
 				t.s.st.Undecryptable++
 			case err != nil && frameErr == nil:
 				frameErr = err
 			}
 		}
-		if h.typ == quicRetry {
+		if h.Type == quicRetry {
 			break
 		}
-		b = b[h.end:]
+		b = b[h.End:]
 	}
 	if !c.decrypted {
 		return nil // not a client Initial: nothing worth remembering
@@ -389,11 +389,11 @@ func (t *flowTable) udpDatagram(m pktMeta, k flowKey, b []byte) error {
 // already found, starts a client Initial for a different connection ID.
 func (t *flowTable) newQUICConn(f *flow, b []byte) bool {
 	h, need, err := parseLongHeader(b)
-	if err != nil || need > len(b) || h.typ != quicInitial || f.quic == nil || f.quic.keys[0] == nil {
+	if err != nil || need > len(b) || h.Type != quicInitial || f.quic == nil || f.quic.keys[0] == nil {
 		return false
 	}
 	for _, k := range f.quic.keys {
-		if k != nil && bytes.Equal(k.dcid, h.dcid) {
+		if k != nil && bytes.Equal(k.DCID, h.DCID) {
 			return false
 		}
 	}

@@ -151,22 +151,22 @@ func (sc *itemScanner) quicPacket(final bool) (done, bad bool, err error) {
 	}
 	at := sc.base
 	sc.afterQUIC = true
-	if h.typ != quicInitial {
-		sc.consume(h.end)
+	if h.Type != quicInitial {
+		sc.consume(h.End)
 		return true, false, nil
 	}
-	c := sc.quicConnFor(h.dcid)
+	c := sc.quicConnFor(h.DCID)
 	if c.done {
-		sc.consume(h.end)
+		sc.consume(h.End)
 		return true, false, nil
 	}
-	if ierr := c.initial(b[:h.end], h); ierr != nil {
+	if ierr := c.initial(b[:h.End], h); ierr != nil {
 		if errors.Is(ierr, errUndecryptable) {
 			sc.s.st.Undecryptable++
 		}
 		sc.problemAt(at, fmt.Errorf("QUIC Initial packet: %w", ierr))
 	}
-	sc.consume(h.end)
+	sc.consume(h.End)
 	if !c.decrypted {
 		return true, false, nil
 	}
