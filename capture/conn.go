@@ -121,6 +121,12 @@ type Conn struct {
 	prefaceOK bool
 	prefaceN  int
 	akamai    fingerprint.AkamaiFP
+
+	// HTTP/3 connections (see h3.go).
+	quic         *QUICInfo
+	h3mu         sync.Mutex // guards h3
+	h3           *h3State
+	settingsWait time.Duration
 }
 
 var _ net.Conn = (*Conn)(nil)

@@ -1,0 +1,351 @@
+package capture
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/quicinitial"
+)
+
+// QUICLimits bounds the reassembly of client Initial packets.
+type QUICLimits struct {
+	// MaxPending caps the connections whose ClientHello is being
+	// reassembled or waits to be claimed by the accepted connection
+	// (default 1024); beyond it the oldest entry is evicted.
+	MaxPending int
+	// MaxHelloBytes caps the CRYPTO bytes held per connection (default
+	// 16 KiB; post-quantum browser hellos are about 2 KB).
+	MaxHelloBytes int
+	// TTL is how long an entry is kept (default 10 s).
+	TTL time.Duration
+}
+
+func (l QUICLimits) withDefaults() QUICLimits {
+	if l.MaxPending <= 0 {
+		l.MaxPending = 1024
+	}
+	if l.MaxHelloBytes <= 0 {
+		l.MaxHelloBytes = 16 << 10
+	}
+	if l.TTL <= 0 {
+		l.TTL = 10 * time.Second
+	}
+	return l
+}
+
+// minInitialDatagram is the smallest UDP payload carrying a client Initial
+// (RFC 9000 §14.1); quic-go drops smaller ones, and so do we, so tiny
+// datagrams cannot make entries.
+const minInitialDatagram = 1200
+
+// QUICHello is the ClientHello of one QUIC connection, decrypted from the
+// client's Initial packets.
+type QUICHello struct {
+	// Version is the QUIC version of the client's Initial packets.
+	Version uint32
+	// Raw is the ClientHello handshake message reassembled from the CRYPTO
+	// frames (a QUIC hello has no TLS record layer).
+	Raw []byte
+	// Hello is the parsed hello (Transport quic); nil when Err is set.
+	Hello *fingerprint.ClientHello
+	Err   error
+	// Packets is the number of Initial packets that carried the hello.
+	Packets int
+}
+
+type helloKey struct {
+	addr netip.AddrPort
+	dcid string
+}
+
+type pendingHello struct {
+	key     helloKey
+	version uint32
+	keys    *quicinitial.Keys
+	r       *quicinitial.Hello
+	packets int
+	done    *QUICHello
+	created time.Time
+}
+
+// HelloTable reassembles the ClientHellos of QUIC connections from the
+// client Initial packets a PacketConn reads, keyed by client address and
+// original destination connection ID, until the accepted connection takes
+// its hello. It is bounded (QUICLimits): entries beyond MaxPending evict
+// the oldest, entries older than TTL are dropped.
+type HelloTable struct {
+	lim     QUICLimits
+	now     func() time.Time
+	mu      sync.Mutex
+	entries map[helloKey]*pendingHello
+	order   []*pendingHello // creation order; evicted entries stay until skipped
+	head    int
+	scratch []byte
+	stats   HelloTableStats
+}
+
+// HelloTableStats counts what the table did.
+type HelloTableStats struct {
+	Initials      uint64 // client Initial packets seen
+	Undecryptable uint64 // Initial packets that did not open
+	Malformed     uint64 // packets or frames that did not parse
+	Hellos        uint64 // ClientHellos completed
+	Evicted       uint64 // entries dropped for MaxPending or TTL before being taken
+}
+
+// NewHelloTable returns an empty table.
+func NewHelloTable(lim QUICLimits) *HelloTable {
+	return &HelloTable{lim: lim.withDefaults(), now: time.Now, entries: make(map[helloKey]*pendingHello)}
+}
+
+// Stats returns the counters.
+func (t *HelloTable) Stats() HelloTableStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stats
+}
+
+// Len is the number of entries held.
+func (t *HelloTable) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.entries)
+}
+
+// Bytes is the CRYPTO buffer memory held by the entries.
+func (t *HelloTable) Bytes() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, e := range t.entries {
+		if e.r != nil {
+			n += e.r.Size()
+		}
+		if e.done != nil {
+			n += len(e.done.Raw)
+		}
+	}
+	return n
+}
+
+// Take removes and returns the hello of the connection from addr whose
+// client chose original destination connection ID odcid.
+func (t *HelloTable) Take(addr netip.AddrPort, odcid []byte) (*QUICHello, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := helloKey{addr: normAddrPort(addr), dcid: string(odcid)}
+	e, ok := t.entries[k]
+	if !ok || e.done == nil {
+		return nil, false
+	}
+	delete(t.entries, k)
+	return e.done, true
+}
+
+func normAddrPort(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+// Datagram inspects one UDP datagram received from addr: client Initial
+// packets (coalesced ones too) are decrypted and their CRYPTO frames
+// added to the connection's entry. It never modifies b and never fails:
+// what does not parse is counted and ignored (quic-go decides what to do
+// with the datagram).
+func (t *HelloTable) Datagram(b []byte, addr netip.AddrPort) {
+	if len(b) < minInitialDatagram || b[0]&0x80 == 0 {
+		return // short header, or too small to carry a client Initial
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	t.expire(now)
+	addr = normAddrPort(addr)
+	for len(b) > 0 && b[0]&0x80 != 0 {
+		h, need, err := quicinitial.ParseLongHeader(b)
+		if err != nil || need > len(b) {
+			t.stats.Malformed++
+			return
+		}
+		if h.Type == quicinitial.TypeRetry {
+			return
+		}
+		if h.Type == quicinitial.TypeInitial {
+			t.initial(b[:h.End], h, addr, now)
+		}
+		b = b[h.End:]
+	}
+}
+
+// initial handles one Initial packet. t.mu is held.
+func (t *HelloTable) initial(pkt []byte, h quicinitial.LongHeader, addr netip.AddrPort, now time.Time) {
+	t.stats.Initials++
+	k := helloKey{addr: addr, dcid: string(h.DCID)}
+	e := t.entries[k]
+	if e == nil {
+		keys, err := quicinitial.NewClientKeys(h.Version, h.DCID)
+		if err != nil {
+			t.stats.Malformed++
+			return
+		}
+		plain, err := quicinitial.Open(keys, pkt, h, &t.scratch)
+		if err != nil {
+			t.stats.Undecryptable++
+			return // not worth an entry
+		}
+		e = &pendingHello{key: k, version: h.Version, keys: keys, r: quicinitial.NewHello(t.lim.MaxHelloBytes), created: now}
+		t.insert(e)
+		t.frames(e, plain)
+		return
+	}
+	if e.done != nil {
+		return // a retransmission
+	}
+	plain, err := quicinitial.Open(e.keys, pkt, h, &t.scratch)
+	if err != nil {
+		t.stats.Undecryptable++
+		return
+	}
+	t.frames(e, plain)
+}
+
+// frames adds the CRYPTO frames of a decrypted payload and completes the
+// hello when it is whole. t.mu is held.
+func (t *HelloTable) frames(e *pendingHello, plain []byte) {
+	e.packets++
+	if err := quicinitial.CryptoFrames(plain, e.r.Add); err != nil {
+		t.stats.Malformed++ // frames before the bad one are kept
+	}
+	msg, err := e.r.Message()
+	switch {
+	case err != nil:
+		e.done = &QUICHello{Version: e.version, Err: err, Packets: e.packets}
+	case msg != nil:
+		raw := append([]byte(nil), msg...)
+		ch, perr := fingerprint.ParseClientHelloQUIC(raw)
+		e.done = &QUICHello{Version: e.version, Raw: raw, Hello: ch, Err: perr, Packets: e.packets}
+		if perr != nil {
+			e.done.Hello = nil
+		}
+		t.stats.Hellos++
+	default:
+		return
+	}
+	e.r, e.keys = nil, nil // release the buffer and keys
+}
+
+// insert adds e, evicting the oldest entries beyond MaxPending. t.mu is held.
+func (t *HelloTable) insert(e *pendingHello) {
+	for len(t.entries) >= t.lim.MaxPending {
+		t.evictOldest()
+	}
+	t.entries[e.key] = e
+	t.order = append(t.order, e)
+}
+
+func (t *HelloTable) evictOldest() {
+	for t.head < len(t.order) {
+		e := t.order[t.head]
+		t.order[t.head] = nil
+		t.head++
+		if t.entries[e.key] == e {
+			delete(t.entries, e.key)
+			t.stats.Evicted++
+			break
+		}
+	}
+	t.compact()
+}
+
+// expire drops entries older than TTL. t.mu is held.
+func (t *HelloTable) expire(now time.Time) {
+	for t.head < len(t.order) {
+		e := t.order[t.head]
+		if t.entries[e.key] == e && now.Sub(e.created) < t.lim.TTL {
+			break
+		}
+		if t.entries[e.key] == e {
+			delete(t.entries, e.key)
+			t.stats.Evicted++
+		}
+		t.order[t.head] = nil
+		t.head++
+	}
+	t.compact()
+}
+
+// compact reuses the order slice once its consumed head dominates it.
+func (t *HelloTable) compact() {
+	if t.head > 64 && t.head*2 > len(t.order) {
+		n := copy(t.order, t.order[t.head:])
+		clear(t.order[n:])
+		t.order = t.order[:n]
+		t.head = 0
+	}
+}
+
+// PacketConn wraps the UDP socket quic-go reads: every datagram read is
+// shown to a HelloTable before quic-go sees it. It keeps quic-go's fast
+// paths: it is an OOB-capable conn with ReadBatch (recvmmsg), so quic-go
+// still uses batch reads, GSO, ECN and packet info; writes pass through
+// untouched (the capture never sends, so quic-go's anti-amplification
+// limit is its own).
+type PacketConn struct {
+	*net.UDPConn
+	batch *ipv4.PacketConn
+	table *HelloTable
+}
+
+// NewPacketConn wraps c, feeding table.
+func NewPacketConn(c *net.UDPConn, table *HelloTable) *PacketConn {
+	return &PacketConn{UDPConn: c, batch: ipv4.NewPacketConn(c), table: table}
+}
+
+// Table is the table the conn feeds.
+func (c *PacketConn) Table() *HelloTable { return c.table }
+
+// ReadBatch reads datagrams as ipv4.PacketConn.ReadBatch (quic-go's batch
+// read path) and inspects each.
+func (c *PacketConn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
+	n, err := c.batch.ReadBatch(ms, flags)
+	for i := 0; i < n; i++ {
+		m := &ms[i]
+		if len(m.Buffers) == 0 || m.N == 0 {
+			continue
+		}
+		b := m.Buffers[0]
+		if m.N > len(b) || b[0]&0x80 == 0 {
+			continue
+		}
+		if ua, ok := m.Addr.(*net.UDPAddr); ok {
+			c.table.Datagram(b[:m.N], ua.AddrPort())
+		}
+	}
+	return n, err
+}
+
+// ReadMsgUDP reads one datagram and inspects it.
+func (c *PacketConn) ReadMsgUDP(b, oob []byte) (n, oobn, flags int, addr *net.UDPAddr, err error) {
+	n, oobn, flags, addr, err = c.UDPConn.ReadMsgUDP(b, oob)
+	if n > 0 && addr != nil {
+		c.table.Datagram(b[:n], addr.AddrPort())
+	}
+	return
+}
+
+// ReadFrom reads one datagram and inspects it.
+func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.UDPConn.ReadFrom(b)
+	if ua, ok := addr.(*net.UDPAddr); ok && n > 0 {
+		c.table.Datagram(b[:n], ua.AddrPort())
+	}
+	return n, addr, err
+}
+
+// SyscallConn is the socket's, for quic-go's socket options.
+func (c *PacketConn) SyscallConn() (syscall.RawConn, error) { return c.UDPConn.SyscallConn() }
