@@ -189,7 +189,9 @@ func (s *H3Server) Serve(udp *net.UDPConn) error {
 	tr := &quic.Transport{Conn: pc}
 	tlsCfg := http3.ConfigureTLSConfig(s.cfg.TLS)
 	ln, err := tr.Listen(tlsCfg, &quic.Config{
-		Tracer:          func(_ context.Context, _ bool, odcid quic.ConnectionID) qlogwriter.Trace { return &h3Trace{odcid: odcid} },
+		Tracer: func(_ context.Context, _ bool, odcid quic.ConnectionID) qlogwriter.Trace {
+			return &h3Trace{odcid: odcid}
+		},
 		MaxIdleTimeout:  max(s.cfg.IdleTimeout, 30*time.Second),
 		KeepAlivePeriod: 0,
 	})
@@ -301,12 +303,12 @@ func (s *H3Server) newQUICConn(qc *quic.Conn) *Conn {
 	var idb [8]byte
 	_, _ = rand.Read(idb[:])
 	c := &Conn{
-		Conn:     quicNetConn{qc},
-		id:       hex.EncodeToString(idb[:]),
-		accepted: time.Now(),
-		proto:    ProtoH3,
-		limits:   s.cfg.Streams,
-		h3:       &h3State{settingsCh: make(chan struct{})},
+		Conn:         quicNetConn{qc},
+		id:           hex.EncodeToString(idb[:]),
+		accepted:     time.Now(),
+		proto:        ProtoH3,
+		limits:       s.cfg.Streams,
+		h3:           &h3State{settingsCh: make(chan struct{})},
 		settingsWait: s.cfg.SettingsWait,
 	}
 	if ap, err := netip.ParseAddrPort(qc.RemoteAddr().String()); err == nil {

@@ -6,14 +6,14 @@ import (
 
 // HTTP/3 frame types (RFC 9114 §7.2, RFC 9218 §7.2).
 const (
-	H3FrameData             = 0x00
-	H3FrameHeaders          = 0x01
-	H3FrameCancelPush       = 0x03
-	H3FrameSettings         = 0x04
-	H3FramePushPromise      = 0x05
-	H3FrameGoAway           = 0x07
-	H3FrameMaxPushID        = 0x0d
-	H3FramePriorityUpdate   = 0xf0700
+	H3FrameData               = 0x00
+	H3FrameHeaders            = 0x01
+	H3FrameCancelPush         = 0x03
+	H3FrameSettings           = 0x04
+	H3FramePushPromise        = 0x05
+	H3FrameGoAway             = 0x07
+	H3FrameMaxPushID          = 0x0d
+	H3FramePriorityUpdate     = 0xf0700
 	H3FramePriorityUpdatePush = 0xf0701
 )
 
