@@ -55,6 +55,7 @@ Flags:
 // serveConfig is the parsed command line of `fpserver serve`.
 type serveConfig struct {
 	httpsAddr, httpsH1Addr, httpAddr, debugAddr string
+	http3Addr                                   string
 	dataDir, dsn, readDSN                       string
 	redactKeyFile                               string
 	certFile, keyFile, acmeEmail                string
@@ -82,6 +83,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.httpsAddr, "https", ":8443", "HTTPS `address` offering h2 and http/1.1; empty disables")
 	fs.StringVar(&cfg.httpsH1Addr, "https-h1", ":8444", "HTTPS `address` offering only http/1.1, to capture browsers' HTTP/1 header order; empty disables")
 	fs.StringVar(&cfg.httpAddr, "http", ":8080", "plain HTTP/1.1 `address`; empty disables")
+	fs.StringVar(&cfg.http3Addr, "http3", "auto", "UDP `address` for HTTP/3 (QUIC), advertised with Alt-Svc on the TCP listeners' responses; auto: the -https listener's address and port; empty disables")
 	fs.StringVar(&cfg.debugAddr, "debug", "127.0.0.1:9090", "`address` for /metrics and /debug/pprof; empty disables")
 	fs.StringVar(&cfg.dataDir, "data", "data", "data `directory`: SQLite database, certificate, spool")
 	fs.StringVar(&cfg.dsn, "db", "", "database `DSN`: postgres://... or an SQLite file path (default DATA/fpserver.db)")
@@ -336,9 +338,18 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		tlsH1.Certificates = nil
 	}
 
+	appHandler := capture.Middleware(web.LimitBodies(handler,
+		web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace}))
+	var h3srv *capture.H3Server // set below when -http3 is on
 	hs := &http.Server{
-		Handler: capture.Middleware(web.LimitBodies(handler,
-			web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace})),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h3srv != nil && r.TLS == nil {
+				if v := h3srv.AltSvc(); v != "" {
+					w.Header().Set("Alt-Svc", v)
+				}
+			}
+			appHandler.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
 		IdleTimeout:       cfg.idleTimeout,
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
@@ -418,6 +429,48 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	}
 	if len(listeners) == 0 {
 		return errors.New("no listener: set at least one of -https, -https-h1, -http")
+	}
+
+	if addr := cfg.http3Addr; addr != "" {
+		if addr == "auto" {
+			addr = ""
+			for _, l := range listeners {
+				if l.name == "https" {
+					addr = l.ln.Addr().String()
+				}
+			}
+		}
+		if addr != "" {
+			ua, err := net.ResolveUDPAddr("udp", addr)
+			if err != nil {
+				return fmt.Errorf("resolving %s (-http3): %w", addr, err)
+			}
+			udp, err := net.ListenUDP("udp", ua)
+			if err != nil {
+				return fmt.Errorf("listening on %s (-http3): %w", addr, err)
+			}
+			defer udp.Close()
+			h3tls := tlsMain.Clone()
+			h3srv = capture.NewH3Server(capture.H3Config{
+				TLS:            h3tls,
+				Handler:        appHandler,
+				Streams:        limits,
+				IdleTimeout:    cfg.idleTimeout,
+				MaxHeaderBytes: cfg.maxHeaderBytes,
+				Logger:         logger,
+				OnConn:         func(c *capture.Conn) { metrics.connections.WithLabelValues("http3", string(c.Protocol())).Inc() },
+			})
+			go func() {
+				if err := h3srv.Serve(udp); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					logger.Error("http3 serving failed", "err", err)
+				}
+			}()
+			defer h3srv.Close()
+			logger.Info("listening", "listener", "http3", "addr", udp.LocalAddr().String(), "tls", true)
+			if m.OnListening != nil {
+				m.OnListening("http3", udp.LocalAddr())
+			}
+		}
 	}
 
 	var debugSrv *http.Server
@@ -504,6 +557,9 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		}()
 	}
 	swg.Wait()
+	if h3srv != nil {
+		h3srv.Close()
+	}
 	for _, l := range listeners {
 		l.ln.Wait() // handshakes in progress end at their deadline or now
 	}
