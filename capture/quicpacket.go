@@ -84,6 +84,7 @@ type HelloTable struct {
 	now     func() time.Time
 	mu      sync.Mutex
 	entries map[helloKey]*pendingHello
+	byAddr  map[netip.AddrPort][]*pendingHello // unfinished entries per client address
 	order   []*pendingHello // creation order; evicted entries stay until skipped
 	head    int
 	scratch []byte
@@ -101,7 +102,8 @@ type HelloTableStats struct {
 
 // NewHelloTable returns an empty table.
 func NewHelloTable(lim QUICLimits) *HelloTable {
-	return &HelloTable{lim: lim.withDefaults(), now: time.Now, entries: make(map[helloKey]*pendingHello)}
+	return &HelloTable{lim: lim.withDefaults(), now: time.Now, entries: make(map[helloKey]*pendingHello),
+		byAddr: make(map[netip.AddrPort][]*pendingHello)}
 }
 
 // Stats returns the counters.
@@ -144,7 +146,7 @@ func (t *HelloTable) Take(addr netip.AddrPort, odcid []byte) (*QUICHello, bool) 
 	if !ok || e.done == nil {
 		return nil, false
 	}
-	delete(t.entries, k)
+	t.remove(e)
 	return e.done, true
 }
 
@@ -188,6 +190,16 @@ func (t *HelloTable) initial(pkt []byte, h quicinitial.LongHeader, addr netip.Ad
 	k := helloKey{addr: addr, dcid: string(h.DCID)}
 	e := t.entries[k]
 	if e == nil {
+		// Once the server's first Initial arrives the client sends to the
+		// server's connection ID, still with the Initial keys of its
+		// original one (RFC 9001 §5.2): the rest of a hello that spans
+		// packets may come that way. Try the address's unfinished entries.
+		for _, o := range t.byAddr[addr] {
+			if plain, err := quicinitial.Open(o.keys, pkt, h, &t.scratch); err == nil {
+				t.frames(o, plain)
+				return
+			}
+		}
 		keys, err := quicinitial.NewClientKeys(h.Version, h.DCID)
 		if err != nil {
 			t.stats.Malformed++
@@ -237,6 +249,7 @@ func (t *HelloTable) frames(e *pendingHello, plain []byte) {
 		return
 	}
 	e.r, e.keys = nil, nil // release the buffer and keys
+	t.unlinkAddr(e)
 }
 
 // insert adds e, evicting the oldest entries beyond MaxPending. t.mu is held.
@@ -244,8 +257,41 @@ func (t *HelloTable) insert(e *pendingHello) {
 	for len(t.entries) >= t.lim.MaxPending {
 		t.evictOldest()
 	}
+	if l := t.byAddr[e.key.addr]; len(l) >= maxPendingPerAddr {
+		t.remove(l[0])
+		t.stats.Evicted++
+	}
 	t.entries[e.key] = e
+	t.byAddr[e.key.addr] = append(t.byAddr[e.key.addr], e)
 	t.order = append(t.order, e)
+}
+
+// maxPendingPerAddr bounds the unfinished entries of one client address
+// (each is tried when a packet's connection ID is unknown).
+const maxPendingPerAddr = 4
+
+// remove deletes e from the table. t.mu is held.
+func (t *HelloTable) remove(e *pendingHello) {
+	if t.entries[e.key] == e {
+		delete(t.entries, e.key)
+	}
+	t.unlinkAddr(e)
+}
+
+// unlinkAddr drops e from its address's unfinished list. t.mu is held.
+func (t *HelloTable) unlinkAddr(e *pendingHello) {
+	l := t.byAddr[e.key.addr]
+	for i, o := range l {
+		if o == e {
+			l = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(t.byAddr, e.key.addr)
+	} else {
+		t.byAddr[e.key.addr] = l
+	}
 }
 
 func (t *HelloTable) evictOldest() {
@@ -254,7 +300,7 @@ func (t *HelloTable) evictOldest() {
 		t.order[t.head] = nil
 		t.head++
 		if t.entries[e.key] == e {
-			delete(t.entries, e.key)
+			t.remove(e)
 			t.stats.Evicted++
 			break
 		}
@@ -270,7 +316,7 @@ func (t *HelloTable) expire(now time.Time) {
 			break
 		}
 		if t.entries[e.key] == e {
-			delete(t.entries, e.key)
+			t.remove(e)
 			t.stats.Evicted++
 		}
 		t.order[t.head] = nil

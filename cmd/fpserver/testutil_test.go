@@ -256,7 +256,7 @@ type reportJSON struct {
 		H2          *h2Rep      `json:"h2"`
 		H3          *h3Rep      `json:"h3"`
 	} `json:"http"`
-	QUIC *quicRep `json:"quic"`
+	QUIC         *quicRep          `json:"quic"`
 	Fingerprints map[string]string `json:"fingerprints"`
 
 	// Echo API only.
