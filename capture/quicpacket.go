@@ -85,7 +85,7 @@ type HelloTable struct {
 	mu      sync.Mutex
 	entries map[helloKey]*pendingHello
 	byAddr  map[netip.AddrPort][]*pendingHello // unfinished entries per client address
-	order   []*pendingHello // creation order; evicted entries stay until skipped
+	order   []*pendingHello                    // creation order; evicted entries stay until skipped
 	head    int
 	scratch []byte
 	stats   HelloTableStats
