@@ -1,9 +1,11 @@
 package fingerprint
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,13 +25,16 @@ type QUICParam struct {
 }
 
 // QUICTransportParamsFP is the transport-parameters fingerprint: Text is
-// the ids in wire order (decimal, GREASE ids written "GREASE") joined by
-// "-", then "_" and the integer values of the stable parameters (those
-// marked in quicStableParams: limits, timeouts and flags a client build
-// sends the same on every connection) as "id:value" joined by "-", in wire
-// order. Connection IDs, tokens, version_information (GREASE versions) and
-// unknown parameters' values are left out: they change per connection.
-// Hash is the first 12 hex digits of the SHA-256 of Text.
+// the ids sorted ascending (decimal; GREASE ids, whose value is random,
+// written "GREASE" at the end) joined by "-", then "_" and the integer
+// values of the stable parameters (limits, timeouts and flags a client
+// build sends the same on every connection: quicStableParams) as
+// "id:value" joined by "-", in the same order. Sorted, because Chromium
+// permutes its transport parameters on every connection as it does its
+// TLS extensions; the wire order is in the parameter list. Connection IDs,
+// tokens, version_information (GREASE versions) and other parameters'
+// values are left out: they change per connection. Hash is the first 12
+// hex digits of the SHA-256 of Text.
 type QUICTransportParamsFP struct {
 	Text string `json:"quic_tp"`
 	Hash string `json:"quic_tp_hash"`
@@ -109,16 +114,22 @@ func ParseQUICTransportParams(b []byte) ([]QUICParam, error) {
 // QUICTransportParamsFingerprint computes the fingerprint of params (see
 // QUICTransportParamsFP).
 func QUICTransportParamsFingerprint(params []QUICParam) QUICTransportParamsFP {
+	sorted := slices.Clone(params)
+	slices.SortStableFunc(sorted, func(a, b QUICParam) int { return cmp.Compare(a.ID, b.ID) })
 	var ids, vals []string
-	for _, p := range params {
+	grease := 0
+	for _, p := range sorted {
 		if p.GREASE {
-			ids = append(ids, "GREASE")
+			grease++
 			continue
 		}
 		ids = append(ids, strconv.FormatUint(p.ID, 10))
 		if quicStableParams[p.ID] && p.Int != nil {
 			vals = append(vals, strconv.FormatUint(p.ID, 10)+":"+strconv.FormatUint(*p.Int, 10))
 		}
+	}
+	for ; grease > 0; grease-- {
+		ids = append(ids, "GREASE")
 	}
 	text := strings.Join(ids, "-") + "_" + strings.Join(vals, "-")
 	sum := sha256.Sum256([]byte(text))

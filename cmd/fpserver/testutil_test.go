@@ -301,6 +301,7 @@ type h3Rep struct {
 type quicRep struct {
 	Version             string                  `json:"version"`
 	NegotiatedVersion   string                  `json:"negotiated_version"`
+	InitialPackets      int                     `json:"initial_packets"`
 	TransportParameters []fingerprint.QUICParam `json:"transport_parameters"`
 	QUICTP              string                  `json:"quic_tp"`
 	QUICTPHash          string                  `json:"quic_tp_hash"`
