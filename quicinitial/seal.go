@@ -13,6 +13,13 @@ func SealClient(version uint32, dcid, scid, token []byte, pn uint32, frames []by
 	if err != nil {
 		return nil, err
 	}
+	return SealClientWith(k, version, dcid, scid, token, pn, frames, minLen), nil
+}
+
+// SealClientWith is SealClient with the keys given: a client keeps the
+// keys of its original destination connection ID after it switches to
+// the server's (RFC 9001 §5.2).
+func SealClientWith(k *Keys, version uint32, dcid, scid, token []byte, pn uint32, frames []byte, minLen int) []byte {
 	first := byte(0xc3) // long header, fixed bit, Initial (v1), 4-byte packet number
 	if version == V2 {
 		first = 0xd3 // Initial is type 1 in v2
@@ -44,7 +51,7 @@ func SealClient(version uint32, dcid, scid, token []byte, pn uint32, frames []by
 	for i := 0; i < 4; i++ {
 		pkt[pnOff+i] ^= mask[1+i]
 	}
-	return pkt, nil
+	return pkt
 }
 
 // CryptoFrame encodes a CRYPTO frame (4-byte offset, 2-byte length).
