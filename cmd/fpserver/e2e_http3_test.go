@@ -63,6 +63,20 @@ func TestE2EHTTP3QuicGo(t *testing.T) {
 		t.Errorf("stored h3 %+v order %s", stored.HTTP.H3, stored.HTTP.HeaderOrder)
 	}
 	checkStoredTLS(t, live, stored)
+
+	// The pages: the fingerprint page over HTTP/3 and the stored capture's
+	// page over TCP show the QUIC and HTTP/3 card.
+	for _, page := range []struct {
+		c   *http.Client
+		url string
+	}{{c, s.url(t, lnHTTPS, "/")}, {s.client(true), s.url(t, lnHTTPS, live.CaptureURL)}} {
+		code, body := get(t, page.c, page.url)
+		html := string(body)
+		if code != http.StatusOK || !strings.Contains(html, "QUIC and HTTP/3") || !strings.Contains(html, live.QUIC.QUICTPHash) ||
+			!strings.Contains(html, "SETTINGS_MAX_FIELD_SECTION_SIZE") || !strings.Contains(html, "initial_max_data") || !strings.Contains(html, "over QUIC") {
+			t.Errorf("%s: status %d, QUIC/HTTP3 card missing:\n%.2000s", page.url, code, html)
+		}
+	}
 }
 
 // addrPort is the port of listener name as a string.
