@@ -141,7 +141,7 @@ func (c *h3LoadClient) run(d time.Duration, workers int) (float64, error) {
 //
 //	go test -run '^$' -bench ServeRatioHTTP3 -benchtime 1x ./cmd/fpserver
 func BenchmarkServeRatioHTTP3(b *testing.B) {
-	fpAddr, dataDir := startBenchFPServer(b) // HTTP/3 on the -https port
+	fpAddr, dataDir := startBenchFPServer(b)                                 // HTTP/3 on the -https port
 	tlsCfg := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"} //nolint:gosec // benchmark against our own self-signed server
 	paths := []string{"/api/clean", "/api/fingerprint"}
 	sizes := map[string]int{}
