@@ -495,6 +495,8 @@ func (rep *report) toCapture() (store.Capture, error) {
 		AkamaiHash:      rep.Fingerprints.AkamaiHash,
 		HeaderOrder:     rep.Fingerprints.HeaderOrder,
 		HeaderOrderHash: rep.Fingerprints.HeaderOrderHash,
+		QUICTP:          rep.Fingerprints.QUICTP,
+		QUICTPHash:      rep.Fingerprints.QUICTPHash,
 	}
 	if len(rep.HTTP.Headers) > 0 {
 		c.Headers = make([]store.HeaderPair, len(rep.HTTP.Headers))
@@ -595,6 +597,7 @@ func storedReport(c store.Capture) (*report, error) {
 			PeetPrint: c.PeetPrint, PeetPrintHash: c.PeetPrintHash,
 			Akamai: c.Akamai, AkamaiHash: c.AkamaiHash,
 			HeaderOrder: c.HeaderOrder, HeaderOrderHash: c.HeaderOrderHash,
+			QUICTP: c.QUICTP, QUICTPHash: c.QUICTPHash,
 		},
 	}
 	rep.HTTP.Version = c.HTTPVersion
@@ -622,6 +625,10 @@ func storedReport(c store.Capture) (*report, error) {
 			t.Negotiated = s.Negotiated
 			if s.QUIC != nil {
 				rep.QUIC = quicFromStored(*s.QUIC, ch)
+				if c.QUICTPHash != "" {
+					// The stored fingerprint, as for the other kinds.
+					rep.QUIC.Text, rep.QUIC.Hash = c.QUICTP, c.QUICTPHash
+				}
 				rep.Fingerprints.QUICTP, rep.Fingerprints.QUICTPHash = rep.QUIC.Text, rep.QUIC.Hash
 			}
 		}

@@ -97,7 +97,7 @@ func reportView(rep *report) templates.Report {
 	add("PeetPrint", fp.PeetPrintHash, fp.PeetPrint, store.KindPeetPrintHash)
 	add("Akamai HTTP/2", fp.AkamaiHash, fp.Akamai, store.KindAkamaiHash)
 	add("Header order", fp.HeaderOrderHash, fp.HeaderOrder, store.KindHeaderOrderHash)
-	add("QUIC transport parameters", fp.QUICTPHash, fp.QUICTP, "")
+	add("QUIC transport parameters", fp.QUICTPHash, fp.QUICTP, store.KindQUICTPHash)
 	if t := rep.TLS; t != nil {
 		v.Transport = orDash(t.Negotiated.Version)
 		v.TLS = tlsView(t)

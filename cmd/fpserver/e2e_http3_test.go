@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -63,6 +65,28 @@ func TestE2EHTTP3QuicGo(t *testing.T) {
 		t.Errorf("stored h3 %+v order %s", stored.HTTP.H3, stored.HTTP.HeaderOrder)
 	}
 	checkStoredTLS(t, live, stored)
+
+	// Population lookups by the QUIC JA4 and by the transport-parameters
+	// fingerprint find the capture (recent captures are listed only with
+	// -public-captures).
+	for _, q := range []struct{ hash, kind string }{
+		{live.Fingerprints["ja4"], "ja4"}, {live.QUIC.QUICTPHash, "quic_tp_hash"},
+	} {
+		code, body := get(t, s.client(true), s.url(t, lnHTTPS, "/api/fingerprints/"+url.PathEscape(q.hash)))
+		var pop struct {
+			Kind          string `json:"kind"`
+			Count         int64  `json:"count"`
+			TopUserAgents []struct {
+				UserAgent string `json:"user_agent"`
+			} `json:"top_user_agents"`
+		}
+		if err := json.Unmarshal(body, &pop); err != nil || code != http.StatusOK {
+			t.Fatalf("population of %s: %d %s", q.hash, code, body)
+		}
+		if pop.Kind != q.kind || pop.Count != 1 || len(pop.TopUserAgents) != 1 || pop.TopUserAgents[0].UserAgent != live.UserAgent {
+			t.Errorf("population of %s: %s", q.hash, body)
+		}
+	}
 
 	// The pages: the fingerprint page over HTTP/3 and the stored capture's
 	// page over TCP show the QUIC and HTTP/3 card.
