@@ -76,12 +76,16 @@ type Profile struct {
 	UserAgent string `json:"user_agent"`
 	// ShuffleExtensions: the browser permutes TLS extensions on every
 	// connection (Chromium does, Firefox does not).
-	ShuffleExtensions bool     `json:"shuffle_extensions"`
-	TLS               TLS      `json:"tls"`
-	H1                *H1      `json:"h1,omitempty"`
-	H2                *H2      `json:"h2,omitempty"`
-	Expected          Expected `json:"expected"`
-	Source            Source   `json:"source"`
+	ShuffleExtensions bool `json:"shuffle_extensions"`
+	TLS               TLS  `json:"tls"`
+	H1                *H1  `json:"h1,omitempty"`
+	H2                *H2  `json:"h2,omitempty"`
+	// H3 is what the browser sent over QUIC and HTTP/3, when the visit used
+	// it. Optional, recorded for analysis and a future HTTP/3 emulation;
+	// emuproxy does not use it.
+	H3       *H3      `json:"h3,omitempty"`
+	Expected Expected `json:"expected"`
+	Source   Source   `json:"source"`
 }
 
 // TLS holds the ClientHello to replay.
@@ -112,6 +116,33 @@ type H2 struct {
 	// Headers are the regular (non-pseudo) headers per initiator, in order,
 	// names lower-case as HTTP/2 requires.
 	Headers map[Initiator][]Header `json:"headers"`
+}
+
+// H3 holds the QUIC and HTTP/3 side of a browser (format version 1,
+// optional):
+//
+//	"h3": {
+//	  "client_hello": base64 of the QUIC ClientHello handshake message (bare, from the CRYPTO frames),
+//	  "quic_version": "0x00000001",
+//	  "transport_parameters": [{"id", "name", "grease", "value" (hex), "int"}, ...],  wire order
+//	  "settings": [{"id", "name", "value", "grease"}, ...],                          wire order
+//	  "pseudo_order": [":method", ":authority", ":scheme", ":path"],
+//	  "headers": {"navigate": [[name, value], ...], ...},                             regular headers per initiator
+//	  "ja4": "q13d...", "quic_tp": "...", "quic_tp_hash": "..."
+//	}
+//
+// Chromium permutes its transport parameters per connection, so their
+// order is one sample; quic_tp is order-independent.
+type H3 struct {
+	ClientHello         []byte                  `json:"client_hello,omitempty"`
+	QUICVersion         string                  `json:"quic_version,omitempty"`
+	TransportParameters []fingerprint.QUICParam `json:"transport_parameters"`
+	Settings            []fingerprint.H3Setting `json:"settings"`
+	PseudoOrder         []string                `json:"pseudo_order"`
+	Headers             map[Initiator][]Header  `json:"headers"`
+	JA4                 string                  `json:"ja4,omitempty"`
+	QUICTP              string                  `json:"quic_tp,omitempty"`
+	QUICTPHash          string                  `json:"quic_tp_hash,omitempty"`
 }
 
 // Expected are fingerprints a request made with this profile must produce;
@@ -246,6 +277,21 @@ func (p *Profile) Validate() error {
 			if h.Name != strings.ToLower(h.Name) || strings.HasPrefix(h.Name, ":") {
 				add("h2 header %q must be lower-case and not a pseudo header", h.Name)
 				break
+			}
+		}
+	}
+	if h := p.H3; h != nil {
+		if len(h.ClientHello) > 0 {
+			if _, err := fingerprint.ParseClientHelloQUIC(h.ClientHello); err != nil {
+				add("h3.client_hello: %v", err)
+			}
+		}
+		if len(h.PseudoOrder) > 0 && !isPseudoPermutation(h.PseudoOrder) {
+			add("h3.pseudo_order %v must be a permutation of :method :authority :scheme :path", h.PseudoOrder)
+		}
+		for in := range h.Headers {
+			if !in.Valid() {
+				add("h3.headers: unknown initiator %q", in)
 			}
 		}
 	}
