@@ -21,16 +21,6 @@ type (
 	initialKeys = quicinitial.Keys
 )
 
-var (
-	quicVersionSupported = quicinitial.VersionSupported
-	parseLongHeader      = quicinitial.ParseLongHeader
-	quicVarint           = quicinitial.Varint
-	newInitialKeys       = quicinitial.NewClientKeys
-	openInitial          = quicinitial.Open
-	cryptoFrames         = quicinitial.CryptoFrames
-	errUndecryptable     = quicinitial.ErrUndecryptable
-)
-
 // quicConn is the client side of one QUIC connection as seen in Initial
 // packets: the keys tried so far and the reassembled CRYPTO stream that
 // carries the ClientHello.
@@ -53,7 +43,7 @@ func (c *quicConn) keysFor(h longHeader) (*initialKeys, error) {
 			return k, nil
 		}
 	}
-	k, err := newInitialKeys(h.Version, h.DCID)
+	k, err := quicinitial.NewClientKeys(h.Version, h.DCID)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +56,7 @@ func (c *quicConn) keysFor(h longHeader) (*initialKeys, error) {
 }
 
 // initial decrypts the client Initial packet pkt (header h) and adds its
-// CRYPTO data to the stream. It returns errUndecryptable when the packet is
+// CRYPTO data to the stream. It returns quicinitial.ErrUndecryptable when the packet is
 // not a client Initial of this connection, and an error for malformed
 // frames in a packet that did decrypt (the CRYPTO frames before the
 // malformed one are kept).
@@ -75,17 +65,17 @@ func (c *quicConn) initial(pkt []byte, h longHeader) error {
 	if err != nil {
 		return err
 	}
-	plain, err := openInitial(k, pkt, h, &c.scratch)
+	plain, err := quicinitial.Open(k, pkt, h, &c.scratch)
 	if err != nil && c.keys[0] != nil && c.keys[0] != k {
 		// A packet whose destination connection ID changed may still be
 		// protected with the keys of the first one; try those.
-		plain, err = openInitial(c.keys[0], pkt, h, &c.scratch)
+		plain, err = quicinitial.Open(c.keys[0], pkt, h, &c.scratch)
 	}
 	if err != nil {
 		return err
 	}
 	c.decrypted = true
-	return cryptoFrames(plain, func(off uint64, data []byte) {
+	return quicinitial.CryptoFrames(plain, func(off uint64, data []byte) {
 		if off > uint64(c.crypto.max) {
 			c.crypto.clipped = true
 			return

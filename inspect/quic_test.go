@@ -63,29 +63,29 @@ func TestQUICOpenRFCPackets(t *testing.T) {
 			if len(pkt) != 1200 {
 				t.Fatalf("packet of %d bytes", len(pkt))
 			}
-			h, need, err := parseLongHeader(pkt)
+			h, need, err := quicinitial.ParseLongHeader(pkt)
 			if err != nil || need != 1200 || h.Type != quicInitial || hex.EncodeToString(h.DCID) != rfcDCID || h.PNOffset != 18 {
 				t.Fatalf("header %+v need %d err %v", h, need, err)
 			}
-			k, err := newInitialKeys(h.Version, h.DCID)
+			k, err := quicinitial.NewClientKeys(h.Version, h.DCID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			orig := append([]byte(nil), pkt...)
 			var scratch []byte
-			plain, err := openInitial(k, pkt, h, &scratch)
+			plain, err := quicinitial.Open(k, pkt, h, &scratch)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(pkt, orig) {
-				t.Error("openInitial modified its input")
+				t.Error("quicinitial.Open modified its input")
 			}
 			// 1200 - 22 header bytes (packet number 2 in 4 bytes) - 16 tag.
 			if len(plain) != 1162 || !strings.HasPrefix(hex.EncodeToString(plain), rfcPayloadPrefix) {
 				t.Fatalf("plaintext %d bytes: %x...", len(plain), plain[:min(32, len(plain))])
 			}
 			var frames int
-			err = cryptoFrames(plain, func(off uint64, data []byte) {
+			err = quicinitial.CryptoFrames(plain, func(off uint64, data []byte) {
 				frames++
 				if off != 0 || len(data) != 241 || data[0] != 0x01 {
 					t.Errorf("CRYPTO frame off %d len %d", off, len(data))
@@ -96,7 +96,7 @@ func TestQUICOpenRFCPackets(t *testing.T) {
 			}
 			// One flipped ciphertext bit: the AEAD must refuse it.
 			pkt[100] ^= 1
-			if _, err := openInitial(k, pkt, h, &scratch); !errors.Is(err, errUndecryptable) {
+			if _, err := quicinitial.Open(k, pkt, h, &scratch); !errors.Is(err, quicinitial.ErrUndecryptable) {
 				t.Errorf("tampered packet: err %v", err)
 			}
 		})
@@ -131,7 +131,7 @@ func TestQUICRFCHex(t *testing.T) {
 // the given frames, padded to 1200 bytes unless pad is false.
 func sealInitial(t testing.TB, version uint32, dcid []byte, pn uint32, frames []byte, pad bool) []byte {
 	t.Helper()
-	k, err := newInitialKeys(version, dcid)
+	k, err := quicinitial.NewClientKeys(version, dcid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,13 +266,13 @@ func TestCryptoFramesRejects(t *testing.T) {
 		"ack ranges":      {0x02, 0x00, 0x00, 0x3f, 0x00},
 		"close reason":    {0x1c, 0x00, 0x00, 0x05, 0x01},
 	} {
-		if err := cryptoFrames(p, func(uint64, []byte) {}); err == nil {
+		if err := quicinitial.CryptoFrames(p, func(uint64, []byte) {}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	ok := []byte{0x00, 0x01, 0x03, 0x05, 0x00, 0x01, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x1d, 0x00, 0x01, 'x', 0x06, 0x00, 0x01, 0xaa}
 	var got []byte
-	if err := cryptoFrames(ok, func(off uint64, d []byte) { got = append(got, d...) }); err != nil || !bytes.Equal(got, []byte{0xaa}) {
+	if err := quicinitial.CryptoFrames(ok, func(off uint64, d []byte) { got = append(got, d...) }); err != nil || !bytes.Equal(got, []byte{0xaa}) {
 		t.Errorf("got %x err %v", got, err)
 	}
 }
