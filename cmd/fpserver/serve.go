@@ -83,7 +83,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.httpsAddr, "https", ":8443", "HTTPS `address` offering h2 and http/1.1; empty disables")
 	fs.StringVar(&cfg.httpsH1Addr, "https-h1", ":8444", "HTTPS `address` offering only http/1.1, to capture browsers' HTTP/1 header order; empty disables")
 	fs.StringVar(&cfg.httpAddr, "http", ":8080", "plain HTTP/1.1 `address`; empty disables")
-	fs.StringVar(&cfg.http3Addr, "http3", "auto", "UDP `address` for HTTP/3 (QUIC), advertised with Alt-Svc on the TCP listeners' responses; auto: the -https listener's address and port; empty disables")
+	fs.StringVar(&cfg.http3Addr, "http3", "auto", "UDP `address` for HTTP/3 (QUIC), advertised with Alt-Svc on the TCP listeners' responses; auto: the -https listener's address and port (not with -proxy-protocol); empty disables")
 	fs.StringVar(&cfg.debugAddr, "debug", "127.0.0.1:9090", "`address` for /metrics and /debug/pprof; empty disables")
 	fs.StringVar(&cfg.dataDir, "data", "data", "data `directory`: SQLite database, certificate, spool")
 	fs.StringVar(&cfg.dsn, "db", "", "database `DSN`: postgres://... or an SQLite file path (default DATA/fpserver.db)")
@@ -438,6 +438,13 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 				if l.name == "https" {
 					addr = l.ln.Addr().String()
 				}
+			}
+			if cfg.proxyProtocol {
+				// Behind a TCP proxy the -https port is the proxy's
+				// backend, not what clients reach, and UDP would bypass
+				// the proxy's client addresses: HTTP/3 only when asked.
+				addr = ""
+				logger.Info("HTTP/3 not started: -proxy-protocol is on; set -http3 to the address clients reach over UDP")
 			}
 		}
 		if addr != "" {

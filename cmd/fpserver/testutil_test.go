@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -161,14 +162,15 @@ func enabledListeners(args []string) []string {
 			out = append(out, n)
 		}
 	}
-	// -http3 defaults to auto: the -https address, when there is one.
+	// -http3 defaults to auto: the -https address, when there is one and
+	// -proxy-protocol is off.
 	h3 := "auto"
 	for i := 0; i+1 < len(args); i++ {
 		if args[i] == "-http3" {
 			h3 = args[i+1]
 		}
 	}
-	if h3 != "" && (h3 != "auto" || flagValue(args, "-https") != "") {
+	if h3 != "" && (h3 != "auto" || flagValue(args, "-https") != "" && !slices.Contains(args, "-proxy-protocol")) {
 		out = append(out, lnHTTP3)
 	}
 	return out
