@@ -24,6 +24,7 @@ import (
 	"github.com/quic-go/quic-go/quicvarint"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/quicinitial"
 )
 
 // ProtoH3 is HTTP/3 over QUIC.
@@ -102,7 +103,7 @@ type H3Config struct {
 	// Handler serves the requests; wrap it in Middleware.
 	Handler http.Handler
 	// Limits bounds Initial reassembly.
-	Limits QUICLimits
+	Limits quicinitial.Limits
 	// Streams bounds the per-connection pending requests (MaxPending).
 	Streams StreamLimits
 	// IdleTimeout closes idle HTTP/3 connections (0: none).
@@ -120,7 +121,7 @@ type H3Config struct {
 
 // H3Server serves HTTP/3 with quic-go's http3 and captures each
 // connection: the ClientHello from the client's Initial packets (a
-// PacketConn feeding a HelloTable), the control stream (read by the
+// PacketConn feeding a quicinitial.Table), the control stream (read by the
 // capture itself: SETTINGS in wire order, PRIORITY_UPDATE, stream types),
 // and every request's header section in wire order (the QPACK-decoded
 // field list of its HEADERS frame, taken from http3's frame tracing before
@@ -128,7 +129,7 @@ type H3Config struct {
 type H3Server struct {
 	cfg   H3Config
 	srv   *http3.Server
-	table *HelloTable
+	table *quicinitial.Table
 
 	mu     sync.Mutex
 	ln     *quic.Listener
@@ -150,7 +151,7 @@ func NewH3Server(cfg H3Config) *H3Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Streams = cfg.Streams.withDefaults()
-	s := &H3Server{cfg: cfg, table: NewHelloTable(cfg.Limits), conns: make(map[*quic.Conn]struct{})}
+	s := &H3Server{cfg: cfg, table: quicinitial.NewTable(cfg.Limits), conns: make(map[*quic.Conn]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.srv = &http3.Server{
 		Handler:        cfg.Handler,
@@ -170,7 +171,7 @@ func NewH3Server(cfg H3Config) *H3Server {
 }
 
 // Table is the server's Initial reassembly table.
-func (s *H3Server) Table() *HelloTable { return s.table }
+func (s *H3Server) Table() *quicinitial.Table { return s.table }
 
 // AltSvc is the Alt-Svc header value advertising this server ("" before
 // Serve).
@@ -312,7 +313,7 @@ func (s *H3Server) newQUICConn(qc *quic.Conn) *Conn {
 		settingsWait: s.cfg.SettingsWait,
 	}
 	if ap, err := netip.ParseAddrPort(qc.RemoteAddr().String()); err == nil {
-		c.remote = normAddrPort(ap)
+		c.remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	tr, _ := qc.QlogTrace().(*h3Trace)
 	if tr != nil {

@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -60,115 +59,6 @@ func seal(t testing.TB, dcid []byte, pn uint32, frames []byte, minLen int) []byt
 		t.Fatal(err)
 	}
 	return p
-}
-
-// TestHelloTableHostile: malformed, short, wrongly sized, undecryptable
-// and coalesced Initials; a hello continued under the server's connection
-// ID; a CRYPTO stream that is not a ClientHello.
-func TestHelloTableHostile(t *testing.T) {
-	hello := goQUICHello(t, []byte{1}, true)
-	if len(hello) < 1300 {
-		t.Fatalf("post-quantum hello of %d bytes fits one Initial", len(hello))
-	}
-	tb := capture.NewHelloTable(capture.QUICLimits{})
-	addr := netip.MustParseAddrPort("192.0.2.1:4000")
-	dcidA, dcidB := []byte{0xa, 1, 2, 3, 4, 5, 6, 7}, []byte{0xb, 1, 2, 3}
-
-	// Too short to be a client Initial: not even looked at.
-	tb.Datagram(seal(t, dcidA, 0, quicinitial.CryptoFrame(0, hello[:100]), 0), addr)
-	// A length field running past the datagram.
-	bad := seal(t, dcidA, 0, quicinitial.CryptoFrame(0, hello[:600]), 1200)
-	tb.Datagram(bad[:1100+0*len(bad)], addr)
-	long := append(append([]byte(nil), bad...), make([]byte, 300)...)
-	long[len(bad)] = 0xc0 // a second "packet" of garbage with a long header bit
-	tb.Datagram(long, addr)
-	// Garbage after a valid header: undecryptable.
-	garbage := append([]byte(nil), bad...)
-	for i := 40; i < len(garbage); i++ {
-		garbage[i] ^= 0x5a
-	}
-	tb.Datagram(garbage, netip.MustParseAddrPort("192.0.2.9:1"))
-	st := tb.Stats()
-	if st.Initials == 0 || st.Malformed == 0 || st.Undecryptable == 0 {
-		t.Errorf("stats after malformed input %+v", st)
-	}
-	if tb.Len() != 1 { // the first 600 bytes of A's hello, from the valid packet in `long`
-		t.Errorf("%d entries", tb.Len())
-	}
-
-	// Coalesced: the rest of A's hello sent to the server's connection ID
-	// (keys still A's) and all of B's hello, in one datagram.
-	keysA, err := quicinitial.NewClientKeys(quicinitial.V1, dcidA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	restA := quicinitial.SealClientWith(keysA, quicinitial.V1, []byte{0x5e, 0x5e}, []byte{0xcc}, nil, 1, quicinitial.CryptoFrame(600, hello[600:]), 0)
-	helloB := goQUICHello(t, []byte{2}, false)
-	b := seal(t, dcidB, 0, quicinitial.CryptoFrame(0, helloB), 0)
-	dg := append(append([]byte(nil), restA...), b...)
-	for len(dg) < 1200 {
-		dg = append(dg, 0) // padding after the packets, as clients pad datagrams
-	}
-	tb.Datagram(dg, addr)
-	qa, ok := tb.Take(addr, dcidA)
-	if !ok || qa.Err != nil || string(qa.Raw) != string(hello) || qa.Packets != 2 {
-		t.Fatalf("hello A: ok %v %+v", ok, qa)
-	}
-	qb, ok := tb.Take(addr, dcidB)
-	if !ok || qb.Err != nil || string(qb.Raw) != string(helloB) {
-		t.Fatalf("hello B: ok %v %+v", ok, qb)
-	}
-	if _, ok := tb.Take(addr, dcidB); ok {
-		t.Error("a hello taken twice")
-	}
-
-	// A bad frame after a CRYPTO frame: the CRYPTO data is kept.
-	c := netip.MustParseAddrPort("192.0.2.3:5")
-	f := append(quicinitial.CryptoFrame(0, helloB), 0x08, 0x00)
-	tb.Datagram(seal(t, dcidA, 0, f, 1200), c)
-	if q, ok := tb.Take(c, dcidA); !ok || q.Hello == nil {
-		t.Errorf("hello before a bad frame: %v %+v", ok, q)
-	}
-	// A CRYPTO stream that is not a ClientHello.
-	tb.Datagram(seal(t, dcidA, 0, quicinitial.CryptoFrame(0, []byte{2, 0, 0, 1, 0}), 1200), c)
-	if q, ok := tb.Take(c, dcidA); !ok || q.Err == nil || q.Hello != nil {
-		t.Errorf("ServerHello in CRYPTO: %v %+v", ok, q)
-	}
-}
-
-// TestHelloTableFlood: Initials from many source ports, each with the
-// first part of a hello that never completes, and many connection IDs from
-// one port: the table stays within its bounds, evicting the oldest, and a
-// real hello still completes.
-func TestHelloTableFlood(t *testing.T) {
-	hello := goQUICHello(t, []byte{1}, true)
-	lim := capture.QUICLimits{MaxPending: 64, MaxHelloBytes: 4096}
-	tb := capture.NewHelloTable(lim)
-	first := seal(t, []byte{1, 2, 3, 4, 5, 6, 7, 8}, 0, quicinitial.CryptoFrame(0, hello[:1000]), 1200)
-	for port := 1; port <= 20000; port++ {
-		tb.Datagram(first, netip.AddrPortFrom(netip.MustParseAddr("198.51.100.7"), uint16(port)))
-		if tb.Len() > lim.MaxPending || tb.Bytes() > lim.MaxPending*lim.MaxHelloBytes {
-			t.Fatalf("after %d ports: %d entries, %d bytes", port, tb.Len(), tb.Bytes())
-		}
-	}
-	if st := tb.Stats(); st.Evicted < 20000-64 {
-		t.Errorf("evicted %d", st.Evicted)
-	}
-	one := netip.MustParseAddrPort("198.51.100.8:9")
-	for i := 0; i < 1000; i++ {
-		dcid := []byte{byte(i >> 8), byte(i), 3, 4, 5, 6, 7, 8}
-		tb.Datagram(seal(t, dcid, 0, quicinitial.CryptoFrame(0, hello[:1000]), 1200), one)
-	}
-	if tb.Len() > lim.MaxPending {
-		t.Errorf("%d entries", tb.Len())
-	}
-	real := netip.MustParseAddrPort("203.0.113.5:443")
-	dcid := []byte{9, 9, 9, 9, 9, 9, 9, 9}
-	tb.Datagram(seal(t, dcid, 0, quicinitial.CryptoFrame(0, hello[:1000]), 1200), real)
-	tb.Datagram(seal(t, dcid, 1, quicinitial.CryptoFrame(1000, hello[1000:]), 1200), real)
-	if q, ok := tb.Take(real, dcid); !ok || q.Hello == nil {
-		t.Errorf("real hello after the flood: %v %+v", ok, q)
-	}
 }
 
 // bigCert is a certificate with enough names to make the server's first
@@ -240,7 +130,7 @@ func TestH3AmplificationLimit(t *testing.T) {
 		t.Fatalf("certificate of %d bytes", len(cert.Certificate[0]))
 	}
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}}
-	var table *capture.HelloTable
+	var table *quicinitial.Table
 	sent, captured := amplificationBytes(t, func(udp *net.UDPConn) func() {
 		srv := capture.NewH3Server(capture.H3Config{TLS: tlsCfg, Handler: http.NotFoundHandler()})
 		table = srv.Table()
