@@ -4,10 +4,14 @@
 // removes header protection, decrypts the payload and walks its frames for
 // the CRYPTO data that carries the TLS ClientHello.
 //
+// Table reassembles the ClientHellos of many connections from the
+// Initial packets of a live server's datagrams, within fixed bounds.
+//
 // Every function takes attacker bytes: lengths are checked before use and
 // errors say what was wrong; nothing panics on malformed input. Used by
 // package inspect (pcaps, raw packets) and by the live QUIC capture in
-// package capture.
+// package capture. Imports only package fingerprint (to parse a completed
+// hello).
 package quicinitial
 
 import (
