@@ -87,6 +87,9 @@ type h3State struct {
 	hasControl  bool
 	hasEncoder  bool
 	hasDecoder  bool
+	// waited is set once a request waited for the SETTINGS in vain: later
+	// requests of the connection do not wait again.
+	waited bool
 }
 
 func (s *h3State) settingsDone() {
@@ -193,8 +196,6 @@ func (s *H3Server) Serve(udp *net.UDPConn) error {
 		Tracer: func(_ context.Context, _ bool, odcid quic.ConnectionID) qlogwriter.Trace {
 			return &h3Trace{odcid: odcid}
 		},
-		MaxIdleTimeout:  max(s.cfg.IdleTimeout, 30*time.Second),
-		KeepAlivePeriod: 0,
 	})
 	if err != nil {
 		return fmt.Errorf("capture: quic listen: %w", err)
@@ -428,24 +429,29 @@ func (c *Conn) addH3Request(streamID uint64, fields []h3qlog.HeaderField) {
 }
 
 // h3Snapshot returns the connection-level HTTP/3 capture, waiting up to
-// settingsWait for the client's SETTINGS.
+// settingsWait for the client's SETTINGS (once per connection).
 func (c *Conn) h3Snapshot() H3Info {
 	c.h3mu.Lock()
-	ch := c.h3.settingsCh
+	ch, waited := c.h3.settingsCh, c.h3.waited
 	c.h3mu.Unlock()
 	select {
 	case <-ch:
 	default:
-		t := time.NewTimer(c.settingsWait)
-		select {
-		case <-ch:
-		case <-t.C:
+		if !waited {
+			t := time.NewTimer(c.settingsWait)
+			select {
+			case <-ch:
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		t.Stop()
 	}
 	c.h3mu.Lock()
 	defer c.h3mu.Unlock()
 	h := c.h3
+	if !h.settingsSet {
+		h.waited = true
+	}
 	return H3Info{
 		Settings:        append([]fingerprint.H3Setting(nil), h.ctl.Settings...),
 		SettingsSeen:    h.ctl.SettingsSeen(),

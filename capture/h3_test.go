@@ -3,6 +3,7 @@ package capture_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/tls"
 	"io"
 	"net"
@@ -111,6 +112,9 @@ func dialRawH3(t *testing.T, addr string, settings []byte) *rawH3 {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { qc.CloseWithError(0, "") })
+	if settings == nil {
+		return &rawH3{t: t, qc: qc} // no control stream
+	}
 	ctl, err := qc.OpenUniStream()
 	if err != nil {
 		t.Fatal(err)
@@ -197,5 +201,58 @@ func TestH3WireOrder(t *testing.T) {
 	}
 	if len(rc.H3.UniStreams) != 1 || rc.H3.UniStreams[0] != 0 {
 		t.Errorf("uni streams %v", rc.H3.UniStreams)
+	}
+}
+
+// TestH3NoControlStream: a client that never opens its control stream is
+// served; its captures say no SETTINGS were seen.
+func TestH3NoControlStream(t *testing.T) {
+	_, addr, got := startH3(t)
+	c := dialRawH3(t, addr, nil)
+	for i := 0; i < 2; i++ {
+		if resp := c.request(":method", "GET", ":scheme", "https", ":authority", "localhost", ":path", "/n"); !strings.Contains(resp, "ok") {
+			t.Fatalf("response %q", resp)
+		}
+		rc := <-got
+		if !rc.Matched || rc.H3.SettingsSeen || len(rc.H3.Settings) != 0 {
+			t.Errorf("request %d: matched %v settings %+v", i, rc.Matched, rc.H3)
+		}
+	}
+}
+
+// TestH3ControlStreamErrors: a control stream that does not start with
+// SETTINGS, or that carries a second SETTINGS, closes the connection with
+// the RFC 9114 error code.
+func TestH3ControlStreamErrors(t *testing.T) {
+	_, addr, _ := startH3(t)
+	for name, tc := range map[string]struct {
+		frames []byte
+		code   quic.ApplicationErrorCode
+	}{
+		"missing settings": {[]byte{0x07, 0x01, 0x00}, 0x10a},
+		"second settings":  {[]byte{0x04, 0x00, 0x04, 0x00}, 0x105},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		qc, err := quic.DialAddr(ctx, addr, h3ClientTLS(), &quic.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctl, err := qc.OpenUniStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ctl.Write(append([]byte{0x00}, tc.frames...)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-qc.Context().Done():
+		case <-ctx.Done():
+			t.Fatalf("%s: connection not closed", name)
+		}
+		var ae *quic.ApplicationError
+		if err := context.Cause(qc.Context()); !errors.As(err, &ae) || ae.ErrorCode != tc.code {
+			t.Errorf("%s: closed with %v, want code 0x%x", name, err, tc.code)
+		}
+		cancel()
 	}
 }
