@@ -143,6 +143,11 @@ type H3Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	port   atomic.Int32
+	// streams is cancelled by Shutdown: no new request streams are
+	// accepted; inFlight counts the requests being served.
+	streams     context.Context
+	stopStreams context.CancelFunc
+	inFlight    atomic.Int64
 }
 
 // NewH3Server returns a server; call Serve.
@@ -156,6 +161,7 @@ func NewH3Server(cfg H3Config) *H3Server {
 	cfg.Streams = cfg.Streams.withDefaults()
 	s := &H3Server{cfg: cfg, table: quicinitial.NewTable(cfg.Limits), conns: make(map[*quic.Conn]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.streams, s.stopStreams = context.WithCancel(s.ctx)
 	s.srv = &http3.Server{
 		Handler:        cfg.Handler,
 		IdleTimeout:    cfg.IdleTimeout,
@@ -239,6 +245,36 @@ func (s *H3Server) Serve(udp *net.UDPConn) error {
 	}
 }
 
+// Shutdown stops accepting connections and request streams, waits until
+// the requests being served are done or ctx ends, then closes as Close.
+// Clients see their connections closed with H3_NO_ERROR (there is no
+// GOAWAY: http3's raw server connection does not expose its control
+// stream).
+func (s *H3Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.stopStreams()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln != nil {
+		_ = ln.Close()
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var err error
+	for s.inFlight.Load() > 0 && err == nil {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-t.C:
+		}
+	}
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // Close closes the listener and every connection (H3_NO_ERROR), then
 // waits for their handlers.
 func (s *H3Server) Close() error {
@@ -287,12 +323,19 @@ func (s *H3Server) handle(qc *quic.Conn) {
 			wg.Go(func() { c.uniStream(qc, str) })
 		}
 	})
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	context.AfterFunc(s.streams, stop)
 	for {
-		str, err := qc.AcceptStream(ctx)
+		str, err := qc.AcceptStream(sctx)
 		if err != nil {
 			break
 		}
-		wg.Go(func() { raw.HandleRequestStream(str) })
+		s.inFlight.Add(1)
+		wg.Go(func() {
+			defer s.inFlight.Add(-1)
+			raw.HandleRequestStream(str)
+		})
 	}
 	c.h3mu.Lock()
 	c.h3.settingsDone()

@@ -256,3 +256,48 @@ func TestH3ControlStreamErrors(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestH3Shutdown: Shutdown lets a request being served finish, then closes.
+func TestH3Shutdown(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	h := capture.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		_, _ = io.WriteString(w, "done")
+	}))
+	srv := capture.NewH3Server(capture.H3Config{TLS: &tls.Config{Certificates: []tls.Certificate{testCert(t)}}, Handler: h})
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	go func() { _ = srv.Serve(udp) }()
+	tr := &http3.Transport{TLSClientConfig: h3ClientTLS()}
+	defer tr.Close()
+	body := make(chan string, 1)
+	go func() {
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + udp.LocalAddr().String() + "/")
+		if err != nil {
+			body <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body <- string(b)
+	}()
+	<-started
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond) // Shutdown is waiting for the request
+	close(release)
+	if b := <-body; b != "done" {
+		t.Errorf("response %q", b)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}

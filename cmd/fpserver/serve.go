@@ -563,10 +563,16 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 			}
 		}()
 	}
-	swg.Wait()
 	if h3srv != nil {
-		h3srv.Close()
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := h3srv.Shutdown(sctx); err != nil {
+				logger.Warn("HTTP/3 connections did not finish in time", "err", err)
+			}
+		}()
 	}
+	swg.Wait()
 	for _, l := range listeners {
 		l.ln.Wait() // handshakes in progress end at their deadline or now
 	}
