@@ -15,12 +15,17 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/guanaco-fp/guanaco/capture"
 )
 
 // startPlainH3Server runs the HTTP/3 baseline: quic-go's http3.Server on
 // its own UDP socket, same certificate, answering each path with a body of
-// sizes[path] bytes.
-func startPlainH3Server(b *testing.B, certDir string, sizes map[string]int) string {
+// sizes[path] bytes. With captureOnly, the same answers come from a
+// capture.H3Server (Initial decryption, control stream and header capture,
+// the request's capture claimed by capture.Middleware) instead: the cost of
+// the capture layer alone, without fingerprint rendering and storage.
+func startPlainH3Server(b *testing.B, certDir string, sizes map[string]int, captureOnly bool) string {
 	b.Helper()
 	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls", "cert.pem"), filepath.Join(certDir, "tls", "key.pem"))
 	if err != nil {
@@ -34,13 +39,24 @@ func startPlainH3Server(b *testing.B, certDir string, sizes map[string]int) stri
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &http3.Server{
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(bodies[r.URL.Path])
-		}),
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(bodies[r.URL.Path])
+	})
+	if captureOnly {
+		srv := capture.NewH3Server(capture.H3Config{TLS: tlsCfg, Handler: capture.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if rc, ok := capture.FromRequest(r); !ok || !rc.Matched {
+				http.Error(w, "no capture", http.StatusInternalServerError)
+				return
+			}
+			answer.ServeHTTP(w, r)
+		}))})
+		go func() { _ = srv.Serve(udp) }()
+		b.Cleanup(func() { _ = srv.Close(); udp.Close() })
+		return udp.LocalAddr().String()
 	}
+	srv := &http3.Server{TLSConfig: tlsCfg, Handler: answer}
 	go func() { _ = srv.Serve(udp) }()
 	b.Cleanup(func() { _ = srv.Close(); udp.Close() })
 	return udp.LocalAddr().String()
@@ -137,7 +153,9 @@ func (c *h3LoadClient) run(d time.Duration, workers int) (float64, error) {
 // storing every request) against a plain quic-go http3.Server in the same
 // run, alternating short rounds, for a new QUIC connection per request and
 // for kept-alive connections; it reports fpserver's throughput as a
-// fraction of the baseline's ("ratio", target at least 0.85).
+// fraction of the baseline's ("ratio", target at least 0.85). The
+// capture-layer cases measure capture.H3Server with the baseline's fixed
+// answer, so their ratio is the cost of the QUIC/HTTP/3 capture alone.
 //
 //	go test -run '^$' -bench ServeRatioHTTP3 -benchtime 1x ./cmd/fpserver
 func BenchmarkServeRatioHTTP3(b *testing.B) {
@@ -159,20 +177,28 @@ func BenchmarkServeRatioHTTP3(b *testing.B) {
 		}
 		sizes[p] = int(n)
 	}
-	plainAddr := startPlainH3Server(b, dataDir, sizes)
+	plainAddr := startPlainH3Server(b, dataDir, sizes, false)
+	captureAddr := startPlainH3Server(b, dataDir, sizes, true)
 	rounds, roundLen := 4, 1500*time.Millisecond
 	if s := os.Getenv("GUANACO_BENCH_ROUNDS"); s != "" {
 		_, _ = fmt.Sscan(s, &rounds)
 	}
-	for _, path := range paths {
+	for _, path := range append(paths, "capture-layer") {
 		for _, mode := range []struct {
 			name    string
 			newConn bool
 			workers int
 		}{{"new_connection_h3", true, 8}, {"keepalive_h3", false, 32}} {
 			b.Run(strings.TrimPrefix(path, "/api/")+"/"+mode.name, func(b *testing.B) {
-				fp := &h3LoadClient{url: "https://" + fpAddr + path, newConn: mode.newConn, tlsCfg: tlsCfg}
-				plain := &h3LoadClient{url: "https://" + plainAddr + path, newConn: mode.newConn, tlsCfg: tlsCfg}
+				target, fpURL := path, "https://"+fpAddr+path
+				if path == "capture-layer" {
+					// capture.H3Server with a fixed answer against the plain
+					// server with the same answer.
+					target = "/api/clean"
+					fpURL = "https://" + captureAddr + target
+				}
+				fp := &h3LoadClient{url: fpURL, newConn: mode.newConn, tlsCfg: tlsCfg}
+				plain := &h3LoadClient{url: "https://" + plainAddr + target, newConn: mode.newConn, tlsCfg: tlsCfg}
 				var fpRPS, plainRPS float64
 				for i := 0; i < b.N; i++ {
 					for r := 0; r < rounds; r++ {
@@ -198,7 +224,7 @@ func BenchmarkServeRatioHTTP3(b *testing.B) {
 				b.ReportMetric(plainRPS/n, "plain_req/s")
 				b.ReportMetric(fpRPS/plainRPS, "ratio")
 				b.Logf("%s %s: fpserver %.0f req/s, plain quic-go %.0f req/s, ratio %.3f (response %d bytes)",
-					path, mode.name, fpRPS/n, plainRPS/n, fpRPS/plainRPS, sizes[path])
+					path, mode.name, fpRPS/n, plainRPS/n, fpRPS/plainRPS, sizes[target])
 			})
 		}
 	}
