@@ -53,6 +53,9 @@ func TestE2EHTTP3QuicGo(t *testing.T) {
 		t.Errorf("pseudo order %v header order %s", h3.PseudoOrder, live.HTTP.HeaderOrder)
 	}
 
+	if n := s.metricValue(t, "fpserver_quic_hellos_total", nil); n < 1 {
+		t.Errorf("fpserver_quic_hellos_total %v", n)
+	}
 	stored := s.waitCapture(t, live.CaptureID)
 	if stored.HTTP.Version != "3" || stored.HTTP.H3 == nil || stored.QUIC == nil {
 		t.Fatalf("stored %+v", stored)

@@ -27,6 +27,7 @@ import (
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
+	"github.com/guanaco-fp/guanaco/quicinitial"
 	"github.com/guanaco-fp/guanaco/store"
 	"github.com/guanaco-fp/guanaco/store/split"
 	"github.com/guanaco-fp/guanaco/store/writer"
@@ -467,6 +468,7 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 				Logger:         logger,
 				OnConn:         func(c *capture.Conn) { metrics.connections.WithLabelValues("http3", string(c.Protocol())).Inc() },
 			})
+			registerQUICMetrics(reg, h3srv.Table())
 			go func() {
 				if err := h3srv.Serve(udp); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					logger.Error("http3 serving failed", "err", err)
@@ -638,4 +640,28 @@ func readiness(ping func(context.Context) error, healthy ...func() error) func(c
 		}
 		return nil
 	}
+}
+
+// registerQUICMetrics exports the HTTP/3 listener's Initial reassembly
+// counters: fpserver_quic_initials_total{result} and the entries held.
+func registerQUICMetrics(reg prometheus.Registerer, t *quicinitial.Table) {
+	for _, c := range []struct {
+		result string
+		value  func(quicinitial.TableStats) uint64
+	}{
+		{"seen", func(s quicinitial.TableStats) uint64 { return s.Initials }},
+		{"undecryptable", func(s quicinitial.TableStats) uint64 { return s.Undecryptable }},
+		{"malformed", func(s quicinitial.TableStats) uint64 { return s.Malformed }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fpserver_quic_initials_total",
+			Help:        "Client Initial packets the HTTP/3 capture saw (seen), could not decrypt, or could not parse.",
+			ConstLabels: prometheus.Labels{"result": c.result}}, func() float64 { return float64(c.value(t.Stats())) }))
+	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fpserver_quic_hellos_total",
+		Help: "QUIC ClientHellos reassembled from Initial packets."}, func() float64 { return float64(t.Stats().Hellos) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fpserver_quic_hellos_evicted_total",
+		Help: "Pending QUIC hellos dropped for the table's bounds or age before their connection took them."},
+		func() float64 { return float64(t.Stats().Evicted) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fpserver_quic_hellos_pending",
+		Help: "QUIC hellos being reassembled or waiting for their connection."}, func() float64 { return float64(t.Len()) }))
 }
