@@ -151,20 +151,21 @@ func normAddrPort(a netip.AddrPort) netip.AddrPort {
 }
 
 // Datagram inspects one UDP datagram received from addr: client Initial
-// packets (coalesced ones too) are decrypted and their CRYPTO frames
-// added to the connection's entry. It never modifies b and never fails:
+// packets (coalesced ones with the same destination connection ID too) are
+// decrypted and their CRYPTO frames added to the connection's entry. It never modifies b and never fails:
 // what does not parse is counted and ignored (quic-go decides what to do
 // with the datagram).
 func (t *Table) Datagram(b []byte, addr netip.AddrPort) {
-	if len(b) < minInitialDatagram || b[0]&0x80 == 0 {
-		return // short header, or too small to carry a client Initial
+	if len(b) < minInitialDatagram || len(b) > MaxDatagram || b[0]&0x80 == 0 {
+		return // short header, or not a size a client Initial datagram has
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	t.expire(now)
 	addr = normAddrPort(addr)
-	for len(b) > 0 && b[0]&0x80 != 0 {
+	var first []byte
+	for n := 0; len(b) > 0 && b[0]&0x80 != 0 && n < maxCoalesced; n++ {
 		h, need, err := ParseLongHeader(b)
 		if err != nil || need > len(b) {
 			t.stats.Malformed++
@@ -173,12 +174,25 @@ func (t *Table) Datagram(b []byte, addr netip.AddrPort) {
 		if h.Type == TypeRetry {
 			return
 		}
+		// Coalesced packets share the first one's destination connection ID
+		// (RFC 9000 §12.2); the rest is ignored, so one datagram costs at
+		// most one key derivation.
+		if n == 0 {
+			first = h.DCID
+		} else if string(h.DCID) != string(first) {
+			t.stats.Malformed++
+			return
+		}
 		if h.Type == TypeInitial {
 			t.initial(b[:h.End], h, addr, now)
 		}
 		b = b[h.End:]
 	}
 }
+
+// maxCoalesced bounds the long-header packets read from one datagram (a
+// client coalesces at most an Initial, a 0-RTT and a Handshake packet).
+const maxCoalesced = 8
 
 // initial handles one Initial packet. t.mu is held.
 func (t *Table) initial(pkt []byte, h LongHeader, addr netip.AddrPort, now time.Time) {

@@ -80,30 +80,44 @@ func TestHelloTableHostile(t *testing.T) {
 		t.Errorf("%d entries", tb.Len())
 	}
 
-	// Coalesced: the rest of A's hello sent to the server's connection ID
-	// (keys still A's) and all of B's hello, in one datagram.
+	// Coalesced: the rest of A's hello in two packets sent to the server's
+	// connection ID (keys still A's), then a packet with another connection
+	// ID (B's whole hello), which RFC 9000 §12.2 says to ignore.
 	keysA, err := NewClientKeys(V1, dcidA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	restA := SealClientWith(keysA, V1, []byte{0x5e, 0x5e}, []byte{0xcc}, nil, 1, CryptoFrame(600, hello[600:]), 0)
+	srvCID := []byte{0x5e, 0x5e}
+	restA1 := SealClientWith(keysA, V1, srvCID, []byte{0xcc}, nil, 1, CryptoFrame(600, hello[600:1000]), 0)
+	restA2 := SealClientWith(keysA, V1, srvCID, []byte{0xcc}, nil, 2, CryptoFrame(1000, hello[1000:]), 0)
 	helloB := goQUICHello(t, []byte{2}, false)
 	b := seal(t, dcidB, 0, CryptoFrame(0, helloB), 0)
-	dg := append(append([]byte(nil), restA...), b...)
+	dg := append(append(append([]byte(nil), restA1...), restA2...), b...)
 	for len(dg) < 1200 {
 		dg = append(dg, 0) // padding after the packets, as clients pad datagrams
 	}
 	tb.Datagram(dg, addr)
 	qa, ok := tb.Take(addr, dcidA)
-	if !ok || qa.Err != nil || string(qa.Raw) != string(hello) || qa.Packets != 2 {
+	if !ok || qa.Err != nil || string(qa.Raw) != string(hello) || qa.Packets != 3 {
 		t.Fatalf("hello A: ok %v %+v", ok, qa)
 	}
+	if _, ok := tb.Take(addr, dcidB); ok {
+		t.Error("a packet coalesced with another connection ID was read")
+	}
+	// B's hello in a datagram of its own is read.
+	tb.Datagram(seal(t, dcidB, 0, CryptoFrame(0, helloB), 1200), addr)
 	qb, ok := tb.Take(addr, dcidB)
 	if !ok || qb.Err != nil || string(qb.Raw) != string(helloB) {
 		t.Fatalf("hello B: ok %v %+v", ok, qb)
 	}
 	if _, ok := tb.Take(addr, dcidB); ok {
 		t.Error("a hello taken twice")
+	}
+	// Oversized datagrams are not read.
+	before := tb.Stats().Initials
+	tb.Datagram(make([]byte, MaxDatagram+1), addr)
+	if tb.Stats().Initials != before {
+		t.Error("an oversized datagram was read")
 	}
 
 	// A bad frame after a CRYPTO frame: the CRYPTO data is kept.
