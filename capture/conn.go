@@ -128,6 +128,11 @@ type Conn struct {
 	ahead    []byte
 	aheadBuf []byte
 	aheadErr error
+	// HTTP/3 connections (see h3.go).
+	quic         *QUICInfo
+	h3mu         sync.Mutex // guards h3
+	h3           *h3State
+	settingsWait time.Duration
 }
 
 // h2ReadAhead is the read-ahead of HTTP/2 connections. x/net's HTTP/2

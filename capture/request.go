@@ -20,6 +20,10 @@ type Request struct {
 	HTTP1 *fingerprint.HTTP1Request
 	// H2 is set for HTTP/2 requests.
 	H2 *H2Info
+	// H3 is set for HTTP/3 requests, QUIC for their connection when its
+	// ClientHello was captured.
+	H3   *H3Info
+	QUIC *QUICInfo
 	// Headers lists the header fields as sent: for HTTP/2 the pseudo
 	// headers first in their order, then the regular headers.
 	Headers []fingerprint.Header
@@ -66,6 +70,7 @@ type H2Info struct {
 type parsedRequest struct {
 	h1 *fingerprint.HTTP1Request
 	h2 *fingerprint.H2Request
+	h3 *H3Request
 }
 
 type connKey struct{}
@@ -115,6 +120,11 @@ func FromRequest(r *http.Request) (*Request, bool) {
 // r's is taken. Two streams that match the same request are identical in
 // everything a fingerprint reads, except possibly their HEADERS priority.
 func (c *Conn) claim(r *http.Request) *Request {
+	if c.proto == ProtoH3 {
+		// Before taking c.mu: the snapshot may wait for the SETTINGS.
+		snap := c.h3Snapshot()
+		return c.claimH3(r, &snap)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rc := &Request{ConnID: c.id, Protocol: c.proto, TLS: c.tlsInfo, conn: c}
@@ -166,10 +176,50 @@ func (c *Conn) claim(r *http.Request) *Request {
 	return rc
 }
 
+// claimH3 takes the first pending HTTP/3 header section matching r (as
+// h2Matches: http3 does not give handlers the stream ID either).
+func (c *Conn) claimH3(r *http.Request, snap *H3Info) *Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rc := &Request{ConnID: c.id, Protocol: c.proto, TLS: c.tlsInfo, QUIC: c.quic, H3: snap}
+	for i, pr := range c.pending {
+		if pr.h3 == nil || !headersMatch(pr.h3.Pseudo, pr.h3.Headers, r) {
+			continue
+		}
+		c.pending = append(c.pending[:i], c.pending[i+1:]...)
+		snap.StreamID = pr.h3.StreamID
+		snap.PseudoOrder = make([]string, len(pr.h3.Pseudo))
+		for j, h := range pr.h3.Pseudo {
+			snap.PseudoOrder[j] = h.Name
+		}
+		for _, h := range pr.h3.Headers {
+			if h.Name == "priority" {
+				snap.Priority = h.Value
+				break
+			}
+		}
+		rc.Headers = append(append(make([]fingerprint.Header, 0, len(pr.h3.Pseudo)+len(pr.h3.Headers)), pr.h3.Pseudo...), pr.h3.Headers...)
+		names := make([]string, len(rc.Headers))
+		for j, h := range rc.Headers {
+			names[j] = h.Name
+		}
+		rc.HeaderOrder = fingerprint.HeaderOrderOf(names...)
+		rc.Matched = true
+		break
+	}
+	return rc
+}
+
 // h2Matches reports whether the parsed stream carries r's request.
 func h2Matches(pr *fingerprint.H2Request, r *http.Request) bool {
+	return headersMatch(pr.Pseudo, pr.Headers, r)
+}
+
+// headersMatch reports whether a decoded header section (pseudo headers,
+// regular headers) carries r's request.
+func headersMatch(pseudo, headers []fingerprint.Header, r *http.Request) bool {
 	var method, path, authority string
-	for _, h := range pr.Pseudo {
+	for _, h := range pseudo {
 		switch h.Name {
 		case ":method":
 			method = h.Value
@@ -182,10 +232,10 @@ func h2Matches(pr *fingerprint.H2Request, r *http.Request) bool {
 	if method != r.Method || path != r.RequestURI || (authority != "" && authority != r.Host) {
 		return false
 	}
-	for _, h := range pr.Headers {
+	for _, h := range headers {
 		name := strings.ToLower(h.Name)
 		if name == "cookie" || name == "host" {
-			continue // x/net/http2 joins cookie fields and moves host
+			continue // x/net/http2 and http3 join cookie fields and move host
 		}
 		found := false
 		for _, v := range r.Header.Values(h.Name) {

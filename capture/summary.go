@@ -43,3 +43,57 @@ type H2Summary struct {
 	Akamai     string                    `json:"akamai"`
 	AkamaiHash string                    `json:"akamai_hash"`
 }
+
+// H3Summary is the HTTP/3 summary of a request; it is also the request's
+// protocol document fpserver stores for HTTP/3 requests (store.Capture.H2
+// with HTTPVersion "3", stream_id removed and kept in its own column):
+//
+//	{
+//	  "stream_id": 0,
+//	  "settings": [{"id": 1, "name": "SETTINGS_QPACK_MAX_TABLE_CAPACITY", "value": 65536}, ...],  wire order
+//	  "settings_seen": true,               false when no SETTINGS had arrived when the request was served
+//	  "uni_streams": [0, 2, 3, 33],       the client's unidirectional stream types, in order
+//	  "control_frames": [4, 983296],      frame types on the control stream so far
+//	  "priority_updates": [{"element_id": 0, "priority": "u=0, i"}],
+//	  "priority": "u=0, i",               the request's priority header
+//	  "pseudo_order": [":method", ":authority", ":scheme", ":path"]
+//	}
+type H3Summary struct {
+	StreamID        uint64                         `json:"stream_id"`
+	Settings        []fingerprint.H3Setting        `json:"settings"`
+	SettingsSeen    bool                           `json:"settings_seen"`
+	UniStreams      []uint64                       `json:"uni_streams"`
+	ControlFrames   []uint64                       `json:"control_frames"`
+	PriorityUpdates []fingerprint.H3PriorityUpdate `json:"priority_updates"`
+	Priority        string                         `json:"priority"`
+	PseudoOrder     []string                       `json:"pseudo_order"`
+}
+
+// NewH3Summary summarises the HTTP/3 side of a request capture.
+func NewH3Summary(h *H3Info) *H3Summary {
+	s := &H3Summary{
+		StreamID: h.StreamID, Settings: h.Settings, SettingsSeen: h.SettingsSeen, UniStreams: h.UniStreams,
+		ControlFrames: h.ControlFrames, PriorityUpdates: h.PriorityUpdates, Priority: h.Priority, PseudoOrder: h.PseudoOrder,
+	}
+	s.Normalize()
+	return s
+}
+
+// Normalize makes nil lists empty, so they encode as [].
+func (s *H3Summary) Normalize() {
+	if s.Settings == nil {
+		s.Settings = []fingerprint.H3Setting{}
+	}
+	if s.UniStreams == nil {
+		s.UniStreams = []uint64{}
+	}
+	if s.ControlFrames == nil {
+		s.ControlFrames = []uint64{}
+	}
+	if s.PriorityUpdates == nil {
+		s.PriorityUpdates = []fingerprint.H3PriorityUpdate{}
+	}
+	if s.PseudoOrder == nil {
+		s.PseudoOrder = []string{}
+	}
+}

@@ -103,8 +103,8 @@ func navigation(caps []emulation.VisitCapture) *emulation.VisitCapture {
 	var first *emulation.VisitCapture
 	for i := range caps {
 		c := &caps[i]
-		if c.Initiator != emulation.Navigate {
-			continue
+		if c.Initiator != emulation.Navigate || c.HTTPVersion == "3" {
+			continue // HTTP/3: a QUIC hello, not the TCP stack judged here
 		}
 		if c.HTTPVersion == "2" && (first == nil || first.HTTPVersion != "2" || c.CreatedAt.Before(first.CreatedAt)) {
 			first = c
@@ -123,8 +123,8 @@ func VisitObservation(caps []emulation.VisitCapture, nav *emulation.VisitCapture
 		o.PseudoOrder = pseudoOrder(nav.Headers)
 	}
 	for _, c := range caps {
-		if len(c.ClientHello) == 0 {
-			continue
+		if len(c.ClientHello) == 0 || c.HTTPVersion == "3" {
+			continue // a QUIC hello differs from the browser's TCP one by design
 		}
 		dup := false
 		for _, h := range o.Hellos {

@@ -62,6 +62,21 @@ func VisitCaptures(rows []store.Capture) ([]emulation.VisitCapture, error) {
 				vc.H2.HPACK = strings.Split(h2.HPACK, ",")
 			}
 		}
+		if r.HTTPVersion == "3" && len(r.H2) > 0 {
+			var h3 capture.H3Summary
+			if err := json.Unmarshal(r.H2, &h3); err != nil {
+				return nil, fmt.Errorf("capture %s: decoding HTTP/3 summary: %w", r.ID, err)
+			}
+			vc.H3 = &emulation.VisitH3{Settings: h3.Settings, QUICTP: r.QUICTP, QUICTPHash: r.QUICTPHash}
+			var ts struct {
+				QUIC *struct {
+					Version string `json:"version"`
+				} `json:"quic"`
+			}
+			if json.Unmarshal(r.TLSSummary, &ts) == nil && ts.QUIC != nil {
+				vc.H3.QUICVersion = ts.QUIC.Version
+			}
+		}
 		caps = append(caps, vc)
 	}
 	return caps, nil

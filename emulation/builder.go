@@ -28,6 +28,17 @@ type VisitCapture struct {
 	Headers []Header
 	// H2 is the connection and stream capture for HTTP/2 requests.
 	H2 *VisitH2
+	// H3 is the connection capture for HTTP/3 requests (HTTPVersion "3";
+	// ClientHello is then the QUIC hello's handshake message).
+	H3 *VisitH3
+}
+
+// VisitH3 is the HTTP/3 part of a VisitCapture.
+type VisitH3 struct {
+	QUICVersion string
+	Settings    []fingerprint.H3Setting
+	QUICTP      string
+	QUICTPHash  string
 }
 
 // VisitH2 is the HTTP/2 part of a VisitCapture.
@@ -173,6 +184,7 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 		p.Expected.Akamai, p.Expected.AkamaiHash = ak.Text, ak.Hash
 	}
 	addClientHints(p, sorted)
+	addH3(p, sorted)
 	if added := addCallerSlots(p, sorted); len(added) > 0 {
 		p.Source.Note = "caller-only header slots taken from the repeated request: " + strings.Join(added, ", ")
 	}
@@ -293,6 +305,30 @@ func appendNew(list []string, id string) []string {
 		return list
 	}
 	return append(list, id)
+}
+
+// addH3 records the visit's HTTP/3 side (the first HTTP/3 capture's
+// connection, each initiator's first header list) in p.H3.
+func addH3(p *Profile, caps []VisitCapture) {
+	for i := range caps {
+		c := &caps[i]
+		if c.HTTPVersion != "3" || c.H3 == nil || !c.Initiator.Valid() {
+			continue
+		}
+		if p.H3 == nil {
+			p.H3 = &H3{ClientHello: c.ClientHello, QUICVersion: c.H3.QUICVersion, Settings: c.H3.Settings,
+				PseudoOrder: pseudoOrder(c.Headers), Headers: map[Initiator][]Header{},
+				QUICTP: c.H3.QUICTP, QUICTPHash: c.H3.QUICTPHash}
+			if ch, err := fingerprint.ParseClientHelloQUIC(c.ClientHello); err == nil {
+				p.H3.JA4 = ch.Fingerprints().JA4
+				p.H3.TransportParameters, _ = ch.QUICTransportParams()
+			}
+		}
+		if _, ok := p.H3.Headers[c.Initiator]; !ok {
+			p.H3.Headers[c.Initiator] = profileHeaders(regularHeaders(c.Headers))
+			p.Source.Captures = append(p.Source.Captures, c.ID)
+		}
+	}
 }
 
 // firstVisitHello returns the hello of nav when it has no PSK, else the

@@ -83,8 +83,12 @@ type Profile struct {
 	// ClientHints are the header lists sent to origins that asked for
 	// client hints (Chromium family); absent for browsers that send none.
 	ClientHints *ClientHints `json:"client_hints,omitempty"`
-	Expected    Expected     `json:"expected"`
-	Source      Source       `json:"source"`
+	// H3 is what the browser sent over QUIC and HTTP/3, when the visit used
+	// it. Optional, recorded for analysis and a future HTTP/3 emulation;
+	// emuproxy does not use it.
+	H3       *H3      `json:"h3,omitempty"`
+	Expected Expected `json:"expected"`
+	Source   Source   `json:"source"`
 }
 
 // TLS holds the ClientHello to replay.
@@ -139,6 +143,33 @@ type H2 struct {
 	// HuffmanAlways: the browser Huffman-codes every literal name and value
 	// (Firefox), not only when that is shorter (Chromium, the default).
 	HuffmanAlways bool `json:"hpack_huffman_always,omitempty"`
+}
+
+// H3 holds the QUIC and HTTP/3 side of a browser (format version 1,
+// optional):
+//
+//	"h3": {
+//	  "client_hello": base64 of the QUIC ClientHello handshake message (bare, from the CRYPTO frames),
+//	  "quic_version": "0x00000001",
+//	  "transport_parameters": [{"id", "name", "grease", "value" (hex), "int"}, ...],  wire order
+//	  "settings": [{"id", "name", "value", "grease"}, ...],                          wire order
+//	  "pseudo_order": [":method", ":authority", ":scheme", ":path"],
+//	  "headers": {"navigate": [[name, value], ...], ...},                             regular headers per initiator
+//	  "ja4": "q13d...", "quic_tp": "...", "quic_tp_hash": "..."
+//	}
+//
+// Chromium permutes its transport parameters per connection, so their
+// order is one sample; quic_tp is order-independent.
+type H3 struct {
+	ClientHello         []byte                  `json:"client_hello,omitempty"`
+	QUICVersion         string                  `json:"quic_version,omitempty"`
+	TransportParameters []fingerprint.QUICParam `json:"transport_parameters"`
+	Settings            []fingerprint.H3Setting `json:"settings"`
+	PseudoOrder         []string                `json:"pseudo_order"`
+	Headers             map[Initiator][]Header  `json:"headers"`
+	JA4                 string                  `json:"ja4,omitempty"`
+	QUICTP              string                  `json:"quic_tp,omitempty"`
+	QUICTPHash          string                  `json:"quic_tp_hash,omitempty"`
 }
 
 // Expected are fingerprints a request made with this profile must produce;
@@ -293,6 +324,21 @@ func (p *Profile) Validate() error {
 				if !in.Valid() {
 					add("%s: unknown initiator %q", where, in)
 				}
+			}
+		}
+	}
+	if h := p.H3; h != nil {
+		if len(h.ClientHello) > 0 {
+			if _, err := fingerprint.ParseClientHelloQUIC(h.ClientHello); err != nil {
+				add("h3.client_hello: %v", err)
+			}
+		}
+		if len(h.PseudoOrder) > 0 && !isPseudoPermutation(h.PseudoOrder) {
+			add("h3.pseudo_order %v must be a permutation of :method :authority :scheme :path", h.PseudoOrder)
+		}
+		for in := range h.Headers {
+			if !in.Valid() {
+				add("h3.headers: unknown initiator %q", in)
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/quicinitial"
 )
 
 // flowKey identifies one direction of a TCP connection or UDP flow.
@@ -318,7 +319,7 @@ func (t *flowTable) emit(m pktMeta, f *flow, b []byte, quic bool) error {
 // udpDatagram handles one UDP datagram of direction k: QUIC v1/v2 client
 // Initial packets are decrypted; everything else is ignored.
 func (t *flowTable) udpDatagram(m pktMeta, k flowKey, b []byte) error {
-	if len(b) < 7 || b[0]&0x80 == 0 || !quicVersionSupported(be32(b[1:])) {
+	if len(b) < 7 || b[0]&0x80 == 0 || !quicinitial.VersionSupported(be32(b[1:])) {
 		return nil
 	}
 	f := t.flows[k]
@@ -339,22 +340,22 @@ func (t *flowTable) udpDatagram(m pktMeta, k flowKey, b []byte) error {
 	}
 	var frameErr error
 	for len(b) > 0 && b[0]&0x80 != 0 {
-		h, need, err := parseLongHeader(b)
+		h, need, err := quicinitial.ParseLongHeader(b)
 		if err != nil || need > len(b) {
 			break
 		}
-		if h.typ == quicInitial {
-			switch err := c.initial(b[:h.end], h); {
-			case errors.Is(err, errUndecryptable):
+		if h.Type == quicInitial {
+			switch err := c.initial(b[:h.End], h); {
+			case errors.Is(err, quicinitial.ErrUndecryptable):
 				t.s.st.Undecryptable++
 			case err != nil && frameErr == nil:
 				frameErr = err
 			}
 		}
-		if h.typ == quicRetry {
+		if h.Type == quicRetry {
 			break
 		}
-		b = b[h.end:]
+		b = b[h.End:]
 	}
 	if !c.decrypted {
 		return nil // not a client Initial: nothing worth remembering
@@ -388,12 +389,12 @@ func (t *flowTable) udpDatagram(m pktMeta, k flowKey, b []byte) error {
 // newQUICConn reports whether the datagram b, on a flow whose hello was
 // already found, starts a client Initial for a different connection ID.
 func (t *flowTable) newQUICConn(f *flow, b []byte) bool {
-	h, need, err := parseLongHeader(b)
-	if err != nil || need > len(b) || h.typ != quicInitial || f.quic == nil || f.quic.keys[0] == nil {
+	h, need, err := quicinitial.ParseLongHeader(b)
+	if err != nil || need > len(b) || h.Type != quicInitial || f.quic == nil || f.quic.keys[0] == nil {
 		return false
 	}
 	for _, k := range f.quic.keys {
-		if k != nil && bytes.Equal(k.dcid, h.dcid) {
+		if k != nil && bytes.Equal(k.DCID, h.DCID) {
 			return false
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/gopacket/layers"
+
+	"github.com/guanaco-fp/guanaco/quicinitial"
 )
 
 // fuzzOptions keeps fuzzed inputs cheap while exercising every limit.
@@ -135,7 +137,7 @@ func FuzzCryptoFrames(f *testing.F) {
 	f.Add([]byte{0x03, 0x05, 0x00, 0x01, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x1d, 0x00, 0x01, 'x'})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		total := 0
-		_ = cryptoFrames(p, func(off uint64, d []byte) { total += len(d) })
+		_ = quicinitial.CryptoFrames(p, func(off uint64, d []byte) { total += len(d) })
 		if total > len(p) {
 			t.Fatalf("%d CRYPTO bytes from %d input bytes", total, len(p))
 		}

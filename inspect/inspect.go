@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/quicinitial"
 )
 
 // Defaults for the zero fields of Options.
@@ -254,7 +255,7 @@ func startsItem(b []byte) bool {
 	case b[0] >= 0x14 && b[0] <= 0x18 && len(b) > 1 && b[1] == 0x03:
 		return true
 	case b[0]&0x80 != 0 && len(b) >= 5:
-		return quicVersionSupported(be32(b[1:]))
+		return quicinitial.VersionSupported(be32(b[1:]))
 	}
 	return false
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/gopacket/layers"
+
+	"github.com/guanaco-fp/guanaco/quicinitial"
 )
 
 // RFC 9001 Appendix A and RFC 9369 Appendix A values.
@@ -23,7 +25,7 @@ const (
 
 func TestQUICInitialKeys(t *testing.T) {
 	dcid, _ := hex.DecodeString(rfcDCID)
-	secret, err := clientInitialSecret(quicV1, dcid)
+	secret, err := quicinitial.ClientInitialSecret(quicV1, dcid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,13 +39,13 @@ func TestQUICInitialKeys(t *testing.T) {
 		{quicV1, "1f369613dd76d5467730efcbe3b1a22d", "fa044b2f42a3fd3b46fb255c", "9f50449e04a0e810283a1e9933adedd2"},
 		{quicV2, "8b1a0bc121284290a29e0971b5cd045d", "91f73e2351d8fa91660e909f", "45b95e15235d6f45a6b19cbcb0294ba9"},
 	} {
-		secret, _ := clientInitialSecret(tc.version, dcid)
+		secret, _ := quicinitial.ClientInitialSecret(tc.version, dcid)
 		prefix := "quic "
 		if tc.version == quicV2 {
 			prefix = "quicv2 "
 		}
 		for label, want := range map[string]string{"key": tc.key, "iv": tc.iv, "hp": tc.hp} {
-			got, err := hkdfExpandLabel(secret, prefix+label, len(want)/2)
+			got, err := quicinitial.HKDFExpandLabel(secret, prefix+label, len(want)/2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,29 +63,29 @@ func TestQUICOpenRFCPackets(t *testing.T) {
 			if len(pkt) != 1200 {
 				t.Fatalf("packet of %d bytes", len(pkt))
 			}
-			h, need, err := parseLongHeader(pkt)
-			if err != nil || need != 1200 || h.typ != quicInitial || hex.EncodeToString(h.dcid) != rfcDCID || h.pnOffset != 18 {
+			h, need, err := quicinitial.ParseLongHeader(pkt)
+			if err != nil || need != 1200 || h.Type != quicInitial || hex.EncodeToString(h.DCID) != rfcDCID || h.PNOffset != 18 {
 				t.Fatalf("header %+v need %d err %v", h, need, err)
 			}
-			k, err := newInitialKeys(h.version, h.dcid)
+			k, err := quicinitial.NewClientKeys(h.Version, h.DCID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			orig := append([]byte(nil), pkt...)
 			var scratch []byte
-			plain, err := openInitial(k, pkt, h, &scratch)
+			plain, err := quicinitial.Open(k, pkt, h, &scratch)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(pkt, orig) {
-				t.Error("openInitial modified its input")
+				t.Error("quicinitial.Open modified its input")
 			}
 			// 1200 - 22 header bytes (packet number 2 in 4 bytes) - 16 tag.
 			if len(plain) != 1162 || !strings.HasPrefix(hex.EncodeToString(plain), rfcPayloadPrefix) {
 				t.Fatalf("plaintext %d bytes: %x...", len(plain), plain[:min(32, len(plain))])
 			}
 			var frames int
-			err = cryptoFrames(plain, func(off uint64, data []byte) {
+			err = quicinitial.CryptoFrames(plain, func(off uint64, data []byte) {
 				frames++
 				if off != 0 || len(data) != 241 || data[0] != 0x01 {
 					t.Errorf("CRYPTO frame off %d len %d", off, len(data))
@@ -94,7 +96,7 @@ func TestQUICOpenRFCPackets(t *testing.T) {
 			}
 			// One flipped ciphertext bit: the AEAD must refuse it.
 			pkt[100] ^= 1
-			if _, err := openInitial(k, pkt, h, &scratch); !errors.Is(err, errUndecryptable) {
+			if _, err := quicinitial.Open(k, pkt, h, &scratch); !errors.Is(err, quicinitial.ErrUndecryptable) {
 				t.Errorf("tampered packet: err %v", err)
 			}
 		})
@@ -129,7 +131,7 @@ func TestQUICRFCHex(t *testing.T) {
 // the given frames, padded to 1200 bytes unless pad is false.
 func sealInitial(t testing.TB, version uint32, dcid []byte, pn uint32, frames []byte, pad bool) []byte {
 	t.Helper()
-	k, err := newInitialKeys(version, dcid)
+	k, err := quicinitial.NewClientKeys(version, dcid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,13 +155,13 @@ func sealInitial(t testing.TB, version uint32, dcid []byte, pn uint32, frames []
 	hdr = append(hdr, 0x40|byte(length>>8), byte(length))
 	pnOff := len(hdr)
 	hdr = binary.BigEndian.AppendUint32(hdr, pn)
-	nonce := k.iv
+	nonce := k.IV
 	for i := 0; i < 4; i++ {
 		nonce[8+i] ^= byte(pn >> (24 - 8*i))
 	}
-	pkt := k.aead.Seal(append([]byte(nil), hdr...), nonce[:], payload, hdr)
+	pkt := k.AEAD.Seal(append([]byte(nil), hdr...), nonce[:], payload, hdr)
 	var mask [16]byte
-	k.hp.Encrypt(mask[:], pkt[pnOff+4:pnOff+20])
+	k.HP.Encrypt(mask[:], pkt[pnOff+4:pnOff+20])
 	pkt[0] ^= mask[0] & 0x0f
 	for i := 0; i < 4; i++ {
 		pkt[pnOff+i] ^= mask[1+i]
@@ -264,13 +266,13 @@ func TestCryptoFramesRejects(t *testing.T) {
 		"ack ranges":      {0x02, 0x00, 0x00, 0x3f, 0x00},
 		"close reason":    {0x1c, 0x00, 0x00, 0x05, 0x01},
 	} {
-		if err := cryptoFrames(p, func(uint64, []byte) {}); err == nil {
+		if err := quicinitial.CryptoFrames(p, func(uint64, []byte) {}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	ok := []byte{0x00, 0x01, 0x03, 0x05, 0x00, 0x01, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x1d, 0x00, 0x01, 'x', 0x06, 0x00, 0x01, 0xaa}
 	var got []byte
-	if err := cryptoFrames(ok, func(off uint64, d []byte) { got = append(got, d...) }); err != nil || !bytes.Equal(got, []byte{0xaa}) {
+	if err := quicinitial.CryptoFrames(ok, func(off uint64, d []byte) { got = append(got, d...) }); err != nil || !bytes.Equal(got, []byte{0xaa}) {
 		t.Errorf("got %x err %v", got, err)
 	}
 }

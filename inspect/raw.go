@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/quicinitial"
 )
 
 // maxRawQUICConns bounds the QUIC connections (distinct destination
@@ -106,7 +107,7 @@ func (sc *itemScanner) scan(final bool) (bad bool, err error) {
 				return false, nil
 			}
 			sc.consume(need)
-		case b[0]&0x80 != 0 && (len(b) < 5 && !final || len(b) >= 5 && quicVersionSupported(be32(b[1:]))):
+		case b[0]&0x80 != 0 && (len(b) < 5 && !final || len(b) >= 5 && quicinitial.VersionSupported(be32(b[1:]))):
 			done, bad, err := sc.quicPacket(final)
 			if err != nil || bad || !done {
 				return bad, err
@@ -137,7 +138,7 @@ func (sc *itemScanner) scan(final bool) (bad bool, err error) {
 // reports whether it was consumed.
 func (sc *itemScanner) quicPacket(final bool) (done, bad bool, err error) {
 	b := sc.buf
-	h, need, perr := parseLongHeader(b)
+	h, need, perr := quicinitial.ParseLongHeader(b)
 	switch {
 	case perr != nil:
 		sc.problemAt(sc.base, fmt.Errorf("QUIC packet: %w", perr))
@@ -151,22 +152,22 @@ func (sc *itemScanner) quicPacket(final bool) (done, bad bool, err error) {
 	}
 	at := sc.base
 	sc.afterQUIC = true
-	if h.typ != quicInitial {
-		sc.consume(h.end)
+	if h.Type != quicInitial {
+		sc.consume(h.End)
 		return true, false, nil
 	}
-	c := sc.quicConnFor(h.dcid)
+	c := sc.quicConnFor(h.DCID)
 	if c.done {
-		sc.consume(h.end)
+		sc.consume(h.End)
 		return true, false, nil
 	}
-	if ierr := c.initial(b[:h.end], h); ierr != nil {
-		if errors.Is(ierr, errUndecryptable) {
+	if ierr := c.initial(b[:h.End], h); ierr != nil {
+		if errors.Is(ierr, quicinitial.ErrUndecryptable) {
 			sc.s.st.Undecryptable++
 		}
 		sc.problemAt(at, fmt.Errorf("QUIC Initial packet: %w", ierr))
 	}
-	sc.consume(h.end)
+	sc.consume(h.End)
 	if !c.decrypted {
 		return true, false, nil
 	}

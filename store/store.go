@@ -61,6 +61,7 @@ const (
 	KindAkamaiHash      = model.KindAkamaiHash
 	KindPeetPrintHash   = model.KindPeetPrintHash
 	KindHeaderOrderHash = model.KindHeaderOrderHash
+	KindQUICTPHash      = model.KindQUICTPHash
 )
 
 // Initiators.

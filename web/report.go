@@ -26,8 +26,11 @@ import (
 //	  "complete",
 //	  "tls": { decoded ClientHello..., "raw": base64 record(s) as captured,
 //	           "sni", "alpn", "negotiated": {"version", "cipher_suite", "alpn"} } | null,
-//	  "http": { "version": "1.1"|"2", "headers": [[name, value], ...],
-//	            "header_order", "h2": {...} (HTTP/2 only) },
+//	  "quic": { "version", "negotiated_version", "initial_packets",
+//	            "transport_parameters": [{"id", "name", "value" (hex), "int"}, ...],
+//	            "quic_tp", "quic_tp_hash" } (HTTP/3 only),
+//	  "http": { "version": "1.1"|"2"|"3", "headers": [[name, value], ...],
+//	            "header_order", "h2": {...} (HTTP/2 only), "h3": {...} (HTTP/3 only) },
 //	  "fingerprints": { "ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r",
 //	            "ja4_o", "ja4_ro", "peetprint", "peetprint_hash", "akamai",
 //	            "akamai_hash", "header_order", "header_order_hash" },
@@ -56,6 +59,7 @@ type report struct {
 	UserAgent    string       `json:"user_agent"`
 	Complete     bool         `json:"complete"`
 	TLS          *tlsReport   `json:"tls"`
+	QUIC         *quicReport  `json:"quic,omitempty"`
 	HTTP         httpReport   `json:"http"`
 	Fingerprints fingerprints `json:"fingerprints"`
 	// Verdict is set on GET / and GET /api/fingerprint only (see
@@ -106,6 +110,50 @@ func (t *tlsReport) MarshalJSON() ([]byte, error) {
 // plainTLSReport encodes a tlsReport field by field.
 type plainTLSReport tlsReport
 
+// quicReport is the "quic" object of an HTTP/3 capture: the Initial
+// packets' version and the client's transport parameters in wire order
+// with their fingerprint.
+type quicReport struct {
+	Version             string                  `json:"version"`
+	NegotiatedVersion   string                  `json:"negotiated_version"`
+	InitialPackets      int                     `json:"initial_packets,omitempty"`
+	TransportParameters []fingerprint.QUICParam `json:"transport_parameters"`
+	ParamsError         string                  `json:"transport_parameters_error,omitempty"`
+	fingerprint.QUICTransportParamsFP
+}
+
+// quicStored is the part of the QUIC report stored in the connection's TLS
+// summary; the transport parameters are recomputed from the stored hello.
+type quicStored struct {
+	Version           string `json:"version"`
+	NegotiatedVersion string `json:"negotiated_version"`
+	InitialPackets    int    `json:"initial_packets,omitempty"`
+}
+
+func quicVersionString(v uint32) string { return fmt.Sprintf("0x%08x", v) }
+
+// quicFromCapture builds the "quic" object of a live HTTP/3 capture.
+func quicFromCapture(q *capture.QUICInfo) *quicReport {
+	return &quicReport{
+		Version: quicVersionString(q.Version), NegotiatedVersion: quicVersionString(q.Negotiated),
+		InitialPackets: q.InitialPackets, TransportParameters: nonNil(q.Params), ParamsError: q.ParamsErr,
+		QUICTransportParamsFP: q.TP,
+	}
+}
+
+// quicFromStored rebuilds the "quic" object from the stored summary part
+// and the stored hello.
+func quicFromStored(s quicStored, ch *fingerprint.ClientHello) *quicReport {
+	q := &quicReport{Version: s.Version, NegotiatedVersion: s.NegotiatedVersion, InitialPackets: s.InitialPackets}
+	params, err := ch.QUICTransportParams()
+	if err != nil {
+		q.ParamsError = err.Error()
+	}
+	q.TransportParameters = nonNil(params)
+	q.QUICTransportParamsFP = fingerprint.QUICTransportParamsFingerprint(params)
+	return q
+}
+
 // tlsSummary is the TLS summary stored with each capture: what a list or a
 // query needs without re-parsing the raw ClientHello (which is stored
 // apart and is the canonical form; the full decoded view is recomputed from
@@ -119,6 +167,8 @@ type tlsSummary struct {
 	SupportedGroups []uint16      `json:"supported_groups"`
 	SigAlgs         []uint16      `json:"signature_algorithms"`
 	Negotiated      tlsNegotiated `json:"negotiated"`
+	// QUIC is set for connections over QUIC.
+	QUIC *quicStored `json:"quic,omitempty"`
 	// Truncated names the lists cut to maxSummaryList entries (and ALPN
 	// protocols cut to maxSummaryList): the raw hello, stored once per
 	// connection, keeps them whole.
@@ -199,7 +249,7 @@ func connTLS(t *capture.TLSInfo) *tlsReport {
 
 // summaryJSON is the stored TLS summary of t, cached per connection when
 // the report came from one.
-func (t *tlsReport) summaryJSON(info *capture.TLSInfo) ([]byte, error) {
+func (t *tlsReport) summaryJSON(info *capture.TLSInfo, q *quicReport) ([]byte, error) {
 	build := func() any {
 		var cut []string
 		s := tlsSummary{
@@ -211,6 +261,9 @@ func (t *tlsReport) summaryJSON(info *capture.TLSInfo) ([]byte, error) {
 			SigAlgs:         capList(t.ClientHello.SignatureAlgorithms(), "signature_algorithms", &cut),
 		}
 		s.Truncated = cut
+		if q != nil {
+			s.QUIC = &quicStored{Version: q.Version, NegotiatedVersion: q.NegotiatedVersion, InitialPackets: q.InitialPackets}
+		}
 		b, err := json.Marshal(s)
 		return memoJSON{b, err}
 	}
@@ -236,7 +289,12 @@ type httpReport struct {
 	Headers     []fingerprint.Header `json:"headers"`
 	HeaderOrder string               `json:"header_order"`
 	H2          *H2Summary           `json:"h2,omitempty"`
+	H3          *H3Summary           `json:"h3,omitempty"`
 }
+
+// H3Summary is the HTTP/3 summary of a request, stored in store.Capture.H2
+// for captures with HTTP version "3" (see capture.H3Summary).
+type H3Summary = capture.H3Summary
 
 // H2Summary is the HTTP/2 summary of a request, stored in
 // store.Capture.H2 (see capture.H2Summary).
@@ -259,6 +317,10 @@ type fingerprints struct {
 	AkamaiHash      string `json:"akamai_hash"`
 	HeaderOrder     string `json:"header_order"`
 	HeaderOrderHash string `json:"header_order_hash"`
+	// QUICTP and QUICTPHash are the transport-parameters fingerprint
+	// (HTTP/3 only).
+	QUICTP     string `json:"quic_tp,omitempty"`
+	QUICTPHash string `json:"quic_tp_hash,omitempty"`
 }
 
 // captureURL is the shareable page of a capture.
@@ -306,6 +368,13 @@ func liveReport(r *http.Request, rc *capture.Request, id string, now time.Time, 
 		rep.Fingerprints.JA4, rep.Fingerprints.JA4R = fp.JA4, fp.JA4R
 		rep.Fingerprints.JA4O, rep.Fingerprints.JA4RO = fp.JA4O, fp.JA4RO
 		rep.Fingerprints.PeetPrint, rep.Fingerprints.PeetPrintHash = fp.PeetPrint, fp.PeetPrintHash
+	}
+	if rc.QUIC != nil {
+		rep.QUIC = quicFromCapture(rc.QUIC)
+		rep.Fingerprints.QUICTP, rep.Fingerprints.QUICTPHash = rc.QUIC.TP.Text, rc.QUIC.TP.Hash
+	}
+	if rc.H3 != nil {
+		rep.HTTP.H3 = capture.NewH3Summary(rc.H3)
 	}
 	if rc.H2 != nil {
 		rep.HTTP.H2 = h2FromCapture(rc.H2)
@@ -370,6 +439,8 @@ func httpVersion(r *http.Request, rc *capture.Request) string {
 		switch {
 		case rc.Protocol == capture.ProtoH2:
 			return "2"
+		case rc.Protocol == capture.ProtoH3:
+			return "3"
 		case rc.HTTP1 != nil && strings.HasPrefix(rc.HTTP1.Proto, "HTTP/"):
 			return strings.TrimPrefix(rc.HTTP1.Proto, "HTTP/")
 		}
@@ -429,6 +500,8 @@ func (rep *report) toCapture() (store.Capture, error) {
 		AkamaiHash:      rep.Fingerprints.AkamaiHash,
 		HeaderOrder:     rep.Fingerprints.HeaderOrder,
 		HeaderOrderHash: rep.Fingerprints.HeaderOrderHash,
+		QUICTP:          rep.Fingerprints.QUICTP,
+		QUICTPHash:      rep.Fingerprints.QUICTPHash,
 	}
 	if len(rep.HTTP.Headers) > 0 {
 		c.Headers = make([]store.HeaderPair, len(rep.HTTP.Headers))
@@ -441,11 +514,22 @@ func (rep *report) toCapture() (store.Capture, error) {
 		c.SNI = t.SNI
 		c.ALPN = t.Negotiated.ALPN
 		c.ClientHello = t.Raw
-		b, err := t.summaryJSON(rep.tlsInfo)
+		b, err := t.summaryJSON(rep.tlsInfo, rep.QUIC)
 		if err != nil {
 			return store.Capture{}, fmt.Errorf("web: encoding TLS summary: %w", err)
 		}
 		c.TLSSummary = b
+	}
+	if h3 := rep.HTTP.H3; h3 != nil {
+		// The request's protocol document: stream id in its own column.
+		doc := *h3
+		doc.StreamID = 0
+		b, err := json.Marshal(&doc)
+		if err != nil {
+			return store.Capture{}, fmt.Errorf("web: encoding HTTP/3 summary: %w", err)
+		}
+		c.StreamID = uint32(h3.StreamID)
+		c.H2 = b
 	}
 	if rep.HTTP.H2 != nil {
 		c.StreamID = rep.HTTP.H2.StreamID
@@ -494,6 +578,7 @@ func (rep *report) storedH2() ([]byte, error) {
 // the raw hello.
 type storedTLSSummary struct {
 	Negotiated tlsNegotiated `json:"negotiated"`
+	QUIC       *quicStored   `json:"quic"`
 }
 
 // storedReport rebuilds the report of a stored capture. The ClientHello is
@@ -517,6 +602,7 @@ func storedReport(c store.Capture) (*report, error) {
 			PeetPrint: c.PeetPrint, PeetPrintHash: c.PeetPrintHash,
 			Akamai: c.Akamai, AkamaiHash: c.AkamaiHash,
 			HeaderOrder: c.HeaderOrder, HeaderOrderHash: c.HeaderOrderHash,
+			QUICTP: c.QUICTP, QUICTPHash: c.QUICTPHash,
 		},
 	}
 	rep.HTTP.Version = c.HTTPVersion
@@ -525,8 +611,13 @@ func storedReport(c store.Capture) (*report, error) {
 	for i, h := range c.Headers {
 		rep.HTTP.Headers[i] = fingerprint.Header{Name: h.Name, Value: h.Value}
 	}
+	h3 := c.HTTPVersion == "3"
 	if len(c.ClientHello) > 0 {
-		ch, err := fingerprint.ParseClientHello(c.ClientHello)
+		parse := fingerprint.ParseClientHello
+		if h3 {
+			parse = fingerprint.ParseClientHelloQUIC // a bare handshake message from CRYPTO frames
+		}
+		ch, err := parse(c.ClientHello)
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing stored ClientHello of capture %s: %w", c.ID, err)
 		}
@@ -537,6 +628,14 @@ func storedReport(c store.Capture) (*report, error) {
 				return nil, fmt.Errorf("web: decoding TLS summary of capture %s: %w", c.ID, err)
 			}
 			t.Negotiated = s.Negotiated
+			if s.QUIC != nil {
+				rep.QUIC = quicFromStored(*s.QUIC, ch)
+				if c.QUICTPHash != "" {
+					// The stored fingerprint, as for the other kinds.
+					rep.QUIC.Text, rep.QUIC.Hash = c.QUICTP, c.QUICTPHash
+				}
+				rep.Fingerprints.QUICTP, rep.Fingerprints.QUICTPHash = rep.QUIC.Text, rep.QUIC.Hash
+			}
 		}
 		if t.Negotiated.ALPN == "" {
 			t.Negotiated.ALPN = c.ALPN
@@ -546,7 +645,15 @@ func storedReport(c store.Capture) (*report, error) {
 		}
 		rep.TLS = t
 	}
-	if len(c.H2) > 0 {
+	if len(c.H2) > 0 && h3 {
+		var doc H3Summary
+		if err := json.Unmarshal(c.H2, &doc); err != nil {
+			return nil, fmt.Errorf("web: decoding HTTP/3 summary of capture %s: %w", c.ID, err)
+		}
+		doc.Normalize()
+		doc.StreamID = uint64(c.StreamID)
+		rep.HTTP.H3 = &doc
+	} else if len(c.H2) > 0 {
 		var h2 H2Summary
 		if err := json.Unmarshal(c.H2, &h2); err != nil {
 			return nil, fmt.Errorf("web: decoding HTTP/2 summary of capture %s: %w", c.ID, err)

@@ -62,6 +62,7 @@ func statsKinds() []struct {
 		{store.KindJA3NHash, "JA3N"},
 		{store.KindPeetPrintHash, "PeetPrint"},
 		{store.KindHeaderOrderHash, "Header order"},
+		{store.KindQUICTPHash, "QUIC transport parameters"},
 	}
 }
 

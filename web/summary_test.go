@@ -74,7 +74,7 @@ func TestSummaryListsCapped(t *testing.T) {
 				t.Fatal(err)
 			}
 			tr := &tlsReport{ClientHello: ch, Raw: raw, SNI: ch.ServerName(), ALPN: ch.ALPN()}
-			b, err := tr.summaryJSON(nil)
+			b, err := tr.summaryJSON(nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

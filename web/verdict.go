@@ -36,7 +36,10 @@ type verdictReport struct {
 // verdictOf judges a live report (see curate.Judge and curate.Closest).
 func (h *handler) verdictOf(ctx context.Context, rep *report) *verdictReport {
 	o := curate.Observation{UserAgent: rep.UserAgent, Headers: rep.HTTP.Headers}
-	if rep.tlsInfo != nil && len(rep.tlsInfo.Raw) > 0 {
+	if rep.tlsInfo != nil && len(rep.tlsInfo.Raw) > 0 && rep.QUIC == nil {
+		// A QUIC hello differs from the browser's TCP hello by design (its
+		// own cipher list, transport parameters): the stacks Judge knows are
+		// TCP ones, so over HTTP/3 only the headers are judged.
 		o.Hellos = [][]byte{rep.tlsInfo.Raw}
 	}
 	if s := rep.HTTP.H2; s != nil {

@@ -97,12 +97,60 @@ func reportView(rep *report) templates.Report {
 	add("PeetPrint", fp.PeetPrintHash, fp.PeetPrint, store.KindPeetPrintHash)
 	add("Akamai HTTP/2", fp.AkamaiHash, fp.Akamai, store.KindAkamaiHash)
 	add("Header order", fp.HeaderOrderHash, fp.HeaderOrder, store.KindHeaderOrderHash)
+	add("QUIC transport parameters", fp.QUICTPHash, fp.QUICTP, store.KindQUICTPHash)
 	if t := rep.TLS; t != nil {
 		v.Transport = orDash(t.Negotiated.Version)
 		v.TLS = tlsView(t)
 	}
 	if h := rep.HTTP.H2; h != nil {
 		v.H2 = h2View(h)
+	}
+	if rep.HTTP.H3 != nil || rep.QUIC != nil {
+		v.H3 = h3View(rep.HTTP.H3, rep.QUIC)
+		if rep.QUIC != nil && v.TLS != nil {
+			v.Transport += " over QUIC"
+		}
+	}
+	return v
+}
+
+// h3View prepares the QUIC and HTTP/3 side of a capture; either may be nil.
+func h3View(h *H3Summary, q *quicReport) *templates.H3View {
+	v := &templates.H3View{QUICVersion: "—"}
+	if q != nil {
+		v.QUICVersion = q.Version
+		if q.InitialPackets > 0 {
+			v.Packets = strconv.Itoa(q.InitialPackets)
+		}
+		v.TP, v.TPHash = q.Text, q.Hash
+		for _, p := range q.TransportParameters {
+			val := hex.EncodeToString(p.Value)
+			if p.Int != nil {
+				val = strconv.FormatUint(*p.Int, 10)
+			}
+			v.Params = append(v.Params, templates.QUICParamRow{ID: "0x" + strconv.FormatUint(p.ID, 16), Name: p.Name, Value: val, GREASE: p.GREASE})
+		}
+	}
+	if h == nil {
+		return v
+	}
+	v.StreamID = strconv.FormatUint(h.StreamID, 10)
+	v.PseudoOrder, v.Priority = h.PseudoOrder, h.Priority
+	for _, s := range h.Settings {
+		name := s.Name
+		if name == "" {
+			name = "unknown"
+		}
+		v.Settings = append(v.Settings, templates.SettingRow{ID: "0x" + strconv.FormatUint(s.ID, 16), Name: name, Value: strconv.FormatUint(s.Value, 10)})
+	}
+	if !h.SettingsSeen {
+		v.SettingsNote = "The client's SETTINGS frame had not arrived when this request was served."
+	}
+	for _, u := range h.UniStreams {
+		v.UniStreams = append(v.UniStreams, "0x"+strconv.FormatUint(u, 16))
+	}
+	for _, p := range h.PriorityUpdates {
+		v.PriorityUpdates = append(v.PriorityUpdates, strconv.FormatUint(p.ElementID, 10)+": "+p.Priority)
 	}
 	return v
 }

@@ -384,7 +384,7 @@ func checkVisitProfile(t *testing.T, s *e2eServer, key string, caps visitCapture
 // startChromium starts a headed Chromium on display with a fresh user data
 // directory and returns its browser context; it is stopped when the test
 // ends, and its output is logged when the test failed.
-func startChromium(t *testing.T, chromium, display string) context.Context {
+func startChromium(t *testing.T, chromium, display string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	chromeLog := &testenv.SyncBuffer{}
 	opts := []chromedp.ExecAllocatorOption{
@@ -402,6 +402,7 @@ func startChromium(t *testing.T, chromium, display string) context.Context {
 		chromedp.CombinedOutput(chromeLog),
 		chromedp.WSURLReadTimeout(60 * time.Second),
 	}
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)

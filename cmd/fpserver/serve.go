@@ -27,6 +27,7 @@ import (
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
+	"github.com/guanaco-fp/guanaco/quicinitial"
 	"github.com/guanaco-fp/guanaco/store"
 	"github.com/guanaco-fp/guanaco/store/split"
 	"github.com/guanaco-fp/guanaco/store/writer"
@@ -55,6 +56,7 @@ Flags:
 // serveConfig is the parsed command line of `fpserver serve`.
 type serveConfig struct {
 	httpsAddr, httpsH1Addr, httpAddr, debugAddr string
+	http3Addr                                   string
 	dataDir, dsn, readDSN                       string
 	redactKeyFile                               string
 	certFile, keyFile, acmeEmail                string
@@ -82,6 +84,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.httpsAddr, "https", ":8443", "HTTPS `address` offering h2 and http/1.1; empty disables")
 	fs.StringVar(&cfg.httpsH1Addr, "https-h1", ":8444", "HTTPS `address` offering only http/1.1, to capture browsers' HTTP/1 header order; empty disables")
 	fs.StringVar(&cfg.httpAddr, "http", ":8080", "plain HTTP/1.1 `address`; empty disables")
+	fs.StringVar(&cfg.http3Addr, "http3", "auto", "UDP `address` for HTTP/3 (QUIC), advertised with Alt-Svc on the TCP listeners' responses; auto: the -https listener's address and port (not with -proxy-protocol); empty disables")
 	fs.StringVar(&cfg.debugAddr, "debug", "127.0.0.1:9090", "`address` for /metrics and /debug/pprof; empty disables")
 	fs.StringVar(&cfg.dataDir, "data", "data", "data `directory`: SQLite database, certificate, spool")
 	fs.StringVar(&cfg.dsn, "db", "", "database `DSN`: postgres://... or an SQLite file path (default DATA/fpserver.db)")
@@ -336,9 +339,18 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		tlsH1.Certificates = nil
 	}
 
+	appHandler := capture.Middleware(web.LimitBodies(handler,
+		web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace}))
+	var h3srv *capture.H3Server // set below when -http3 is on
 	hs := &http.Server{
-		Handler: capture.Middleware(web.LimitBodies(handler,
-			web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace})),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h3srv != nil && r.TLS == nil {
+				if v := h3srv.AltSvc(); v != "" {
+					w.Header().Set("Alt-Svc", v)
+				}
+			}
+			appHandler.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
 		IdleTimeout:       cfg.idleTimeout,
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
@@ -418,6 +430,56 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	}
 	if len(listeners) == 0 {
 		return errors.New("no listener: set at least one of -https, -https-h1, -http")
+	}
+
+	if addr := cfg.http3Addr; addr != "" {
+		if addr == "auto" {
+			addr = ""
+			for _, l := range listeners {
+				if l.name == "https" {
+					addr = l.ln.Addr().String()
+				}
+			}
+			if cfg.proxyProtocol {
+				// Behind a TCP proxy the -https port is the proxy's
+				// backend, not what clients reach, and UDP would bypass
+				// the proxy's client addresses: HTTP/3 only when asked.
+				addr = ""
+				logger.Info("HTTP/3 not started: -proxy-protocol is on; set -http3 to the address clients reach over UDP")
+			}
+		}
+		if addr != "" {
+			ua, err := net.ResolveUDPAddr("udp", addr)
+			if err != nil {
+				return fmt.Errorf("resolving %s (-http3): %w", addr, err)
+			}
+			udp, err := net.ListenUDP("udp", ua)
+			if err != nil {
+				return fmt.Errorf("listening on %s (-http3): %w", addr, err)
+			}
+			defer udp.Close()
+			h3tls := tlsMain.Clone()
+			h3srv = capture.NewH3Server(capture.H3Config{
+				TLS:            h3tls,
+				Handler:        appHandler,
+				Streams:        limits,
+				IdleTimeout:    cfg.idleTimeout,
+				MaxHeaderBytes: cfg.maxHeaderBytes,
+				Logger:         logger,
+				OnConn:         func(c *capture.Conn) { metrics.connections.WithLabelValues("http3", string(c.Protocol())).Inc() },
+			})
+			registerQUICMetrics(reg, h3srv.Table())
+			go func() {
+				if err := h3srv.Serve(udp); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					logger.Error("http3 serving failed", "err", err)
+				}
+			}()
+			defer h3srv.Close()
+			logger.Info("listening", "listener", "http3", "addr", udp.LocalAddr().String(), "tls", true)
+			if m.OnListening != nil {
+				m.OnListening("http3", udp.LocalAddr())
+			}
+		}
 	}
 
 	var debugSrv *http.Server
@@ -503,6 +565,15 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 			}
 		}()
 	}
+	if h3srv != nil {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := h3srv.Shutdown(sctx); err != nil {
+				logger.Warn("HTTP/3 connections did not finish in time", "err", err)
+			}
+		}()
+	}
 	swg.Wait()
 	for _, l := range listeners {
 		l.ln.Wait() // handshakes in progress end at their deadline or now
@@ -569,4 +640,28 @@ func readiness(ping func(context.Context) error, healthy ...func() error) func(c
 		}
 		return nil
 	}
+}
+
+// registerQUICMetrics exports the HTTP/3 listener's Initial reassembly
+// counters: fpserver_quic_initials_total{result} and the entries held.
+func registerQUICMetrics(reg prometheus.Registerer, t *quicinitial.Table) {
+	for _, c := range []struct {
+		result string
+		value  func(quicinitial.TableStats) uint64
+	}{
+		{"seen", func(s quicinitial.TableStats) uint64 { return s.Initials }},
+		{"undecryptable", func(s quicinitial.TableStats) uint64 { return s.Undecryptable }},
+		{"malformed", func(s quicinitial.TableStats) uint64 { return s.Malformed }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fpserver_quic_initials_total",
+			Help:        "Client Initial packets the HTTP/3 capture saw (seen), could not decrypt, or could not parse.",
+			ConstLabels: prometheus.Labels{"result": c.result}}, func() float64 { return float64(c.value(t.Stats())) }))
+	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fpserver_quic_hellos_total",
+		Help: "QUIC ClientHellos reassembled from Initial packets."}, func() float64 { return float64(t.Stats().Hellos) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fpserver_quic_hellos_evicted_total",
+		Help: "Pending QUIC hellos dropped for the table's bounds or age before their connection took them."},
+		func() float64 { return float64(t.Stats().Evicted) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "fpserver_quic_hellos_pending",
+		Help: "QUIC hellos being reassembled or waiting for their connection."}, func() float64 { return float64(t.Len()) }))
 }

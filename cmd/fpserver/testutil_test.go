@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,6 +45,7 @@ const (
 	lnHTTPSH1 = "https-h1"
 	lnHTTP    = "http"
 	lnDebug   = "debug"
+	lnHTTP3   = "http3"
 )
 
 // e2eServer is an fpserver started in-process by startServer. It is stopped
@@ -160,6 +162,17 @@ func enabledListeners(args []string) []string {
 			out = append(out, n)
 		}
 	}
+	// -http3 defaults to auto: the -https address, when there is one and
+	// -proxy-protocol is off.
+	h3 := "auto"
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-http3" {
+			h3 = args[i+1]
+		}
+	}
+	if h3 != "" && (h3 != "auto" || flagValue(args, "-https") != "" && !slices.Contains(args, "-proxy-protocol")) {
+		out = append(out, lnHTTP3)
+	}
 	return out
 }
 
@@ -243,7 +256,9 @@ type reportJSON struct {
 		Headers     [][2]string `json:"headers"`
 		HeaderOrder string      `json:"header_order"`
 		H2          *h2Rep      `json:"h2"`
+		H3          *h3Rep      `json:"h3"`
 	} `json:"http"`
+	QUIC         *quicRep          `json:"quic"`
 	Fingerprints map[string]string `json:"fingerprints"`
 
 	// Echo API only.
@@ -273,6 +288,25 @@ type h2Rep struct {
 	PseudoOrder     []string                 `json:"pseudo_order"`
 	Akamai          string                   `json:"akamai"`
 	AkamaiHash      string                   `json:"akamai_hash"`
+}
+
+type h3Rep struct {
+	StreamID        uint64                         `json:"stream_id"`
+	Settings        []fingerprint.H3Setting        `json:"settings"`
+	SettingsSeen    bool                           `json:"settings_seen"`
+	UniStreams      []uint64                       `json:"uni_streams"`
+	PriorityUpdates []fingerprint.H3PriorityUpdate `json:"priority_updates"`
+	Priority        string                         `json:"priority"`
+	PseudoOrder     []string                       `json:"pseudo_order"`
+}
+
+type quicRep struct {
+	Version             string                  `json:"version"`
+	NegotiatedVersion   string                  `json:"negotiated_version"`
+	InitialPackets      int                     `json:"initial_packets"`
+	TransportParameters []fingerprint.QUICParam `json:"transport_parameters"`
+	QUICTP              string                  `json:"quic_tp"`
+	QUICTPHash          string                  `json:"quic_tp_hash"`
 }
 
 // headerNames returns the header names of r in order.
@@ -410,7 +444,11 @@ func checkStoredTLS(t testing.TB, live, stored *reportJSON) fingerprint.TLSFinge
 	if stored.TLS == nil || len(stored.TLS.Raw) == 0 {
 		t.Fatalf("capture %s: no stored ClientHello", stored.CaptureID)
 	}
-	ch, err := fingerprint.ParseClientHello(stored.TLS.Raw)
+	parse := fingerprint.ParseClientHello
+	if stored.HTTP.Version == "3" {
+		parse = fingerprint.ParseClientHelloQUIC // the CRYPTO stream's bare message
+	}
+	ch, err := parse(stored.TLS.Raw)
 	if err != nil {
 		t.Fatalf("capture %s: stored ClientHello does not parse: %v", stored.CaptureID, err)
 	}

@@ -179,7 +179,8 @@ type Capture struct {
 	// ConnID names the connection the request came on (at most MaxIDLen
 	// bytes; any bytes). Captures sharing a ConnID are stored with one
 	// connection row: its fields (ClientIP, TLSVersion, SNI, ALPN,
-	// ClientHello, TLSSummary and the TLS fingerprints JA3 to PeetPrint) are
+	// ClientHello, TLSSummary, the TLS fingerprints JA3 to PeetPrint and
+	// QUICTP) are
 	// those of the first of them stored, and the producer must give them equal
 	// values. Empty: the capture is a connection of its own. Not returned by
 	// reads.
@@ -200,17 +201,22 @@ type Capture struct {
 	SNI string
 	// ALPN is the negotiated application protocol.
 	ALPN string
-	// ClientHello holds the raw ClientHello bytes as captured (record framing kept).
+	// ClientHello holds the raw ClientHello bytes as captured (record framing
+	// kept); for HTTP/3 the handshake message reassembled from the client's
+	// Initial CRYPTO frames (QUIC has no record layer).
 	ClientHello []byte
 	// TLSSummary is the decoded ClientHello as a JSON document, stored verbatim.
 	TLSSummary json.RawMessage
 	// Headers are the request headers in wire order with original casing.
 	Headers []HeaderPair
-	// H2 is the HTTP/2 frames summary (SETTINGS, WINDOW_UPDATE, PRIORITY, HEADERS
-	// priority, pseudo-header order) as a JSON document, stored verbatim.
+	// H2 is the request's protocol document, stored verbatim: for HTTP/2 the
+	// frames summary (SETTINGS, WINDOW_UPDATE, PRIORITY, HEADERS priority,
+	// pseudo-header order), for HTTP/3 (HTTPVersion "3") the HTTP/3 summary
+	// (SETTINGS, stream types, PRIORITY_UPDATE, priority, pseudo-header
+	// order).
 	H2 json.RawMessage
-	// StreamID is the HTTP/2 stream of the request (0 for HTTP/1). Kept out
-	// of H2 by fpserver so equal summaries are stored once.
+	// StreamID is the HTTP/2 or HTTP/3 stream of the request (0 for HTTP/1).
+	// Kept out of H2 by fpserver so equal summaries are stored once.
 	StreamID uint32
 
 	// Fingerprints: full text and hash, so profiles can be rebuilt from rows.
@@ -228,6 +234,10 @@ type Capture struct {
 	AkamaiHash      string
 	HeaderOrder     string
 	HeaderOrderHash string
+	// QUICTP is the QUIC transport-parameters fingerprint of an HTTP/3
+	// connection (fingerprint.QUICTransportParamsFP), empty otherwise.
+	QUICTP     string
+	QUICTPHash string
 }
 
 // Validate checks the capture without modifying it: ValidateFields, and that
@@ -444,12 +454,13 @@ const (
 	KindAkamaiHash      FingerprintKind = "akamai_hash"
 	KindPeetPrintHash   FingerprintKind = "peetprint_hash"
 	KindHeaderOrderHash FingerprintKind = "header_order_hash"
+	KindQUICTPHash      FingerprintKind = "quic_tp_hash"
 )
 
 // Kinds lists the indexed fingerprint kinds in lookup priority order: when a hash is
 // looked up without a kind, the first kind with at least one matching capture wins.
 func Kinds() []FingerprintKind {
-	return []FingerprintKind{KindJA4, KindJA4R, KindJA3Hash, KindJA3NHash, KindAkamaiHash, KindPeetPrintHash, KindHeaderOrderHash}
+	return []FingerprintKind{KindJA4, KindJA4R, KindJA3Hash, KindJA3NHash, KindAkamaiHash, KindPeetPrintHash, KindHeaderOrderHash, KindQUICTPHash}
 }
 
 // ResolveKind returns q.Kind, or else the first of Kinds for which exists
@@ -484,7 +495,7 @@ type Totals struct {
 // Valid reports whether k is one of Kinds.
 func (k FingerprintKind) Valid() bool {
 	switch k {
-	case KindJA4, KindJA4R, KindJA3Hash, KindJA3NHash, KindAkamaiHash, KindPeetPrintHash, KindHeaderOrderHash:
+	case KindJA4, KindJA4R, KindJA3Hash, KindJA3NHash, KindAkamaiHash, KindPeetPrintHash, KindHeaderOrderHash, KindQUICTPHash:
 		return true
 	}
 	return false
@@ -507,6 +518,8 @@ func (c *Capture) Value(k FingerprintKind) string {
 		return c.PeetPrintHash
 	case KindHeaderOrderHash:
 		return c.HeaderOrderHash
+	case KindQUICTPHash:
+		return c.QUICTPHash
 	}
 	return ""
 }

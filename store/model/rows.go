@@ -43,6 +43,7 @@ const (
 	DictPeetPrint   = "peetprint"    // value PeetPrint, hash PeetPrintHash; keyed by both
 	DictAkamai      = "akamai"       // value Akamai, hash AkamaiHash; keyed by both
 	DictHeaderOrder = "header_order" // value HeaderOrder, hash HeaderOrderHash; keyed by both
+	DictQUICTP      = "quic_tp"      // value QUICTP, hash QUICTPHash; keyed by both
 	DictUserAgent   = "user_agent"
 	DictHost        = "host"
 	DictNames       = "header_names"  // JSON array of header names in wire order
@@ -81,6 +82,8 @@ func KindDict(k FingerprintKind) string {
 		return DictPeetPrint
 	case KindHeaderOrderHash:
 		return DictHeaderOrder
+	case KindQUICTPHash:
+		return DictQUICTP
 	}
 	return ""
 }
@@ -168,7 +171,7 @@ type ConnRow struct {
 	ALPN string
 	ClientHello []byte
 	// References into dict (0: none).
-	TLSSummary, JA3, JA3N, JA4, JA4R, JA4O, JA4RO, PeetPrint int64
+	TLSSummary, JA3, JA3N, JA4, JA4R, JA4O, JA4RO, PeetPrint, QUICTP int64
 }
 
 // RequestRow is the stored request of a capture.
@@ -261,6 +264,7 @@ func (s *Split) Add(c *Capture, now time.Time) error {
 			JA4: ref(DictJA4, c.JA4, c.JA4, ""), JA4R: ref(DictJA4R, c.JA4R, c.JA4R, ""),
 			JA4O: ref(DictJA4O, c.JA4O, c.JA4O, ""), JA4RO: ref(DictJA4RO, c.JA4RO, c.JA4RO, ""),
 			PeetPrint: hashed(DictPeetPrint, c.PeetPrint, c.PeetPrintHash),
+			QUICTP:    hashed(DictQUICTP, c.QUICTP, c.QUICTPHash),
 		}
 		if len(c.TLSSummary) > 0 {
 			id, err := s.needDoc(DictTLSSummary, c.TLSSummary, now)

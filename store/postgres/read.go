@@ -20,6 +20,7 @@ var captureCols = []string{
 	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "header_names", "header_values", "h2", "stream_id",
 	"ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r", "ja4_o", "ja4_ro",
 	"peetprint", "peetprint_hash", "akamai", "akamai_hash", "header_order", "header_order_hash",
+	"quic_tp", "quic_tp_hash",
 }
 
 var selectCaptures = "SELECT " + strings.Join(captureCols, ", ") + " FROM captures "
@@ -34,7 +35,8 @@ func scanCapture(s scanner) (model.Capture, error) {
 	err := s.Scan(&c.ID, &c.CreatedAt, &c.VisitKey, &c.Initiator, &c.ClientIP, &c.UserAgent, &c.Host, &c.Method, &c.Path,
 		&c.HTTPVersion, &c.TLSVersion, &c.SNI, &c.ALPN, &hello, &tlsSummary, &names, &values, &h2, &stream,
 		&c.JA3, &c.JA3Hash, &c.JA3N, &c.JA3NHash, &c.JA4, &c.JA4R, &c.JA4O, &c.JA4RO,
-		&c.PeetPrint, &c.PeetPrintHash, &c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash)
+		&c.PeetPrint, &c.PeetPrintHash, &c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash,
+		&c.QUICTP, &c.QUICTPHash)
 	if err != nil {
 		return c, err
 	}

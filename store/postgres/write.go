@@ -30,12 +30,12 @@ ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen WHERE excluded.las
 // insertConnsSQL writes new connections from parallel arrays (reference 0 is
 // stored as NULL); a connection already stored is left as it is.
 const insertConnsSQL = `INSERT INTO connections (id, created_at, client_ip, tls_version, sni, alpn, client_hello,
-	tls_summary, ja3, ja3n, ja4, ja4_r, ja4_o, ja4_ro, peetprint)
+	tls_summary, ja3, ja3n, ja4, ja4_r, ja4_o, ja4_ro, peetprint, quic_tp)
 SELECT u.id, u.created_at, u.client_ip, u.tls_version, u.sni, u.alpn, u.hello,
-	NULLIF(u.ts, 0), NULLIF(u.ja3, 0), NULLIF(u.ja3n, 0), NULLIF(u.ja4, 0), NULLIF(u.ja4r, 0), NULLIF(u.ja4o, 0), NULLIF(u.ja4ro, 0), NULLIF(u.pp, 0)
+	NULLIF(u.ts, 0), NULLIF(u.ja3, 0), NULLIF(u.ja3n, 0), NULLIF(u.ja4, 0), NULLIF(u.ja4r, 0), NULLIF(u.ja4o, 0), NULLIF(u.ja4ro, 0), NULLIF(u.pp, 0), NULLIF(u.qtp, 0)
 FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[],
-	$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
-	AS u(id, created_at, client_ip, tls_version, sni, alpn, hello, ts, ja3, ja3n, ja4, ja4r, ja4o, ja4ro, pp)
+	$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
+	AS u(id, created_at, client_ip, tls_version, sni, alpn, hello, ts, ja3, ja3n, ja4, ja4r, ja4o, ja4ro, pp, qtp)
 ON CONFLICT (id) DO NOTHING`
 
 // insertRequestsSQL is the idempotent form of the COPY into requests, used
@@ -169,7 +169,7 @@ func writeRows(ctx context.Context, tx pgx.Tx, sp *model.Split, now time.Time, u
 		ids, created := make([]int64, n), make([]time.Time, n)
 		ips, versions, snis, alpns := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		hellos := make([][]byte, n)
-		refs := make([][]int64, 8)
+		refs := make([][]int64, 9)
 		for j := range refs {
 			refs[j] = make([]int64, n)
 		}
@@ -179,12 +179,12 @@ func writeRows(ctx context.Context, tx pgx.Tx, sp *model.Split, now time.Time, u
 			if len(c.ClientHello) > 0 {
 				hellos[i] = c.ClientHello
 			}
-			for j, r := range [...]int64{c.TLSSummary, c.JA3, c.JA3N, c.JA4, c.JA4R, c.JA4O, c.JA4RO, c.PeetPrint} {
+			for j, r := range [...]int64{c.TLSSummary, c.JA3, c.JA3N, c.JA4, c.JA4R, c.JA4O, c.JA4RO, c.PeetPrint, c.QUICTP} {
 				refs[j][i] = r
 			}
 		}
 		if _, err := tx.Exec(ctx, insertConnsSQL, ids, created, ips, versions, snis, alpns, hellos,
-			refs[0], refs[1], refs[2], refs[3], refs[4], refs[5], refs[6], refs[7]); err != nil {
+			refs[0], refs[1], refs[2], refs[3], refs[4], refs[5], refs[6], refs[7], refs[8]); err != nil {
 			return 0, fmt.Errorf("connections: %w", err)
 		}
 	}

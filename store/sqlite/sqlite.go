@@ -214,6 +214,7 @@ var captureCols = []string{
 	"http_version", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "header_names", "header_values", "h2", "stream_id",
 	"ja3", "ja3_hash", "ja3n", "ja3n_hash", "ja4", "ja4_r", "ja4_o", "ja4_ro",
 	"peetprint", "peetprint_hash", "akamai", "akamai_hash", "header_order", "header_order_hash",
+	"quic_tp", "quic_tp_hash",
 }
 
 var selectCaptures = "SELECT " + strings.Join(captureCols, ", ") + " FROM captures "
@@ -221,7 +222,7 @@ var selectCaptures = "SELECT " + strings.Join(captureCols, ", ") + " FROM captur
 // Row layouts of the three tables InsertCaptures writes (see model.Split).
 var (
 	dictCols    = []string{"id", "kind", "value", "hash", "last_seen"}
-	connCols    = []string{"id", "created_at", "client_ip", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "ja3", "ja3n", "ja4", "ja4_r", "ja4_o", "ja4_ro", "peetprint"}
+	connCols    = []string{"id", "created_at", "client_ip", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "ja3", "ja3n", "ja4", "ja4_r", "ja4_o", "ja4_ro", "peetprint", "quic_tp"}
 	requestCols = []string{"id", "created_at", "conn_id", "visit_key", "initiator", "method", "path", "http_version", "stream_id", "host", "user_agent", "header_names", "header_values", "h2", "akamai", "header_order"}
 )
 
@@ -324,7 +325,8 @@ func scanCapture(s scanner) (model.Capture, error) {
 	err := s.Scan(&c.ID, &created, &c.VisitKey, &c.Initiator, &c.ClientIP, &c.UserAgent, &c.Host, &c.Method, &c.Path,
 		&c.HTTPVersion, &c.TLSVersion, &c.SNI, &c.ALPN, &hello, &tlsSummary, &names, &values, &h2, &stream,
 		&c.JA3, &c.JA3Hash, &c.JA3N, &c.JA3NHash, &c.JA4, &c.JA4R, &c.JA4O, &c.JA4RO,
-		&c.PeetPrint, &c.PeetPrintHash, &c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash)
+		&c.PeetPrint, &c.PeetPrintHash, &c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash,
+		&c.QUICTP, &c.QUICTPHash)
 	if err != nil {
 		return c, err
 	}
@@ -406,7 +408,7 @@ func (db *DB) insertSplit(ctx context.Context, tx *sql.Tx, now time.Time) (int64
 	if _, err := db.insertRows(ctx, tx, "connections", connCols, connConflict, len(sp.Conns), func(args []any, i int) []any {
 		c := &sp.Conns[i]
 		return append(args, c.ID, c.CreatedAt.UnixMicro(), c.ClientIP, c.TLSVersion, c.SNI, c.ALPN, nullBytes(c.ClientHello),
-			nullRef(c.TLSSummary), nullRef(c.JA3), nullRef(c.JA3N), nullRef(c.JA4), nullRef(c.JA4R), nullRef(c.JA4O), nullRef(c.JA4RO), nullRef(c.PeetPrint))
+			nullRef(c.TLSSummary), nullRef(c.JA3), nullRef(c.JA3N), nullRef(c.JA4), nullRef(c.JA4R), nullRef(c.JA4O), nullRef(c.JA4RO), nullRef(c.PeetPrint), nullRef(c.QUICTP))
 	}); err != nil {
 		return 0, err
 	}

@@ -156,14 +156,29 @@ func fullCapture(id string, at time.Time) model.Capture {
 		JA4: "ja4-" + id, JA4R: "ja4r-" + id, JA4O: "ja4o-" + id, JA4RO: "ja4ro-" + id,
 		PeetPrint: "peet-" + id, PeetPrintHash: "peeth-" + id, Akamai: "akamai-" + id, AkamaiHash: "akamaih-" + id,
 		HeaderOrder: "ho-" + id, HeaderOrderHash: "hoh-" + id,
+		QUICTP: "qtp-" + id, QUICTPHash: "qtph-" + id,
 	}
+}
+
+// h3Capture is an HTTP/3 capture as fpserver stores it: the bare QUIC
+// ClientHello, the QUIC part of the TLS summary, the HTTP/3 document as
+// the protocol document, a stream id and the transport-parameters
+// fingerprint.
+func h3Capture(id string, at time.Time) model.Capture {
+	c := fullCapture(id, at)
+	c.HTTPVersion, c.ALPN, c.StreamID = "3", "h3", 8
+	c.ClientHello = []byte{0x01, 0x00, 0x00, 0x02, 0x03, 0x03}
+	c.TLSSummary = json.RawMessage(`{"sni":"sni.example","quic":{"version":"0x00000001","negotiated_version":"0x00000001","initial_packets":2}}`)
+	c.H2 = json.RawMessage(`{"stream_id":0,"settings":[{"id":1,"name":"SETTINGS_QPACK_MAX_TABLE_CAPACITY","value":65536},{"id":6,"value":262144}],"settings_seen":true,"uni_streams":[0,2,3],"priority":"u=0, i","pseudo_order":[":method",":authority",":scheme",":path"]}`)
+	c.QUICTP, c.QUICTPHash = "1-3-4_1:30000", "0123456789ab"
+	return c
 }
 
 func testRoundTrip(t *testing.T, s model.Store) {
 	full := fullCapture("c1", base.Add(123456*time.Nanosecond))
 	minimal := model.Capture{ID: "c2", CreatedAt: base, Initiator: model.InitiatorAPI}
 	gen := NewGenerator(1, base, time.Millisecond).Batch(3)
-	batch := append([]model.Capture{full, minimal}, gen...)
+	batch := append([]model.Capture{full, minimal, h3Capture("c3", base.Add(time.Second))}, gen...)
 	mustInsert(t, s, batch, int64(len(batch)))
 	for _, c := range batch {
 		got := mustGet(t, s, c.ID)
@@ -395,6 +410,8 @@ func kindCaptures(t *testing.T, s model.Store) map[model.FingerprintKind]string 
 			c.PeetPrintHash = v
 		case model.KindHeaderOrderHash:
 			c.HeaderOrderHash = v
+		case model.KindQUICTPHash:
+			c.QUICTPHash = v
 		}
 		if c.Value(k) != v {
 			t.Fatalf("Capture.Value(%s) does not read the field set for it", k)

@@ -194,6 +194,35 @@ type Report struct {
 	HeaderOrderHash string
 	TLS             *TLSView
 	H2              *H2View
+	H3              *H3View
+}
+
+// H3View is the QUIC and HTTP/3 side of a capture.
+type H3View struct {
+	StreamID string
+	// QUICVersion is the client's Initial packets' version; Packets the
+	// number of Initial packets that carried the hello ("" when unknown).
+	QUICVersion string
+	Packets     string
+	// TP is the transport-parameters fingerprint text and hash.
+	TP, TPHash string
+	// Params are the transport parameters in wire order.
+	Params []QUICParamRow
+	// Settings are the client's HTTP/3 SETTINGS in wire order; SettingsNote
+	// says why there are none.
+	Settings     []SettingRow
+	SettingsNote string
+	UniStreams   []string
+	PseudoOrder  []string
+	Priority     string
+	// PriorityUpdates are PRIORITY_UPDATE frames as "element: value".
+	PriorityUpdates []string
+}
+
+// QUICParamRow is one transport parameter.
+type QUICParamRow struct {
+	ID, Name, Value string
+	GREASE          bool
 }
 
 // HeaderCount is len(Headers) as text.

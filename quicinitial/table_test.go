@@ -1,0 +1,202 @@
+package quicinitial
+
+import (
+	"context"
+	"crypto/tls"
+	"net/netip"
+	"testing"
+)
+
+// goQUICHello returns a real QUIC ClientHello from crypto/tls's QUIC
+// client (X25519 only, so it fits one Initial unless pq is set) with the
+// transport parameters quic-go requires (initial_source_connection_id).
+func goQUICHello(t testing.TB, scid []byte, pq bool) []byte {
+	t.Helper()
+	cfg := &tls.Config{ServerName: "localhost", NextProtos: []string{"h3"}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13} //nolint:gosec // test
+	if !pq {
+		cfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	}
+	qc := tls.QUICClient(&tls.QUICConfig{TLSConfig: cfg})
+	tp := []byte{0x0f, byte(len(scid))}
+	tp = append(tp, scid...)
+	tp = append(tp, 0x04, 0x02, 0x44, 0x00, 0x05, 0x02, 0x44, 0x00, 0x08, 0x01, 0x10) // initial_max_data, _bidi_local, _streams_bidi
+	qc.SetTransportParameters(tp)
+	if err := qc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var hello []byte
+	for {
+		e := qc.NextEvent()
+		if e.Kind == tls.QUICNoEvent {
+			break
+		}
+		if e.Kind == tls.QUICWriteData && e.Level == tls.QUICEncryptionLevelInitial {
+			hello = append(hello, e.Data...)
+		}
+	}
+	return hello
+}
+
+func seal(t testing.TB, dcid []byte, pn uint32, frames []byte, minLen int) []byte {
+	t.Helper()
+	p, err := SealClient(V1, dcid, []byte{0xcc}, nil, pn, frames, minLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestHelloTableHostile: malformed, short, wrongly sized, undecryptable
+// and coalesced Initials; a hello continued under the server's connection
+// ID; a CRYPTO stream that is not a ClientHello.
+func TestHelloTableHostile(t *testing.T) {
+	hello := goQUICHello(t, []byte{1}, true)
+	if len(hello) < 1300 {
+		t.Fatalf("post-quantum hello of %d bytes fits one Initial", len(hello))
+	}
+	tb := NewTable(Limits{})
+	addr := netip.MustParseAddrPort("192.0.2.1:4000")
+	dcidA, dcidB := []byte{0xa, 1, 2, 3, 4, 5, 6, 7}, []byte{0xb, 1, 2, 3}
+
+	// Too short to be a client Initial: not even looked at.
+	tb.Datagram(seal(t, dcidA, 0, CryptoFrame(0, hello[:100]), 0), addr)
+	// A length field running past the datagram.
+	bad := seal(t, dcidA, 0, CryptoFrame(0, hello[:600]), 1200)
+	tb.Datagram(bad[:1100+0*len(bad)], addr)
+	long := append(append([]byte(nil), bad...), make([]byte, 300)...)
+	long[len(bad)] = 0xc0 // a second "packet" of garbage with a long header bit
+	tb.Datagram(long, addr)
+	// Garbage after a valid header: undecryptable.
+	garbage := append([]byte(nil), bad...)
+	for i := 40; i < len(garbage); i++ {
+		garbage[i] ^= 0x5a
+	}
+	tb.Datagram(garbage, netip.MustParseAddrPort("192.0.2.9:1"))
+	st := tb.Stats()
+	if st.Initials == 0 || st.Malformed == 0 || st.Undecryptable == 0 {
+		t.Errorf("stats after malformed input %+v", st)
+	}
+	if tb.Len() != 1 { // the first 600 bytes of A's hello, from the valid packet in `long`
+		t.Errorf("%d entries", tb.Len())
+	}
+
+	// Coalesced: the rest of A's hello in two packets sent to the server's
+	// connection ID (keys still A's), then a packet with another connection
+	// ID (B's whole hello), which RFC 9000 §12.2 says to ignore.
+	keysA, err := NewClientKeys(V1, dcidA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCID := []byte{0x5e, 0x5e}
+	restA1 := SealClientWith(keysA, V1, srvCID, []byte{0xcc}, nil, 1, CryptoFrame(600, hello[600:1000]), 0)
+	restA2 := SealClientWith(keysA, V1, srvCID, []byte{0xcc}, nil, 2, CryptoFrame(1000, hello[1000:]), 0)
+	helloB := goQUICHello(t, []byte{2}, false)
+	b := seal(t, dcidB, 0, CryptoFrame(0, helloB), 0)
+	dg := append(append(append([]byte(nil), restA1...), restA2...), b...)
+	for len(dg) < 1200 {
+		dg = append(dg, 0) // padding after the packets, as clients pad datagrams
+	}
+	tb.Datagram(dg, addr)
+	qa, ok := tb.Take(addr, dcidA)
+	if !ok || qa.Err != nil || string(qa.Raw) != string(hello) || qa.Packets != 3 {
+		t.Fatalf("hello A: ok %v %+v", ok, qa)
+	}
+	if _, ok := tb.Take(addr, dcidB); ok {
+		t.Error("a packet coalesced with another connection ID was read")
+	}
+	// B's hello in a datagram of its own is read.
+	tb.Datagram(seal(t, dcidB, 0, CryptoFrame(0, helloB), 1200), addr)
+	qb, ok := tb.Take(addr, dcidB)
+	if !ok || qb.Err != nil || string(qb.Raw) != string(helloB) {
+		t.Fatalf("hello B: ok %v %+v", ok, qb)
+	}
+	if _, ok := tb.Take(addr, dcidB); ok {
+		t.Error("a hello taken twice")
+	}
+	// Oversized datagrams are not read.
+	before := tb.Stats().Initials
+	tb.Datagram(make([]byte, MaxDatagram+1), addr)
+	if tb.Stats().Initials != before {
+		t.Error("an oversized datagram was read")
+	}
+
+	// A bad frame after a CRYPTO frame: the CRYPTO data is kept.
+	c := netip.MustParseAddrPort("192.0.2.3:5")
+	f := append(CryptoFrame(0, helloB), 0x08, 0x00)
+	tb.Datagram(seal(t, dcidA, 0, f, 1200), c)
+	if q, ok := tb.Take(c, dcidA); !ok || q.Hello == nil {
+		t.Errorf("hello before a bad frame: %v %+v", ok, q)
+	}
+	// A CRYPTO stream that is not a ClientHello.
+	tb.Datagram(seal(t, dcidA, 0, CryptoFrame(0, []byte{2, 0, 0, 1, 0}), 1200), c)
+	if q, ok := tb.Take(c, dcidA); !ok || q.Err == nil || q.Hello != nil {
+		t.Errorf("ServerHello in CRYPTO: %v %+v", ok, q)
+	}
+}
+
+// TestHelloTableFlood: Initials from many source ports, each with the
+// first part of a hello that never completes, and many connection IDs from
+// one port: the table stays within its bounds, evicting the oldest, and a
+// real hello still completes.
+func TestHelloTableFlood(t *testing.T) {
+	hello := goQUICHello(t, []byte{1}, true)
+	lim := Limits{MaxPending: 64, MaxHelloBytes: 4096}
+	tb := NewTable(lim)
+	first := seal(t, []byte{1, 2, 3, 4, 5, 6, 7, 8}, 0, CryptoFrame(0, hello[:1000]), 1200)
+	for port := 1; port <= 20000; port++ {
+		tb.Datagram(first, netip.AddrPortFrom(netip.MustParseAddr("198.51.100.7"), uint16(port)))
+		if tb.Len() > lim.MaxPending || tb.Bytes() > lim.MaxPending*lim.MaxHelloBytes {
+			t.Fatalf("after %d ports: %d entries, %d bytes", port, tb.Len(), tb.Bytes())
+		}
+	}
+	if st := tb.Stats(); st.Evicted < 20000-64 {
+		t.Errorf("evicted %d", st.Evicted)
+	}
+	one := netip.MustParseAddrPort("198.51.100.8:9")
+	for i := 0; i < 1000; i++ {
+		dcid := []byte{byte(i >> 8), byte(i), 3, 4, 5, 6, 7, 8}
+		tb.Datagram(seal(t, dcid, 0, CryptoFrame(0, hello[:1000]), 1200), one)
+	}
+	if tb.Len() > lim.MaxPending {
+		t.Errorf("%d entries", tb.Len())
+	}
+	real := netip.MustParseAddrPort("203.0.113.5:443")
+	dcid := []byte{9, 9, 9, 9, 9, 9, 9, 9}
+	tb.Datagram(seal(t, dcid, 0, CryptoFrame(0, hello[:1000]), 1200), real)
+	tb.Datagram(seal(t, dcid, 1, CryptoFrame(1000, hello[1000:]), 1200), real)
+	if q, ok := tb.Take(real, dcid); !ok || q.Hello == nil {
+		t.Errorf("real hello after the flood: %v %+v", ok, q)
+	}
+}
+
+// FuzzHelloTable: arbitrary datagrams (seeded with real Initials, split
+// and coalesced) from a few addresses; the table never panics and keeps
+// its bounds.
+func FuzzHelloTable(f *testing.F) {
+	hello := goQUICHello(f, []byte{1}, true)
+	dcid := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	p1, _ := SealClient(V1, dcid, []byte{1}, nil, 0, CryptoFrame(0, hello[:900]), 1200)
+	p2, _ := SealClient(V1, dcid, []byte{1}, nil, 1, CryptoFrame(900, hello[900:]), 1200)
+	p3, _ := SealClient(V2, dcid[:4], nil, []byte{9}, 0, CryptoFrame(0, hello[:300]), 0)
+	f.Add(p1, p2, uint8(0))
+	f.Add(append(p3, p1...), p2, uint8(1))
+	f.Add(p2[:700], p1, uint8(2))
+	f.Fuzz(func(t *testing.T, a, b []byte, who uint8) {
+		lim := Limits{MaxPending: 8, MaxHelloBytes: 2048}
+		tb := NewTable(lim)
+		addr := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(who%3))
+		for _, d := range [][]byte{a, b, a} {
+			orig := append([]byte(nil), d...)
+			tb.Datagram(d, addr)
+			if string(orig) != string(d) {
+				t.Fatal("Datagram modified its input")
+			}
+		}
+		if tb.Len() > lim.MaxPending || tb.Bytes() > lim.MaxPending*lim.MaxHelloBytes {
+			t.Fatalf("%d entries, %d bytes", tb.Len(), tb.Bytes())
+		}
+		if q, ok := tb.Take(addr, dcid); ok && q.Hello == nil && q.Err == nil {
+			t.Fatal("a taken hello without hello or error")
+		}
+	})
+}
