@@ -135,13 +135,11 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 }
 
 // headersPriority is the HEADERS priority for req's initiator, if the
-// profile has one.
+// profile has one (emulation.HeadersPriorityFor: a sub-resource the
+// profile has no list for takes the priority of the list sent instead).
 func (cc *h2Conn) headersPriority(p *emulation.Profile, req *http.Request) *emulation.Priority {
-	if p.H2 == nil {
-		return nil
-	}
 	in, _ := InitiatorFromContext(req.Context())
-	if pr, ok := p.H2.HeadersPriority[in]; ok {
+	if pr, ok := emulation.HeadersPriorityFor(p, in); ok {
 		return &pr
 	}
 	return nil
