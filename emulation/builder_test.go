@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 

@@ -112,7 +112,7 @@ func TestRequestHeaders(t *testing.T) {
 		{name: "fetch: the caller's accept (page script sets it) and stated fetch metadata",
 			url: "https://example.com/api", h2: true,
 			header: []string{"Accept", "application/json", "Accept-Language", "de", "Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Priority", "u=7"},
-			want: `pragma=no-cache|user-agent=UA/1|accept=application/json|sec-fetch-site=none|sec-fetch-mode=cors|accept-encoding=gzip, br|accept-language=de|priority=u=1, i`},
+			want:   `pragma=no-cache|user-agent=UA/1|accept=application/json|sec-fetch-site=none|sec-fetch-mode=cors|accept-encoding=gzip, br|accept-language=de|priority=u=1, i`},
 		{name: "cookies at the profile's slot, joined",
 			url: "https://example.com/", h2: true, header: []string{"Cookie", "a=1", "Cookie", "b=2"},
 			want: h2Nav + `|cookie=a=1; b=2|priority=u=0, i`},

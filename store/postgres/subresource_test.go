@@ -82,4 +82,3 @@ func TestUpgradeTo0005(t *testing.T) {
 		t.Errorf("requests_default constraint = %s, want it to list %s", def, want)
 	}
 }
-
