@@ -190,8 +190,8 @@ func acceptInitiator(accept string) (Initiator, bool) {
 
 // pathInitiator classifies req by its path's extension.
 func pathInitiator(req *http.Request) (Initiator, bool) {
-	if req.URL == nil {
-		return "", false
+	if req.URL == nil || strings.HasSuffix(req.URL.Path, "/") {
+		return "", false // a directory
 	}
 	base := strings.ToLower(path.Base(req.URL.Path))
 	if base == "manifest.json" {
