@@ -88,7 +88,9 @@ var extensionInitiators = map[string]Initiator{
 //     are kept and pick the lists: document is navigate, iframe and frame
 //     iframe, style, script, image, font and manifest themselves, video,
 //     audio and track media, workers script, empty fetch (xhr with
-//     X-Requested-With: XMLHttpRequest), any other destination fetch; a
+//     X-Requested-With: XMLHttpRequest, or without a Priority header:
+//     Firefox sends one on fetch() and none on XMLHttpRequest, Chromium
+//     one on both), any other destination fetch; a
 //     navigation (document or iframe) that POSTs a form content type is
 //     form;
 //  4. without fetch metadata: X-Requested-With: XMLHttpRequest is xhr; a
@@ -122,7 +124,10 @@ func ClassifyRequest(req *http.Request) RequestKind {
 		case !ok:
 			in = Fetch
 		}
-		if in == Fetch && xrw {
+		if in == Fetch && dest == "empty" && (xrw || len(req.Header.Values("Priority")) == 0) {
+			// Firefox sends Priority on fetch() but not on
+			// XMLHttpRequest; Chromium sends it on both, whose lists
+			// are the same.
 			in = XHR
 		}
 		if formPost && (in == Navigate || in == Iframe) {

@@ -21,7 +21,7 @@ const (
 
 func TestClassifyRequest(t *testing.T) {
 	fetchMeta := func(dest, mode string, extra ...string) []string {
-		return append([]string{"Sec-Fetch-Dest", dest, "Sec-Fetch-Mode", mode, "Sec-Fetch-Site", "same-origin"}, extra...)
+		return append([]string{"Sec-Fetch-Dest", dest, "Sec-Fetch-Mode", mode, "Sec-Fetch-Site", "same-origin", "Priority", "u=1, i"}, extra...)
 	}
 	tests := []struct {
 		name, method, url string
@@ -79,6 +79,10 @@ func TestClassifyRequest(t *testing.T) {
 			RequestKind{Navigate, "document", "navigate", true, false}},
 		{"fetch metadata wins over the extension", "GET", "https://a.example/x.png", append(fetchMeta("document", "navigate"), "Accept", chromeNavAccept),
 			RequestKind{Navigate, "document", "navigate", true, false}},
+		{"firefox fetch (Priority: u=4)", "POST", "https://a.example/p", append(fetchMeta("empty", "cors"), "Accept", "*/*"),
+			RequestKind{Fetch, "empty", "cors", true, false}},
+		{"firefox XMLHttpRequest (no Priority)", "POST", "https://a.example/p", []string{"Sec-Fetch-Dest", "empty", "Sec-Fetch-Mode", "cors", "Accept", "*/*"},
+			RequestKind{XHR, "empty", "cors", true, false}},
 		{"firefox navigation", "GET", "https://a.example/", append(fetchMeta("document", "navigate", "Sec-Fetch-User", "?1"), "Accept", firefoxNavAccept),
 			RequestKind{Navigate, "document", "navigate", true, true}},
 		{"firefox image", "GET", "https://a.example/i", append(fetchMeta("image", "no-cors"), "Accept", firefoxImage),
