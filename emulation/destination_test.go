@@ -338,3 +338,45 @@ func TestRequestHeadersPerDestination(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestHeadersBrowserCache: Cache-Control and Pragma that a browser
+// adds itself (a form resubmission's max-age=0) follow the profile's list
+// outside fetch and xhr, where script may set them.
+func TestRequestHeadersBrowserCache(t *testing.T) {
+	firefox, err := Lookup("firefox-153-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chromium, err := Lookup("chromium-156-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(p *Profile, method, dest, mode, ct string) map[string]string {
+		req := httptest.NewRequest(method, "https://a.example/f", strings.NewReader("a=1"))
+		req.Header = http.Header{"Sec-Fetch-Dest": {dest}, "Sec-Fetch-Mode": {mode}, "Cache-Control": {"max-age=0"},
+			"Pragma": {"no-cache"}, "Content-Type": {ct}, "Priority": {"u=0, i"}}
+		out := map[string]string{}
+		for _, h := range RequestHeaders(p, req, true) {
+			out[h.Name] = h.Value
+		}
+		return out
+	}
+	form := "application/x-www-form-urlencoded"
+	if got := send(firefox, "POST", "iframe", "navigate", form); got["cache-control"] != "" || got["pragma"] != "" {
+		t.Errorf("firefox form: cache-control %q pragma %q, want neither (Firefox sends none)", got["cache-control"], got["pragma"])
+	}
+	wantCC, _ := func() (string, bool) {
+		for _, h := range chromium.H2.Headers[Form] {
+			if h.Name == "cache-control" {
+				return h.Value, true
+			}
+		}
+		return "", false
+	}()
+	if got := send(chromium, "POST", "iframe", "navigate", form); got["cache-control"] != wantCC || got["pragma"] != "" {
+		t.Errorf("chromium form: cache-control %q pragma %q, want the profile's %q and no pragma", got["cache-control"], got["pragma"], wantCC)
+	}
+	if got := send(firefox, "POST", "empty", "cors", "text/plain"); got["cache-control"] != "max-age=0" || got["pragma"] != "no-cache" {
+		t.Errorf("firefox fetch: cache-control %q pragma %q, want the script's", got["cache-control"], got["pragma"])
+	}
+}

@@ -106,6 +106,9 @@ func RequestHeaders(p *Profile, req *http.Request, h2 bool) []Header {
 //     (cookies joined by "; ");
 //   - a WebSocket handshake's Connection carries the profile's value when
 //     it lists "upgrade" (a websocket list), else "Upgrade";
+//   - cache-control and pragma are the profile's, and sent only where its
+//     list has them, except for fetch and xhr (caller's value when
+//     present, as any other header);
 //   - accept-language takes the caller's value when present, else the
 //     profile's; so does accept for fetch and xhr (page script sets it),
 //     while every other initiator sends the profile's accept (the
@@ -188,6 +191,8 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 			if v, ok := fetchMetadata(lname, ph.Value, kind); https && ok {
 				add(ph.Name, v)
 			}
+		case browserCache(lname) && !scriptSetsAccept(in):
+			add(ph.Name, ph.Value)
 		case lname == "accept" && !scriptSetsAccept(in):
 			if ph.Value != "" {
 				add(ph.Name, ph.Value)
@@ -238,6 +243,7 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 				add(name, "trailers")
 			}
 		case hopByHop[lname], browserOwned(lname), lname == "host":
+		case browserCache(lname) && !scriptSetsAccept(in):
 		default:
 			addCaller(name, lname)
 		}
@@ -263,6 +269,12 @@ func fetchMetadata(lname, profile string, kind RequestKind) (string, bool) {
 	}
 	return profile, kind.User
 }
+
+// browserCache reports whether lname is a cache directive the browser
+// itself adds (Cache-Control, Pragma: on reloads, form resubmissions,
+// WebSocket handshakes). Outside fetch and xhr, whose script may set them,
+// they are sent only where the profile's list has them, with its value.
+func browserCache(lname string) bool { return lname == "cache-control" || lname == "pragma" }
 
 // scriptSetsAccept reports whether page script chooses the Accept of
 // requests of initiator in (fetch, xhr): then the caller's Accept is
