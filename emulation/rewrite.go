@@ -571,16 +571,25 @@ func SiteOf(initiator, target *url.URL) string {
 }
 
 // FetchSite computes Sec-Fetch-Site for req: the value set with
-// WithFetchSite when there is one; else from its Referer: none
-// without a (parseable, absolute) Referer; same-origin when scheme, host
-// and port equal the request's; same-site when the scheme and the
-// registrable domain (public suffix + 1; the whole host for IP addresses
-// and hosts without a registrable domain) are equal; cross-site otherwise.
+// WithFetchSite when there is one; else from its Referer, or without one
+// from its Origin (a WebSocket handshake or a request under a no-referrer
+// policy still names its initiator's origin; "null", an opaque origin, is
+// cross-site): none without either (parseable, absolute); same-origin when
+// scheme, host and port equal the request's; same-site when the scheme
+// and the registrable domain (public suffix + 1; the whole host for IP
+// addresses and hosts without a registrable domain) are equal; cross-site
+// otherwise.
 func FetchSite(req *http.Request) string {
 	if v, ok := req.Context().Value(fetchSiteKey{}).(string); ok && v != "" {
 		return v
 	}
 	ref := strings.TrimSpace(req.Header.Get("Referer"))
+	if ref == "" {
+		ref = strings.TrimSpace(req.Header.Get("Origin"))
+		if ref == "null" {
+			return SiteCrossSite
+		}
+	}
 	if ref == "" {
 		return SiteNone
 	}

@@ -185,7 +185,7 @@ func TestRequestHeaders(t *testing.T) {
 		{name: "HTTP/2 websocket list for the websocket initiator (extended CONNECT)",
 			url: "https://example.com/ws", ws: true, in: WebSocket, h2: true,
 			header: []string{"Sec-WebSocket-Version", "13", "Origin", "https://example.com"},
-			want:   `user-agent=UA/1|accept=*/*|accept-language=en-US|accept-encoding=gzip, br|sec-websocket-version=13|origin=https://example.com|sec-fetch-dest=empty|sec-fetch-mode=websocket|sec-fetch-site=none|pragma=no-cache|cache-control=no-cache`},
+			want:   `user-agent=UA/1|accept=*/*|accept-language=en-US|accept-encoding=gzip, br|sec-websocket-version=13|origin=https://example.com|sec-fetch-dest=empty|sec-fetch-mode=websocket|sec-fetch-site=same-origin|pragma=no-cache|cache-control=no-cache`},
 		{name: "an ordinary request keeps the navigate list of a profile with websocket lists",
 			url: "https://example.com/", ws: true,
 			want: `Host=example.com|Connection=keep-alive|sec-ch-ua="Chromium";v="156"|User-Agent=UA/1|Accept=text/html|Sec-Fetch-Site=none|Accept-Encoding=gzip, br|Accept-Language=en-US`},
@@ -262,6 +262,24 @@ func TestFetchSite(t *testing.T) {
 		}
 		if got := FetchSite(req); got != tc.want {
 			t.Errorf("FetchSite(%s, Referer %q) = %s, want %s", tc.url, tc.referer, got, tc.want)
+		}
+	}
+	// Without a Referer the Origin names the initiator (a WebSocket
+	// handshake, a no-referrer policy); the Referer wins when both exist.
+	for _, tc := range []struct{ url, referer, origin, want string }{
+		{"https://example.com/ws", "", "https://example.com", SiteSameOrigin},
+		{"https://a.example.com/ws", "", "https://b.example.com", SiteSameSite},
+		{"https://example.com/ws", "", "https://example.org", SiteCrossSite},
+		{"https://example.com/ws", "", "null", SiteCrossSite},
+		{"https://example.com/", "https://example.org/", "https://example.com", SiteCrossSite},
+	} {
+		req := httptest.NewRequest("GET", tc.url, nil)
+		req.Header.Set("Origin", tc.origin)
+		if tc.referer != "" {
+			req.Header.Set("Referer", tc.referer)
+		}
+		if got := FetchSite(req); got != tc.want {
+			t.Errorf("FetchSite(%s, Referer %q, Origin %q) = %s, want %s", tc.url, tc.referer, tc.origin, got, tc.want)
 		}
 	}
 }
