@@ -133,7 +133,10 @@ type h2Stream struct {
 	recvEnd     bool
 	reset       bool
 	removed     bool
-	trailer     http.Header
+	// prioWeight is the weight of an exclusive HEADERS priority the
+	// stream was opened with (Chromium's dependency tree), else 0.
+	prioWeight uint16
+	trailer    http.Header
 	done        chan struct{} // closed when the stream leaves the connection
 }
 

@@ -67,6 +67,11 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 	}
 	s.id = cc.nextID
 	cc.nextID += 2
+	prio := cc.headersPriority(p, req)
+	if prio != nil && prio.Exclusive {
+		prio.DependsOn = cc.exclusiveParentLocked(prio.Weight)
+		s.prioWeight = prio.Weight
+	}
 	s.sendWin = cc.peerInitWin
 	s.recvAvail = int64(cc.params.recvWindow)
 	s.sentEnd = !hasBody
@@ -91,7 +96,7 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 		werr = errors.Join(werr, cc.henc.WriteField(hpack.HeaderField{Name: name, Value: h.Value, Sensitive: name == "authorization" || name == "cookie" && len(h.Value) < 20}))
 	}
 	if werr == nil {
-		werr = cc.writeHeaderBlock(s.id, cc.hbuf.Bytes(), !hasBody, maxFrame, cc.headersPriority(p, req))
+		werr = cc.writeHeaderBlock(s.id, cc.hbuf.Bytes(), !hasBody, maxFrame, prio)
 	}
 	if werr == nil {
 		werr = cc.bw.Flush()
@@ -143,6 +148,29 @@ func (cc *h2Conn) headersPriority(p *emulation.Profile, req *http.Request) *emul
 		return &pr
 	}
 	return nil
+}
+
+// exclusiveParentLocked is the stream a new stream of the given weight
+// depends on in Chromium's HTTP/2 priority tree (net/spdy
+// Http2PriorityDependencies): every stream depends exclusively on the most
+// recently opened stream still open at its own priority level, else at the
+// nearest higher level, else on the root (0). Levels are the weights
+// Chromium maps its priorities to, so a larger weight is a higher level.
+// A profile's captured dependency names a stream of the capturing
+// connection; this one names a stream of this connection. cc.mu held.
+func (cc *h2Conn) exclusiveParentLocked(weight uint16) uint32 {
+	var parent uint32
+	var level uint16
+	for id, o := range cc.streams {
+		if o.prioWeight == 0 || o.prioWeight < weight || o.removed {
+			continue
+		}
+		switch {
+		case parent == 0, o.prioWeight < level, o.prioWeight == level && id > parent:
+			parent, level = id, o.prioWeight
+		}
+	}
+	return parent
 }
 
 // writeHeaderBlock writes HEADERS (with the PRIORITY flag when pr is set)
