@@ -17,8 +17,10 @@ import (
 const (
 	// ProfileHeader names the profile to use (DESIGN §4.5 step 1).
 	ProfileHeader = "X-Guanaco-Profile"
-	// InitiatorHeader states the request's initiator: navigate, fetch, xhr
-	// or form (a WebSocket handshake is always websocket).
+	// InitiatorHeader states the request's initiator: navigate, fetch,
+	// xhr, form or a sub-resource destination (iframe, style, script,
+	// image, font, media, manifest); a WebSocket handshake is always
+	// websocket. Without it ClassifyRequest infers the initiator.
 	InitiatorHeader = "X-Guanaco-Initiator"
 )
 
