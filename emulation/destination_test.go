@@ -380,3 +380,33 @@ func TestRequestHeadersBrowserCache(t *testing.T) {
 		t.Errorf("firefox fetch: cache-control %q pragma %q, want the script's", got["cache-control"], got["pragma"])
 	}
 }
+
+// TestFetchSiteFor: without a Referer or Origin only a navigation is
+// "none"; a client's own valid Sec-Fetch-Site stands; a Referer decides
+// whatever the client says.
+func TestFetchSiteFor(t *testing.T) {
+	for _, tc := range []struct {
+		in           Initiator
+		referer, own string
+		want         string
+	}{
+		{Navigate, "", "", SiteNone},
+		{Style, "", "", SiteSameOrigin},
+		{Fetch, "", "", SiteSameOrigin},
+		{Image, "", "cross-site", SiteCrossSite},
+		{Navigate, "", "same-origin", SiteSameOrigin},
+		{Image, "", "bogus", SiteSameOrigin},
+		{Image, "https://other.example/", "same-origin", SiteCrossSite},
+	} {
+		req := httptest.NewRequest("GET", "https://a.example/x", nil)
+		if tc.referer != "" {
+			req.Header.Set("Referer", tc.referer)
+		}
+		if tc.own != "" {
+			req.Header.Set("Sec-Fetch-Site", tc.own)
+		}
+		if got := fetchSiteFor(req, tc.in); got != tc.want {
+			t.Errorf("%s, Referer %q, own %q: %s, want %s", tc.in, tc.referer, tc.own, got, tc.want)
+		}
+	}
+}

@@ -121,8 +121,10 @@ func RequestHeaders(p *Profile, req *http.Request, h2 bool) []Header {
 //   - browser-owned headers (user-agent, sec-ch-*, sec-fetch-*,
 //     accept-encoding, priority, upgrade-insecure-requests, connection, te
 //     and the like) always take the profile's value; Sec-Fetch-Site is
-//     recomputed from the caller's Referer (none without one, else
-//     same-origin, same-site by registrable domain, or cross-site);
+//     recomputed from the caller's Referer or Origin (same-origin,
+//     same-site by registrable domain, or cross-site; without either the
+//     client's own value, else none for a navigation and same-origin for
+//     anything else, see fetchSiteFor);
 //     client hints and sec-fetch-* are sent only over https, and only the
 //     low-entropy hints (sec-ch-ua, -mobile, -platform), which browsers send
 //     to every site;
@@ -187,7 +189,7 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 			}
 		case lname == "sec-fetch-site":
 			if https {
-				add(ph.Name, FetchSite(req))
+				add(ph.Name, fetchSiteFor(req, in))
 			}
 		case lname == "sec-fetch-dest" || lname == "sec-fetch-mode" || lname == "sec-fetch-user":
 			if v, ok := fetchMetadata(lname, ph.Value, kind); https && ok {
@@ -570,6 +572,28 @@ func SiteOf(initiator, target *url.URL) string {
 		return SiteSameSite
 	}
 	return SiteCrossSite
+}
+
+// fetchSiteFor is Sec-Fetch-Site for req sent as initiator in: FetchSite,
+// unless that finds no initiator (none: no Referer, no Origin, no
+// override). Then the client's own Sec-Fetch-Site stands when it sent a
+// valid one (a browser under a no-referrer policy); else only a
+// navigation is none (typed, bookmarked), and anything else, which a page
+// always initiates, is same-origin (the most common case; none with a
+// sub-resource destination is a combination no browser sends).
+func fetchSiteFor(req *http.Request, in Initiator) string {
+	site := FetchSite(req)
+	if site != SiteNone {
+		return site
+	}
+	switch v := strings.ToLower(strings.TrimSpace(req.Header.Get("Sec-Fetch-Site"))); v {
+	case SiteNone, SiteSameOrigin, SiteSameSite, SiteCrossSite:
+		return v
+	}
+	if in == Navigate {
+		return SiteNone
+	}
+	return SiteSameOrigin
 }
 
 // FetchSite computes Sec-Fetch-Site for req: the value set with
