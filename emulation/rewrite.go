@@ -347,8 +347,9 @@ func ProfileList(p *Profile, in Initiator, h2, cookie bool) []Header {
 // for xhr and the other sub-resources fetch (a load without a document
 // is closest to a fetch: no Upgrade-Insecure-Requests, no Sec-Fetch-User),
 // then the navigation; for fetch, form and websocket the navigation.
-// RequestHeadersFor replaces the fallback list's Sec-Fetch-Dest and
-// Sec-Fetch-Mode with the request's own (see RequestKind).
+// ProfileList gives the borrowed list in's own Sec-Fetch-Dest and
+// Sec-Fetch-Mode (DefaultKind); RequestHeadersFor then sends a stating
+// client's own (see RequestKind).
 func FallbackOf(in Initiator) []Initiator {
 	switch {
 	case in == Navigate:
