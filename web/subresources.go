@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/base64"
 	"net/http"
 
 	"github.com/guanaco-fp/guanaco/store"
@@ -35,7 +34,7 @@ type subresource struct {
 }
 
 // transparentPNG is a 1x1 transparent PNG.
-var transparentPNG, _ = base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+const transparentPNG = "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x01\x00\x00\x00\x01\x08\x04\x00\x00\x00\xb5\x1c\x0c\x02\x00\x00\x00\x0b\x49\x44\x41\x54\x78\xda\x63\x64\x60\x00\x00\x00\x06\x00\x02\x30\x81\xd0\x2f\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82"
 
 // subresources are the probes by path. The font and the video are not
 // decodable (a font or video signature and nothing else): the browser
@@ -48,7 +47,7 @@ func subresources() map[string]subresource {
 				".probe-font { font-family: \"guanaco-probe\", sans-serif; }\n")},
 		ProbeScriptPath: {store.InitiatorScript, "text/javascript; charset=utf-8", []byte(
 			"// guanaco sub-resource probe\ndocument.documentElement.setAttribute(\"data-script-probe\", \"loaded\");\n")},
-		ProbeImagePath:    {store.InitiatorImage, "image/png", transparentPNG},
+		ProbeImagePath:    {store.InitiatorImage, "image/png", []byte(transparentPNG)},
 		ProbeFontPath:     {store.InitiatorFont, "font/woff2", []byte("wOF2\x00\x01\x00\x00")},
 		ProbeFramePath:    {store.InitiatorIframe, "text/html; charset=utf-8", []byte("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>iframe probe</title></head><body><p>iframe probe</p></body></html>\n")},
 		ProbeManifestPath: {store.InitiatorManifest, "application/manifest+json", []byte(`{"name":"guanaco","short_name":"guanaco","start_url":"/","display":"browser"}` + "\n")},

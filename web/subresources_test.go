@@ -1,6 +1,7 @@
 package web
 
 import (
+	"image/png"
 	"net/http"
 	"net/url"
 	"strings"
@@ -73,5 +74,13 @@ func TestSubresourceProbes(t *testing.T) {
 	e.do("GET", "https://fp.example"+ProbeManifestPath+"?visit=nope", nil, nil)
 	if c := e.sink.last(t); c.VisitKey != "" || c.Initiator != store.InitiatorManifest {
 		t.Errorf("manifest probe with a bad key: visit %q initiator %q", c.VisitKey, c.Initiator)
+	}
+}
+
+// TestTransparentPNG: the image probe answers a PNG that decodes.
+func TestTransparentPNG(t *testing.T) {
+	img, err := png.Decode(strings.NewReader(transparentPNG))
+	if err != nil || img.Bounds().Dx() != 1 || img.Bounds().Dy() != 1 {
+		t.Fatalf("image probe body: %v, %v", img, err)
 	}
 }
