@@ -364,6 +364,51 @@ func checkVisitProfile(t *testing.T, s *e2eServer, key string, caps visitCapture
 	if !strings.Contains(p.UserAgent, uaMarker) || p.UserAgent != caps["navigate"].UserAgent {
 		t.Errorf("profile user agent %q, navigation's %q", p.UserAgent, caps["navigate"].UserAgent)
 	}
+	checkSubresourceLists(t, s, key, version)
+}
+
+// checkSubresourceLists waits until the visit's profile has a header list
+// for each sub-resource the page loads in every browser (the captures are
+// stored asynchronously) and checks that each was fetched as its
+// destination (its Sec-Fetch-Dest; the page is served over https).
+func checkSubresourceLists(t *testing.T, s *e2eServer, key, version string) {
+	t.Helper()
+	wantDest := map[string]string{"iframe": "iframe", "style": "style", "script": "script", "image": "image", "font": "font"}
+	var lists map[string][][2]string
+	waitFor(t, 20*time.Second, "the page's sub-resources in the visit profile", func() (bool, error) {
+		code, body := get(t, plainClient(), s.url(t, lnHTTP, "/api/profiles/visit/"+url.PathEscape(key)))
+		if code != http.StatusOK {
+			return false, fmt.Errorf("visit profile: status %d", code)
+		}
+		var p visitProfile
+		if err := json.Unmarshal(body, &p); err != nil {
+			return false, err
+		}
+		lists = nil
+		switch {
+		case version == "2" && p.H2 != nil:
+			lists = p.H2.Headers
+		case version == "1.1" && p.H1 != nil:
+			lists = p.H1.Headers
+		}
+		for in := range wantDest {
+			if len(lists[in]) == 0 {
+				return false, fmt.Errorf("no %s list yet", in)
+			}
+		}
+		return true, nil
+	})
+	for in, dest := range wantDest {
+		got := ""
+		for _, h := range lists[in] {
+			if strings.EqualFold(h[0], "sec-fetch-dest") {
+				got = h[1]
+			}
+		}
+		if got != dest {
+			t.Errorf("HTTP/%s %s list: Sec-Fetch-Dest %q, want %q (%q)", version, in, got, dest, lists[in])
+		}
+	}
 }
 
 // startChromium starts a headed Chromium on display with a fresh user data
