@@ -66,7 +66,7 @@ const pageStateJS = `(() => {
       out.ja4 = (a ? a.textContent : val.textContent).trim();
     }
   }
-  for (const col of ["navigate", "fetch", "xhr", "form", "websocket"]) {
+  for (const col of ["navigate", "fetch", "xhr", "form", "websocket", "iframe", "style", "script", "image", "font", "media", "manifest"]) {
     const el = document.getElementById("probe-" + col);
     if (!el) { continue; }
     const st = el.querySelector(".status");
@@ -236,6 +236,10 @@ func alpnOf(v string) string {
 // probeColumns are the page's probe columns the script fills.
 var probeColumns = []string{"fetch", "xhr", "form", "websocket"}
 
+// subresourceColumns are the page's sub-resource columns every browser
+// fills (media and manifest depend on the browser).
+var subresourceColumns = []string{"iframe", "style", "script", "image", "font"}
+
 // loadVisit waits for the page's probes, reads the DOM and fetches the
 // stored captures the page links to. It returns the page state and the
 // captures.
@@ -267,6 +271,22 @@ func loadVisit(t *testing.T, s *e2eServer, ctx context.Context, pageURL string) 
 			t.Fatalf("probe %s: status %q (%s)", col, st.Status[col], st.Meta[col])
 		}
 	}
+	// The sub-resource columns, filled from the visit's profile once the
+	// probes are done.
+	waitFor(t, 30*time.Second, "the page's sub-resource columns", func() (bool, error) {
+		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ectx, chromedp.Evaluate[pageState](pageStateJS))
+		if err != nil {
+			return false, err
+		}
+		for _, col := range subresourceColumns {
+			if s := v.Status[col]; s != "captured" {
+				return false, fmt.Errorf("sub-resource %s: %q (%s)", col, s, v.Meta[col])
+			}
+		}
+		return true, nil
+	})
 	caps := visitCaptures{}
 	for _, col := range append([]string{"navigate"}, probeColumns...) {
 		id := st.Captures[col]
