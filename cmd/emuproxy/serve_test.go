@@ -402,10 +402,7 @@ func TestServeCurlDestinations(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &r); err != nil {
 				t.Fatalf("decoding fpserver's echo: %v\n%s", err, body)
 			}
-			var want []string
-			for _, ps := range p.H2.PseudoOrder {
-				want = append(want, ps)
-			}
+			want := append([]string(nil), p.H2.PseudoOrder...)
 			for _, h := range emulation.ProfileList(p, tc.in, true, false) {
 				if emulation.IsCallerOnly(h.Name) {
 					continue // curl sends no cookie, referer or origin
