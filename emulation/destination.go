@@ -26,8 +26,10 @@ type RequestKind struct {
 
 // DefaultKind is the fetch metadata a browser sends for initiator in when
 // nothing else is known: navigate and form are top-level documents, iframe
-// a nested one, websocket is (empty, websocket), fetch and xhr are script requests (empty, cors), style,
-// script, image and media are no-cors loads, font and manifest cors loads.
+// a nested one, a websocket is (empty, websocket), fetch and xhr are
+// script requests (empty, cors), style, script, image and media (video)
+// are no-cors loads, font and manifest cors loads. An unknown initiator
+// is fetch.
 func DefaultKind(in Initiator) RequestKind {
 	k := RequestKind{Initiator: in}
 	switch in {
@@ -53,8 +55,8 @@ func DefaultKind(in Initiator) RequestKind {
 }
 
 // destInitiators maps a client's Sec-Fetch-Dest to the initiator whose
-// lists are sent. Destinations a profile has no lists for (workers,
-// object, embed, report, ...) are sent as fetch with their own Dest.
+// lists are sent (workers take the script lists). Destinations not listed
+// (object, embed, report, ...) are sent as fetch with their own Dest.
 var destInitiators = map[string]Initiator{
 	"document": Navigate, "iframe": Iframe, "frame": Iframe,
 	"style": Style, "script": Script, "image": Image, "font": Font,
