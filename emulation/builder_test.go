@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -357,8 +358,13 @@ func TestInitiatorLists(t *testing.T) {
 		}
 	}
 	all := AllInitiators()
-	if len(all) != len(Initiators())+1 || all[len(all)-1] != WebSocket || !WebSocket.Valid() {
+	if len(all) != len(Initiators())+1+len(Subresources()) || all[len(Initiators())] != WebSocket || !WebSocket.Valid() {
 		t.Errorf("AllInitiators() = %v", all)
+	}
+	for _, in := range Subresources() {
+		if !in.Valid() || !in.IsSubresource() || slices.Contains(Initiators(), in) {
+			t.Errorf("sub-resource %s: Valid %v, IsSubresource %v, in Initiators()", in, in.Valid(), in.IsSubresource())
+		}
 	}
 	if Initiator("echo").Valid() {
 		t.Error("echo is not a profile initiator")

@@ -35,6 +35,17 @@ const (
 	// Its header lists carry no pseudo headers; HTTP/2 lists leave out
 	// :protocol like the other pseudo headers.
 	WebSocket Initiator = "websocket"
+
+	// Sub-resource destinations: requests a page's markup makes, named by
+	// their fetch destination (Sec-Fetch-Dest; Style is "style", Media a
+	// video or audio element's "video" or "audio").
+	Iframe   Initiator = "iframe"   // a nested browsing context's document
+	Style    Initiator = "style"    // <link rel=stylesheet>
+	Script   Initiator = "script"   // <script src>
+	Image    Initiator = "image"    // <img>, CSS images, favicons
+	Font     Initiator = "font"     // @font-face
+	Media    Initiator = "media"    // <video>, <audio>
+	Manifest Initiator = "manifest" // <link rel=manifest>
 )
 
 // Initiators lists the request initiators, those whose captures are
@@ -43,14 +54,32 @@ const (
 // request; AllInitiators includes it.
 func Initiators() []Initiator { return []Initiator{Navigate, Fetch, XHR, Form} }
 
+// Subresources lists the sub-resource destinations in a stable order.
+// Profiles made before they were captured have no lists for them; see
+// ProfileList for the fallback.
+func Subresources() []Initiator {
+	return []Initiator{Iframe, Style, Script, Image, Font, Media, Manifest}
+}
+
 // AllInitiators lists every initiator a profile may carry header lists
-// for: Initiators, then WebSocket.
-func AllInitiators() []Initiator { return append(Initiators(), WebSocket) }
+// for: Initiators, WebSocket, then Subresources.
+func AllInitiators() []Initiator {
+	return append(append(Initiators(), WebSocket), Subresources()...)
+}
 
 // Valid reports whether i is one of AllInitiators.
 func (i Initiator) Valid() bool {
 	switch i {
-	case Navigate, Fetch, XHR, Form, WebSocket:
+	case Navigate, Fetch, XHR, Form, WebSocket, Iframe, Style, Script, Image, Font, Media, Manifest:
+		return true
+	}
+	return false
+}
+
+// IsSubresource reports whether i is one of Subresources.
+func (i Initiator) IsSubresource() bool {
+	switch i {
+	case Iframe, Style, Script, Image, Font, Media, Manifest:
 		return true
 	}
 	return false

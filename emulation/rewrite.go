@@ -2,7 +2,6 @@ package emulation
 
 import (
 	"context"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,39 +17,19 @@ import (
 const (
 	// ProfileHeader names the profile to use (DESIGN §4.5 step 1).
 	ProfileHeader = "X-Guanaco-Profile"
-	// InitiatorHeader states the request's initiator: navigate, fetch, xhr
-	// or form (a WebSocket handshake is always websocket).
+	// InitiatorHeader states the request's initiator: navigate, fetch,
+	// xhr, form or a sub-resource destination (iframe, style, script,
+	// image, font, media, manifest); a WebSocket handshake is always
+	// websocket. Without it ClassifyRequest infers the initiator.
 	InitiatorHeader = "X-Guanaco-Initiator"
 )
 
-// InitiatorOf returns the initiator of req: websocket for a WebSocket
-// opening handshake (Upgrade: websocket and Connection: upgrade, RFC 6455
-// §4.1) whatever the header says; else the value of the
-// X-Guanaco-Initiator header when it names one of Initiators; else GET (or
-// HEAD) with X-Requested-With: XMLHttpRequest is xhr, other GET and HEAD
-// requests are navigate, POST with a form content type
-// (application/x-www-form-urlencoded or multipart/form-data) is form, and
-// any other method is fetch.
+// InitiatorOf returns the initiator of req: ClassifyRequest(req).Initiator
+// (a WebSocket handshake, X-Guanaco-Initiator, the client's own fetch
+// metadata, X-Requested-With, the method and content type, Accept, the
+// path's extension; a navigation when nothing tells).
 func InitiatorOf(req *http.Request) Initiator {
-	if isWebSocketUpgrade(req) {
-		return WebSocket
-	}
-	if in := Initiator(strings.ToLower(strings.TrimSpace(req.Header.Get(InitiatorHeader)))); in.Valid() && in != WebSocket {
-		return in
-	}
-	switch req.Method {
-	case "", http.MethodGet, http.MethodHead:
-		if strings.EqualFold(strings.TrimSpace(req.Header.Get("X-Requested-With")), "XMLHttpRequest") {
-			return XHR
-		}
-		return Navigate
-	case http.MethodPost:
-		mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
-		if mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
-			return Form
-		}
-	}
-	return Fetch
+	return ClassifyRequest(req).Initiator
 }
 
 type headerOrderKey struct{}
@@ -113,8 +92,9 @@ func RequestHeaders(p *Profile, req *http.Request, h2 bool) []Header {
 }
 
 // RequestHeadersFor returns the header list to send for req as initiator
-// in. The profile's list for the initiator (navigate when the profile has
-// none for it; the other protocol's list when the profile lacks this one)
+// in. The profile's list for the initiator (FallbackOf's chain when the
+// profile has none for it; the other protocol's list when the profile
+// lacks this one)
 // gives the order and the names; a WebSocket handshake over HTTP/1.1 (an
 // Upgrade: websocket request) takes the websocket list whatever in says,
 // falling back the same way (profiles built before WebSocket handshakes
@@ -128,13 +108,23 @@ func RequestHeaders(p *Profile, req *http.Request, h2 bool) []Header {
 //     (cookies joined by "; ");
 //   - a WebSocket handshake's Connection carries the profile's value when
 //     it lists "upgrade" (a websocket list), else "Upgrade";
-//   - accept and accept-language take the caller's value when present,
-//     else the profile's;
+//   - cache-control and pragma are the profile's, and sent only where its
+//     list has them, except for fetch and xhr (caller's value when
+//     present, as any other header);
+//   - accept-language takes the caller's value when present, else the
+//     profile's; so does accept for fetch and xhr (page script sets it),
+//     while every other initiator sends the profile's accept (the
+//     browser's own for that destination);
+//   - sec-fetch-dest and sec-fetch-mode are the client's own when it sent
+//     fetch metadata (ClassifyRequest), and sec-fetch-user is then sent
+//     only when the client sent it; else the list's values stand;
 //   - browser-owned headers (user-agent, sec-ch-*, sec-fetch-*,
 //     accept-encoding, priority, upgrade-insecure-requests, connection, te
 //     and the like) always take the profile's value; Sec-Fetch-Site is
-//     recomputed from the caller's Referer (none without one, else
-//     same-origin, same-site by registrable domain, or cross-site);
+//     recomputed from the caller's Referer or Origin (same-origin,
+//     same-site by registrable domain, or cross-site; without either the
+//     client's own value, else none for a navigation and same-origin for
+//     anything else, see fetchSiteFor);
 //     client hints and sec-fetch-* are sent only over https, and only the
 //     low-entropy hints (sec-ch-ua, -mobile, -platform), which browsers send
 //     to every site, unless the request's context names the hints its
@@ -155,6 +145,10 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 	websocket := !h2 && isWebSocket(req)
 	if websocket {
 		in = WebSocket
+	}
+	kind := ClassifyRequest(req)
+	if kind.Initiator != in {
+		kind = DefaultKind(in) // the caller decided otherwise (context, redirects)
 	}
 	consumed := map[string]bool{}
 	var out []Header
@@ -212,7 +206,19 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 			}
 		case lname == "sec-fetch-site":
 			if https {
-				add(ph.Name, FetchSite(req))
+				add(ph.Name, fetchSiteFor(req, in))
+			}
+		case lname == "sec-fetch-dest" || lname == "sec-fetch-mode" || lname == "sec-fetch-user":
+			if v, ok := fetchMetadata(lname, ph.Value, kind); https && ok {
+				add(ph.Name, v)
+			}
+		case browserCache(lname) && !scriptSetsAccept(in):
+			add(ph.Name, ph.Value)
+		case lname == "accept" && !scriptSetsAccept(in):
+			if ph.Value != "" {
+				add(ph.Name, ph.Value)
+			} else {
+				addCaller(ph.Name, lname)
 			}
 		case strings.HasPrefix(lname, "sec-fetch-"):
 			if https {
@@ -258,12 +264,45 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 				add(name, "trailers")
 			}
 		case hopByHop[lname], browserOwned(lname), lname == "host":
+		case browserCache(lname) && !scriptSetsAccept(in):
 		default:
 			addCaller(name, lname)
 		}
 	}
 	return out
 }
+
+// fetchMetadata is the value of Sec-Fetch-Dest, -Mode or -User (lname)
+// for a request of kind, whose value in the profile's list is profile;
+// false: leave the header out. A client that stated its fetch metadata (a
+// browser) keeps its destination and mode, and Sec-Fetch-User only when it
+// sent it; otherwise the list's values stand (ProfileList has adapted a
+// fallback list to the initiator).
+func fetchMetadata(lname, profile string, kind RequestKind) (string, bool) {
+	if !kind.Stated {
+		return profile, true
+	}
+	switch lname {
+	case "sec-fetch-dest":
+		return kind.Dest, kind.Dest != ""
+	case "sec-fetch-mode":
+		return kind.Mode, kind.Mode != ""
+	}
+	return profile, kind.User
+}
+
+// browserCache reports whether lname is a cache directive the browser
+// itself adds (Cache-Control, Pragma: on reloads, form resubmissions,
+// WebSocket handshakes). Outside fetch and xhr, whose script may set them,
+// they are sent only where the profile's list has them, with its value.
+func browserCache(lname string) bool { return lname == "cache-control" || lname == "pragma" }
+
+// scriptSetsAccept reports whether page script chooses the Accept of
+// requests of initiator in (fetch, xhr): then the caller's Accept is
+// sent, else the profile's (the browser's own for that destination,
+// whatever the client sent: never a Chromium Accept under a Firefox user
+// agent).
+func scriptSetsAccept(in Initiator) bool { return in == Fetch || in == XHR }
 
 // withCookieSlot returns list with a cookie slot when it has none: a
 // profile built from a first visit has no cookie on its navigation, but the
@@ -304,37 +343,117 @@ func withCookieSlot(p *Profile, in Initiator, h2 bool, list []Header) []Header {
 }
 
 // ProfileList is the profile's header list for initiator in over HTTP/2
-// (h2) or HTTP/1.1: a missing initiator falls back to the navigation, a
+// (h2) or HTTP/1.1: a missing initiator falls back (see FallbackOf; the
+// fallback list carries in's own Sec-Fetch-Dest and Sec-Fetch-Mode
+// (DefaultKind) and, unless in is navigate or form, no Sec-Fetch-User), a
 // missing protocol to the other protocol's list. With cookie (the request
 // carries one) a list without a cookie slot gets one where the browser puts
 // it (see withCookieSlot). RequestHeadersFor builds requests from it.
 func ProfileList(p *Profile, in Initiator, h2, cookie bool) []Header {
-	list := profileList(p, in, h2)
+	list, _ := profileListFrom(p, in, h2)
 	if cookie {
 		list = withCookieSlot(p, in, h2, list)
 	}
 	return list
 }
 
+// FallbackOf is the chain of initiators whose lists stand in for in when a
+// profile has none for it (profiles made before sub-resources were
+// captured, imported ones without them): in itself, then for iframe the
+// navigation (a nested document is a navigation without Sec-Fetch-User);
+// for xhr and the other sub-resources fetch (a load without a document
+// is closest to a fetch: no Upgrade-Insecure-Requests, no Sec-Fetch-User),
+// then the navigation; for fetch, form and websocket the navigation.
+// ProfileList gives the borrowed list in's own Sec-Fetch-Dest and
+// Sec-Fetch-Mode (DefaultKind); RequestHeadersFor then sends a stating
+// client's own (see RequestKind).
+func FallbackOf(in Initiator) []Initiator {
+	switch {
+	case in == Navigate:
+		return []Initiator{Navigate}
+	case in == Iframe:
+		return []Initiator{Iframe, Navigate}
+	case in.IsSubresource(), in == XHR:
+		return []Initiator{in, Fetch, Navigate}
+	}
+	return []Initiator{in, Navigate}
+}
+
 // profileList is ProfileList without the cookie slot.
 func profileList(p *Profile, in Initiator, h2 bool) []Header {
-	pick := func(m map[Initiator][]Header) []Header {
-		if hs := m[in]; len(hs) > 0 {
-			return hs
+	list, _ := profileListFrom(p, in, h2)
+	return list
+}
+
+// profileListFrom is profileList and the initiator whose list it is (see
+// FallbackOf), adapted to in by fallbackList.
+func profileListFrom(p *Profile, in Initiator, h2 bool) ([]Header, Initiator) {
+	pick := func(m map[Initiator][]Header) ([]Header, Initiator) {
+		for _, f := range FallbackOf(in) {
+			if hs := m[f]; len(hs) > 0 {
+				return hs, f
+			}
 		}
-		return m[Navigate]
+		return nil, Navigate
 	}
 	var h1l, h2l []Header
+	var h1from, h2from Initiator
 	if p.H1 != nil {
-		h1l = pick(p.H1.Headers)
+		h1l, h1from = pick(p.H1.Headers)
 	}
 	if p.H2 != nil {
-		h2l = pick(p.H2.Headers)
+		h2l, h2from = pick(p.H2.Headers)
 	}
+	list, from := h1l, h1from
 	if h2 && len(h2l) > 0 || !h2 && len(h1l) == 0 {
-		return h2l
+		list, from = h2l, h2from
 	}
-	return h1l
+	if from != in {
+		list = fallbackList(list, in)
+	}
+	return list, from
+}
+
+// fallbackList adapts another initiator's list to in: Sec-Fetch-Dest and
+// Sec-Fetch-Mode take in's DefaultKind values, and Sec-Fetch-User, which
+// only top-level navigations (navigate, form) carry, is left out for the
+// others.
+func fallbackList(list []Header, in Initiator) []Header {
+	k := DefaultKind(in)
+	out := make([]Header, 0, len(list))
+	for _, h := range list {
+		switch strings.ToLower(h.Name) {
+		case "sec-fetch-dest":
+			h.Value = k.Dest
+		case "sec-fetch-mode":
+			h.Value = k.Mode
+		case "sec-fetch-user":
+			if in != Navigate && in != Form {
+				continue
+			}
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// HeadersPriorityFor is the HTTP/2 HEADERS priority a request of initiator
+// in carries with profile p: the priority of the initiator whose HTTP/2
+// list is sent (see FallbackOf); false when the browser sends none for it
+// or the profile has no HTTP/2 part.
+func HeadersPriorityFor(p *Profile, in Initiator) (Priority, bool) {
+	if p.H2 == nil {
+		return Priority{}, false
+	}
+	from := in
+	for _, f := range FallbackOf(in) {
+		if len(p.H2.Headers[f]) > 0 {
+			from = f
+			break
+		}
+	}
+	pr, ok := p.H2.HeadersPriority[from]
+	return pr, ok
 }
 
 func isInternal(lname string) bool {
@@ -473,17 +592,48 @@ func SiteOf(initiator, target *url.URL) string {
 	return SiteCrossSite
 }
 
+// fetchSiteFor is Sec-Fetch-Site for req sent as initiator in: FetchSite,
+// unless that finds no initiator (none: no Referer, no Origin, no
+// override). Then the client's own Sec-Fetch-Site stands when it sent a
+// valid one (a browser under a no-referrer policy); else only a
+// navigation is none (typed, bookmarked), and anything else, which a page
+// always initiates, is same-origin (the most common case; none with a
+// sub-resource destination is a combination no browser sends).
+func fetchSiteFor(req *http.Request, in Initiator) string {
+	site := FetchSite(req)
+	if site != SiteNone {
+		return site
+	}
+	switch v := strings.ToLower(strings.TrimSpace(req.Header.Get("Sec-Fetch-Site"))); v {
+	case SiteNone, SiteSameOrigin, SiteSameSite, SiteCrossSite:
+		return v
+	}
+	if in == Navigate {
+		return SiteNone
+	}
+	return SiteSameOrigin
+}
+
 // FetchSite computes Sec-Fetch-Site for req: the value set with
-// WithFetchSite when there is one; else from its Referer: none
-// without a (parseable, absolute) Referer; same-origin when scheme, host
-// and port equal the request's; same-site when the scheme and the
-// registrable domain (public suffix + 1; the whole host for IP addresses
-// and hosts without a registrable domain) are equal; cross-site otherwise.
+// WithFetchSite when there is one; else from its Referer, or without one
+// from its Origin (a WebSocket handshake or a request under a no-referrer
+// policy still names its initiator's origin; "null", an opaque origin, is
+// cross-site): none without either (parseable, absolute); same-origin when
+// scheme, host and port equal the request's; same-site when the scheme
+// and the registrable domain (public suffix + 1; the whole host for IP
+// addresses and hosts without a registrable domain) are equal; cross-site
+// otherwise.
 func FetchSite(req *http.Request) string {
 	if v, ok := req.Context().Value(fetchSiteKey{}).(string); ok && v != "" {
 		return v
 	}
 	ref := strings.TrimSpace(req.Header.Get("Referer"))
+	if ref == "" {
+		ref = strings.TrimSpace(req.Header.Get("Origin"))
+		if ref == "null" {
+			return SiteCrossSite
+		}
+	}
 	if ref == "" {
 		return SiteNone
 	}

@@ -104,11 +104,15 @@ func TestRequestHeaders(t *testing.T) {
 	}{
 		{name: "navigate from the profile; high-entropy hint and empty caller-only slots dropped",
 			url: "https://example.com/", h2: true, want: h2Nav + `|priority=u=0, i`},
-		{name: "caller accept and accept-language win, caller user-agent, encoding and hints do not",
+		{name: "navigation: the profile's accept whatever the client sent, the caller's accept-language; caller user-agent, encoding and hints do not win",
 			url: "https://example.com/", h2: true,
-			header: []string{"Accept", "application/json", "Accept-Language", "de", "User-Agent", "curl/8",
-				"Accept-Encoding", "identity", "Sec-Ch-Ua-Arch", `"arm"`, "Sec-Fetch-Mode", "cors", "Priority", "u=7"},
-			want: `sec-ch-ua="Chromium";v="156"|sec-ch-ua-mobile=?0|sec-ch-ua-platform="Linux"|upgrade-insecure-requests=1|user-agent=UA/1|accept=application/json|sec-fetch-site=none|sec-fetch-mode=navigate|sec-fetch-dest=document|accept-encoding=gzip, br|accept-language=de|priority=u=0, i`},
+			header: []string{"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "Accept-Language", "de", "User-Agent", "curl/8",
+				"Accept-Encoding", "identity", "Sec-Ch-Ua-Arch", `"arm"`, "Priority", "u=7"},
+			want: `sec-ch-ua="Chromium";v="156"|sec-ch-ua-mobile=?0|sec-ch-ua-platform="Linux"|upgrade-insecure-requests=1|user-agent=UA/1|accept=text/html|sec-fetch-site=none|sec-fetch-mode=navigate|sec-fetch-dest=document|accept-encoding=gzip, br|accept-language=de|priority=u=0, i`},
+		{name: "fetch: the caller's accept (page script sets it) and stated fetch metadata",
+			url: "https://example.com/api", h2: true,
+			header: []string{"Accept", "application/json", "Accept-Language", "de", "Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty", "Priority", "u=7"},
+			want:   `pragma=no-cache|user-agent=UA/1|accept=application/json|sec-fetch-site=same-origin|sec-fetch-mode=cors|accept-encoding=gzip, br|accept-language=de|priority=u=1, i`},
 		{name: "cookies at the profile's slot, joined",
 			url: "https://example.com/", h2: true, header: []string{"Cookie", "a=1", "Cookie", "b=2"},
 			want: h2Nav + `|cookie=a=1; b=2|priority=u=0, i`},
@@ -140,16 +144,19 @@ func TestRequestHeaders(t *testing.T) {
 			want: `content-length=7|pragma=no-cache|user-agent=UA/1|content-type=application/json|accept=*/*|origin=https://www.example.com|sec-fetch-site=same-site|sec-fetch-mode=cors|referer=https://www.example.com/page|accept-encoding=gzip, br|accept-language=en-US|priority=u=1, i|te=trailers`},
 		{name: "caller overrides a plain profile header (pragma)",
 			method: "PUT", url: "https://example.com/", h2: true, header: []string{"Pragma", "x"},
-			want: `content-length=0|pragma=x|user-agent=UA/1|accept=*/*|sec-fetch-site=none|sec-fetch-mode=cors|accept-encoding=gzip, br|accept-language=en-US|priority=u=1, i`},
-		{name: "initiator the profile lacks falls back to navigate",
+			want: `content-length=0|pragma=x|user-agent=UA/1|accept=*/*|sec-fetch-site=same-origin|sec-fetch-mode=cors|accept-encoding=gzip, br|accept-language=en-US|priority=u=1, i`},
+		{name: "xhr the profile lacks falls back to fetch",
 			url: "https://example.com/", h2: true, header: []string{"X-Requested-With", "XMLHttpRequest"},
-			want: h2Nav + `|priority=u=0, i|x-requested-with=XMLHttpRequest`},
+			want: `pragma=no-cache|user-agent=UA/1|accept=*/*|sec-fetch-site=same-origin|sec-fetch-mode=cors|accept-encoding=gzip, br|accept-language=en-US|priority=u=1, i|x-requested-with=XMLHttpRequest`},
+		{name: "form the profile lacks falls back to navigate",
+			method: "POST", url: "https://example.com/", h2: true, body: "a=1", header: []string{"Content-Type", "application/x-www-form-urlencoded"},
+			want: `sec-ch-ua="Chromium";v="156"|sec-ch-ua-mobile=?0|sec-ch-ua-platform="Linux"|upgrade-insecure-requests=1|user-agent=UA/1|accept=text/html|sec-fetch-site=same-origin|sec-fetch-mode=navigate|sec-fetch-dest=document|accept-encoding=gzip, br|accept-language=en-US|priority=u=0, i|content-length=3|content-type=application/x-www-form-urlencoded`},
 		{name: "HTTP/1.1 initiator the profile lacks falls back to the HTTP/1.1 navigate list",
 			method: "POST", url: "https://example.com/", body: "x", in: Fetch,
-			want: `Host=example.com|Connection=keep-alive|sec-ch-ua="Chromium";v="156"|User-Agent=UA/1|Accept=text/html|Sec-Fetch-Site=none|Accept-Encoding=gzip, br|Accept-Language=en-US|Content-Length=1`},
+			want: `Host=example.com|Connection=keep-alive|sec-ch-ua="Chromium";v="156"|User-Agent=UA/1|Accept=text/html|Sec-Fetch-Site=same-origin|Accept-Encoding=gzip, br|Accept-Language=en-US|Content-Length=1`},
 		{name: "protocol the profile lacks falls back to the other list",
 			method: "POST", url: "https://example.com/", body: "x", in: Fetch, noH1: true,
-			want: `Host=example.com|content-length=1|pragma=no-cache|user-agent=UA/1|accept=*/*|sec-fetch-site=none|sec-fetch-mode=cors|accept-encoding=gzip, br|accept-language=en-US|priority=u=1, i`},
+			want: `Host=example.com|content-length=1|pragma=no-cache|user-agent=UA/1|accept=*/*|sec-fetch-site=same-origin|sec-fetch-mode=cors|accept-encoding=gzip, br|accept-language=en-US|priority=u=1, i`},
 		{name: "headers named in Connection are hop-by-hop",
 			url: "https://example.com/", h2: true, header: []string{"Connection", "X-Secret, close", "X-Secret", "1", "X-Kept", "2"},
 			want: h2Nav + `|priority=u=0, i|x-kept=2`},
@@ -158,7 +165,7 @@ func TestRequestHeaders(t *testing.T) {
 			header: []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==",
 				"Sec-WebSocket-Version", "13"},
 			order: []string{"Sec-WebSocket-Version", "Sec-WebSocket-Key", "Upgrade"},
-			want:  `Host=example.com|Connection=Upgrade|sec-ch-ua="Chromium";v="156"|User-Agent=UA/1|Accept=text/html|Sec-Fetch-Site=none|Accept-Encoding=gzip, br|Accept-Language=en-US|Sec-WebSocket-Version=13|Sec-WebSocket-Key=dGhlIHNhbXBsZSBub25jZQ==|Upgrade=websocket`},
+			want:  `Host=example.com|Connection=Upgrade|sec-ch-ua="Chromium";v="156"|User-Agent=UA/1|Accept=text/html|Sec-Fetch-Site=same-origin|Accept-Encoding=gzip, br|Accept-Language=en-US|Sec-WebSocket-Version=13|Sec-WebSocket-Key=dGhlIHNhbXBsZSBub25jZQ==|Upgrade=websocket`},
 		{name: "WebSocket handshake follows the profile's websocket list; key, protocol, origin and cookie from the caller",
 			url: "https://example.com/ws", ws: true,
 			header: []string{"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==",
@@ -178,7 +185,7 @@ func TestRequestHeaders(t *testing.T) {
 		{name: "HTTP/2 websocket list for the websocket initiator (extended CONNECT)",
 			url: "https://example.com/ws", ws: true, in: WebSocket, h2: true,
 			header: []string{"Sec-WebSocket-Version", "13", "Origin", "https://example.com"},
-			want:   `user-agent=UA/1|accept=*/*|accept-language=en-US|accept-encoding=gzip, br|sec-websocket-version=13|origin=https://example.com|sec-fetch-dest=empty|sec-fetch-mode=websocket|sec-fetch-site=none|pragma=no-cache|cache-control=no-cache`},
+			want:   `user-agent=UA/1|accept=*/*|accept-language=en-US|accept-encoding=gzip, br|sec-websocket-version=13|origin=https://example.com|sec-fetch-dest=empty|sec-fetch-mode=websocket|sec-fetch-site=same-origin|pragma=no-cache|cache-control=no-cache`},
 		{name: "an ordinary request keeps the navigate list of a profile with websocket lists",
 			url: "https://example.com/", ws: true,
 			want: `Host=example.com|Connection=keep-alive|sec-ch-ua="Chromium";v="156"|User-Agent=UA/1|Accept=text/html|Sec-Fetch-Site=none|Accept-Encoding=gzip, br|Accept-Language=en-US`},
@@ -255,6 +262,24 @@ func TestFetchSite(t *testing.T) {
 		}
 		if got := FetchSite(req); got != tc.want {
 			t.Errorf("FetchSite(%s, Referer %q) = %s, want %s", tc.url, tc.referer, got, tc.want)
+		}
+	}
+	// Without a Referer the Origin names the initiator (a WebSocket
+	// handshake, a no-referrer policy); the Referer wins when both exist.
+	for _, tc := range []struct{ url, referer, origin, want string }{
+		{"https://example.com/ws", "", "https://example.com", SiteSameOrigin},
+		{"https://a.example.com/ws", "", "https://b.example.com", SiteSameSite},
+		{"https://example.com/ws", "", "https://example.org", SiteCrossSite},
+		{"https://example.com/ws", "", "null", SiteCrossSite},
+		{"https://example.com/", "https://example.org/", "https://example.com", SiteCrossSite},
+	} {
+		req := httptest.NewRequest("GET", tc.url, nil)
+		req.Header.Set("Origin", tc.origin)
+		if tc.referer != "" {
+			req.Header.Set("Referer", tc.referer)
+		}
+		if got := FetchSite(req); got != tc.want {
+			t.Errorf("FetchSite(%s, Referer %q, Origin %q) = %s, want %s", tc.url, tc.referer, tc.origin, got, tc.want)
 		}
 	}
 }

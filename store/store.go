@@ -73,6 +73,13 @@ const (
 	InitiatorEcho      = model.InitiatorEcho
 	InitiatorAPI       = model.InitiatorAPI
 	InitiatorWebSocket = model.InitiatorWebSocket
+	InitiatorIframe    = model.InitiatorIframe
+	InitiatorStyle     = model.InitiatorStyle
+	InitiatorScript    = model.InitiatorScript
+	InitiatorImage     = model.InitiatorImage
+	InitiatorFont      = model.InitiatorFont
+	InitiatorMedia     = model.InitiatorMedia
+	InitiatorManifest  = model.InitiatorManifest
 )
 
 // Profile sources (Profile.Source).

@@ -101,13 +101,17 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Accept-CH", acceptCH)
 	hd.Set("Critical-CH", criticalCH)
 	hd.Set("Cache-Control", "no-store")
+	page := h.page("Your fingerprint", templates.NavFingerprint)
+	page.Probes = &templates.HeadProbes{Style: ProbeStylePath, Script: ProbeScriptPath,
+		Manifest: ProbeManifestPath + "?visit=" + url.QueryEscape(key)}
 	h.render(w, r, http.StatusOK, templates.Index(templates.IndexPage{
-		Page:       h.page("Your fingerprint", templates.NavFingerprint),
-		Report:     reportView(rep),
-		ProfileURL: "/api/profiles/visit/" + key,
-		Stored:     rep.Stored == StoredQueued,
-		Verdict:    verdictView(rep.Verdict),
-		HTTP1URL:   h.http1URL(r, rep),
+		Page:         page,
+		Subresources: &templates.BodyProbes{Image: ProbeImagePath, Frame: ProbeFramePath, Media: ProbeMediaPath},
+		Report:       reportView(rep),
+		ProfileURL:   "/api/profiles/visit/" + key,
+		Stored:       rep.Stored == StoredQueued,
+		Verdict:      verdictView(rep.Verdict),
+		HTTP1URL:     h.http1URL(r, rep),
 	}))
 }
 

@@ -15,6 +15,8 @@
 //	GET|POST /probe/form           HTML: fingerprint of the page's form submission
 //	GET|CONNECT /probe/ws          WebSocket: the handshake's fingerprint as one text message
 //	                               (HTTP/1.1 upgrade, or HTTP/2 extended CONNECT; see websocket.go)
+//	GET  /probe/style.css, script.js, image.png, font.woff2, frame, manifest.webmanifest, media.webm
+//	                               sub-resource probes the page loads (see subresources.go)
 //
 //	GET  /captures/{id}            HTML: a stored capture and what curation made of its visit
 //	GET  /api/captures/{id}        JSON: a stored capture, with "curation" when it has a visit
@@ -265,6 +267,9 @@ func (h *handler) routes() http.Handler {
 	r.Get("/probe/form", h.probeForm)
 	r.Post("/probe/form", h.probeForm)
 	r.Get("/probe/ws", h.probeWebSocket)
+	for path, p := range subresources() {
+		r.Get(path, h.probeSubresource(p))
+	}
 	r.Connect("/probe/ws", h.probeWebSocket)
 
 	// Stored data.

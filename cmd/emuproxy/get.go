@@ -55,7 +55,9 @@ the response body to stdout (decoded when the profile's Accept-Encoding
 brought a coding the caller did not ask for). The profile is chosen by,
 first match wins: an X-Guanaco-Profile header (-H), the profile closest to
 a User-Agent given with -H, the -profile flag. The initiator (navigate,
-fetch, xhr, form) follows the request (see -H X-Guanaco-Initiator).
+fetch, xhr, form, or a sub-resource: iframe, style, script, image, font,
+media, manifest) is inferred from the request (its Sec-Fetch-Dest, Accept,
+the path's extension; see -H X-Guanaco-Initiator).
 
 The flags follow curl's where curl has one (-o, -i, -I, -L, -k, -f, -s, -S,
 -x, -b, -c, -w, -m, --http1.1); short boolean flags combine (-fsSL). With

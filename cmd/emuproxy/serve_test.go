@@ -365,3 +365,67 @@ func TestDecodeProfiles(t *testing.T) {
 		t.Error("garbage accepted")
 	}
 }
+
+// TestServeCurlDestinations sends curl's request shapes through `emuproxy
+// serve -profile firefox-153-linux` to fpserver's echo: the proxy infers the
+// destination from the path's extension, Accept and X-Requested-With, and
+// fpserver sees Firefox's list for it (order and values: Accept,
+// Sec-Fetch-Dest/-Mode, priority), never curl's "*/*" on a page.
+func TestServeCurlDestinations(t *testing.T) {
+	s := startFPServer(t)
+	_, port, _ := net.SplitHostPort(s.h2)
+	rp := startProxy(t, "-cacert", s.ca, "-allow-private", "-connect-ports", port, "-profile", "firefox-153-linux", "-no-ua-match")
+	p, err := emulation.Lookup("firefox-153-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path  string
+		args  []string
+		in    emulation.Initiator
+		extra []emulation.Header // the caller's own headers after the list
+	}{
+		{"/api/echo/", nil, emulation.Navigate, nil},
+		{"/api/echo/site.css", nil, emulation.Style, nil},
+		{"/api/echo/app.js?v=1", nil, emulation.Script, nil},
+		{"/api/echo/logo.png", nil, emulation.Image, nil},
+		{"/api/echo/f.woff2", nil, emulation.Font, nil},
+		{"/api/echo/v.webm", nil, emulation.Media, nil},
+		{"/api/echo/frame", []string{"-H", "Sec-Fetch-Dest: iframe", "-H", "Sec-Fetch-Mode: navigate"}, emulation.Iframe, nil},
+		{"/api/echo/items", []string{"-H", "Accept: application/json"}, emulation.Fetch, nil}, // script's Accept kept
+		{"/api/echo/items", []string{"-H", "X-Requested-With: XMLHttpRequest"}, emulation.XHR,
+			[]emulation.Header{{Name: "x-requested-with", Value: "XMLHttpRequest"}}},
+	} {
+		t.Run(string(tc.in)+tc.path, func(t *testing.T) {
+			body, _ := curlThrough(t, rp, append([]string{"--http2"}, append(tc.args, "https://"+s.h2+tc.path)...)...)
+			var r report
+			if err := json.Unmarshal([]byte(body), &r); err != nil {
+				t.Fatalf("decoding fpserver's echo: %v\n%s", err, body)
+			}
+			want := append([]string(nil), p.H2.PseudoOrder...)
+			for _, h := range emulation.ProfileList(p, tc.in, true, false) {
+				if emulation.IsCallerOnly(h.Name) {
+					continue // curl sends no cookie, referer or origin
+				}
+				if h.Name == "accept" && tc.in == emulation.Fetch {
+					h.Value = "application/json" // page script chooses a fetch's Accept
+				}
+				want = append(want, h.Name+": "+h.Value)
+			}
+			for _, h := range tc.extra {
+				want = append(want, h.Name+": "+h.Value)
+			}
+			var got []string
+			for _, h := range r.HTTP.Headers {
+				if strings.HasPrefix(h.Name, ":") {
+					got = append(got, h.Name)
+					continue
+				}
+				got = append(got, h.Name+": "+h.Value)
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("fpserver saw\n  %s\nwant Firefox's %s list\n  %s", strings.Join(got, "\n  "), tc.in, strings.Join(want, "\n  "))
+			}
+		})
+	}
+}

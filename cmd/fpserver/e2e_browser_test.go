@@ -69,7 +69,7 @@ const pageStateJS = `(() => {
       out.ja4 = (a ? a.textContent : val.textContent).trim();
     }
   }
-  for (const col of ["navigate", "fetch", "xhr", "form", "websocket"]) {
+  for (const col of ["navigate", "fetch", "xhr", "form", "websocket", "iframe", "style", "script", "image", "font", "media", "manifest"]) {
     const el = document.getElementById("probe-" + col);
     if (!el) { continue; }
     const st = el.querySelector(".status");
@@ -239,6 +239,10 @@ func alpnOf(v string) string {
 // probeColumns are the page's probe columns the script fills.
 var probeColumns = []string{"fetch", "xhr", "form", "websocket"}
 
+// subresourceColumns are the page's sub-resource columns every browser
+// fills (media and manifest depend on the browser).
+var subresourceColumns = []string{"iframe", "style", "script", "image", "font"}
+
 // loadVisit waits for the page's probes, reads the DOM and fetches the
 // stored captures the page links to. It returns the page state and the
 // captures.
@@ -270,6 +274,22 @@ func loadVisit(t *testing.T, s *e2eServer, ctx context.Context, pageURL string) 
 			t.Fatalf("probe %s: status %q (%s)", col, st.Status[col], st.Meta[col])
 		}
 	}
+	// The sub-resource columns, filled from the visit's profile once the
+	// probes are done.
+	waitFor(t, 30*time.Second, "the page's sub-resource columns", func() (bool, error) {
+		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ectx, chromedp.Evaluate[pageState](pageStateJS))
+		if err != nil {
+			return false, err
+		}
+		for _, col := range subresourceColumns {
+			if s := v.Status[col]; s != "captured" {
+				return false, fmt.Errorf("sub-resource %s: %q (%s)", col, s, v.Meta[col])
+			}
+		}
+		return true, nil
+	})
 	caps := visitCaptures{}
 	for _, col := range append([]string{"navigate"}, probeColumns...) {
 		id := st.Captures[col]
@@ -378,6 +398,51 @@ func checkVisitProfile(t *testing.T, s *e2eServer, key string, caps visitCapture
 	}
 	if !strings.Contains(p.UserAgent, uaMarker) || p.UserAgent != caps["navigate"].UserAgent {
 		t.Errorf("profile user agent %q, navigation's %q", p.UserAgent, caps["navigate"].UserAgent)
+	}
+	checkSubresourceLists(t, s, key, version)
+}
+
+// checkSubresourceLists waits until the visit's profile has a header list
+// for each sub-resource the page loads in every browser (the captures are
+// stored asynchronously) and checks that each was fetched as its
+// destination (its Sec-Fetch-Dest; the page is served over https).
+func checkSubresourceLists(t *testing.T, s *e2eServer, key, version string) {
+	t.Helper()
+	wantDest := map[string]string{"iframe": "iframe", "style": "style", "script": "script", "image": "image", "font": "font"}
+	var lists map[string][][2]string
+	waitFor(t, 20*time.Second, "the page's sub-resources in the visit profile", func() (bool, error) {
+		code, body := get(t, plainClient(), s.url(t, lnHTTP, "/api/profiles/visit/"+url.PathEscape(key)))
+		if code != http.StatusOK {
+			return false, fmt.Errorf("visit profile: status %d", code)
+		}
+		var p visitProfile
+		if err := json.Unmarshal(body, &p); err != nil {
+			return false, err
+		}
+		lists = nil
+		switch {
+		case version == "2" && p.H2 != nil:
+			lists = p.H2.Headers
+		case version == "1.1" && p.H1 != nil:
+			lists = p.H1.Headers
+		}
+		for in := range wantDest {
+			if len(lists[in]) == 0 {
+				return false, fmt.Errorf("no %s list yet", in)
+			}
+		}
+		return true, nil
+	})
+	for in, dest := range wantDest {
+		got := ""
+		for _, h := range lists[in] {
+			if strings.EqualFold(h[0], "sec-fetch-dest") {
+				got = h[1]
+			}
+		}
+		if got != dest {
+			t.Errorf("HTTP/%s %s list: Sec-Fetch-Dest %q, want %q (%q)", version, in, got, dest, lists[in])
+		}
 	}
 }
 

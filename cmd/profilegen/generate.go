@@ -327,7 +327,8 @@ func waitTLS(ctx context.Context, addr string, roots *x509.CertPool, exited <-ch
 }
 
 // requiredInitiators are the captures a visit must have to be complete.
-var requiredInitiators = []string{store.InitiatorNavigate, store.InitiatorFetch, store.InitiatorXHR, store.InitiatorForm, store.InitiatorWebSocket}
+var requiredInitiators = []string{store.InitiatorNavigate, store.InitiatorFetch, store.InitiatorXHR, store.InitiatorForm, store.InitiatorWebSocket,
+	store.InitiatorIframe, store.InitiatorStyle, store.InitiatorScript, store.InitiatorImage, store.InitiatorFont}
 
 // waitVisit polls st until one visit, navigated by a browser whose user
 // agent contains marker, has a navigate, fetch, xhr and form capture over

@@ -22,11 +22,14 @@ func TestMissingInitiators(t *testing.T) {
 		{Initiator: "navigate", HTTPVersion: "2"}, {Initiator: "fetch", HTTPVersion: "2"},
 		{Initiator: "xhr", HTTPVersion: "1.1"}, {Initiator: "form", HTTPVersion: "2"},
 		{Initiator: "websocket", HTTPVersion: "1.1"},
+		{Initiator: "style", HTTPVersion: "2"}, {Initiator: "script", HTTPVersion: "2"},
+		{Initiator: "image", HTTPVersion: "1.1"}, {Initiator: "font", HTTPVersion: "2"},
+		{Initiator: "iframe", HTTPVersion: "1.1"}, {Initiator: "manifest", HTTPVersion: "2"},
 	}
-	if got := strings.Join(missingInitiators(rows, "2"), ","); got != "xhr,websocket" {
+	if got := strings.Join(missingInitiators(rows, "2"), ","); got != "xhr,websocket,iframe,image" {
 		t.Errorf("missing over h2: %s", got)
 	}
-	if got := strings.Join(missingInitiators(rows, "1.1"), ","); got != "navigate,fetch,form" {
+	if got := strings.Join(missingInitiators(rows, "1.1"), ","); got != "navigate,fetch,form,style,script,font" {
 		t.Errorf("missing over http/1.1: %s", got)
 	}
 }

@@ -56,6 +56,29 @@ func HasAllLists(p *emulation.Profile) bool {
 	return true
 }
 
+// requiredSubresources are the destinations every browser's page load
+// captures (manifest and media depend on the browser).
+var requiredSubresources = []emulation.Initiator{emulation.Iframe, emulation.Style, emulation.Script, emulation.Image, emulation.Font}
+
+// HasSubresourceLists reports whether p's source states HTTP/2 header
+// lists and HEADERS priorities for the sub-resource destinations a page
+// load captures (iframe, style, script, image, font; none derived): the
+// profiles Complete takes sub-resource lists from.
+func HasSubresourceLists(p *emulation.Profile) bool {
+	if p.H2 == nil || derived(p, "h1 ", "h2 ", "priority ") {
+		return false
+	}
+	for _, in := range requiredSubresources {
+		if len(p.H2.Headers[in]) == 0 {
+			return false
+		}
+		if _, ok := p.H2.HeadersPriority[in]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // nearest picks, among templates accepted by ok, the profile of p's engine
 // family nearest to p: the same platform first, then the nearest major
 // version, then the name. Nil when none fits.
@@ -96,9 +119,12 @@ func nearest(p *emulation.Profile, templates []*emulation.Profile, ok func(*emul
 // the navigation) from the nearest profile of templates with every list
 // (same engine family, then platform, then major version), and for the
 // Chromium and Firefox families the HEADERS priorities from the nearest
-// template that states them for every initiator, and the HPACK encoding
+// template that states them for every initiator; the HPACK encoding
 // (indexing per header, Huffman policy, opening table size update) from the
-// nearest template that recorded it. It returns what it filled, which is also noted
+// nearest template that recorded it; then the sub-resource destinations'
+// lists and priorities from the nearest template that captured them
+// (HasSubresourceLists: the family's built-in profile). It returns what it
+// filled, which is also noted
 // in p.Source.Derived and, with the templates' names, in p.Source.Note.
 // Profiles with derived parts are never templates (no chains). A filled list is the
 // template's list for that initiator and protocol (its order and casing:
@@ -114,7 +140,7 @@ func Complete(p *emulation.Profile, templates []*emulation.Profile) []string {
 	}
 	var filled, from []string
 	if t := nearest(p, templates, HasAllLists); t != nil {
-		if f := completeLists(p, t); len(f) > 0 {
+		if f := completeLists(p, t, emulation.AllInitiators()); len(f) > 0 {
 			filled = append(filled, f...)
 			from = append(from, "lists from "+t.Name)
 		}
@@ -132,7 +158,7 @@ func Complete(p *emulation.Profile, templates []*emulation.Profile) []string {
 			return true
 		})
 		if t != nil {
-			if f := completePriorities(p, t); len(f) > 0 {
+			if f := completePriorities(p, t, emulation.AllInitiators()); len(f) > 0 {
 				filled = append(filled, f...)
 				from = append(from, "HEADERS priorities from "+t.Name)
 			}
@@ -145,6 +171,20 @@ func Complete(p *emulation.Profile, templates []*emulation.Profile) []string {
 			p.H2.HuffmanAlways, p.H2.TableSizeUpdate = t.H2.HuffmanAlways, t.H2.TableSizeUpdate
 			filled = append(filled, "hpack encoding")
 			from = append(from, "HPACK encoding from "+t.Name)
+		}
+	}
+	// Sub-resource destinations: published records state none, and the
+	// templates with every request list may lack them too (imported
+	// ones); they come from the nearest profile that captured them (the
+	// family's built-in one).
+	if t := nearest(p, templates, HasSubresourceLists); t != nil {
+		f := completeLists(p, t, emulation.Subresources())
+		if fam := templateFamily(p.Browser); fam == "chromium" || fam == "firefox" {
+			f = append(f, completePriorities(p, t, emulation.Subresources())...)
+		}
+		if len(f) > 0 {
+			filled = append(filled, f...)
+			from = append(from, "sub-resources from "+t.Name)
 		}
 	}
 	if len(filled) > 0 {
@@ -160,8 +200,9 @@ func Complete(p *emulation.Profile, templates []*emulation.Profile) []string {
 	return filled
 }
 
-// completeLists fills p's missing header lists from template (see Complete).
-func completeLists(p, template *emulation.Profile) []string {
+// completeLists fills p's missing header lists of the initiators ins from
+// template (see Complete).
+func completeLists(p, template *emulation.Profile, ins []emulation.Initiator) []string {
 	own := p.H2.Headers[emulation.Navigate]
 	ownNames := map[string]string{}
 	for _, h := range own {
@@ -198,7 +239,7 @@ func completeLists(p, template *emulation.Profile) []string {
 	if p.H2.Headers == nil {
 		p.H2.Headers = map[emulation.Initiator][]emulation.Header{}
 	}
-	for _, in := range emulation.AllInitiators() {
+	for _, in := range ins {
 		if len(p.H2.Headers[in]) == 0 && len(template.H2.Headers[in]) > 0 {
 			if in != emulation.WebSocket || len(p.H1.Headers[in]) == 0 {
 				p.H2.Headers[in] = derive(template.H2.Headers[in])
@@ -213,14 +254,14 @@ func completeLists(p, template *emulation.Profile) []string {
 	return filled
 }
 
-// completePriorities fills the HEADERS priorities p lacks for the initiators
-// it has HTTP/2 lists for from template (see Complete).
-func completePriorities(p, template *emulation.Profile) []string {
+// completePriorities fills the HEADERS priorities p lacks for those of the
+// initiators ins it has HTTP/2 lists for from template (see Complete).
+func completePriorities(p, template *emulation.Profile, ins []emulation.Initiator) []string {
 	var filled []string
 	if p.H2.HeadersPriority == nil {
 		p.H2.HeadersPriority = map[emulation.Initiator]emulation.Priority{}
 	}
-	for _, in := range emulation.AllInitiators() {
+	for _, in := range ins {
 		if _, ok := p.H2.HeadersPriority[in]; ok {
 			continue
 		}

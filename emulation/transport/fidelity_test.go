@@ -179,7 +179,7 @@ func TestFidelityAgainstFPServer(t *testing.T) {
 					ak := fingerprint.AkamaiString(p.H2.Settings, p.H2.WindowUpdate, p.H2.PriorityFrames, p.H2.PseudoOrder)
 					r.akamai = check("akamai", rep.Fingerprints.Akamai, ak.Text, true)
 					wantPrio := "none"
-					if pr, ok := p.H2.HeadersPriority[in]; ok {
+					if pr, ok := emulation.HeadersPriorityFor(p, in); ok {
 						wantPrio = fmt.Sprintf("%v:%d:%d", pr.Exclusive, pr.DependsOn, pr.Weight)
 					}
 					gotPrio := "none"

@@ -141,8 +141,11 @@ type h2Stream struct {
 	recvEnd     bool
 	reset       bool
 	removed     bool
-	trailer     http.Header
-	done        chan struct{} // closed when the stream leaves the connection
+	// prioWeight is the weight of an exclusive HEADERS priority the
+	// stream was opened with (Chromium's dependency tree), else 0.
+	prioWeight uint16
+	trailer    http.Header
+	done       chan struct{} // closed when the stream leaves the connection
 }
 
 func newH2Conn(t *Transport, key poolKey, nc net.Conn, state *tls.ConnectionState, p *emulation.Profile) (*h2Conn, error) {

@@ -67,6 +67,11 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 	}
 	s.id = cc.nextID
 	cc.nextID += 2
+	prio := cc.headersPriority(p, req)
+	if prio != nil && prio.Exclusive {
+		prio.DependsOn = cc.exclusiveParentLocked(prio.Weight)
+		s.prioWeight = prio.Weight
+	}
 	s.sendWin = cc.peerInitWin
 	// With a per-stream WINDOW_UPDATE (Firefox) the stream's window is the
 	// initial window plus its increment.
@@ -94,7 +99,7 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 		block = cc.henc.appendField(block, hpack.HeaderField{Name: name, Value: h.Value}, hpackKind(p, name, h.Value))
 	}
 	cc.hblock = block
-	werr = cc.writeHeaderBlock(s.id, block, !hasBody, maxFrame, cc.headersPriority(p, req))
+	werr = cc.writeHeaderBlock(s.id, block, !hasBody, maxFrame, prio)
 	if werr == nil && cc.params.streamWU > 0 {
 		// Firefox raises every request's stream window right after HEADERS.
 		werr = cc.fr.WriteWindowUpdate(s.id, cc.params.streamWU)
@@ -141,16 +146,37 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 }
 
 // headersPriority is the HEADERS priority for req's initiator, if the
-// profile has one.
+// profile has one (emulation.HeadersPriorityFor: a sub-resource the
+// profile has no list for takes the priority of the list sent instead).
 func (cc *h2Conn) headersPriority(p *emulation.Profile, req *http.Request) *emulation.Priority {
-	if p.H2 == nil {
-		return nil
-	}
 	in, _ := InitiatorFromContext(req.Context())
-	if pr, ok := p.H2.HeadersPriority[in]; ok {
+	if pr, ok := emulation.HeadersPriorityFor(p, in); ok {
 		return &pr
 	}
 	return nil
+}
+
+// exclusiveParentLocked is the stream a new stream of the given weight
+// depends on in Chromium's HTTP/2 priority tree (net/spdy
+// Http2PriorityDependencies): every stream depends exclusively on the most
+// recently opened stream still open at its own priority level, else at the
+// nearest higher level, else on the root (0). Levels are the weights
+// Chromium maps its priorities to, so a larger weight is a higher level.
+// A profile's captured dependency names a stream of the capturing
+// connection; this one names a stream of this connection. cc.mu held.
+func (cc *h2Conn) exclusiveParentLocked(weight uint16) uint32 {
+	var parent uint32
+	var level uint16
+	for id, o := range cc.streams {
+		if o.prioWeight == 0 || o.prioWeight < weight || o.removed {
+			continue
+		}
+		switch {
+		case parent == 0, o.prioWeight < level, o.prioWeight == level && id > parent:
+			parent, level = id, o.prioWeight
+		}
+	}
+	return parent
 }
 
 // writeHeaderBlock writes HEADERS (with the PRIORITY flag when pr is set)

@@ -230,7 +230,8 @@ func InitiatorFromContext(ctx context.Context) (emulation.Initiator, bool) {
 
 // RequestInitiator returns the initiator of req: the context's (see
 // WithInitiator) when set, else emulation.InitiatorOf (the
-// X-Guanaco-Initiator header, then the method and content-type heuristics).
+// X-Guanaco-Initiator header, then what emulation.ClassifyRequest infers
+// from the client's fetch metadata, Accept, method and path).
 func RequestInitiator(req *http.Request) emulation.Initiator {
 	if in, ok := InitiatorFromContext(req.Context()); ok {
 		return in

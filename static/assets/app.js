@@ -207,6 +207,48 @@
         });
       });
     });
+    chain.then(function () { showSubresources(navNames, 0); });
+  }
+
+  // showSubresources fills the sub-resource columns from the visit's
+  // profile (the server stores captures asynchronously: columns still
+  // missing are asked for again, a few times). A destination the browser
+  // did not request (Firefox fetches no manifest) ends "not requested".
+  function showSubresources(navNames, attempt) {
+    var box = document.getElementById("subresources");
+    if (!box) { return; }
+    var h2 = box.getAttribute("data-http") === "HTTP/2";
+    var cols = box.querySelectorAll(".initiator");
+    var last = attempt >= 4;
+    fetch(box.getAttribute("data-profile"), {headers: {"Accept": "application/json"}, cache: "no-store"}).then(function (resp) {
+      if (!resp.ok) { throw new Error("profile: HTTP " + resp.status); }
+      return resp.json();
+    }).then(function (p) {
+      var part = h2 ? p.h2 : p.h1;
+      var lists = (part && part.headers) || {};
+      var missing = false;
+      Array.prototype.forEach.call(cols, function (col) {
+        var name = col.id.slice("probe-".length);
+        if (lists[name] && lists[name].length) {
+          render(col, {http: {headers: lists[name]}}, navNames);
+        } else if (last) {
+          setStatus(col, "not requested", "");
+        } else {
+          missing = true;
+        }
+      });
+      if (missing) {
+        window.setTimeout(function () { showSubresources(navNames, attempt + 1); }, 1000);
+      }
+    }).catch(function (err) {
+      if (!last) {
+        window.setTimeout(function () { showSubresources(navNames, attempt + 1); }, 1000);
+        return;
+      }
+      Array.prototype.forEach.call(cols, function (col) {
+        if (col.querySelector(".status").textContent === "waiting") { fail(col, err); }
+      });
+    });
   }
 
   function init() {

@@ -49,17 +49,29 @@ const (
 	// InitiatorWebSocket is the handshake of the page script's WebSocket
 	// (HTTP/1.1 Upgrade or HTTP/2 extended CONNECT, RFC 8441).
 	InitiatorWebSocket = "websocket"
+	// Sub-resources the fingerprint page loads, named by their fetch
+	// destination (Sec-Fetch-Dest; "style" is a stylesheet, "media" a
+	// video or audio element's request).
+	InitiatorIframe   = "iframe"
+	InitiatorStyle    = "style"
+	InitiatorScript   = "script"
+	InitiatorImage    = "image"
+	InitiatorFont     = "font"
+	InitiatorMedia    = "media"
+	InitiatorManifest = "manifest"
 )
 
 // Initiators lists the valid initiators in a stable order.
 func Initiators() []string {
-	return []string{InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI, InitiatorWebSocket}
+	return []string{InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI, InitiatorWebSocket,
+		InitiatorIframe, InitiatorStyle, InitiatorScript, InitiatorImage, InitiatorFont, InitiatorMedia, InitiatorManifest}
 }
 
 // ValidInitiator reports whether s is one of Initiators.
 func ValidInitiator(s string) bool {
 	switch s {
-	case InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI, InitiatorWebSocket:
+	case InitiatorNavigate, InitiatorFetch, InitiatorXHR, InitiatorForm, InitiatorEcho, InitiatorAPI, InitiatorWebSocket,
+		InitiatorIframe, InitiatorStyle, InitiatorScript, InitiatorImage, InitiatorFont, InitiatorMedia, InitiatorManifest:
 		return true
 	}
 	return false

@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"WireGroups", testWireGroups},
 		{"VerdictRetention", testVerdictRetention},
 		{"WebSocketInitiator", testWebSocketInitiator},
+		{"EveryInitiator", testEveryInitiator},
 		{"LongValues", testLongValues},
 		{"ConcurrentInserts", testConcurrentInserts},
 		{"Ping", testPing},

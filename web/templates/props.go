@@ -32,6 +32,15 @@ type Page struct {
 	Nav string
 	// AssetVersion is appended to asset URLs for cache busting.
 	AssetVersion string
+	// Probes, when set, makes the layout load the sub-resource probes
+	// that belong in <head> (stylesheet, script, manifest); the
+	// fingerprint page sets it.
+	Probes *HeadProbes
+}
+
+// HeadProbes are the URLs of the sub-resource probes in <head>.
+type HeadProbes struct {
+	Style, Script, Manifest string
 }
 
 // Asset returns the URL of the static asset name.
@@ -243,6 +252,13 @@ type IndexPage struct {
 	// HTTP1URL is this page on the listener that offers only HTTP/1.1, shown
 	// when the page came over HTTP/2 ("" : no link).
 	HTTP1URL string
+	// Subresources are the body's sub-resource probes (nil: none).
+	Subresources *BodyProbes
+}
+
+// BodyProbes are the URLs of the sub-resource probes in the page body.
+type BodyProbes struct {
+	Image, Frame, Media string
 }
 
 // CapturePage is "/captures/{id}".
