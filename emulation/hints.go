@@ -80,14 +80,20 @@ func (p *Profile) HintNames() []string {
 
 // hintedList is the ClientHints list for initiator in and protocol h2, with
 // the fallbacks of profileList (navigate, then the other protocol); nil when
-// the profile has none.
+// the profile has none. An initiator the profile has an ordinary list for
+// but no hinted one (Chromium sends no requested hints on a WebSocket
+// handshake) gets nil, so its own list is used, never the navigation's.
 func hintedList(p *Profile, in Initiator, h2 bool) []Header {
 	if p.ClientHints == nil {
 		return nil
 	}
+	own := p.H2 != nil && len(p.H2.Headers[in]) > 0 || p.H1 != nil && len(p.H1.Headers[in]) > 0
 	pick := func(m map[Initiator][]Header) []Header {
 		if hs := m[in]; len(hs) > 0 {
 			return hs
+		}
+		if own {
+			return nil
 		}
 		return m[Navigate]
 	}

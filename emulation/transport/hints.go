@@ -132,8 +132,48 @@ func (t *Transport) roundTripHints(req *http.Request, p *emulation.Profile, key 
 		}
 		retry.Body = body
 	}
+	setCookies := resp.Header.Values("Set-Cookie")
+	if c := retryCookie(strings.Join(req.Header.Values("Cookie"), "; "), resp.Cookies()); c != "" {
+		retry.Header.Set("Cookie", c)
+	}
 	t.o.Logger.Debug("transport: Critical-CH: sending the navigation again with client hints", "url", req.URL.Redacted())
 	_, _ = io.CopyN(io.Discard, resp.Body, maxCriticalDrain)
 	_ = resp.Body.Close()
-	return t.roundTripRetrying(retry, p, key, host)
+	resp, err = t.roundTripRetrying(retry, p, key, host)
+	if err == nil && len(setCookies) > 0 {
+		// The caller never saw the replaced answer: its cookies go to the
+		// caller ahead of the retry's own (which win where both set one).
+		resp.Header["Set-Cookie"] = append(setCookies, resp.Header.Values("Set-Cookie")...)
+	}
+	return resp, err
+}
+
+// retryCookie is the Cookie header of a Critical-CH retry: the request's
+// cookies with those the replaced answer set (a browser stores them before
+// it repeats the navigation), a set cookie replacing one of the same name
+// and an expired one (Max-Age < 0) removed. "" when there are none.
+func retryCookie(sent string, set []*http.Cookie) string {
+	if len(set) == 0 {
+		return sent
+	}
+	var pairs []string
+	names := map[string]bool{}
+	for _, c := range set {
+		names[c.Name] = true
+	}
+	if sent != "" {
+		for _, part := range strings.Split(sent, ";") {
+			part = strings.TrimSpace(part)
+			name, _, _ := strings.Cut(part, "=")
+			if part != "" && !names[name] {
+				pairs = append(pairs, part)
+			}
+		}
+	}
+	for _, c := range set {
+		if c.MaxAge >= 0 {
+			pairs = append(pairs, c.Name+"="+c.Value)
+		}
+	}
+	return strings.Join(pairs, "; ")
 }

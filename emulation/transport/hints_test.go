@@ -288,3 +288,59 @@ func TestClientHintsAgainstChromium(t *testing.T) {
 		t.Logf("%s after Accept-CH, emulation = real chromium: %v", in, slices.Equal(have, want))
 	}
 }
+
+// TestCriticalCHRetryCookies checks that a Critical-CH retry carries the
+// cookies the replaced answer set, as a browser stores them before it
+// repeats the navigation (the origin sees one visit, not two), and that
+// the caller, which never saw that answer, gets its Set-Cookie ahead of
+// the retry's own.
+func TestCriticalCHRetryCookies(t *testing.T) {
+	ca := newTestCA(t)
+	chromium, err := emulation.Lookup("chromium-156-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var cookies []string
+	srv, _ := startGoServer(t, ca, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cookies = append(cookies, strings.Join(r.Header.Values("Cookie"), "; "))
+		n := len(cookies)
+		mu.Unlock()
+		w.Header().Set("Accept-CH", "Sec-CH-UA-Arch")
+		w.Header().Set("Critical-CH", "Sec-CH-UA-Arch")
+		if n == 1 {
+			w.Header().Add("Set-Cookie", "visit=first; Path=/")
+			w.Header().Add("Set-Cookie", "old=; Max-Age=0")
+		} else {
+			w.Header().Add("Set-Cookie", "seen=yes; Path=/")
+		}
+		fmt.Fprintf(w, "answer %d", n)
+	}))
+	tr := New(Options{Profile: chromium, RootCAs: ca.pool})
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(WithInitiator(ctx, emulation.Navigate), http.MethodGet, "https://localhost:"+portOf(srv.Listener.Addr().String())+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cookie", "old=1; keep=2")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "answer 2" {
+		t.Fatalf("answer %q, want the retry's", body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"old=1; keep=2", "keep=2; visit=first"}; !slices.Equal(cookies, want) {
+		t.Errorf("cookies sent %q, want %q", cookies, want)
+	}
+	if got, want := resp.Header.Values("Set-Cookie"), []string{"visit=first; Path=/", "old=; Max-Age=0", "seen=yes; Path=/"}; !slices.Equal(got, want) {
+		t.Errorf("Set-Cookie to the caller %q, want %q", got, want)
+	}
+}
