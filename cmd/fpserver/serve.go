@@ -27,6 +27,7 @@ import (
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
+	"github.com/guanaco-fp/guanaco/internal/warmstack"
 	"github.com/guanaco-fp/guanaco/store"
 	"github.com/guanaco-fp/guanaco/store/split"
 	"github.com/guanaco-fp/guanaco/store/writer"
@@ -38,6 +39,10 @@ const envPrefix = "FPSERVER_"
 // h2MaxReadFrameSize is the SETTINGS_MAX_FRAME_SIZE fpserver advertises;
 // the capture parser must accept the same.
 const h2MaxReadFrameSize = 1 << 20
+
+// warmWorkers is how many HTTP/2 requests are served at once on warm worker
+// goroutines; more concurrent ones run on their own (new) goroutines.
+const warmWorkers = 64
 
 const serveUsage = `usage: fpserver [serve] [flags]
 
@@ -336,9 +341,13 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		tlsH1.Certificates = nil
 	}
 
+	// HTTP/2 requests are served on warm worker goroutines (see package
+	// warmstack); HTTP/1 requests stay on their connection's goroutine.
+	warm := warmstack.Handler(capture.Middleware(web.LimitBodies(handler,
+		web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace})), warmWorkers)
+	defer warm.Stop()
 	hs := &http.Server{
-		Handler: capture.Middleware(web.LimitBodies(handler,
-			web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace})),
+		Handler:           warm,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
 		IdleTimeout:       cfg.idleTimeout,
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
