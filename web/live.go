@@ -154,7 +154,7 @@ type cleanReport struct {
 func (h *handler) apiClean(w http.ResponseWriter, r *http.Request) {
 	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
 	w.Header().Set("Cache-Control", "no-store")
-	h.writeJSON(w, r, http.StatusOK, cleanReport{
+	h.writeJSON(w, r, http.StatusOK, &cleanReport{
 		CaptureID: rep.CaptureID, Stored: rep.Stored, StoredReason: rep.StoredReason, HTTPVersion: rep.HTTP.Version,
 		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints,
 	})
@@ -191,7 +191,7 @@ func (h *handler) probeForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorForm, visitKeyOf(r))
-	b, err := encodeJSON(rep)
+	b, err := encodeReport(rep)
 	if err != nil {
 		h.fail(w, r, err)
 		return
