@@ -121,6 +121,12 @@ type Conn struct {
 	prefaceOK bool
 	prefaceN  int
 	akamai    fingerprint.AkamaiFP
+	// The last header-order fingerprint and its names (see headerOrder),
+	// and canonical forms of HTTP/2 header names (see canonicalName).
+	orderNames []string
+	order      fingerprint.HeaderOrderFP
+	orderSet   bool
+	canonical  map[string]string
 }
 
 var _ net.Conn = (*Conn)(nil)
