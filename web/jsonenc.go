@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/fingerprint"
 )
 
@@ -198,14 +199,35 @@ func appendH2Summary(dst []byte, h *H2Summary) []byte {
 }
 
 // appendFingerprintFields appends the fingerprints' members without braces
-// (the "fingerprints" object, or the flat tail of the clean answer).
-func appendFingerprintFields(dst []byte, f *fingerprints) []byte {
+// (the "fingerprints" object, or the flat tail of the clean answer). info,
+// when set, is the live connection the fingerprints came from: the TLS
+// members (the longest strings) are then encoded once per connection.
+func appendFingerprintFields(dst []byte, f *fingerprints, info *capture.TLSInfo) []byte {
+	if info != nil && sameTLSFingerprints(f, &info.Fingerprints) {
+		dst = append(dst, info.Memo(memoTLSFingerprintsJSON, func() any {
+			return appendTLSFingerprintFields(nil, f)
+		}).([]byte)...)
+	} else {
+		dst = appendTLSFingerprintFields(dst, f)
+	}
+	for _, kv := range [...]struct{ k, v string }{
+		{"akamai", f.Akamai}, {"akamai_hash", f.AkamaiHash},
+		{"header_order", f.HeaderOrder}, {"header_order_hash", f.HeaderOrderHash},
+	} {
+		dst = append(dst, ',')
+		dst = appendJSONKey(dst, kv.k)
+		dst = appendJSONString(dst, kv.v)
+	}
+	return dst
+}
+
+// appendTLSFingerprintFields appends the TLS members of f, "ja3" to
+// "peetprint_hash".
+func appendTLSFingerprintFields(dst []byte, f *fingerprints) []byte {
 	for i, kv := range [...]struct{ k, v string }{
 		{"ja3", f.JA3}, {"ja3_hash", f.JA3Hash}, {"ja3n", f.JA3N}, {"ja3n_hash", f.JA3NHash},
 		{"ja4", f.JA4}, {"ja4_r", f.JA4R}, {"ja4_o", f.JA4O}, {"ja4_ro", f.JA4RO},
 		{"peetprint", f.PeetPrint}, {"peetprint_hash", f.PeetPrintHash},
-		{"akamai", f.Akamai}, {"akamai_hash", f.AkamaiHash},
-		{"header_order", f.HeaderOrder}, {"header_order_hash", f.HeaderOrderHash},
 	} {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -214,6 +236,14 @@ func appendFingerprintFields(dst []byte, f *fingerprints) []byte {
 		dst = appendJSONString(dst, kv.v)
 	}
 	return dst
+}
+
+// sameTLSFingerprints reports whether f's TLS members are the connection's
+// (liveReport copies them, so the strings are the same and compare at once).
+func sameTLSFingerprints(f *fingerprints, fp *fingerprint.TLSFingerprints) bool {
+	return f.JA3 == fp.JA3 && f.JA3Hash == fp.JA3Hash && f.JA3N == fp.JA3N && f.JA3NHash == fp.JA3NHash &&
+		f.JA4 == fp.JA4 && f.JA4R == fp.JA4R && f.JA4O == fp.JA4O && f.JA4RO == fp.JA4RO &&
+		f.PeetPrint == fp.PeetPrint && f.PeetPrintHash == fp.PeetPrintHash
 }
 
 // appendCleanReport appends the /api/clean answer and a newline.
@@ -231,7 +261,7 @@ func appendCleanReport(dst []byte, c *cleanReport) []byte {
 	dst = append(dst, `,"user_agent":`...)
 	dst = appendJSONString(dst, c.UserAgent)
 	dst = append(dst, ',')
-	dst = appendFingerprintFields(dst, &c.fingerprints)
+	dst = appendFingerprintFields(dst, &c.fingerprints, c.tlsInfo)
 	return append(dst, '}', '\n')
 }
 
@@ -286,7 +316,7 @@ func appendReport(dst []byte, rep *report) ([]byte, error) {
 		dst = appendH2Summary(dst, rep.HTTP.H2)
 	}
 	dst = append(dst, `},"fingerprints":{`...)
-	dst = appendFingerprintFields(dst, &rep.Fingerprints)
+	dst = appendFingerprintFields(dst, &rep.Fingerprints, rep.tlsInfo)
 	dst = append(dst, '}')
 	if rep.Verdict != nil {
 		// Only GET / and /api/fingerprint carry one: encoded by

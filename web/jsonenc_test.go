@@ -151,6 +151,22 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if rng.IntN(3) > 0 {
 			rep.TLS = tlsReports[rng.IntN(len(tlsReports))]
+			if info := rep.TLS.info; info != nil {
+				// A live report: its TLS fingerprints are the
+				// connection's (encoded once per connection), or for
+				// the test other values, which must not be taken from
+				// the connection's cache.
+				rep.tlsInfo = info
+				fp := info.Fingerprints
+				f := &rep.Fingerprints
+				tlsFields := [...]*string{&f.JA3, &f.JA3Hash, &f.JA3N, &f.JA3NHash, &f.JA4, &f.JA4R, &f.JA4O, &f.JA4RO, &f.PeetPrint, &f.PeetPrintHash}
+				for k, v := range [...]string{fp.JA3, fp.JA3Hash, fp.JA3N, fp.JA3NHash, fp.JA4, fp.JA4R, fp.JA4O, fp.JA4RO, fp.PeetPrint, fp.PeetPrintHash} {
+					*tlsFields[k] = v
+				}
+				if rng.IntN(3) == 0 {
+					*tlsFields[rng.IntN(len(tlsFields))] += "x" // one value differs
+				}
+			}
 		}
 		rep.HTTP = httpReport{Version: randString(rng), Headers: randHeaders(rng), HeaderOrder: randString(rng)}
 		if rng.IntN(2) == 0 {
@@ -173,7 +189,7 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 		}
 
 		clean := cleanReport{CaptureID: rep.CaptureID, Stored: rep.Stored, StoredReason: rep.StoredReason,
-			HTTPVersion: rep.HTTP.Version, UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints}
+			HTTPVersion: rep.HTTP.Version, UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints, tlsInfo: rep.tlsInfo}
 		want, err = encodeJSONIndent(clean, false)
 		if err != nil {
 			t.Fatal(err)

@@ -147,6 +147,9 @@ type cleanReport struct {
 	HTTPVersion  string `json:"http_version"`
 	UserAgent    string `json:"user_agent"`
 	fingerprints
+
+	// tlsInfo is the live connection (see appendFingerprintFields).
+	tlsInfo *capture.TLSInfo
 }
 
 // apiClean serves GET /api/clean: the request is captured and stored like
@@ -156,7 +159,7 @@ func (h *handler) apiClean(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	h.writeJSON(w, r, http.StatusOK, &cleanReport{
 		CaptureID: rep.CaptureID, Stored: rep.Stored, StoredReason: rep.StoredReason, HTTPVersion: rep.HTTP.Version,
-		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints,
+		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints, tlsInfo: rep.tlsInfo,
 	})
 }
 

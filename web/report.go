@@ -147,6 +147,9 @@ const (
 	memoTLSReport memoKey = iota
 	memoTLSSummary
 	memoH2Doc
+	memoJudgement
+	memoTLSObject
+	memoTLSFingerprintsJSON
 )
 
 // h2DocKey identifies a stored HTTP/2 document within a connection: the
@@ -175,10 +178,16 @@ type memoJSON struct {
 	err error
 }
 
-// connTLS builds the "tls" object of a live capture. Its JSON encoding and
-// the stored summary depend only on the connection's handshake, so they are
-// computed once per connection, and only when needed.
+// connTLS returns the "tls" object of a live capture. It, its JSON encoding
+// and the stored summary depend only on the connection's handshake, so they
+// are built once per connection, and only when needed; the object is shared
+// by the connection's reports and never modified.
 func connTLS(t *capture.TLSInfo) *tlsReport {
+	return t.Memo(memoTLSObject, func() any { return newConnTLS(t) }).(*tlsReport)
+}
+
+// newConnTLS builds the "tls" object of connection t.
+func newConnTLS(t *capture.TLSInfo) *tlsReport {
 	tr := &tlsReport{
 		ClientHello: t.Hello,
 		Raw:         t.Raw,
@@ -340,9 +349,11 @@ func h2FromCapture(h *capture.H2Info) *H2Summary {
 		AkamaiHash:     h.Akamai.Hash,
 	}
 	if c := h.Conn; c != nil {
-		rep.Settings = append(rep.Settings, c.Settings...)
+		// The connection's snapshot is shared and never modified, and
+		// neither are these lists in the summary: no copies.
+		rep.Settings = nonNil(c.Settings)
 		rep.WindowUpdate = c.WindowUpdate
-		rep.PriorityFrames = append(rep.PriorityFrames, c.Priorities...)
+		rep.PriorityFrames = nonNil(c.Priorities)
 	}
 	if p := h.Request.Priority; p != nil {
 		cp := *p
