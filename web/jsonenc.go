@@ -1,6 +1,8 @@
 package web
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -330,4 +332,109 @@ func appendReport(dst []byte, rep *report) ([]byte, error) {
 		dst = append(dst, b...)
 	}
 	return append(dst, '}', '\n'), nil
+}
+
+// appendUint16s appends a list of numbers; nil is null.
+func appendUint16s(dst []byte, vs []uint16) []byte {
+	if vs == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i, v := range vs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, uint64(v), 10)
+	}
+	return append(dst, ']')
+}
+
+// appendHex appends b as a JSON string of lower-case hex digits
+// (fingerprint.HexBytes' text form).
+func appendHex(dst []byte, b []byte) []byte {
+	dst = append(dst, '"')
+	dst = hex.AppendEncode(dst, b)
+	return append(dst, '"')
+}
+
+// appendTLSReport appends the "tls" object as encoding/json writes a
+// plainTLSReport: the embedded ClientHello's fields (its raw message
+// shadowed by the record bytes), then the record bytes, SNI, ALPN and the
+// negotiated parameters. The extensions are their own MarshalJSON output,
+// which is compact already: encoding/json would scan and copy each one
+// again, the key share's kilobytes of hex included.
+func appendTLSReport(dst []byte, t *tlsReport) ([]byte, error) {
+	dst = append(dst, '{')
+	if ch := t.ClientHello; ch != nil {
+		dst = append(dst, `"transport":`...)
+		dst = appendJSONString(dst, string(ch.Transport))
+		dst = append(dst, `,"record_version":`...)
+		dst = strconv.AppendUint(dst, uint64(ch.RecordVersion), 10)
+		dst = append(dst, `,"legacy_version":`...)
+		dst = strconv.AppendUint(dst, uint64(ch.LegacyVersion), 10)
+		dst = append(dst, `,"random":`...)
+		dst = appendHex(dst, ch.Random)
+		dst = append(dst, `,"session_id":`...)
+		dst = appendHex(dst, ch.SessionID)
+		dst = append(dst, `,"cipher_suites":`...)
+		dst = appendUint16s(dst, ch.CipherSuites)
+		dst = append(dst, `,"compression_methods":`...)
+		dst = appendHex(dst, ch.CompressionMethods)
+		dst = append(dst, `,"extensions":`...)
+		if ch.Extensions == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = append(dst, '[')
+			for i, e := range ch.Extensions {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				b, err := e.MarshalJSON()
+				if err != nil {
+					return nil, err
+				}
+				dst = append(dst, b...)
+			}
+			dst = append(dst, ']')
+		}
+		if len(ch.Anomalies) > 0 {
+			dst = append(dst, `,"anomalies":[`...)
+			for i, a := range ch.Anomalies {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, `{"extension":`...)
+				dst = strconv.AppendUint(dst, uint64(a.Extension), 10)
+				if a.Name != "" {
+					dst = append(dst, `,"name":`...)
+					dst = appendJSONString(dst, a.Name)
+				}
+				dst = append(dst, `,"kind":`...)
+				dst = appendJSONString(dst, string(a.Kind))
+				dst = append(dst, `,"offset":`...)
+				dst = strconv.AppendInt(dst, int64(a.Offset), 10)
+				dst = append(dst, `,"message":`...)
+				dst = appendJSONString(dst, a.Message)
+				dst = append(dst, '}')
+			}
+			dst = append(dst, ']')
+		}
+		dst = append(dst, ',')
+	}
+	if len(t.Raw) > 0 {
+		dst = append(dst, `"raw":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, t.Raw)
+		dst = append(dst, `",`...)
+	}
+	dst = append(dst, `"sni":`...)
+	dst = appendJSONString(dst, t.SNI)
+	dst = append(dst, `,"alpn":`...)
+	dst = appendStrings(dst, t.ALPN)
+	dst = append(dst, `,"negotiated":{"version":`...)
+	dst = appendJSONString(dst, t.Negotiated.Version)
+	dst = append(dst, `,"cipher_suite":`...)
+	dst = appendJSONString(dst, t.Negotiated.CipherSuite)
+	dst = append(dst, `,"alpn":`...)
+	dst = appendJSONString(dst, t.Negotiated.ALPN)
+	return append(dst, '}', '}'), nil
 }

@@ -227,3 +227,78 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+// TestFastTLSJSONMatchesEncodingJSON holds the "tls" object's encoder to
+// encoding/json's field-by-field encoding, over every ClientHello in the
+// fingerprint test data (real browsers and tools, malformed extensions with
+// anomalies), generated hellos with long lists, and hostile strings in the
+// fields that are not from the hello.
+func TestFastTLSJSONMatchesEncodingJSON(t *testing.T) {
+	var files []string
+	for _, dir := range []string{"golden", "anomalies"} {
+		fs, err := filepath.Glob(filepath.Join("..", "fingerprint", "testdata", dir, "*.hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, fs...)
+	}
+	if len(files) < 10 {
+		t.Fatalf("only %d hellos found", len(files))
+	}
+	var hellos [][]byte
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hellos = append(hellos, raw)
+	}
+	hellos = append(hellos, rawHello(t, 16, 2, 4), rawHello(t, 300, 300, 300), rawHello(t, 1, 0, 0))
+	rng := rand.New(rand.NewPCG(7, 7))
+	anomalies := 0
+	for i, raw := range hellos {
+		ch, err := fingerprint.ParseClientHello(raw)
+		if err != nil {
+			t.Fatalf("hello %d: %v", i, err)
+		}
+		anomalies += len(ch.Anomalies)
+		for k := range 20 {
+			tr := &tlsReport{ClientHello: ch, Raw: raw, SNI: ch.ServerName(), ALPN: ch.ALPN(),
+				Negotiated: tlsNegotiated{Version: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", ALPN: "h2"}}
+			switch k % 5 {
+			case 1:
+				tr.SNI, tr.Negotiated = randString(rng), tlsNegotiated{randString(rng), randString(rng), randString(rng)}
+				tr.ALPN = []string{randString(rng), randString(rng)}
+			case 2:
+				tr.Raw, tr.ALPN = nil, nil
+			case 3:
+				tr.ClientHello = nil
+			case 4:
+				// A hand-built hello: extensions whose data does not
+				// decode, odd transport and lists.
+				h := *ch
+				h.Transport = fingerprint.Transport(randString(rng))
+				h.CipherSuites, h.Extensions = nil, nil
+				if rng.IntN(2) == 0 {
+					h.Extensions = []fingerprint.Extension{{Type: 0, Data: []byte{1, 2, 3}}, {Type: 16, Data: []byte{0, 9, 2}}, {Type: 0x1a1a, GREASE: true}}
+				}
+				h.Anomalies = []fingerprint.Anomaly{{Extension: 16, Name: randString(rng), Kind: fingerprint.AnomalyKind(randString(rng)), Offset: rng.IntN(1000), Message: randString(rng)}}
+				tr.ClientHello = &h
+			}
+			want, err := json.Marshal((*plainTLSReport)(tr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tr.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Fatalf("hello %d (%s), variant %d: fast encoding differs from encoding/json:\n got %s\nwant %s", i, files[min(i, len(files)-1)], k, got, want)
+			}
+		}
+	}
+	if anomalies == 0 {
+		t.Error("no hello with anomalies: the anomaly encoding went untested")
+	}
+}

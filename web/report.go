@@ -91,19 +91,24 @@ type tlsReport struct {
 	info *capture.TLSInfo
 }
 
-// MarshalJSON encodes the report, at most once per live connection.
+// MarshalJSON encodes the report (appendTLSReport), at most once per live
+// connection.
 func (t *tlsReport) MarshalJSON() ([]byte, error) {
+	// Room for the record in base64 and its extensions in hex.
+	size := 4*len(t.Raw) + 1024
 	if t.info == nil {
-		return json.Marshal((*plainTLSReport)(t))
+		return appendTLSReport(make([]byte, 0, size), t)
 	}
 	m := t.info.Memo(memoTLSReport, func() any {
-		b, err := json.Marshal((*plainTLSReport)(t))
+		b, err := appendTLSReport(make([]byte, 0, size), t)
 		return memoJSON{b, err}
 	}).(memoJSON)
 	return m.b, m.err
 }
 
-// plainTLSReport encodes a tlsReport field by field.
+// plainTLSReport is a tlsReport without its MarshalJSON: encoding/json's
+// field-by-field encoding, which appendTLSReport reproduces (the tests
+// compare the two).
 type plainTLSReport tlsReport
 
 // tlsSummary is the TLS summary stored with each capture: what a list or a
