@@ -111,3 +111,48 @@ func (p *Pool) serve(j *job) (res any) {
 	p.next.ServeHTTP(w, r)
 	return nil
 }
+
+// Runner runs functions on long-lived worker goroutines, for work that would
+// otherwise start a goroutine each time and grow its stack (a TLS handshake
+// does, deeply).
+type Runner struct {
+	jobs chan func()
+	wg   sync.WaitGroup
+}
+
+// NewRunner starts workers goroutines (at least 1) that run the functions
+// given to Go until done is closed.
+func NewRunner(workers int, done <-chan struct{}) *Runner {
+	r := &Runner{jobs: make(chan func())}
+	for range max(workers, 1) {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for {
+				select {
+				case f := <-r.jobs:
+					f()
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	return r
+}
+
+// Go runs f on an idle worker, or on a new goroutine when none is idle (or
+// the workers have ended); it never waits. f must not panic: nothing
+// recovers it, as with a plain go statement.
+func (r *Runner) Go(f func()) {
+	select {
+	case r.jobs <- f:
+	default:
+		go f()
+	}
+}
+
+// Wait blocks until the workers have ended (done closed and their current
+// function returned). Functions started on their own goroutines are not
+// waited for.
+func (r *Runner) Wait() { r.wg.Wait() }

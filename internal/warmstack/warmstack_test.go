@@ -149,3 +149,48 @@ func TestStopEndsWorkers(t *testing.T) {
 		t.Fatal("request after Stop was not served")
 	}
 }
+
+func TestRunner(t *testing.T) {
+	done := make(chan struct{})
+	r := NewRunner(2, done)
+	// Functions run, on workers once they are idle.
+	results := make(chan bool, 100)
+	for range 100 {
+		r.Go(func() { results <- onRunnerWorker() })
+		time.Sleep(100 * time.Microsecond)
+	}
+	onWorkers := 0
+	for range 100 {
+		if <-results {
+			onWorkers++
+		}
+	}
+	if onWorkers == 0 {
+		t.Error("no function ran on a worker")
+	}
+	// Busy workers: Go does not wait for them.
+	hold := make(chan struct{})
+	for range 2 {
+		r.Go(func() { <-hold })
+	}
+	ran := make(chan struct{})
+	r.Go(func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Go waited for a busy worker")
+	}
+	close(hold)
+	close(done)
+	r.Wait()
+	// After the workers ended, functions still run.
+	ran2 := make(chan struct{})
+	r.Go(func() { close(ran2) })
+	<-ran2
+}
+
+// onRunnerWorker reports whether the caller runs on a Runner's worker.
+func onRunnerWorker() bool {
+	buf := make([]byte, 64<<10)
+	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "warmstack.NewRunner.func")
+}
