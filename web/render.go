@@ -14,14 +14,9 @@ import (
 	"github.com/guanaco-fp/guanaco/web/templates"
 )
 
-// encodeJSON encodes v indented, with a trailing newline. HTML characters
-// are escaped (\u003c ...), so the output is also safe inside HTML
-// attributes and script data blocks.
-func encodeJSON(v any) ([]byte, error) {
-	return encodeJSONIndent(v, false)
-}
-
-// encodeJSONIndent encodes v as one line, or indented when pretty is set.
+// encodeJSONIndent encodes v as one line, or indented when pretty is set,
+// with a trailing newline. HTML characters are escaped (\u003c ...), so the
+// output is also safe inside HTML attributes and script data blocks.
 func encodeJSONIndent(v any, pretty bool) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -34,7 +29,7 @@ func encodeJSONIndent(v any, pretty bool) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// encodeReport is encodeJSON(rep) by the reflection-free appenders (see
+// encodeReport is encodeJSONIndent(rep, false) by the reflection-free appenders (see
 // jsonenc.go), with the TLS object, encoded once per connection, spliced in.
 func encodeReport(rep *report) ([]byte, error) {
 	return appendReport(make([]byte, 0, 4096), rep)
