@@ -198,8 +198,17 @@ func TestHTTP1KeepAliveEachRequestOwnOrder(t *testing.T) {
 				"GET /one HTTP/1.1\r\nHost: x\r\nX-Zeta: 1\r\naccept: */*\r\n\r\n",
 				"POST /two?q=1 HTTP/1.1\r\nhost: x\r\nContent-Length: 5\r\nX-Alpha: 2\r\n\r\nhello",
 				"GET /three HTTP/1.1\r\nHOST: x\r\nUser-Agent: t\r\nUser-Agent: dup\r\n\r\n",
+				// The same names as the request before (the connection's
+				// cached order), then names of the same count differing
+				// only in case.
+				"GET /four HTTP/1.1\r\nHOST: y\r\nUser-Agent: u\r\nUser-Agent: v\r\n\r\n",
+				"GET /five HTTP/1.1\r\nHOST: y\r\nUser-Agent: u\r\nuser-agent: v\r\n\r\n",
 			)
-			want := []string{"Host,X-Zeta,accept", "host,Content-Length,X-Alpha", "HOST,User-Agent,User-Agent"}
+			want := []string{"Host,X-Zeta,accept", "host,Content-Length,X-Alpha", "HOST,User-Agent,User-Agent",
+				"HOST,User-Agent,User-Agent", "HOST,User-Agent,user-agent"}
+			if len(got) != len(want) {
+				t.Fatalf("%d requests echoed, want %d", len(got), len(want))
+			}
 			for i, e := range got {
 				if !e.Matched || e.HeaderOrder != want[i] {
 					t.Errorf("request %d: matched=%v order %q, want %q", i, e.Matched, e.HeaderOrder, want[i])

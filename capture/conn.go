@@ -133,6 +133,12 @@ type Conn struct {
 	h3mu         sync.Mutex // guards h3
 	h3           *h3State
 	settingsWait time.Duration
+	// The last header-order fingerprint and its names (see headerOrder),
+	// and canonical forms of HTTP/2 header names (see canonicalName).
+	orderNames []string
+	order      fingerprint.HeaderOrderFP
+	orderSet   bool
+	canonical  map[string]string
 }
 
 // h2ReadAhead is the read-ahead of HTTP/2 connections. x/net's HTTP/2

@@ -15,6 +15,7 @@ import (
 	proxyproto "github.com/pires/go-proxyproto"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/internal/warmstack"
 )
 
 // Handshake failure reasons reported to Config.OnHandshakeError. They are
@@ -103,10 +104,20 @@ type Listener struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// handshakers run the handshakes on warm goroutines (see
+	// handshakeWorkers).
+	handshakers *warmstack.Runner
+
 	closeOnce sync.Once
 	errMu     sync.Mutex
 	err       error // the error that stopped the accept loop
 }
+
+// handshakeWorkers is how many goroutines handshake connections and stay
+// for the next one: a TLS handshake grows a new goroutine's stack several
+// times, and the runtime copies the stack each time. More concurrent
+// handshakes (up to MaxPendingHandshakes) run on goroutines of their own.
+const handshakeWorkers = 16
 
 var _ net.Listener = (*Listener)(nil)
 
@@ -154,6 +165,7 @@ func NewListener(inner net.Listener, cfg Config) *Listener {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
+	l.handshakers = warmstack.NewRunner(handshakeWorkers, ctx.Done())
 	l.wg.Add(1)
 	go l.acceptLoop()
 	return l
@@ -207,7 +219,7 @@ func (l *Listener) acceptLoop() {
 		}
 		backoff = 0
 		l.wg.Add(1)
-		go func() {
+		l.handshakers.Go(func() {
 			defer l.wg.Done()
 			conn := l.handshake(c)
 			<-l.sem
@@ -222,7 +234,7 @@ func (l *Listener) acceptLoop() {
 			case <-l.ctx.Done():
 				conn.Close()
 			}
-		}()
+		})
 	}
 }
 
@@ -466,7 +478,10 @@ func (l *Listener) Close() error {
 
 // Wait blocks until the accept loop and every handshake goroutine has
 // returned.
-func (l *Listener) Wait() { l.wg.Wait() }
+func (l *Listener) Wait() {
+	l.wg.Wait()
+	l.handshakers.Wait()
+}
 
 // Addr returns the inner listener's address.
 func (l *Listener) Addr() net.Addr { return l.inner.Addr() }

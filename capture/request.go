@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
@@ -134,7 +135,7 @@ func (c *Conn) claim(r *http.Request) *Request {
 			idx = i
 			break
 		}
-		if pr.h2 != nil && h2Matches(pr.h2, r) {
+		if pr.h2 != nil && c.h2Matches(pr.h2, r) {
 			idx = i
 			break
 		}
@@ -167,11 +168,7 @@ func (c *Conn) claim(r *http.Request) *Request {
 		rc.H2.Request = *pr.h2
 		rc.Headers = append(append(make([]fingerprint.Header, 0, len(pr.h2.Pseudo)+len(pr.h2.Headers)), pr.h2.Pseudo...), pr.h2.Headers...)
 	}
-	names := make([]string, len(rc.Headers))
-	for i, h := range rc.Headers {
-		names[i] = h.Name
-	}
-	rc.HeaderOrder = fingerprint.HeaderOrderOf(names...)
+	rc.HeaderOrder = c.headerOrder(rc.Headers)
 	rc.Matched = true
 	return rc
 }
@@ -183,7 +180,7 @@ func (c *Conn) claimH3(r *http.Request, snap *H3Info) *Request {
 	defer c.mu.Unlock()
 	rc := &Request{ConnID: c.id, Protocol: c.proto, TLS: c.tlsInfo, QUIC: c.quic, H3: snap}
 	for i, pr := range c.pending {
-		if pr.h3 == nil || !headersMatch(pr.h3.Pseudo, pr.h3.Headers, r) {
+		if pr.h3 == nil || !c.headersMatch(pr.h3.Pseudo, pr.h3.Headers, r) {
 			continue
 		}
 		c.pending = append(c.pending[:i], c.pending[i+1:]...)
@@ -199,25 +196,65 @@ func (c *Conn) claimH3(r *http.Request, snap *H3Info) *Request {
 			}
 		}
 		rc.Headers = append(append(make([]fingerprint.Header, 0, len(pr.h3.Pseudo)+len(pr.h3.Headers)), pr.h3.Pseudo...), pr.h3.Headers...)
-		names := make([]string, len(rc.Headers))
-		for j, h := range rc.Headers {
-			names[j] = h.Name
-		}
-		rc.HeaderOrder = fingerprint.HeaderOrderOf(names...)
+		rc.HeaderOrder = c.headerOrder(rc.Headers)
 		rc.Matched = true
 		break
 	}
 	return rc
 }
 
-// h2Matches reports whether the parsed stream carries r's request.
-func h2Matches(pr *fingerprint.H2Request, r *http.Request) bool {
-	return headersMatch(pr.Pseudo, pr.Headers, r)
+// headerOrder is the header-order fingerprint of hs. The requests of a
+// connection usually send the same names in the same order, so the last
+// result is kept and reused when the names are equal. c.mu held.
+func (c *Conn) headerOrder(hs []fingerprint.Header) fingerprint.HeaderOrderFP {
+	if c.orderSet && len(hs) == len(c.orderNames) {
+		same := true
+		for i, h := range hs {
+			if h.Name != c.orderNames[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return c.order
+		}
+	}
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = h.Name
+	}
+	c.orderNames, c.order, c.orderSet = names, fingerprint.HeaderOrderOf(names...), true
+	return c.order
+}
+
+// maxCanonicalNames bounds a connection's cache of canonical header names.
+const maxCanonicalNames = 256
+
+// canonicalName is textproto's canonical form of an HTTP/2 header name (the
+// key net/http files it under), cached per connection: HTTP/2 names are
+// lower case, so canonicalising allocates a new string every time. c.mu held.
+func (c *Conn) canonicalName(name string) string {
+	if v, ok := c.canonical[name]; ok {
+		return v
+	}
+	v := textproto.CanonicalMIMEHeaderKey(name)
+	if len(c.canonical) < maxCanonicalNames {
+		if c.canonical == nil {
+			c.canonical = make(map[string]string, 16)
+		}
+		c.canonical[name] = v
+	}
+	return v
+}
+
+// h2Matches reports whether the parsed stream carries r's request. c.mu held.
+func (c *Conn) h2Matches(pr *fingerprint.H2Request, r *http.Request) bool {
+	return c.headersMatch(pr.Pseudo, pr.Headers, r)
 }
 
 // headersMatch reports whether a decoded header section (pseudo headers,
-// regular headers) carries r's request.
-func headersMatch(pseudo, headers []fingerprint.Header, r *http.Request) bool {
+// regular headers) carries r's request. c.mu held.
+func (c *Conn) headersMatch(pseudo, headers []fingerprint.Header, r *http.Request) bool {
 	var method, path, authority string
 	for _, h := range pseudo {
 		switch h.Name {
@@ -233,12 +270,11 @@ func headersMatch(pseudo, headers []fingerprint.Header, r *http.Request) bool {
 		return false
 	}
 	for _, h := range headers {
-		name := strings.ToLower(h.Name)
-		if name == "cookie" || name == "host" {
+		if strings.EqualFold(h.Name, "cookie") || strings.EqualFold(h.Name, "host") {
 			continue // x/net/http2 and http3 join cookie fields and move host
 		}
 		found := false
-		for _, v := range r.Header.Values(h.Name) {
+		for _, v := range r.Header[c.canonicalName(h.Name)] {
 			if v == h.Value {
 				found = true
 				break

@@ -152,6 +152,9 @@ type cleanReport struct {
 	HTTPVersion  string `json:"http_version"`
 	UserAgent    string `json:"user_agent"`
 	fingerprints
+
+	// tlsInfo is the live connection (see appendFingerprintFields).
+	tlsInfo *capture.TLSInfo
 }
 
 // apiClean serves GET /api/clean: the request is captured and stored like
@@ -159,9 +162,9 @@ type cleanReport struct {
 func (h *handler) apiClean(w http.ResponseWriter, r *http.Request) {
 	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
 	w.Header().Set("Cache-Control", "no-store")
-	h.writeJSON(w, r, http.StatusOK, cleanReport{
+	h.writeJSON(w, r, http.StatusOK, &cleanReport{
 		CaptureID: rep.CaptureID, Stored: rep.Stored, StoredReason: rep.StoredReason, HTTPVersion: rep.HTTP.Version,
-		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints,
+		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints, tlsInfo: rep.tlsInfo,
 	})
 }
 
@@ -196,7 +199,7 @@ func (h *handler) probeForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorForm, visitKeyOf(r))
-	b, err := encodeJSON(rep)
+	b, err := encodeReport(rep)
 	if err != nil {
 		h.fail(w, r, err)
 		return

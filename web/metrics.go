@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -25,6 +26,10 @@ type metrics struct {
 	// capped counts captures not stored because of a storage cap, by
 	// reason (DropConnectionCap, DropClientRate).
 	capped *prometheus.CounterVec
+	// byRoute caches the resolved collectors per routeKey.
+	byRoute sync.Map
+	// queued and dropped are offers' counters, resolved once.
+	queued, dropped prometheus.Counter
 }
 
 // newMetrics creates the collectors and registers them on reg (when not
@@ -63,6 +68,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:      "Requests served but not stored because their connection or client address passed a storage cap, by reason.",
 		}, []string{"reason"}),
 	}
+	m.queued, m.dropped = m.offers.WithLabelValues("queued"), m.offers.WithLabelValues("dropped")
 	if reg == nil {
 		return m, nil
 	}
@@ -77,9 +83,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // offered counts one capture offer.
 func (m *metrics) offered(queued bool) {
 	if queued {
-		m.offers.WithLabelValues("queued").Inc()
+		m.queued.Inc()
 	} else {
-		m.offers.WithLabelValues("dropped").Inc()
+		m.dropped.Inc()
 	}
 }
 
@@ -121,6 +127,35 @@ func (h *handler) observe(r *http.Request, ww middleware.WrapResponseWriter, sta
 	if code == 0 {
 		code = http.StatusOK // nothing written: net/http sends 200
 	}
-	h.metrics.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	h.metrics.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	o := h.metrics.routeObservers(route, code)
+	o.requests.Inc()
+	o.duration.Observe(time.Since(start).Seconds())
+}
+
+// routeKey names one route pattern and status code.
+type routeKey struct {
+	route string
+	code  int
+}
+
+// routeMetrics are a route's collectors with their labels resolved.
+type routeMetrics struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// routeObservers returns the collectors of route and code, resolving their
+// labels once (a vector's label lookup hashes the values and takes a lock
+// on every call). The cache is bounded like the labels: route patterns and
+// status codes.
+func (m *metrics) routeObservers(route string, code int) *routeMetrics {
+	k := routeKey{route, code}
+	if v, ok := m.byRoute.Load(k); ok {
+		return v.(*routeMetrics)
+	}
+	v, _ := m.byRoute.LoadOrStore(k, &routeMetrics{
+		requests: m.requests.WithLabelValues(route, strconv.Itoa(code)),
+		duration: m.duration.WithLabelValues(route),
+	})
+	return v.(*routeMetrics)
 }

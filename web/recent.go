@@ -13,11 +13,17 @@ import (
 // /captures/{id} and /api/captures/{id} serve it from here meanwhile
 // (read-your-write). Bounded by count and age; safe for concurrent use.
 type recentCaptures struct {
-	mu    sync.Mutex
-	byID  map[string]recentCapture
-	order []string // insertion order, oldest first
-	max   int
-	ttl   time.Duration
+	mu   sync.Mutex
+	byID map[string]int32 // capture id -> index in ring
+	// ring holds the captures in insertion order from head, n of them; it
+	// grows up to max slots, then an add overwrites the oldest. Captures are
+	// kept by value in the ring, not in the map, so adding one copies it
+	// once and the map's entries stay small.
+	ring []recentCapture
+	head int
+	n    int
+	max  int
+	ttl  time.Duration
 }
 
 type recentCapture struct {
@@ -34,7 +40,7 @@ const (
 )
 
 func newRecentCaptures(max int, ttl time.Duration) *recentCaptures {
-	return &recentCaptures{byID: map[string]recentCapture{}, max: max, ttl: ttl}
+	return &recentCaptures{byID: map[string]int32{}, max: max, ttl: ttl}
 }
 
 // add remembers c, queued at now.
@@ -42,15 +48,20 @@ func (rc *recentCaptures) add(c store.Capture, now time.Time) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.expireLocked(now)
-	if _, ok := rc.byID[c.ID]; ok {
+	if _, ok := rc.byID[c.ID]; ok || rc.max <= 0 {
 		return
 	}
-	if len(rc.order) >= rc.max {
-		delete(rc.byID, rc.order[0])
-		rc.order = rc.order[1:]
+	if rc.n == len(rc.ring) {
+		if len(rc.ring) < rc.max {
+			rc.growLocked()
+		} else {
+			rc.dropOldestLocked()
+		}
 	}
-	rc.byID[c.ID] = recentCapture{c: c, when: now}
-	rc.order = append(rc.order, c.ID)
+	i := (rc.head + rc.n) % len(rc.ring)
+	rc.ring[i] = recentCapture{c: c, when: now}
+	rc.byID[c.ID] = int32(i)
+	rc.n++
 }
 
 // get returns the capture id if it was queued within the TTL.
@@ -58,16 +69,35 @@ func (rc *recentCaptures) get(id string, now time.Time) (store.Capture, bool) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.expireLocked(now)
-	r, ok := rc.byID[id]
-	return r.c, ok
+	i, ok := rc.byID[id]
+	if !ok {
+		return store.Capture{}, false
+	}
+	return rc.ring[i].c, true
 }
 
 func (rc *recentCaptures) expireLocked(now time.Time) {
-	n := 0
-	for n < len(rc.order) && now.Sub(rc.byID[rc.order[n]].when) > rc.ttl {
-		delete(rc.byID, rc.order[n])
-		n++
+	for rc.n > 0 && now.Sub(rc.ring[rc.head].when) > rc.ttl {
+		rc.dropOldestLocked()
 	}
-	// Reslice, not copy: add runs on every queued capture.
-	rc.order = rc.order[n:]
+}
+
+// dropOldestLocked forgets the oldest capture (rc.n > 0), clearing its slot
+// so the ring holds no references to it.
+func (rc *recentCaptures) dropOldestLocked() {
+	old := &rc.ring[rc.head]
+	delete(rc.byID, old.c.ID)
+	*old = recentCapture{}
+	rc.head = (rc.head + 1) % len(rc.ring)
+	rc.n--
+}
+
+// growLocked doubles the ring (up to max slots), oldest capture first.
+func (rc *recentCaptures) growLocked() {
+	ring := make([]recentCapture, min(max(2*len(rc.ring), 64), rc.max))
+	for k := range rc.n {
+		ring[k] = rc.ring[(rc.head+k)%len(rc.ring)]
+		rc.byID[ring[k].c.ID] = int32(k)
+	}
+	rc.ring, rc.head = ring, 0
 }

@@ -60,8 +60,30 @@ func TestRecentCapturesBounded(t *testing.T) {
 	if _, ok := rc.get("c4", now.Add(2*time.Minute)); ok {
 		t.Error("an expired capture was served")
 	}
-	if len(rc.order) != 0 || len(rc.byID) != 0 {
-		t.Errorf("expired entries kept: %d %d", len(rc.order), len(rc.byID))
+	if rc.n != 0 || len(rc.byID) != 0 {
+		t.Errorf("expired entries kept: %d %d", rc.n, len(rc.byID))
+	}
+	for i, r := range rc.ring {
+		if r.c.ID != "" {
+			t.Errorf("slot %d still references capture %s", i, r.c.ID)
+		}
+	}
+	// The ring wraps: many more adds than slots keep the newest max.
+	for i := range 10 {
+		rc.add(store.Capture{ID: fmt.Sprint("w", i)}, now)
+	}
+	for i := range 10 {
+		if _, ok := rc.get(fmt.Sprint("w", i), now); ok != (i >= 7) {
+			t.Errorf("w%d kept: %v", i, ok)
+		}
+	}
+	// Ages are checked oldest first across the wrap.
+	rc.add(store.Capture{ID: "late"}, now.Add(90*time.Second))
+	if _, ok := rc.get("w9", now.Add(90*time.Second)); ok {
+		t.Error("w9 outlived its age")
+	}
+	if _, ok := rc.get("late", now.Add(90*time.Second)); !ok || rc.n != 1 {
+		t.Errorf("late kept %v, %d entries", ok, rc.n)
 	}
 }
 
@@ -166,5 +188,34 @@ func TestFingerprintDays(t *testing.T) {
 	svg, _, _ = strings.Cut(svg, "</svg>")
 	if !strings.Contains(page, "Captures per day") || strings.Count(svg, "<rect ") != 3 || !strings.Contains(page, "at most 3 a day") {
 		t.Errorf("the page lacks the per-day chart (%d columns)", strings.Count(svg, "<rect "))
+	}
+}
+
+// TestRecentCapturesGrow: the ring grows in steps and keeps the newest
+// captures, oldest expiring first, across growth and wrapping.
+func TestRecentCapturesGrow(t *testing.T) {
+	rc := newRecentCaptures(200, time.Minute)
+	now := time.Unix(1_800_000_000, 0)
+	for i := range 150 {
+		rc.add(store.Capture{ID: fmt.Sprint("a", i)}, now.Add(time.Duration(i)*time.Millisecond))
+	}
+	// Expire the first 100 (older than a minute at the time of the next add).
+	later := now.Add(time.Minute + 100*time.Millisecond)
+	for i := range 300 {
+		rc.add(store.Capture{ID: fmt.Sprint("b", i)}, later)
+	}
+	if rc.n != 200 || len(rc.ring) != 200 {
+		t.Fatalf("%d captures in %d slots, want 200 in 200", rc.n, len(rc.ring))
+	}
+	for i := range 150 {
+		if _, ok := rc.get(fmt.Sprint("a", i), later); ok {
+			t.Errorf("a%d kept", i)
+		}
+	}
+	for i := range 300 {
+		c, ok := rc.get(fmt.Sprint("b", i), later)
+		if ok != (i >= 100) || (ok && c.ID != fmt.Sprint("b", i)) {
+			t.Errorf("b%d: kept %v as %q", i, ok, c.ID)
+		}
 	}
 }

@@ -3,24 +3,20 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/a-h/templ"
 
 	"github.com/guanaco-fp/guanaco/web/templates"
 )
 
-// encodeJSON encodes v indented, with a trailing newline. HTML characters
-// are escaped (\u003c ...), so the output is also safe inside HTML
-// attributes and script data blocks.
-func encodeJSON(v any) ([]byte, error) {
-	return encodeJSONIndent(v, false)
-}
-
-// encodeJSONIndent encodes v as one line, or indented when pretty is set.
+// encodeJSONIndent encodes v as one line, or indented when pretty is set,
+// with a trailing newline. HTML characters are escaped (\u003c ...), so the
+// output is also safe inside HTML attributes and script data blocks.
 func encodeJSONIndent(v any, pretty bool) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -33,44 +29,25 @@ func encodeJSONIndent(v any, pretty bool) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// tlsNull is how a report without its TLS object encodes that field: the
-// first occurrence in the encoding is the field itself (a quote inside a
-// JSON string is always escaped, and the fields before "tls" are strings,
-// a time and a bool).
-var tlsNull = []byte(`"tls":null`)
-
-// encodeReport is encodeJSONIndent(rep, false) with the TLS object, the
-// bulk of the answer and encoded once per connection (tlsReport.MarshalJSON),
-// spliced in as it is: encoding/json would validate and compact a
-// Marshaler's output again on every request.
+// encodeReport is encodeJSONIndent(rep, false) by the reflection-free appenders (see
+// jsonenc.go), with the TLS object, encoded once per connection, spliced in.
 func encodeReport(rep *report) ([]byte, error) {
-	t := rep.TLS
-	if t == nil {
-		return encodeJSONIndent(rep, false)
-	}
-	tb, err := t.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	rep.TLS = nil
-	b, err := encodeJSONIndent(rep, false)
-	rep.TLS = t
-	if err != nil {
-		return nil, err
-	}
-	i := bytes.Index(b, tlsNull)
-	if i < 0 {
-		return nil, errors.New("web: encoding report: no tls field")
-	}
-	out := make([]byte, 0, len(b)+len(tb))
-	out = append(out, b[:i+len(`"tls":`)]...)
-	out = append(out, tb...)
-	return append(out, b[i+len(tlsNull):]...), nil
+	return appendReport(make([]byte, 0, 4096), rep)
 }
+
+// jsonBufs recycles the answer buffers of the live routes: net/http copies a
+// body into its own buffers during Write.
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledJSON bounds the buffers kept in jsonBufs.
+const maxPooledJSON = 64 << 10
 
 // wantsPretty reports whether the client asked for indented JSON with a
 // ?pretty query parameter (any value but 0 or false).
 func wantsPretty(r *http.Request) bool {
+	if !strings.Contains(r.URL.RawQuery, "pretty") {
+		return false // no query to parse
+	}
 	q := r.URL.Query()
 	if !q.Has("pretty") {
 		return false
@@ -85,8 +62,26 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 	pretty := wantsPretty(r)
 	var b []byte
 	var err error
-	if rep, ok := v.(*report); ok && !pretty {
-		b, err = encodeReport(rep)
+	var pooled *[]byte
+	switch v := v.(type) {
+	case *report:
+		if !pretty {
+			pooled = jsonBufs.Get().(*[]byte)
+			b, err = appendReport((*pooled)[:0], v)
+		}
+	case *cleanReport:
+		if !pretty {
+			pooled = jsonBufs.Get().(*[]byte)
+			b = appendCleanReport((*pooled)[:0], v)
+		}
+	}
+	if pooled != nil {
+		defer func(buf []byte) {
+			if cap(buf) <= maxPooledJSON {
+				*pooled = buf[:0]
+				jsonBufs.Put(pooled)
+			}
+		}(b)
 	} else {
 		b, err = encodeJSONIndent(v, pretty)
 	}

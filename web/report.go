@@ -95,19 +95,24 @@ type tlsReport struct {
 	info *capture.TLSInfo
 }
 
-// MarshalJSON encodes the report, at most once per live connection.
+// MarshalJSON encodes the report (appendTLSReport), at most once per live
+// connection.
 func (t *tlsReport) MarshalJSON() ([]byte, error) {
+	// Room for the record in base64 and its extensions in hex.
+	size := 4*len(t.Raw) + 1024
 	if t.info == nil {
-		return json.Marshal((*plainTLSReport)(t))
+		return appendTLSReport(make([]byte, 0, size), t)
 	}
 	m := t.info.Memo(memoTLSReport, func() any {
-		b, err := json.Marshal((*plainTLSReport)(t))
+		b, err := appendTLSReport(make([]byte, 0, size), t)
 		return memoJSON{b, err}
 	}).(memoJSON)
 	return m.b, m.err
 }
 
-// plainTLSReport encodes a tlsReport field by field.
+// plainTLSReport is a tlsReport without its MarshalJSON: encoding/json's
+// field-by-field encoding, which appendTLSReport reproduces (the tests
+// compare the two).
 type plainTLSReport tlsReport
 
 // quicReport is the "quic" object of an HTTP/3 capture: the Initial
@@ -197,6 +202,9 @@ const (
 	memoTLSReport memoKey = iota
 	memoTLSSummary
 	memoH2Doc
+	memoJudgement
+	memoTLSObject
+	memoTLSFingerprintsJSON
 )
 
 // h2DocKey identifies a stored HTTP/2 document within a connection: the
@@ -225,10 +233,16 @@ type memoJSON struct {
 	err error
 }
 
-// connTLS builds the "tls" object of a live capture. Its JSON encoding and
-// the stored summary depend only on the connection's handshake, so they are
-// computed once per connection, and only when needed.
+// connTLS returns the "tls" object of a live capture. It, its JSON encoding
+// and the stored summary depend only on the connection's handshake, so they
+// are built once per connection, and only when needed; the object is shared
+// by the connection's reports and never modified.
 func connTLS(t *capture.TLSInfo) *tlsReport {
+	return t.Memo(memoTLSObject, func() any { return newConnTLS(t) }).(*tlsReport)
+}
+
+// newConnTLS builds the "tls" object of connection t.
+func newConnTLS(t *capture.TLSInfo) *tlsReport {
 	tr := &tlsReport{
 		ClientHello: t.Hello,
 		Raw:         t.Raw,
@@ -411,9 +425,11 @@ func h2FromCapture(h *capture.H2Info) *H2Summary {
 		AkamaiHash:          h.Akamai.Hash,
 	}
 	if c := h.Conn; c != nil {
-		rep.Settings = append(rep.Settings, c.Settings...)
+		// The connection's snapshot is shared and never modified, and
+		// neither are these lists in the summary: no copies.
+		rep.Settings = nonNil(c.Settings)
 		rep.WindowUpdate = c.WindowUpdate
-		rep.PriorityFrames = append(rep.PriorityFrames, c.Priorities...)
+		rep.PriorityFrames = nonNil(c.Priorities)
 		if len(c.Requests) > 0 {
 			rep.FirstStreamID = c.Requests[0].StreamID
 		}

@@ -3,10 +3,14 @@ package web
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 
+	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/web/templates"
 )
 
@@ -46,7 +50,7 @@ func (h *handler) verdictOf(ctx context.Context, rep *report) *verdictReport {
 		o.H2 = &emulation.VisitH2{Settings: s.Settings, WindowUpdate: s.WindowUpdate, Priorities: s.PriorityFrames, HeadersPriority: s.HeadersPriority}
 		o.PseudoOrder = s.PseudoOrder
 	}
-	j := curate.Judge(o)
+	j := judgeConn(rep.tlsInfo, o)
 	v := &verdictReport{Consistent: j.Consistent, Reason: j.Reason, Markers: j.Markers,
 		Differences: j.Differences, ProfileDifferences: []curate.Difference{}}
 	if v.Differences == nil {
@@ -96,4 +100,35 @@ func verdictView(v *verdictReport) *templates.VerdictView {
 		vv.ClosestURL = "/profiles/" + url.PathEscape(v.ClosestProfile)
 	}
 	return vv
+}
+
+// judgeMemo is a connection's last judgement and what it was made from.
+// curate.Judge reads the User-Agent, the header list, the connection's
+// hello and HTTP/2 preface (fixed for the connection) and the pseudo-header
+// order; the requests of a connection usually repeat all of them.
+type judgeMemo struct {
+	mu      sync.Mutex
+	ua      string
+	headers []fingerprint.Header
+	pseudo  []string
+	j       curate.Judgement
+	set     bool
+}
+
+// judgeConn is curate.Judge(o), reused from the connection's previous
+// request when o is the same (info nil: no connection, judged afresh). The
+// judgement's slices are shared by the requests that reuse it and only read.
+func judgeConn(info *capture.TLSInfo, o curate.Observation) curate.Judgement {
+	if info == nil {
+		return curate.Judge(o)
+	}
+	m := info.Memo(memoJudgement, func() any { return &judgeMemo{} }).(*judgeMemo)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.set && m.ua == o.UserAgent && slices.Equal(m.headers, o.Headers) && slices.Equal(m.pseudo, o.PseudoOrder) {
+		return m.j
+	}
+	m.ua, m.headers, m.pseudo = o.UserAgent, slices.Clone(o.Headers), slices.Clone(o.PseudoOrder)
+	m.j, m.set = curate.Judge(o), true
+	return m.j
 }

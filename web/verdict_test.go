@@ -3,11 +3,16 @@ package web
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/fingerprint"
 )
 
 // verdictJSON is the "verdict" object of /api/fingerprint.
@@ -88,5 +93,40 @@ func TestVerdict(t *testing.T) {
 	// /api/clean carries no verdict (it is the cheap endpoint).
 	if body := e.do(http.MethodGet, "/api/clean", nil, nil).Body.String(); strings.Contains(body, `"verdict"`) {
 		t.Errorf("/api/clean has a verdict")
+	}
+}
+
+// TestJudgeConnReuse: a connection's judgement is reused only for the same
+// User-Agent, header list and pseudo-header order; anything else is judged
+// afresh and equals curate.Judge's.
+func TestJudgeConnReuse(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "fingerprint", "testdata", "golden", "chromium.hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := fingerprint.ParseClientHello(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := &capture.TLSInfo{Raw: raw, Hello: ch}
+	chrome := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+	obs := func(ua, platform string, pseudo ...string) curate.Observation {
+		// The header list leaves the User-Agent out, so a change of
+		// User-Agent alone must be noticed.
+		return curate.Observation{UserAgent: ua, Hellos: [][]byte{raw}, PseudoOrder: pseudo, Headers: []fingerprint.Header{
+			{Name: "sec-ch-ua-platform", Value: platform}}}
+	}
+	for i, o := range []curate.Observation{
+		obs(chrome, `"Linux"`, ":method", ":authority", ":scheme", ":path"),
+		obs(chrome, `"Linux"`, ":method", ":authority", ":scheme", ":path"), // reused
+		obs("curl/8.11.1", `"Linux"`, ":method", ":authority", ":scheme", ":path"),
+		obs(chrome, `"Windows"`, ":method", ":authority", ":scheme", ":path"),
+		obs(chrome, `"Windows"`, ":method", ":path", ":authority", ":scheme"),
+		obs(chrome, `"Linux"`, ":method", ":authority", ":scheme", ":path"),
+	} {
+		got, want := judgeConn(info, o), curate.Judge(o)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("request %d: judgement %+v, want %+v", i, got, want)
+		}
 	}
 }

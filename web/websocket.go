@@ -97,7 +97,7 @@ func (h *handler) probeWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorWebSocket, visitKeyOf(r))
-	msg, err := encodeJSON(rep)
+	msg, err := encodeReport(rep)
 	if err != nil {
 		h.fail(w, r, err)
 		return

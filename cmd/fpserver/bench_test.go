@@ -205,6 +205,8 @@ func BenchmarkServeRatio(b *testing.B) {
 			b.Run(strings.TrimPrefix(path, "/api/")+"/"+mode.name, func(b *testing.B) {
 				fp, plain := newLoadClientProto(fpAddr, path, mode.newConn, mode.h2), newLoadClientProto(plainAddr, path, mode.newConn, mode.h2)
 				var fpRPS, plainRPS float64
+				var fpCPU, plainCPU time.Duration
+				var fpReqs, plainReqs float64
 				var fpLat, plainLat []time.Duration
 				for i := 0; i < b.N; i++ {
 					for r := 0; r < rounds; r++ {
@@ -214,16 +216,22 @@ func BenchmarkServeRatio(b *testing.B) {
 							order = []*loadClient{plain, fp}
 						}
 						for _, c := range order {
+							cpu0 := processCPU()
 							rps, lat, err := c.run(roundLen, mode.workers)
 							if err != nil {
 								b.Fatal(err)
 							}
+							cpu := processCPU() - cpu0
 							if c == fp {
 								fpRPS += rps
 								fpLat = append(fpLat, lat...)
+								fpCPU += cpu
+								fpReqs += float64(len(lat))
 							} else {
 								plainRPS += rps
 								plainLat = append(plainLat, lat...)
+								plainCPU += cpu
+								plainReqs += float64(len(lat))
 							}
 						}
 					}
@@ -234,8 +242,19 @@ func BenchmarkServeRatio(b *testing.B) {
 				b.ReportMetric(fpRPS/plainRPS, "ratio")
 				b.ReportMetric(float64(percentile(fpLat, 0.5).Microseconds()), "fpserver_p50_µs")
 				b.ReportMetric(float64(percentile(plainLat, 0.5).Microseconds()), "plain_p50_µs")
-				b.Logf("%s %s: fpserver %.0f req/s, plain %.0f req/s, ratio %.3f (response %d bytes)",
-					path, mode.name, fpRPS/n, plainRPS/n, fpRPS/plainRPS, sizes[path])
+				// CPU per request is the whole process's (client, server and
+				// the capture writer): less sensitive to other load on the
+				// machine than throughput, and the difference between the two
+				// is what fpserver adds per request.
+				fpCPUPer, plainCPUPer := 0.0, 0.0
+				if fpReqs > 0 && plainReqs > 0 {
+					fpCPUPer = float64(fpCPU.Microseconds()) / fpReqs
+					plainCPUPer = float64(plainCPU.Microseconds()) / plainReqs
+				}
+				b.ReportMetric(fpCPUPer, "fpserver_cpu_µs/req")
+				b.ReportMetric(plainCPUPer, "plain_cpu_µs/req")
+				b.Logf("%s %s: fpserver %.0f req/s, plain %.0f req/s, ratio %.3f (response %d bytes); CPU per request (client included) %.1f µs vs %.1f µs",
+					path, mode.name, fpRPS/n, plainRPS/n, fpRPS/plainRPS, sizes[path], fpCPUPer, plainCPUPer)
 			})
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
+	"github.com/guanaco-fp/guanaco/internal/warmstack"
 	"github.com/guanaco-fp/guanaco/quicinitial"
 	"github.com/guanaco-fp/guanaco/store"
 	"github.com/guanaco-fp/guanaco/store/split"
@@ -39,6 +40,10 @@ const envPrefix = "FPSERVER_"
 // h2MaxReadFrameSize is the SETTINGS_MAX_FRAME_SIZE fpserver advertises;
 // the capture parser must accept the same.
 const h2MaxReadFrameSize = 1 << 20
+
+// warmWorkers is how many HTTP/2 requests are served at once on warm worker
+// goroutines; more concurrent ones run on their own (new) goroutines.
+const warmWorkers = 64
 
 const serveUsage = `usage: fpserver [serve] [flags]
 
@@ -342,15 +347,20 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	appHandler := capture.Middleware(web.LimitBodies(handler,
 		web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace}))
 	var h3srv *capture.H3Server // set below when -http3 is on
-	hs := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if h3srv != nil && r.TLS == nil {
-				if v := h3srv.AltSvc(); v != "" {
-					w.Header().Set("Alt-Svc", v)
-				}
+	// HTTP/2 requests are served on warm worker goroutines (see package
+	// warmstack); HTTP/1 requests stay on their connection's goroutine.
+	// TCP answers advertise HTTP/3 with Alt-Svc when it is on.
+	warm := warmstack.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h3srv != nil && r.TLS == nil {
+			if v := h3srv.AltSvc(); v != "" {
+				w.Header().Set("Alt-Svc", v)
 			}
-			appHandler.ServeHTTP(w, r)
-		}),
+		}
+		appHandler.ServeHTTP(w, r)
+	}), warmWorkers)
+	defer warm.Stop()
+	hs := &http.Server{
+		Handler:           warm,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
 		IdleTimeout:       cfg.idleTimeout,
 		MaxHeaderBytes:    cfg.maxHeaderBytes,

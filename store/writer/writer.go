@@ -128,6 +128,7 @@ type Writer struct {
 	wake     chan struct{} // capacity 1: "the spool has new records"
 	pressure chan struct{} // capacity 1: "the queue crossed the high-water mark"
 	closing  chan struct{} // closed when Close starts
+	full     chan struct{} // Queue's signal to collect: a batch is waiting
 
 	flushers sync.WaitGroup // flushers and the spiller: the queue's consumers
 	drainer  sync.WaitGroup
@@ -202,6 +203,7 @@ func New(cfg Config) (*Writer, error) {
 		wake:         make(chan struct{}, 1),
 		pressure:     make(chan struct{}, 1),
 		closing:      make(chan struct{}),
+		full:         make(chan struct{}, 1),
 		flushersDone: make(chan struct{}),
 		abort:        ctx.Done(),
 		abortCtx:     ctx,
@@ -311,6 +313,14 @@ func (w *Writer) Queue(c model.Capture) error {
 	select {
 	case w.queue <- c:
 		w.m.queued.Inc()
+		if len(w.queue) >= w.cfg.BatchSize {
+			// A full batch waits: wake a flusher sleeping in collect
+			// (a token already waiting is enough).
+			select {
+			case w.full <- struct{}{}:
+			default:
+			}
+		}
 		if w.spool != nil && len(w.queue) >= w.highWater() {
 			select {
 			case w.pressure <- struct{}{}:
@@ -424,21 +434,25 @@ func (w *Writer) collect(batch []model.Capture) ([]model.Capture, bool) {
 		return batch, false
 	}
 	// Take what is already queued without arming a timer.
-	batch = w.takeNow(append(batch, c))
-	if len(batch) == w.cfg.BatchSize {
-		return batch, true
+	batch, open := w.takeNow(append(batch, c))
+	if len(batch) == w.cfg.BatchSize || !open {
+		return batch, open
 	}
+	// Then sleep until the interval ends, Queue reports a full batch waiting
+	// or Close starts, and take what is queued. Receiving each capture as it
+	// arrives would wake this goroutine once per request.
 	t := w.cfg.Clock.NewTimer(w.cfg.FlushInterval)
 	defer t.Stop()
 	for len(batch) < w.cfg.BatchSize {
 		select {
-		case c, ok := <-w.queue:
-			if !ok {
-				return batch, false
-			}
-			batch = append(batch, c)
+		case <-w.full:
+		case <-w.closing:
 		case <-t.C():
-			return batch, true
+			batch, open = w.takeNow(batch)
+			return batch, open
+		}
+		if batch, open = w.takeNow(batch); !open {
+			return batch, false
 		}
 	}
 	return batch, true
@@ -462,7 +476,7 @@ func (w *Writer) spill() {
 			return
 		}
 		for len(w.queue) > w.lowWater() {
-			batch := w.takeNow(buf[:0])
+			batch, _ := w.takeNow(buf[:0])
 			if len(batch) == 0 {
 				break
 			}
@@ -476,20 +490,20 @@ func (w *Writer) spill() {
 }
 
 // takeNow appends to batch what the queue holds right now, up to BatchSize,
-// without waiting.
-func (w *Writer) takeNow(batch []model.Capture) []model.Capture {
+// without waiting. open is false when the queue is closed and drained.
+func (w *Writer) takeNow(batch []model.Capture) (_ []model.Capture, open bool) {
 	for len(batch) < w.cfg.BatchSize {
 		select {
 		case c, ok := <-w.queue:
 			if !ok {
-				return batch
+				return batch, false
 			}
 			batch = append(batch, c)
 		default:
-			return batch
+			return batch, true
 		}
 	}
-	return batch
+	return batch, true
 }
 
 // handle writes one batch from the queue: directly, or to the spool while the

@@ -222,6 +222,40 @@ func TestFlushBySizeAndTime(t *testing.T) {
 	checkExactlyOnce(t, st, cs)
 }
 
+// TestFullBatchWakesSleepingFlusher: a flusher sleeping on a partial batch
+// (it does not wake for each capture) writes as soon as a full batch is
+// queued, without waiting for the interval.
+func TestFullBatchWakesSleepingFlusher(t *testing.T) {
+	st := newFakeStore()
+	clk := &manualClock{now: time.Unix(1000, 0)}
+	w, err := New(Config{Store: st, BatchSize: 10, FlushInterval: time.Hour, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := sample(23)
+	for _, c := range cs[:3] {
+		if !w.Offer(c) {
+			t.Fatal("Offer refused")
+		}
+	}
+	waitFor(t, "the partial batch's timer", func() bool { return clk.waiting() == 1 })
+	for _, c := range cs[3:] {
+		if !w.Offer(c) {
+			t.Fatal("Offer refused")
+		}
+	}
+	waitFor(t, "two full batches", func() bool { return len(st.batchSizes()) == 2 })
+	time.Sleep(20 * time.Millisecond)
+	if got := st.batchSizes(); len(got) != 2 || got[0] != 10 || got[1] != 10 {
+		t.Fatalf("batch sizes %v before the interval, want [10 10]", got)
+	}
+	closeW(t, w) // Close flushes the last 3 at once
+	if got := st.batchSizes(); len(got) != 3 || got[2] != 3 {
+		t.Fatalf("batch sizes %v after Close, want [10 10 3]", got)
+	}
+	checkExactlyOnce(t, st, cs)
+}
+
 func TestOfferNeverBlocksAndDropsWhenFull(t *testing.T) {
 	st := newFakeStore()
 	st.gate = make(chan struct{}) // the database hangs

@@ -1,0 +1,158 @@
+// Package warmstack serves HTTP/2 requests on long-lived goroutines whose
+// stacks have already grown.
+//
+// net/http's HTTP/2 server starts a new goroutine for every request. A new
+// goroutine starts with a small stack (the runtime's average of the stacks it
+// scanned at the last GC, mostly idle ones), and a handler chain as deep as
+// fpserver's (middleware, chi's recursive route lookup, fingerprinting, JSON
+// encoding) outgrows it on every request: the runtime then copies the stack
+// and adjusts every frame's pointers, which costs more than handing the
+// request to a goroutine that has served one before. HTTP/1 requests of a
+// connection run one after another on the connection's goroutine, whose
+// stack stays grown, so they are served in place.
+package warmstack
+
+import (
+	"net/http"
+	"sync"
+)
+
+// Pool hands requests to a fixed set of worker goroutines.
+type Pool struct {
+	jobs    chan *job
+	next    http.Handler
+	workers int
+	once    sync.Once
+}
+
+// job is one request handed to a worker; done receives nil or the value
+// the handler panicked with.
+type job struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	done chan any
+}
+
+// panicked wraps a handler's panic value so that panic(nil) is told apart
+// from a normal return.
+type panicked struct{ v any }
+
+var jobPool = sync.Pool{New: func() any { return &job{done: make(chan any, 1)} }}
+
+// Handler returns a Pool serving next with workers goroutines (at least 1).
+// Stop ends the workers.
+func Handler(next http.Handler, workers int) *Pool {
+	p := &Pool{jobs: make(chan *job), next: next, workers: max(workers, 1)}
+	for range p.workers {
+		go p.work()
+	}
+	return p
+}
+
+// ServeHTTP serves an HTTP/2 (or later) request on an idle worker, waiting
+// for it; every other request, and one that finds no idle worker, is served
+// on the caller's goroutine, so a slow handler never delays another. A
+// panic in the handler is raised again on the caller's goroutine, where
+// net/http handles it (http.ErrAbortHandler included).
+func (p *Pool) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor < 2 {
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	j := jobPool.Get().(*job)
+	j.w, j.r = w, r
+	select {
+	case p.jobs <- j:
+	default:
+		j.w, j.r = nil, nil
+		jobPool.Put(j)
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	v := <-j.done
+	jobPool.Put(j)
+	if pv, ok := v.(panicked); ok {
+		panic(pv.v)
+	}
+}
+
+// Stop ends each worker once it is idle, without waiting for them.
+// Requests arriving later are served on their own goroutines.
+func (p *Pool) Stop() {
+	p.once.Do(func() {
+		go func() {
+			for range p.workers {
+				p.jobs <- nil // a worker's signal to end
+			}
+		}()
+	})
+}
+
+// work serves jobs until it receives nil. A plain receive: a select with a
+// second case costs a request more than the handoff itself.
+func (p *Pool) work() {
+	for j := range p.jobs {
+		if j == nil {
+			return
+		}
+		j.done <- p.serve(j)
+	}
+}
+
+// serve runs one job and returns nil, or the panic it raised.
+func (p *Pool) serve(j *job) (res any) {
+	w, r := j.w, j.r
+	j.w, j.r = nil, nil
+	defer func() {
+		if v := recover(); v != nil {
+			res = panicked{v}
+		}
+	}()
+	p.next.ServeHTTP(w, r)
+	return nil
+}
+
+// Runner runs functions on long-lived worker goroutines, for work that would
+// otherwise start a goroutine each time and grow its stack (a TLS handshake
+// does, deeply).
+type Runner struct {
+	jobs chan func()
+	wg   sync.WaitGroup
+}
+
+// NewRunner starts workers goroutines (at least 1) that run the functions
+// given to Go until done is closed.
+func NewRunner(workers int, done <-chan struct{}) *Runner {
+	r := &Runner{jobs: make(chan func())}
+	for range max(workers, 1) {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for {
+				select {
+				case f := <-r.jobs:
+					f()
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	return r
+}
+
+// Go runs f on an idle worker, or on a new goroutine when none is idle (or
+// the workers have ended); it never waits. f must not panic: nothing
+// recovers it, as with a plain go statement.
+func (r *Runner) Go(f func()) {
+	select {
+	case r.jobs <- f:
+	default:
+		go f()
+	}
+}
+
+// Wait blocks until the workers have ended (done closed and their current
+// function returned). Functions started on their own goroutines are not
+// waited for.
+func (r *Runner) Wait() { r.wg.Wait() }

@@ -1,0 +1,196 @@
+package warmstack
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// onWorker reports whether the calling goroutine is one of a Pool's workers.
+func onWorker() bool {
+	buf := make([]byte, 64<<10)
+	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "warmstack.(*Pool).work")
+}
+
+func request(major int) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.ProtoMajor = major
+	return r
+}
+
+func TestHTTP2OnWorkerHTTP1InPlace(t *testing.T) {
+	var worker bool
+	p := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		worker = onWorker()
+		w.WriteHeader(http.StatusTeapot)
+	}), 2)
+	defer p.Stop()
+	for _, tc := range []struct {
+		major  int
+		worker bool
+	}{{2, true}, {1, false}, {2, true}} {
+		// Workers start asynchronously: wait until one takes the job.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			rec := httptest.NewRecorder()
+			p.ServeHTTP(rec, request(tc.major))
+			if rec.Code != http.StatusTeapot {
+				t.Fatalf("HTTP/%d: status %d, want the handler's 418", tc.major, rec.Code)
+			}
+			if worker == tc.worker || !tc.worker || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if worker != tc.worker {
+			t.Errorf("HTTP/%d: served on a worker = %v, want %v", tc.major, worker, tc.worker)
+		}
+	}
+}
+
+func TestBusyWorkersServeInPlace(t *testing.T) {
+	hold, held := make(chan struct{}), make(chan struct{})
+	p := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			if onWorker() {
+				close(held)
+				<-hold
+			}
+			return
+		}
+		if onWorker() {
+			t.Error("a request was queued behind a busy worker instead of served in place")
+		}
+	}), 1)
+	defer p.Stop()
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		for {
+			r := request(2)
+			r.URL.Path = "/hold"
+			p.ServeHTTP(httptest.NewRecorder(), r)
+			select {
+			case <-held:
+				return
+			default: // served in place before the worker was ready; try again
+			}
+		}
+	}()
+	<-held
+	// The only worker is busy: this must not wait for it.
+	done := make(chan struct{})
+	go func() { p.ServeHTTP(httptest.NewRecorder(), request(2)); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("request waited for the busy worker")
+	}
+	close(hold)
+	<-first
+}
+
+func TestPanicReachesCaller(t *testing.T) {
+	p := Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		if !onWorker() {
+			panic("not on a worker")
+		}
+		panic(http.ErrAbortHandler)
+	}), 1)
+	defer p.Stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v := func() (v any) {
+			defer func() { v = recover() }()
+			p.ServeHTTP(httptest.NewRecorder(), request(2))
+			return nil
+		}()
+		if v == "not on a worker" && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		err, ok := v.(error)
+		if !ok || !errors.Is(err, http.ErrAbortHandler) {
+			t.Fatalf("caller saw panic %v, want http.ErrAbortHandler", v)
+		}
+		break
+	}
+	// The worker survived its handler's panic.
+	var ran bool
+	p2 := Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }), 1)
+	defer p2.Stop()
+	p2.ServeHTTP(httptest.NewRecorder(), request(2))
+	if !ran {
+		t.Fatal("handler did not run")
+	}
+}
+
+func TestStopEndsWorkers(t *testing.T) {
+	before := runtime.NumGoroutine()
+	p := Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), 8)
+	p.Stop()
+	p.Stop() // twice is fine
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after Stop, %d before Handler", n, before)
+	}
+	// Served in place after Stop.
+	var ran bool
+	p.next = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true })
+	p.ServeHTTP(httptest.NewRecorder(), request(2))
+	if !ran {
+		t.Fatal("request after Stop was not served")
+	}
+}
+
+func TestRunner(t *testing.T) {
+	done := make(chan struct{})
+	r := NewRunner(2, done)
+	// Functions run, on workers once they are idle.
+	results := make(chan bool, 100)
+	for range 100 {
+		r.Go(func() { results <- onRunnerWorker() })
+		time.Sleep(100 * time.Microsecond)
+	}
+	onWorkers := 0
+	for range 100 {
+		if <-results {
+			onWorkers++
+		}
+	}
+	if onWorkers == 0 {
+		t.Error("no function ran on a worker")
+	}
+	// Busy workers: Go does not wait for them.
+	hold := make(chan struct{})
+	for range 2 {
+		r.Go(func() { <-hold })
+	}
+	ran := make(chan struct{})
+	r.Go(func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Go waited for a busy worker")
+	}
+	close(hold)
+	close(done)
+	r.Wait()
+	// After the workers ended, functions still run.
+	ran2 := make(chan struct{})
+	r.Go(func() { close(ran2) })
+	<-ran2
+}
+
+// onRunnerWorker reports whether the caller runs on a Runner's worker.
+func onRunnerWorker() bool {
+	buf := make([]byte, 64<<10)
+	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "warmstack.NewRunner.func")
+}
