@@ -288,3 +288,52 @@ func TestClientHintsAgainstChromium(t *testing.T) {
 		t.Logf("%s after Accept-CH, emulation = real chromium: %v", in, slices.Equal(have, want))
 	}
 }
+
+// TestCriticalCHRetryCarriesCookies: the Critical-CH retry carries the
+// cookies the first answer set, after the request's own (as Chromium's
+// retry does), and the caller gets the first answer's Set-Cookie with the
+// retry's answer.
+func TestCriticalCHRetryCarriesCookies(t *testing.T) {
+	ca := newTestCA(t)
+	chromium, err := emulation.Lookup("chromium-156-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var cookies []string
+	srv, _ := startGoServer(t, ca, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cookies = append(cookies, r.Header.Get("Cookie"))
+		mu.Unlock()
+		if _, err := r.Cookie("gv"); err != nil {
+			http.SetCookie(w, &http.Cookie{Name: "gv", Value: "k1", Path: "/"})
+			http.SetCookie(w, &http.Cookie{Name: "old", Value: "", MaxAge: -1})
+		}
+		w.Header().Set("Accept-CH", "Sec-CH-UA-Arch")
+		w.Header().Set("Critical-CH", "Sec-CH-UA-Arch")
+	}))
+	tr := New(Options{Profile: chromium, RootCAs: ca.pool})
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(WithInitiator(ctx, emulation.Navigate), http.MethodGet, "https://localhost:"+portOf(srv.Listener.Addr().String())+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cookie", "pre=0; old=1")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := []string{"pre=0; old=1", "pre=0; gv=k1"}; !slices.Equal(cookies, want) {
+		t.Errorf("Cookie of the navigation and its retry %q, want %q", cookies, want)
+	}
+	var got []string
+	for _, c := range resp.Cookies() {
+		got = append(got, c.Name+"="+c.Value)
+	}
+	if want := []string{"gv=k1", "old="}; !slices.Equal(got, want) {
+		t.Errorf("Set-Cookie on the answer %q, want the first answer's %q", got, want)
+	}
+}
