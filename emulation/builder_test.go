@@ -2,7 +2,9 @@ package emulation
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -424,5 +426,43 @@ func TestBuildNoAcceptCHVisit(t *testing.T) {
 	}
 	if !slices.Contains(p.Source.Captures, "p2") {
 		t.Errorf("source captures %v lack the no-Accept-CH fetch", p.Source.Captures)
+	}
+}
+
+// TestHintedListNoFallback: after Accept-CH, an initiator the profile has
+// no client_hints list for (Chromium sends no hints on its WebSocket
+// handshake) gets its ordinary list, not the navigation's hinted one.
+func TestHintedListNoFallback(t *testing.T) {
+	p, err := Lookup("chromium-156-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ClientHints == nil || len(p.ClientHints.H1[WebSocket]) != 0 || len(p.H1.Headers[WebSocket]) == 0 {
+		t.Fatal("the built-in chromium profile should have an h1 websocket list and no hinted one")
+	}
+	req, err := http.NewRequestWithContext(WithClientHints(context.Background(), p.HintNames()), http.MethodGet, "https://example.com/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	req.Header.Set("Origin", "https://example.com")
+	var got, want []string
+	for _, h := range RequestHeadersFor(p, req, WebSocket, false) {
+		got = append(got, h.Name)
+	}
+	for _, h := range p.H1.Headers[WebSocket] {
+		if h.Name != "Cookie" && h.Name != "Sec-WebSocket-Extensions" {
+			want = append(want, h.Name)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("websocket after Accept-CH: %q, want the ordinary list %q", got, want)
+	}
+	// A fetch still gets its hinted list.
+	freq, _ := http.NewRequestWithContext(WithClientHints(context.Background(), p.HintNames()), http.MethodGet, "https://example.com/a", nil)
+	if hs := RequestHeadersFor(p, freq, Fetch, true); !slices.ContainsFunc(hs, func(h Header) bool { return h.Name == "sec-ch-ua-arch" }) {
+		t.Errorf("fetch after Accept-CH lacks sec-ch-ua-arch: %v", hs)
 	}
 }

@@ -78,19 +78,16 @@ func (p *Profile) HintNames() []string {
 	return out
 }
 
-// hintedList is the ClientHints list for initiator in and protocol h2, with
-// the fallbacks of profileList (navigate, then the other protocol); nil when
-// the profile has none.
+// hintedList is the ClientHints list for initiator in and protocol h2 (the
+// other protocol's when h2's has none); nil when the profile has none for
+// in. There is no fallback to another initiator: a browser that sent no
+// hints on an initiator after Accept-CH (Chromium's WebSocket handshakes)
+// has no list for it, and the request gets its ordinary list.
 func hintedList(p *Profile, in Initiator, h2 bool) []Header {
 	if p.ClientHints == nil {
 		return nil
 	}
-	pick := func(m map[Initiator][]Header) []Header {
-		if hs := m[in]; len(hs) > 0 {
-			return hs
-		}
-		return m[Navigate]
-	}
+	pick := func(m map[Initiator][]Header) []Header { return m[in] }
 	h1l, h2l := pick(p.ClientHints.H1), pick(p.ClientHints.H2)
 	if h2 && len(h2l) > 0 || !h2 && len(h1l) == 0 {
 		return h2l
