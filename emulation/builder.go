@@ -31,6 +31,10 @@ type VisitCapture struct {
 	// H3 is the connection capture for HTTP/3 requests (HTTPVersion "3";
 	// ClientHello is then the QUIC hello's handshake message).
 	H3 *VisitH3
+	// NoAcceptCH marks a request to an origin that never sent Accept-CH
+	// (fpserver's -no-client-hints-host): what the browser sends to sites
+	// that ask for no client hints.
+	NoAcceptCH bool
 }
 
 // VisitH3 is the HTTP/3 part of a VisitCapture.
@@ -79,7 +83,12 @@ var callerOnly = map[string]bool{
 // protocol and extensions): profiles keep only its position.
 func IsCallerOnly(name string) bool { return callerOnly[strings.ToLower(name)] }
 
-// Build turns the captures of one page visit into a profile. The visit must
+// Build turns the captures of one page visit into a profile. When the
+// captures include requests to an origin that never sent Accept-CH
+// (VisitCapture.NoAcceptCH, a second visit to such an origin), the
+// profile's per-initiator lists, HEADERS priorities and HPACK codes come
+// from those, and ClientHints from the others; the ClientHello, user agent
+// and browser identity come from the others' navigation. The visit must
 // contain a navigation over HTTP/2 or HTTP/1.1; fetch, xhr, form and
 // websocket captures and the other protocol are added when present. A
 // WebSocket handshake gives the websocket list of its protocol: HTTP/2
@@ -99,14 +108,21 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 	sorted := append([]VisitCapture(nil), caps...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].CreatedAt.Before(sorted[j].CreatedAt) })
 
-	byKey := map[string]*VisitCapture{} // "2/navigate" -> first capture
+	// byKey: "2/navigate" -> the first capture, taken from the requests to
+	// an origin that never sent Accept-CH when there are any (the ordinary
+	// lists are what the browser sends to such origins); asked: the same
+	// over the other requests only.
+	byKey, asked := map[string]*VisitCapture{}, map[string]*VisitCapture{}
 	for i := range sorted {
 		c := &sorted[i]
 		if !c.Initiator.Valid() || (c.HTTPVersion != "2" && c.HTTPVersion != "1.1") {
 			continue
 		}
 		k := c.HTTPVersion + "/" + string(c.Initiator)
-		if byKey[k] == nil {
+		if !c.NoAcceptCH && asked[k] == nil {
+			asked[k] = c
+		}
+		if byKey[k] == nil || c.NoAcceptCH && !byKey[k].NoAcceptCH {
 			byKey[k] = c
 		}
 	}
@@ -117,8 +133,17 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 	if nav == nil {
 		return nil, errors.New("emulation: building profile: the visit has no navigation capture")
 	}
+	// The ClientHello and identity come from the main visit's navigation
+	// when there is one: the no-Accept-CH origin is a second host name,
+	// whose SNI differs.
+	mainNav := nav
+	if n := asked["2/navigate"]; n != nil {
+		mainNav = n
+	} else if n := asked["1.1/navigate"]; n != nil && byKey["2/navigate"] == nil {
+		mainNav = n
+	}
 
-	hello, err := firstVisitHello(nav, sorted)
+	hello, err := firstVisitHello(mainNav, sorted)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +153,7 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 	}
 	fp := ch.Fingerprints()
 
-	browser, version, platform := identify(nav.UserAgent, nav.Headers)
+	browser, version, platform := identify(mainNav.UserAgent, mainNav.Headers)
 	if name == "" {
 		major, _, _ := strings.Cut(version, ".")
 		name = strings.ToLower(fmt.Sprintf("%s-%s-%s", browser, major, platform))
@@ -139,7 +164,7 @@ func Build(visitKey, name string, caps []VisitCapture, now time.Time) (*Profile,
 		Browser:           browser,
 		Version:           version,
 		Platform:          platform,
-		UserAgent:         nav.UserAgent,
+		UserAgent:         mainNav.UserAgent,
 		ShuffleExtensions: chromiumFamily(browser),
 		TLS:               TLS{ClientHello: hello},
 		Expected:          Expected{JA4: fp.JA4, JA4R: fp.JA4R, JA3N: fp.JA3N, PeetPrint: fp.PeetPrint},
@@ -262,7 +287,7 @@ func addH2Encoding(h2 *H2, nav *VisitCapture, byKey map[string]*VisitCapture, al
 // get none.
 func addClientHints(p *Profile, caps []VisitCapture) {
 	for _, c := range caps {
-		if !c.Initiator.Valid() || !slices.ContainsFunc(c.Headers, func(h Header) bool { return IsRequestedHint(h.Name) }) {
+		if c.NoAcceptCH || !c.Initiator.Valid() || !slices.ContainsFunc(c.Headers, func(h Header) bool { return IsRequestedHint(h.Name) }) {
 			continue
 		}
 		var target *map[Initiator][]Header
@@ -495,12 +520,17 @@ func addCallerSlots(p *Profile, caps []VisitCapture) []string {
 			if len(lists[in]) == 0 {
 				continue // no list was taken for it: nothing to complete
 			}
+			// The list's own capture (the first, or the first to an
+			// origin without Accept-CH when there is one) is skipped.
+			plain := slices.ContainsFunc(sorted, func(c VisitCapture) bool {
+				return c.NoAcceptCH && c.HTTPVersion == version && c.Initiator == in
+			})
 			seenFirst := false
 			for _, c := range sorted {
 				if c.HTTPVersion != version || c.Initiator != in {
 					continue
 				}
-				if !seenFirst {
+				if !seenFirst && c.NoAcceptCH == plain {
 					seenFirst = true
 					continue
 				}

@@ -2,7 +2,9 @@ package emulation
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -368,5 +370,99 @@ func TestInitiatorLists(t *testing.T) {
 	}
 	if Initiator("echo").Valid() {
 		t.Error("echo is not a profile initiator")
+	}
+}
+
+// TestBuildNoAcceptCHVisit: with captures of a second visit to an origin
+// that never sent Accept-CH, the ordinary lists are that visit's (its own
+// low-entropy hint positions, not the Accept-CH lists with hints removed),
+// client_hints keeps the Accept-CH visit's lists, and the ClientHello,
+// user agent and profile name stay the Accept-CH visit's.
+func TestBuildNoAcceptCHVisit(t *testing.T) {
+	caps := chromiumVisit(t)
+	t0 := caps[1].CreatedAt
+	// The Accept-CH visit's fetch carries requested hints.
+	caps[2].Headers = h(":method", "POST", ":authority", "localhost:8443", ":scheme", "https", ":path", "/probe/fetch",
+		"sec-ch-ua-full-version-list", `"Chromium";v="156.0.8078.108"`, "sec-ch-ua-platform", `"Linux"`, "sec-ch-ua", `"Chromium";v="156"`,
+		"sec-ch-ua-arch", `"x86"`, "user-agent", chromiumUA, "accept", "*/*", "cookie", "gv=abc", "priority", "u=1, i")
+	plainNav := h(":method", "GET", ":authority", "plain.localhost:8443", ":scheme", "https", ":path", "/",
+		"sec-ch-ua-platform", `"Linux"`, "sec-ch-ua", `"Chromium";v="156"`, "sec-ch-ua-mobile", "?0",
+		"upgrade-insecure-requests", "1", "user-agent", chromiumUA, "accept", "text/html", "priority", "u=0, i")
+	plainFetch := h(":method", "POST", ":authority", "plain.localhost:8443", ":scheme", "https", ":path", "/probe/fetch",
+		"sec-ch-ua-platform", `"Linux"`, "user-agent", chromiumUA, "sec-ch-ua", `"Chromium";v="156"`, "accept", "*/*",
+		"sec-ch-ua-mobile", "?0", "cookie", "gv=def", "priority", "u=1, i")
+	otherHello := golden(t, "firefox_esr")
+	h2 := func() *VisitH2 {
+		return &VisitH2{Settings: []Setting{{ID: 1, Value: 65536}}, WindowUpdate: 15663105,
+			HeadersPriority: &Priority{StreamID: 1, Exclusive: true, Weight: 147}}
+	}
+	caps = append(caps,
+		VisitCapture{ID: "p1", CreatedAt: t0.Add(10 * time.Second), Initiator: Navigate, HTTPVersion: "2", ClientHello: otherHello,
+			UserAgent: "plain-visit-agent", Headers: plainNav, H2: h2(), NoAcceptCH: true},
+		VisitCapture{ID: "p2", CreatedAt: t0.Add(11 * time.Second), Initiator: Fetch, HTTPVersion: "2", ClientHello: otherHello,
+			UserAgent: "plain-visit-agent", Headers: plainFetch, H2: h2(), NoAcceptCH: true})
+	p, err := Build("k", "", caps, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The cookie slot comes from the Accept-CH visit's navigation.
+	wantNav := "sec-ch-ua-platform=\"Linux\",sec-ch-ua=\"Chromium\";v=\"156\",sec-ch-ua-mobile=?0,upgrade-insecure-requests=1,user-agent=" +
+		chromiumUA + ",accept=text/html,cookie=,priority=u=0, i"
+	if got := joinNames(p.H2.Headers[Navigate]); got != wantNav {
+		t.Errorf("h2 navigate %s\nwant %s", got, wantNav)
+	}
+	wantFetch := "sec-ch-ua-platform=\"Linux\",user-agent=" + chromiumUA + ",sec-ch-ua=\"Chromium\";v=\"156\",accept=*/*,sec-ch-ua-mobile=?0,cookie=,priority=u=1, i"
+	if got := joinNames(p.H2.Headers[Fetch]); got != wantFetch {
+		t.Errorf("h2 fetch %s\nwant %s", got, wantFetch)
+	}
+	if p.H2.HeadersPriority[Fetch].Weight != 147 {
+		t.Errorf("h2 fetch priority %+v, want the no-Accept-CH request's", p.H2.HeadersPriority[Fetch])
+	}
+	if p.ClientHints == nil || len(p.ClientHints.H2[Fetch]) == 0 || p.ClientHints.H2[Fetch][0].Name != "sec-ch-ua-full-version-list" {
+		t.Fatalf("client_hints fetch: %+v", p.ClientHints)
+	}
+	if p.UserAgent != chromiumUA || !bytes.Equal(p.TLS.ClientHello, golden(t, "chromium")) || p.Name != "chromium-156-linux" {
+		t.Errorf("identity from the wrong visit: ua %q name %q", p.UserAgent, p.Name)
+	}
+	if !slices.Contains(p.Source.Captures, "p2") {
+		t.Errorf("source captures %v lack the no-Accept-CH fetch", p.Source.Captures)
+	}
+}
+
+// TestHintedListNoFallback: after Accept-CH, an initiator the profile has
+// no client_hints list for (Chromium sends no hints on its WebSocket
+// handshake) gets its ordinary list, not the navigation's hinted one.
+func TestHintedListNoFallback(t *testing.T) {
+	p, err := Lookup("chromium-156-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ClientHints == nil || len(p.ClientHints.H1[WebSocket]) != 0 || len(p.H1.Headers[WebSocket]) == 0 {
+		t.Fatal("the built-in chromium profile should have an h1 websocket list and no hinted one")
+	}
+	req, err := http.NewRequestWithContext(WithClientHints(context.Background(), p.HintNames()), http.MethodGet, "https://example.com/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	req.Header.Set("Origin", "https://example.com")
+	var got, want []string
+	for _, h := range RequestHeadersFor(p, req, WebSocket, false) {
+		got = append(got, h.Name)
+	}
+	for _, h := range p.H1.Headers[WebSocket] {
+		if h.Name != "Cookie" && h.Name != "Sec-WebSocket-Extensions" {
+			want = append(want, h.Name)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("websocket after Accept-CH: %q, want the ordinary list %q", got, want)
+	}
+	// A fetch still gets its hinted list.
+	freq, _ := http.NewRequestWithContext(WithClientHints(context.Background(), p.HintNames()), http.MethodGet, "https://example.com/a", nil)
+	if hs := RequestHeadersFor(p, freq, Fetch, true); !slices.ContainsFunc(hs, func(h Header) bool { return h.Name == "sec-ch-ua-arch" }) {
+		t.Errorf("fetch after Accept-CH lacks sec-ch-ua-arch: %v", hs)
 	}
 }

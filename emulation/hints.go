@@ -78,25 +78,16 @@ func (p *Profile) HintNames() []string {
 	return out
 }
 
-// hintedList is the ClientHints list for initiator in and protocol h2, with
-// the fallbacks of profileList (navigate, then the other protocol); nil when
-// the profile has none. An initiator the profile has an ordinary list for
-// but no hinted one (Chromium sends no requested hints on a WebSocket
-// handshake) gets nil, so its own list is used, never the navigation's.
+// hintedList is the ClientHints list for initiator in and protocol h2 (the
+// other protocol's when h2's has none); nil when the profile has none for
+// in. There is no fallback to another initiator: a browser that sent no
+// hints on an initiator after Accept-CH (Chromium's WebSocket handshakes)
+// has no list for it, and the request gets its ordinary list.
 func hintedList(p *Profile, in Initiator, h2 bool) []Header {
 	if p.ClientHints == nil {
 		return nil
 	}
-	own := p.H2 != nil && len(p.H2.Headers[in]) > 0 || p.H1 != nil && len(p.H1.Headers[in]) > 0
-	pick := func(m map[Initiator][]Header) []Header {
-		if hs := m[in]; len(hs) > 0 {
-			return hs
-		}
-		if own {
-			return nil
-		}
-		return m[Navigate]
-	}
+	pick := func(m map[Initiator][]Header) []Header { return m[in] }
 	h1l, h2l := pick(p.ClientHints.H1), pick(p.ClientHints.H2)
 	if h2 && len(h2l) > 0 || !h2 && len(h1l) == 0 {
 		return h2l

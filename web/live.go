@@ -98,8 +98,10 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 	rep := h.fingerprint(r, rc, store.InitiatorNavigate, key)
 	rep.Verdict = h.verdictOf(r.Context(), rep)
 	hd := w.Header()
-	hd.Set("Accept-CH", acceptCH)
-	hd.Set("Critical-CH", criticalCH)
+	if h.asksClientHints(r) {
+		hd.Set("Accept-CH", acceptCH)
+		hd.Set("Critical-CH", criticalCH)
+	}
 	hd.Set("Cache-Control", "no-store")
 	page := h.page("Your fingerprint", templates.NavFingerprint)
 	page.Probes = &templates.HeadProbes{Style: ProbeStylePath, Script: ProbeScriptPath,
@@ -113,6 +115,23 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 		Verdict:      verdictView(rep.Verdict),
 		HTTP1URL:     h.http1URL(r, rep),
 	}))
+}
+
+// asksClientHints reports whether "/" asks r's browser for client hints:
+// unless r's host (port and a trailing dot left out) is one of
+// Deps.NoClientHintsHosts.
+func (h *handler) asksClientHints(r *http.Request) bool {
+	host := r.Host
+	if hn, _, err := net.SplitHostPort(host); err == nil {
+		host = hn
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	for _, n := range h.d.NoClientHintsHosts {
+		if strings.EqualFold(strings.TrimSuffix(strings.Trim(n, "[]"), "."), host) {
+			return false
+		}
+	}
+	return true
 }
 
 // http1URL is "/" on the HTTP/1.1-only listener when rep came over HTTP/2

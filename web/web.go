@@ -146,6 +146,12 @@ type Deps struct {
 	// over HTTP/2 links to it, where the browser's HTTP/1 header order shows.
 	// Nil: no link.
 	HTTP1Port func() int
+	// NoClientHintsHosts are host names (no port, any case) on which "/"
+	// does not send Accept-CH and Critical-CH: an origin that never asks
+	// for client hints, where a browser's visit shows what it sends to
+	// such sites (its low-entropy hints at their own positions). A second
+	// DNS name for the same listener is enough. Empty: every host asks.
+	NoClientHintsHosts []string
 	// MaxEchoBody is how many body bytes the echo API returns; longer
 	// bodies are truncated and flagged. Default DefaultMaxEchoBody.
 	MaxEchoBody int64

@@ -1070,3 +1070,31 @@ func TestStoredReason(t *testing.T) {
 		}
 	}
 }
+
+// TestNoClientHintsHost: "/" asks for client hints on every host but the
+// configured ones (port, case and a trailing dot do not matter there).
+func TestNoClientHintsHost(t *testing.T) {
+	e := newEnv(t, func(d *Deps) { d.NoClientHintsHosts = []string{"Plain.Example", "::1"} })
+	for _, tc := range []struct {
+		url  string
+		asks bool
+	}{
+		{"https://fp.example/", true},
+		{"https://fp.example:8443/", true},
+		{"https://plain.example/", false},
+		{"https://plain.example.:8443/", false},
+		{"https://PLAIN.example:8443/", false},
+		{"https://[::1]:8443/", false},
+		{"https://plain.example.org/", true},
+	} {
+		w := e.do("GET", tc.url, nil, nil)
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET %s = %d", tc.url, w.Code)
+		}
+		_, accept := w.Header()["Accept-Ch"]
+		_, critical := w.Header()["Critical-Ch"]
+		if accept != tc.asks || critical != tc.asks {
+			t.Errorf("GET %s: Accept-CH sent %v, Critical-CH sent %v, want %v", tc.url, accept, critical, tc.asks)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -100,18 +101,34 @@ func testServeSubresources(t *testing.T, br pageBrowser) {
 }
 
 // visitLists are a visit profile's header lists and HEADERS priorities for
-// one protocol (no priorities over HTTP/1.1).
+// one protocol (no priorities over HTTP/1.1). fpserver's page asks for
+// client hints, so every request after its navigation goes to an origin
+// that sent Accept-CH: where the profile has a client_hints list (Chromium),
+// that is the list the request used and the one returned; elsewhere the
+// ordinary list (the built-in profile's are what Chromium sends to origins
+// that never asked, see TestE2EChromiumNoAcceptCH in cmd/fpserver).
 func visitLists(p *emulation.Profile, proto string) (map[emulation.Initiator][]emulation.Header, map[emulation.Initiator]emulation.Priority) {
-	if proto == "h2" {
-		if p.H2 == nil {
-			return nil, nil
+	var lists, hinted map[emulation.Initiator][]emulation.Header
+	var prio map[emulation.Initiator]emulation.Priority
+	switch {
+	case proto == "h2" && p.H2 != nil:
+		lists, prio = p.H2.Headers, p.H2.HeadersPriority
+		if p.ClientHints != nil {
+			hinted = p.ClientHints.H2
 		}
-		return p.H2.Headers, p.H2.HeadersPriority
-	}
-	if p.H1 == nil {
+	case proto != "h2" && p.H1 != nil:
+		lists = p.H1.Headers
+		if p.ClientHints != nil {
+			hinted = p.ClientHints.H1
+		}
+	default:
 		return nil, nil
 	}
-	return p.H1.Headers, nil
+	out := maps.Clone(lists)
+	for in, hs := range hinted {
+		out[in] = hs
+	}
+	return out, prio
 }
 
 // compareVisits checks and tabulates, per destination, the proxied visit's

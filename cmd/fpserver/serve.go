@@ -66,6 +66,7 @@ type serveConfig struct {
 	redactKeyFile                               string
 	certFile, keyFile, acmeEmail                string
 	acmeDomains, hosts, trustedProxies          cliflag.List
+	noClientHintsHosts                          cliflag.List
 	proxyProtocol, storeFullIP, publicCaptures  bool
 	retention                                   time.Duration
 	handshakeTimeout, readHeaderTimeout         time.Duration
@@ -100,6 +101,7 @@ func (m *Main) serveFlags(cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.acmeEmail, "acme-email", "", "contact `email` for the ACME account")
 	cfg.hosts = cliflag.List{"localhost", "127.0.0.1", "::1"}
 	fs.Var(&cfg.hosts, "hosts", "`names` and IPs in the certificate fpserver issues from its local CA (data/tls/ca.pem) when there is no -cert or -acme-domain")
+	fs.Var(&cfg.noClientHintsHosts, "no-client-hints-host", "host `names` (comma-separated or repeated) on which the fingerprint page does not send Accept-CH/Critical-CH: a second name for the same listeners, where a visit shows what a browser sends to origins that never ask for client hints")
 	fs.BoolVar(&cfg.proxyProtocol, "proxy-protocol", false, "accept PROXY protocol v1/v2 headers from -trusted-proxies")
 	fs.Var(&cfg.trustedProxies, "trusted-proxies", "`CIDRs` allowed to send PROXY headers; a header from any other peer is refused")
 	fs.StringVar(&cfg.redactKeyFile, "redact-key-file", "", "`file` whose bytes key the hashes standing in for stored Cookie/Authorization/Proxy-Authorization values (default: a random key per run, so stand-ins compare only within one run); replicas share one file")
@@ -307,10 +309,11 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	// The HTTP/1.1-only listener opens below; the pages link to its port.
 	var h1Port atomic.Int32
 	handler, err := web.New(web.Deps{
-		HTTP1Port:     func() int { return int(h1Port.Load()) },
-		Store:         pages,
-		KnownProfiles: known.Profiles,
-		Captures:      guard,
+		HTTP1Port:          func() int { return int(h1Port.Load()) },
+		NoClientHintsHosts: cfg.noClientHintsHosts,
+		Store:              pages,
+		KnownProfiles:      known.Profiles,
+		Captures:           guard,
 		BuildProfile: func(ctx context.Context, key string) (*emulation.Profile, error) {
 			return curate.BuildVisitProfile(ctx, pages, key, time.Now())
 		},

@@ -29,11 +29,19 @@ type browserKind struct {
 	marker string
 	// firefox browsers need an NSS profile that trusts the test CA.
 	firefox bool
+	// hints: the browser sends client hints, so it also visits the origin
+	// that never asks for them (plainHost).
+	hints bool
 }
+
+// plainHost is the second name of fpserver's listeners, on which its page
+// sends no Accept-CH (-no-client-hints-host): Chromium resolves every
+// *.localhost name to loopback itself.
+const plainHost = "plain.localhost"
 
 // browserKinds are the browsers profilegen knows, by executable name.
 var browserKinds = map[string]browserKind{
-	"chromium":    {marker: "Chrome/"},
+	"chromium":    {marker: "Chrome/", hints: true},
 	"firefox-esr": {marker: "Firefox/", firefox: true},
 }
 
@@ -99,12 +107,33 @@ func (g *generator) captureBrowser(ctx context.Context, browser string) (string,
 	var keys []string
 	for _, proto := range protocols {
 		dir := filepath.Join(g.tmp, browser+"-"+proto.name)
-		vcaps, key, err := g.visit(ctx, browser, kind, dir, proto.listener, proto.httpVersion)
+		vcaps, key, err := g.visit(ctx, browser, kind, dir, proto.listener, proto.httpVersion, "localhost")
 		if err != nil {
 			return "", fmt.Errorf("%s visit: %w", proto.name, err)
 		}
 		caps = append(caps, vcaps...)
 		keys = append(keys, key)
+	}
+	var plainKeys []string
+	if kind.hints {
+		// The same page on an origin that never sends Accept-CH, in a
+		// fresh browser profile: the profile's ordinary lists.
+		for _, proto := range protocols {
+			dir := filepath.Join(g.tmp, browser+"-"+proto.name+"-no-accept-ch")
+			vcaps, key, err := g.visit(ctx, browser, kind, dir, proto.listener, proto.httpVersion, plainHost)
+			if err != nil {
+				return "", fmt.Errorf("%s visit to %s: %w", proto.name, plainHost, err)
+			}
+			for i := range vcaps {
+				if j := slices.IndexFunc(vcaps[i].Headers, func(h emulation.Header) bool { return emulation.IsRequestedHint(h.Name) }); j >= 0 {
+					return "", fmt.Errorf("%s visit to %s: capture %s carries %s although the origin asked for no client hints",
+						proto.name, plainHost, vcaps[i].ID, vcaps[i].Headers[j].Name)
+				}
+				vcaps[i].NoAcceptCH = true
+			}
+			caps = append(caps, vcaps...)
+			plainKeys = append(plainKeys, key)
+		}
 	}
 	p, err := emulation.Build(keys[0], "", caps, time.Now())
 	if err != nil {
@@ -112,6 +141,10 @@ func (g *generator) captureBrowser(ctx context.Context, browser string) (string,
 	}
 	note := fmt.Sprintf("captured by profilegen from %s headed under Xvfb with a fresh browser profile per visit; HTTP/2 visit %s, HTTP/1.1 visit %s",
 		browser, keys[0], keys[1])
+	if len(plainKeys) == 2 {
+		note += fmt.Sprintf("; header lists from the visits to an origin that sent no Accept-CH (HTTP/2 %s, HTTP/1.1 %s), client_hints from the others",
+			plainKeys[0], plainKeys[1])
+	}
 	if p.Source.Note != "" {
 		note += "; " + p.Source.Note
 	}
@@ -131,10 +164,10 @@ func (g *generator) captureBrowser(ctx context.Context, browser string) (string,
 	return path, nil
 }
 
-// visit starts fpserver with a fresh data directory, opens its page in a
-// fresh browser profile on the given listener and returns the captures of
+// visit starts fpserver with a fresh data directory, opens its page at
+// host in a fresh browser profile on the given listener and returns the captures of
 // the completed visit.
-func (g *generator) visit(ctx context.Context, browser string, kind browserKind, dir, listener, httpVersion string) ([]emulation.VisitCapture, string, error) {
+func (g *generator) visit(ctx context.Context, browser string, kind browserKind, dir, listener, httpVersion, host string) ([]emulation.VisitCapture, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.timeout+30*time.Second)
 	defer cancel()
 	data := filepath.Join(dir, "data")
@@ -156,7 +189,8 @@ func (g *generator) visit(ctx context.Context, browser string, kind browserKind,
 	defer srvLog.Close()
 	srv := exec.Command(g.cfg.fpserver, "serve",
 		"-https", addr["https"], "-https-h1", addr["https-h1"], "-http", "", "-debug", "",
-		"-data", data, "-log-level", "warn")
+		"-data", data, "-log-level", "warn",
+		"-hosts", "localhost,127.0.0.1,::1,"+plainHost, "-no-client-hints-host", plainHost)
 	srv.Stdout, srv.Stderr = srvLog, srvLog
 	srvProc, err := startGroup(srv)
 	if err != nil {
@@ -174,7 +208,7 @@ func (g *generator) visit(ctx context.Context, browser string, kind browserKind,
 		return nil, "", fmt.Errorf("fpserver on %s: %w (log %s)", addr[listener], err, srvLog.Name())
 	}
 	_, port, _ := net.SplitHostPort(addr[listener])
-	pageURL := "https://localhost:" + port + "/"
+	pageURL := "https://" + host + ":" + port + "/"
 
 	browserCmd, err := g.browserCommand(ctx, browser, kind, dir, pageURL, caFile)
 	if err != nil {

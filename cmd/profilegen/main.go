@@ -9,6 +9,11 @@
 // HTTP/1.1-only listener, waits until each visit's navigate, fetch, xhr and
 // form captures are stored, builds a profile from both visits with
 // emulation.Build and writes it as NAME.json into the catalogue directory.
+// A browser that sends client hints (chromium) visits both listeners again
+// on plain.localhost, a name on which fpserver's page sends no Accept-CH
+// (-no-client-hints-host): the profile's header lists are those visits'
+// (what the browser sends to sites that never ask for client hints), its
+// client_hints lists the localhost visits' (after Accept-CH).
 //
 // Usage:
 //

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/guanaco-fp/guanaco/emulation"
 )
@@ -93,7 +94,10 @@ func hintOrigin(req *http.Request, p *emulation.Profile, key poolKey) string {
 // that response's Critical-CH names a hint the origin now asks for, that
 // the profile can send and that this request lacked, the navigation is sent
 // once more with the hints (Chromium's Critical-CH retry) and that answer
-// is returned; a request whose body cannot be replayed is not retried.
+// is returned; a request whose body cannot be replayed is not retried. The
+// retry carries the cookies the first answer set (as the browser's does,
+// from its cookie jar), and the answer returned carries the first answer's
+// Set-Cookie lines for the names the retry's answer does not set itself.
 func (t *Transport) roundTripHints(req *http.Request, p *emulation.Profile, key poolKey, host string) (*http.Response, error) {
 	origin := hintOrigin(req, p, key)
 	if origin == "" {
@@ -132,48 +136,69 @@ func (t *Transport) roundTripHints(req *http.Request, p *emulation.Profile, key 
 		}
 		retry.Body = body
 	}
-	setCookies := resp.Header.Values("Set-Cookie")
-	if c := retryCookie(strings.Join(req.Header.Values("Cookie"), "; "), resp.Cookies()); c != "" {
+	// A browser stores the first answer's cookies before it retries, so
+	// the retry carries them, and its client keeps them: the caller, which
+	// holds the cookies here, sees the first answer's Set-Cookie on the
+	// answer it gets.
+	first := resp.Header.Values("Set-Cookie")
+	if c := cookieHeader(req.Header.Values("Cookie"), resp.Cookies()); c != "" {
 		retry.Header.Set("Cookie", c)
 	}
 	t.o.Logger.Debug("transport: Critical-CH: sending the navigation again with client hints", "url", req.URL.Redacted())
 	_, _ = io.CopyN(io.Discard, resp.Body, maxCriticalDrain)
 	_ = resp.Body.Close()
 	resp, err = t.roundTripRetrying(retry, p, key, host)
-	if err == nil && len(setCookies) > 0 {
-		// The caller never saw the replaced answer: its cookies go to the
-		// caller ahead of the retry's own (which win where both set one).
-		resp.Header["Set-Cookie"] = append(setCookies, resp.Header.Values("Set-Cookie")...)
+	if err != nil || len(first) == 0 {
+		return resp, err
 	}
-	return resp, err
+	set := map[string]bool{}
+	for _, c := range resp.Cookies() {
+		set[c.Name] = true
+	}
+	var keep []string
+	for _, line := range first {
+		if c, perr := http.ParseSetCookie(line); perr == nil && !set[c.Name] {
+			keep = append(keep, line)
+		}
+	}
+	resp.Header["Set-Cookie"] = append(keep, resp.Header.Values("Set-Cookie")...)
+	return resp, nil
 }
 
-// retryCookie is the Cookie header of a Critical-CH retry: the request's
-// cookies with those the replaced answer set (a browser stores them before
-// it repeats the navigation), a set cookie replacing one of the same name
-// and an expired one (Max-Age < 0) removed. "" when there are none.
-func retryCookie(sent string, set []*http.Cookie) string {
-	if len(set) == 0 {
-		return sent
-	}
-	var pairs []string
-	names := map[string]bool{}
-	for _, c := range set {
-		names[c.Name] = true
-	}
-	if sent != "" {
-		for _, part := range strings.Split(sent, ";") {
-			part = strings.TrimSpace(part)
-			name, _, _ := strings.Cut(part, "=")
-			if part != "" && !names[name] {
-				pairs = append(pairs, part)
+// cookieHeader is the Cookie value of a request that sent sent (Cookie
+// header lines) and then received set: the sent pairs in order, a pair
+// whose name set has replaced in place, set's new names appended, and the
+// names set deletes (a past expiry or negative Max-Age) left out; "" when
+// nothing remains.
+func cookieHeader(sent []string, set []*http.Cookie) string {
+	type pair struct{ name, value string }
+	var pairs []pair
+	for _, line := range sent {
+		for _, f := range strings.Split(line, ";") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
 			}
+			n, v, _ := strings.Cut(f, "=")
+			pairs = append(pairs, pair{n, v})
 		}
 	}
+	now := time.Now()
 	for _, c := range set {
-		if c.MaxAge >= 0 {
-			pairs = append(pairs, c.Name+"="+c.Value)
+		i := slices.IndexFunc(pairs, func(p pair) bool { return p.name == c.Name })
+		gone := c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(now))
+		switch {
+		case gone && i >= 0:
+			pairs = slices.Delete(pairs, i, i+1)
+		case gone:
+		case i >= 0:
+			pairs[i].value = c.Value
+		default:
+			pairs = append(pairs, pair{c.Name, c.Value})
 		}
 	}
-	return strings.Join(pairs, "; ")
+	out := make([]string, len(pairs))
+	for i, p := range pairs {
+		out[i] = p.name + "=" + p.value
+	}
+	return strings.Join(out, "; ")
 }
