@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -248,4 +250,243 @@ func TestH2ExtendedConnectFrames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestH2ExtendedConnectGoServer runs the WebSocket stream against
+// net/http's HTTP/2 server with extended CONNECT enabled (a real peer):
+// the handler sees CONNECT with :protocol websocket and echoes; 300 KiB
+// go through both ways in several writes (well beyond the 64 KiB
+// windows); CloseWrite makes the handler's body read end, and its return
+// ends the stream (io.EOF). A second WebSocket closed while the server
+// still sends is reset (the handler's body read fails), and the
+// connection carries ordinary requests afterwards. A refused handshake
+// (403) is an ordinary response.
+func TestH2ExtendedConnectGoServer(t *testing.T) {
+	ca := newTestCA(t)
+	p, err := emulation.Lookup("chromium-156-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlerErr := make(chan error, 4)
+	srv, conns := startGoServer(t, ca, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
+		if r.Header.Get(":protocol") != "websocket" || r.ProtoMajor != 2 {
+			http.Error(w, "not an extended CONNECT", http.StatusBadRequest)
+			return
+		}
+		if r.URL.Path == "/refused" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(w)
+		_ = rc.Flush()
+		buf := make([]byte, 10000)
+		for {
+			n, err := r.Body.Read(buf)
+			if n > 0 {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					handlerErr <- werr
+					return
+				}
+				_ = rc.Flush()
+			}
+			if err != nil {
+				handlerErr <- err
+				return
+			}
+		}
+	}))
+	tr := New(Options{Profile: p, RootCAs: ca.pool, NoResumption: true})
+	defer tr.CloseIdleConnections()
+	url := "https://localhost:" + portOf(srv.Listener.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := get(t, tr, ctx, url+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	open := func(path string) *http.Response {
+		t.Helper()
+		resp, err := tr.RoundTrip(wsRequest(t, ctx, url+path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp = open("/ws")
+	ws, ok := resp.Body.(*h2WebSocket)
+	if resp.StatusCode != 200 || !ok {
+		t.Fatalf("status %d body %T", resp.StatusCode, resp.Body)
+	}
+	msg := make([]byte, 300<<10)
+	_, _ = rand.Read(msg)
+	werr := make(chan error, 1)
+	go func() {
+		for i := 0; i < len(msg); i += 70000 {
+			if _, err := ws.Write(msg[i:min(i+70000, len(msg))]); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	}()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(ws, got); err != nil {
+		t.Fatalf("reading the echo: %v", err)
+	}
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Error("echo differs")
+	}
+	if err := ws.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-handlerErr; err != io.EOF {
+		t.Errorf("handler's body read after CloseWrite: %v, want io.EOF", err)
+	}
+	if _, err := ws.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("read after the handler returned: %v, want io.EOF", err)
+	}
+	ws.Close()
+
+	// Closed while open: the stream is reset.
+	resp = open("/ws")
+	ws2 := resp.Body.(*h2WebSocket)
+	if _, err := ws2.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(ws2, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	ws2.Close()
+	if err := <-handlerErr; err == nil || err == io.EOF {
+		t.Errorf("handler's body read after Close: %v, want a reset", err)
+	}
+	if _, err := ws2.Write([]byte("y")); err == nil {
+		t.Error("write after Close succeeded")
+	}
+
+	resp = open("/refused")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("refused handshake: %d", resp.StatusCode)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	resp, err = get(t, tr, ctx, url+"/after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "ok" || conns.Load() != 1 {
+		t.Errorf("after the WebSockets: %q over %d connections, want ok over 1", b, conns.Load())
+	}
+}
+
+// TestH2ExtendedConnectNotAdvertised: without the server's
+// SETTINGS_ENABLE_CONNECT_PROTOCOL (or for a profile without an h2
+// websocket list), the handshake is not sent on the HTTP/2 connection
+// but, as browsers do, as an HTTP/1.1 Upgrade on a new connection that
+// offers only http/1.1 (this server speaks only h2, so that one fails).
+func TestH2ExtendedConnectNotAdvertised(t *testing.T) {
+	p, err := emulation.Lookup("chromium-156-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noWS := *p
+	h2 := *p.H2
+	h2.Headers = maps.Clone(p.H2.Headers)
+	delete(h2.Headers, emulation.WebSocket)
+	noWS.H2 = &h2
+	noWS.Name = "no-h2-websocket"
+	for _, tc := range []struct {
+		name     string
+		p        *emulation.Profile
+		settings []http2.Setting
+	}{
+		{"not advertised", p, nil},
+		{"profile without h2 list", &noWS, []http2.Setting{{ID: http2.SettingEnableConnectProtocol, Val: 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ca := newTestCA(t)
+			seen := make(chan wsSeen, 1)
+			srv := startRawH2(t, ca, tc.settings, func(c *rawConn) { serveExtendedConnect(c, "echo", seen) })
+			tr := New(Options{Profile: tc.p, RootCAs: ca.pool, NoResumption: true})
+			defer tr.CloseIdleConnections()
+			url := "https://localhost:" + portOf(srv.addr)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			resp, err := get(t, tr, ctx, url+"/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			resp, err = tr.RoundTrip(wsRequest(t, ctx, url+"/ws"))
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("handshake answered %d; want a failed HTTP/1.1 dial", resp.StatusCode)
+			}
+			if srv.accepted.Load() != 2 {
+				t.Errorf("%d connections, want the navigation's and the upgrade's", srv.accepted.Load())
+			}
+			tr.CloseIdleConnections()
+			if s := <-seen; s.stream != 0 {
+				t.Errorf("extended CONNECT sent on stream %d", s.stream)
+			}
+		})
+	}
+}
+
+// TestH2ExtendedConnectReset: a server's RST_STREAM fails the stream's
+// reads and writes.
+func TestH2ExtendedConnectReset(t *testing.T) {
+	p, err := emulation.Lookup("firefox-153-linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := newTestCA(t)
+	seen := make(chan wsSeen, 1)
+	srv := startRawH2(t, ca, []http2.Setting{{ID: http2.SettingEnableConnectProtocol, Val: 1}}, func(c *rawConn) {
+		serveExtendedConnect(c, "reset", seen)
+		_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.Copy(io.Discard, c.nc)
+	})
+	tr := New(Options{Profile: p, RootCAs: ca.pool, NoResumption: true})
+	defer tr.CloseIdleConnections()
+	url := "https://localhost:" + portOf(srv.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := get(t, tr, ctx, url+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = tr.RoundTrip(wsRequest(t, ctx, url+"/ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := resp.Body.(*h2WebSocket)
+	defer ws.Close()
+	if _, err := ws.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ws.Read(make([]byte, 10))
+	var se http2.StreamError
+	if !errors.As(err, &se) || se.Code != http2.ErrCodeInternal {
+		t.Errorf("read after RST_STREAM: %v", err)
+	}
+	if _, err := ws.Write([]byte("more")); err == nil {
+		t.Error("write after RST_STREAM succeeded")
+	}
+	<-seen
 }
