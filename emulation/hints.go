@@ -80,13 +80,16 @@ func (p *Profile) HintNames() []string {
 
 // hintedList is the ClientHints list for initiator in and protocol h2, with
 // the fallbacks of profileList (navigate, then the other protocol); nil when
-// the profile has none.
+// the profile has none. A WebSocket handshake takes only a websocket list:
+// Chromium sends no client hints on it (its captured websocket lists have
+// none, after Accept-CH too), and a navigation's list would turn it into a
+// navigation.
 func hintedList(p *Profile, in Initiator, h2 bool) []Header {
 	if p.ClientHints == nil {
 		return nil
 	}
 	pick := func(m map[Initiator][]Header) []Header {
-		if hs := m[in]; len(hs) > 0 {
+		if hs := m[in]; len(hs) > 0 || in == WebSocket {
 			return hs
 		}
 		return m[Navigate]

@@ -22,13 +22,16 @@ import (
 )
 
 // pageDestinations are the destinations every visit of fpserver's page
-// captures over HTTP/2 in both browsers; optionalDestinations depend on the
-// browser (Firefox fetches no manifest; Chromium opens its WebSocket over
-// HTTP/1.1) and are compared when both visits have them.
+// captures in both browsers over the visit's protocol: over HTTP/2 the
+// WebSocket is an RFC 8441 extended CONNECT on the page's connection
+// (fpserver enables it), directly and through the proxy alike (its tunnels
+// enable it too, and the transport sends the profile's extended CONNECT
+// upstream). optionalDestinations depend on the browser (Firefox fetches
+// no manifest) and are compared when both visits have them.
 var (
 	pageDestinations = []emulation.Initiator{emulation.Navigate, emulation.Fetch, emulation.XHR, emulation.Form,
-		emulation.Iframe, emulation.Style, emulation.Script, emulation.Image, emulation.Font}
-	optionalDestinations = []emulation.Initiator{emulation.Media, emulation.Manifest, emulation.WebSocket}
+		emulation.Iframe, emulation.Style, emulation.Script, emulation.Image, emulation.Font, emulation.WebSocket}
+	optionalDestinations = []emulation.Initiator{emulation.Media, emulation.Manifest}
 )
 
 // pageBrowser is one browser the sub-resource fidelity test drives.
