@@ -1,5 +1,7 @@
 package proxy
 
+//lint:file-ignore SA1019 x/net's http2.Transport.NewClientConn speaks HTTP/2 on a connection the test made (TLS inside the proxy's tunnel); net/http's NewClientConn dials by itself.
+
 import (
 	"bufio"
 	"bytes"
