@@ -90,14 +90,27 @@ func testServeSubresources(t *testing.T, br pageBrowser) {
 	for _, proto := range []string{"h2", "http/1.1"} {
 		t.Run(proto, func(t *testing.T) {
 			directVisit := want // cross-browser: the emulated profile stands in
+			// The WebSocket's pseudo headers as sent over HTTP/2 (profiles
+			// keep none): the profile's order, then :protocol.
+			var directPseudo []string
+			if proto == "h2" {
+				directPseudo = append(slices.Clone(want.H2.PseudoOrder), ":protocol")
+			}
 			if br.as == "" {
-				directVisit = browserVisit(t, br, bin, display, startFPServer(t), nil, proto)
+				directVisit, directPseudo = browserVisit(t, br, bin, display, startFPServer(t), nil, proto)
 			}
 			proxied := startFPServer(t)
 			_, port, _ := net.SplitHostPort(proxied.addr(proto))
 			rp := startProxy(t, "-cacert", proxied.ca, "-allow-private", "-connect-ports", port, "-profile", emulated, "-no-ua-match")
-			proxiedVisit := browserVisit(t, br, bin, display, proxied, rp, proto)
+			proxiedVisit, proxiedPseudo := browserVisit(t, br, bin, display, proxied, rp, proto)
 			compareVisits(t, br, emulated, proto, want, directVisit, proxiedVisit)
+			if proto == "h2" {
+				wantPseudo := append(slices.Clone(want.H2.PseudoOrder), ":protocol")
+				t.Logf("websocket pseudo headers: profile %q, direct %q, proxied %q", wantPseudo, directPseudo, proxiedPseudo)
+				if !slices.Equal(proxiedPseudo, wantPseudo) || !slices.Equal(proxiedPseudo, directPseudo) {
+					t.Errorf("%s websocket: proxied pseudo headers %q, direct %q, profile order then :protocol %q", br.name, proxiedPseudo, directPseudo, wantPseudo)
+				}
+			}
 		})
 	}
 }
@@ -253,8 +266,9 @@ func listDiff(want, got []emulation.Header) string {
 // headed on display, directly or through the proxy rp, waits until
 // fpserver has stored every destination of pageDestinations for the visit
 // (and a moment for the optional ones), and returns the profile built
-// from the visit's records.
-func browserVisit(t *testing.T, br pageBrowser, bin, display string, s *testServer, rp *runningProxy, proto string) *emulation.Profile {
+// from the visit's records and the pseudo header names of its WebSocket
+// handshake in wire order (none over HTTP/1.1).
+func browserVisit(t *testing.T, br pageBrowser, bin, display string, s *testServer, rp *runningProxy, proto string) (*emulation.Profile, []string) {
 	t.Helper()
 	dir := t.TempDir()
 	home, profile := filepath.Join(dir, "home"), filepath.Join(dir, "profile")
@@ -334,7 +348,22 @@ func browserVisit(t *testing.T, br pageBrowser, bin, display string, s *testServ
 	if lists, _ := visitLists(p, proto); len(lists) == 0 {
 		t.Fatalf("%s visit %s has no %s lists", br.name, key, proto)
 	}
-	return p
+	rows, err := st.CapturesByVisit(ctx, key)
+	if err != nil {
+		t.Fatalf("reading visit %s: %v", key, err)
+	}
+	var pseudo []string
+	for _, r := range rows {
+		if r.Initiator == string(emulation.WebSocket) && r.HTTPVersion == httpVersion(proto) {
+			for _, h := range r.Headers {
+				if strings.HasPrefix(h.Name, ":") {
+					pseudo = append(pseudo, h.Name)
+				}
+			}
+			break
+		}
+	}
+	return p, pseudo
 }
 
 // visitState finds the store's visits (one browser visits each fpserver;
