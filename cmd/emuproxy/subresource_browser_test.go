@@ -378,7 +378,7 @@ func visitState(ctx context.Context, t *testing.T, st store.Store, version strin
 	if err != nil {
 		t.Fatalf("listing fingerprints: %v", err)
 	}
-	var keys []string
+	var keys, wsRows []string
 	for _, fc := range top {
 		rows, _, err := st.CapturesByFingerprint(ctx, store.FingerprintQuery{Hash: fc.Hash, Kind: store.KindJA4, Limit: 100})
 		if err != nil {
@@ -387,6 +387,13 @@ func visitState(ctx context.Context, t *testing.T, st store.Store, version strin
 		for _, r := range rows {
 			if r.Initiator == store.InitiatorNavigate && r.VisitKey != "" && !slices.Contains(keys, r.VisitKey) {
 				keys = append(keys, r.VisitKey)
+			}
+			if r.Initiator == string(emulation.WebSocket) {
+				var names []string
+				for _, h := range r.Headers {
+					names = append(names, h.Name)
+				}
+				wsRows = append(wsRows, fmt.Sprintf("%q/%s %s", r.VisitKey, r.HTTPVersion, strings.Join(names, ",")))
 			}
 		}
 	}
@@ -415,7 +422,7 @@ func visitState(ctx context.Context, t *testing.T, st store.Store, version strin
 		}
 	}
 	if len(bestMissing) > 0 {
-		bestMissing = append(bestMissing, "(visits: "+strings.Join(seen, "; ")+")")
+		bestMissing = append(bestMissing, "(visits: "+strings.Join(seen, "; ")+"; websocket captures by visit: "+strings.Join(wsRows, ",")+")")
 	}
 	return best, bestMissing
 }

@@ -110,6 +110,8 @@ func h2WebSocket(t *testing.T, cc *http2.ClientConn, url string) (*http.Response
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	req.Header.Set("Origin", strings.TrimSuffix(url, "/ws"))
 	req.Header.Set("User-Agent", "h2-ws-test/1")
+	req.Header.Add("Cookie", "a=1")
+	req.Header.Add("Cookie", "b=2")
 	resp, err := cc.RoundTrip(req)
 	if err != nil {
 		t.Fatalf("extended CONNECT through the proxy: %v", err)
@@ -159,7 +161,13 @@ func echoBothWays(t *testing.T, w io.Writer, r io.Reader, skip string) {
 // and which enabled extended CONNECT, gets it as one (Chromium's profile
 // uses it) on that same connection, and 300 KiB pass both ways.
 func TestWebSocketH2ClientH2Origin(t *testing.T) {
-	env := startProxy(t, Options{AllowPrivate: true})
+	for _, prof := range []string{"chromium-156-linux", "firefox-153-linux"} {
+		t.Run(prof, func(t *testing.T) { testWebSocketH2ClientH2Origin(t, prof) })
+	}
+}
+
+func testWebSocketH2ClientH2Origin(t *testing.T, prof string) {
+	env := startProxy(t, Options{AllowPrivate: true, DefaultProfile: prof})
 	o := startH2WSOrigin(t, env)
 	target := strings.TrimPrefix(o.url, "https://")
 	tc := tunnelTLS(t, env, target, "h2")
@@ -193,7 +201,10 @@ func TestWebSocketH2ClientH2Origin(t *testing.T) {
 	if r.ProtoMajor != 2 || r.URL.Path != "/ws" || r.Header.Get("Sec-WebSocket-Key") != "" || r.Header.Get("Upgrade") != "" {
 		t.Errorf("origin's request: %s %s %v", r.Proto, r.URL, r.Header)
 	}
-	if ua := r.Header.Get("User-Agent"); !strings.Contains(ua, "Chrome/156") {
+	if c := r.Header.Get("Cookie"); c != "a=1; b=2" {
+		t.Errorf("origin saw Cookie %q", c)
+	}
+	if ua := r.Header.Get("User-Agent"); ua != profileNamed(t, catalogue(t), prof).UserAgent {
 		t.Errorf("origin saw User-Agent %q, want the profile's", ua)
 	}
 	pw.Close()
