@@ -34,6 +34,20 @@ var (
 	optionalDestinations = []emulation.Initiator{emulation.Media, emulation.Manifest}
 )
 
+// visitDestinations are the destinations a visit must capture: the page's,
+// except the WebSocket of Firefox through the proxy over HTTP/2. Firefox
+// ESR 153 sends its extended CONNECT through an HTTP proxy's tunnel with
+// User-Agent, Sec-WebSocket-Version and -Extensions only, without the
+// Origin and Cookie it sends directly (seen in emuproxy's debug log:
+// "websocket handshake from the client"), so fpserver stores the
+// handshake without the visit's cookie, outside the visit.
+func visitDestinations(br pageBrowser, proxied bool, proto string) []emulation.Initiator {
+	if br.firefox && proxied && proto == "h2" {
+		return slices.DeleteFunc(slices.Clone(pageDestinations), func(in emulation.Initiator) bool { return in == emulation.WebSocket })
+	}
+	return pageDestinations
+}
+
 // pageBrowser is one browser the sub-resource fidelity test drives.
 type pageBrowser struct {
 	name    string // the program
@@ -104,7 +118,7 @@ func testServeSubresources(t *testing.T, br pageBrowser) {
 			rp := startProxy(t, "-cacert", proxied.ca, "-allow-private", "-connect-ports", port, "-profile", emulated, "-no-ua-match")
 			proxiedVisit, proxiedPseudo := browserVisit(t, br, bin, display, proxied, rp, proto)
 			compareVisits(t, br, emulated, proto, want, directVisit, proxiedVisit)
-			if proto == "h2" {
+			if proto == "h2" && slices.Contains(visitDestinations(br, true, proto), emulation.WebSocket) {
 				wantPseudo := append(slices.Clone(want.H2.PseudoOrder), ":protocol")
 				t.Logf("websocket pseudo headers: profile %q, direct %q, proxied %q", wantPseudo, directPseudo, proxiedPseudo)
 				if !slices.Equal(proxiedPseudo, wantPseudo) || !slices.Equal(proxiedPseudo, directPseudo) {
@@ -143,11 +157,16 @@ func compareVisits(t *testing.T, br pageBrowser, emulated, proto string, want, d
 		fmt.Fprintf(&table, "  (no direct visit: the direct column compares with the profile again)\n")
 	}
 	fmt.Fprintf(&table, "  %-10s %-8s %-8s %-22s %-22s %-22s %s\n", "dest", "profile", "direct", "prio profile", "prio proxied", "prio direct", "proxied header names")
+	must := visitDestinations(br, true, proto)
 	for _, in := range append(slices.Clone(pageDestinations), optionalDestinations...) {
-		required := slices.Contains(pageDestinations, in)
+		required := slices.Contains(must, in)
 		pl, dl, wl := proxiedLists[in], directLists[in], wantLists[in]
 		if !required && (len(pl) == 0 || len(dl) == 0 || len(wl) == 0) {
-			fmt.Fprintf(&table, "  %-10s absent (profile %d, proxied %d, direct %d headers)\n", in, len(wl), len(pl), len(dl))
+			why := ""
+			if in == emulation.WebSocket {
+				why = ": Firefox sends it through a proxy without Origin and Cookie, outside the visit (see visitDestinations)"
+			}
+			fmt.Fprintf(&table, "  %-10s absent (profile %d, proxied %d, direct %d headers)%s\n", in, len(wl), len(pl), len(dl), why)
 			continue
 		}
 		if len(pl) == 0 || len(dl) == 0 || len(wl) == 0 {
@@ -264,7 +283,7 @@ func listDiff(want, got []emulation.Header) string {
 
 // browserVisit opens fpserver's page in a fresh profile of the browser,
 // headed on display, directly or through the proxy rp, waits until
-// fpserver has stored every destination of pageDestinations for the visit
+// fpserver has stored every destination of visitDestinations for the visit
 // (and a moment for the optional ones), and returns the profile built
 // from the visit's records and the pseudo header names of its WebSocket
 // handshake in wire order (none over HTTP/1.1).
@@ -328,7 +347,7 @@ func browserVisit(t *testing.T, br pageBrowser, bin, display string, s *testServ
 	var key string
 	var missing []string
 	for {
-		key, missing = visitState(ctx, t, st, httpVersion(proto))
+		key, missing = visitState(ctx, t, st, httpVersion(proto), visitDestinations(br, rp != nil, proto))
 		if key != "" && len(missing) == 0 {
 			break
 		}
@@ -371,7 +390,7 @@ func browserVisit(t *testing.T, br pageBrowser, bin, display string, s *testServ
 // kept) and returns a complete one, else the one that lacks the fewest page
 // destinations over HTTP version, with what it lacks (and every key's
 // initiators, for the failure message).
-func visitState(ctx context.Context, t *testing.T, st store.Store, version string) (string, []string) {
+func visitState(ctx context.Context, t *testing.T, st store.Store, version string, want []emulation.Initiator) (string, []string) {
 	t.Helper()
 	now := time.Now()
 	top, err := st.TopFingerprints(ctx, store.KindJA4, store.TimeWindow{Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}, 10)
@@ -408,7 +427,7 @@ func visitState(ctx context.Context, t *testing.T, st store.Store, version strin
 			t.Fatalf("reading visit %s: %v", key, err)
 		}
 		var missing, got []string
-		for _, in := range pageDestinations {
+		for _, in := range want {
 			if !slices.ContainsFunc(rows, func(r store.Capture) bool { return r.Initiator == string(in) && r.HTTPVersion == version }) {
 				missing = append(missing, string(in))
 			}

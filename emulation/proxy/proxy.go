@@ -619,6 +619,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	if websocket && ws == nil {
 		ws = &clientWebSocket{key: r.Header.Get("Sec-WebSocket-Key")}
 	}
+	if websocket && p.log.Enabled(r.Context(), slog.LevelDebug) {
+		names := make([]string, 0, len(r.Header))
+		for k := range r.Header {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		p.log.Debug("proxy: websocket handshake from the client", "client_proto", r.Proto, "extended_connect", ws.h2, "headers", strings.Join(names, ","))
+	}
 	target := &url.URL{Scheme: scheme, Host: authority, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	if target.Path == "" {
 		target.Path = "/"
