@@ -35,14 +35,15 @@ var (
 )
 
 // visitDestinations are the destinations a visit must capture: the page's,
-// except the WebSocket of Firefox through the proxy over HTTP/2. Firefox
-// ESR 153 sends its extended CONNECT through an HTTP proxy's tunnel with
-// User-Agent, Sec-WebSocket-Version and -Extensions only, without the
-// Origin and Cookie it sends directly (seen in emuproxy's debug log:
-// "websocket handshake from the client"), so fpserver stores the
-// handshake without the visit's cookie, outside the visit.
+// except the WebSocket of Firefox through the proxy. Firefox ESR 153 sends
+// its extended CONNECT through an HTTP proxy's tunnel (which speaks HTTP/2
+// to it whatever the origin speaks) with User-Agent, Sec-WebSocket-Version
+// and -Extensions only, without the Origin and Cookie it sends directly
+// (seen in emuproxy's debug log: "websocket handshake from the client"),
+// so fpserver stores the handshake without the visit's cookie, outside
+// the visit.
 func visitDestinations(br pageBrowser, proxied bool, proto string) []emulation.Initiator {
-	if br.firefox && proxied && proto == "h2" {
+	if br.firefox && proxied {
 		return slices.DeleteFunc(slices.Clone(pageDestinations), func(in emulation.Initiator) bool { return in == emulation.WebSocket })
 	}
 	return pageDestinations
