@@ -26,6 +26,9 @@ import (
 
 	"github.com/guanaco-fp/guanaco/internal/buildinfo"
 	"github.com/guanaco-fp/guanaco/internal/cliflag"
+	// The tunnels' HTTP/2 server offers extended CONNECT (RFC 8441), so
+	// that browsers open WebSockets through the proxy as they do directly.
+	_ "github.com/guanaco-fp/guanaco/internal/h2xconnect"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

@@ -35,10 +35,16 @@
 // not ask to be encoded is bounded (emulation.DecodeLimits).
 //
 // WebSocket handshakes from HTTP/1.1 clients (absolute-form ws-over-http
-// requests and requests inside a CONNECT tunnel) are re-originated like any
-// request, on the transport's dedicated HTTP/1.1 connection, and after a
-// 101 the client connection is taken over and bytes are relayed both ways
-// (see serveWebSocket). Other Upgrade requests are forwarded without their
+// requests and requests inside a CONNECT tunnel) and from HTTP/2 clients
+// inside a tunnel (RFC 8441 extended CONNECT; the tunnel's HTTP/2 server
+// offers it when GODEBUG has http2xconnect=1, see internal/h2xconnect,
+// which emuproxy imports) are re-originated like any request; the
+// transport sends them as the profile's browser would (extended CONNECT
+// on the origin's HTTP/2 connection when the browser and the origin
+// support it, else an HTTP/1.1 Upgrade on a connection of its own), and
+// once the origin accepted, the client's side is answered in its own
+// protocol (101 or 200) and bytes are relayed both ways (see
+// serveWebSocket). Other Upgrade requests are forwarded without their
 // Upgrade header.
 package proxy
 
@@ -591,14 +597,36 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	flow := flowOf(r.Context())
 	flow.Upstream = rt.name()
 	flow.Host = authority
-	if r.Method == http.MethodConnect {
+	// An HTTP/2 client's WebSocket (RFC 8441 extended CONNECT) goes
+	// upstream as the RFC 6455 handshake it stands for; the transport
+	// sends it as the profile's browser would (extended CONNECT or an
+	// HTTP/1.1 Upgrade) and serveWebSocket bridges the two.
+	var ws *clientWebSocket
+	if isExtendedConnectWebSocket(r) {
+		var err error
+		if ws, r, err = fromExtendedConnect(r); err != nil {
+			p.refuse(w, http.StatusBadRequest, "bad_request", err.Error())
+			return
+		}
+	} else if r.Method == http.MethodConnect {
 		p.refuse(w, http.StatusNotImplemented, "bad_request", "CONNECT inside a tunnel is not supported")
 		return
 	}
 	// A WebSocket handshake keeps its Upgrade and Connection: Upgrade;
 	// any other Upgrade (h2c, say) is hop-by-hop and dropped, which
 	// RFC 9110 §7.8 allows: the origin answers without switching.
-	websocket := r.ProtoMajor == 1 && transport.IsWebSocketUpgrade(r)
+	websocket := ws != nil || r.ProtoMajor == 1 && transport.IsWebSocketUpgrade(r)
+	if websocket && ws == nil {
+		ws = &clientWebSocket{key: r.Header.Get("Sec-WebSocket-Key")}
+	}
+	if websocket && p.log.Enabled(r.Context(), slog.LevelDebug) {
+		names := make([]string, 0, len(r.Header))
+		for k := range r.Header {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		p.log.Debug("proxy: websocket handshake from the client", "client_proto", r.Proto, "extended_connect", ws.h2, "headers", strings.Join(names, ","))
+	}
 	target := &url.URL{Scheme: scheme, Host: authority, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	if target.Path == "" {
 		target.Path = "/"
@@ -653,7 +681,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 		ContentLength: r.ContentLength,
 		Host:          host,
 	}).WithContext(ctx)
-	if r.ContentLength == 0 {
+	if r.ContentLength == 0 || websocket {
 		out.Body = http.NoBody
 	}
 	resp, err := p.tr.RoundTrip(out)
@@ -675,9 +703,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, scheme, authorit
 	defer resp.Body.Close()
 	resp.Request = out
 	flow.UpstreamProto = protoLabel(resp)
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		// The transport returns 101 only to an upgrade it sent.
-		p.serveWebSocket(w, r, resp, prof, target, start)
+	if websocket && isWebSocketAccepted(resp) {
+		// The transport returns 101 only to an upgrade it sent, a 2xx
+		// stream only to an extended CONNECT.
+		p.serveWebSocket(w, r, ws, resp, prof, target, start)
 		return
 	}
 	if err := emulation.DecodeBodyLimits(resp, p.o.DecodeLimits); err != nil {

@@ -116,10 +116,13 @@ type h2Conn struct {
 	recvUnacked   int32 // connection credit consumed and not yet returned
 	connRecvTotal int32 // connection receive window size (65535 + WINDOW_UPDATE)
 	goAway        bool
-	closing       bool
-	closed        bool
-	err           error
-	idleTimer     *time.Timer
+	// extConnect: the server's SETTINGS enabled extended CONNECT
+	// (SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, RFC 8441 §3).
+	extConnect bool
+	closing    bool
+	closed     bool
+	err        error
+	idleTimer  *time.Timer
 }
 
 // h2Stream is one request/response exchange. Fields are guarded by
@@ -141,6 +144,9 @@ type h2Stream struct {
 	recvEnd     bool
 	reset       bool
 	removed     bool
+	// ws: an RFC 8441 WebSocket stream (extended CONNECT): it stays open
+	// in both directions after a 2xx response.
+	ws bool
 	// prioWeight is the weight of an exclusive HEADERS priority the
 	// stream was opened with (Chromium's dependency tree), else 0.
 	prioWeight uint16

@@ -176,6 +176,12 @@ func (cc *h2Conn) handleSettings(f *http2.SettingsFrame) error {
 			cc.peerMaxFrame = st.Val
 		case http2.SettingMaxConcurrentStreams:
 			cc.maxStreams = st.Val
+		case http2.SettingEnableConnectProtocol:
+			// RFC 8441 §3: once 1, a server must not send 0.
+			if cc.extConnect && st.Val == 0 {
+				return http2.ConnectionError(http2.ErrCodeProtocol)
+			}
+			cc.extConnect = st.Val == 1
 		}
 		return nil
 	})
@@ -259,7 +265,11 @@ func (cc *h2Conn) handleHeaders(f *http2.MetaHeadersFrame) error {
 	if ended {
 		resp.ContentLength = 0
 	}
-	resp.Body = &h2Body{s: s, resp: resp}
+	if s.ws && code >= 200 && code < 300 && !ended {
+		resp.Body = &h2WebSocket{s: s}
+	} else {
+		resp.Body = &h2Body{s: s, resp: resp}
+	}
 	// Hand the response over before ending the receive side: ending it
 	// may finish the stream and close s.done, and RoundTrip must find the
 	// response when it wakes on done.
@@ -424,7 +434,8 @@ func (b *h2Body) Close() error {
 		return nil
 	}
 	b.closed = true
-	finished := s.recvEnd
+	// A refused WebSocket stream is still open on our side: reset it.
+	finished := s.recvEnd && !(s.ws && !s.sentEnd)
 	unread := int32(len(s.buf))
 	s.buf = nil
 	var wu int32

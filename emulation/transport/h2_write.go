@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/http2"
@@ -14,6 +15,13 @@ import (
 
 	"github.com/guanaco-fp/guanaco/emulation"
 )
+
+// h2WebSocketDropped are the handshake fields of RFC 6455 that an
+// extended CONNECT does not carry (RFC 8441 §5: no key, no accept; the
+// upgrade itself is the :protocol pseudo header).
+var h2WebSocketDropped = map[string]bool{
+	"sec-websocket-key": true, "upgrade": true, "connection": true,
+}
 
 // h2Forbidden are header fields HTTP/2 forbids (RFC 9113 8.2.2) or that
 // are carried by pseudo headers.
@@ -25,12 +33,18 @@ var h2Forbidden = map[string]bool{
 // roundTrip sends req on a new stream. errConnUnusable means the caller
 // should pick another connection.
 func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Response, error) {
+	return cc.send(req, p, false)
+}
+
+// send sends req on a new stream; with ws, as an RFC 8441 extended
+// CONNECT opening a WebSocket (see roundTripWebSocket).
+func (cc *h2Conn) send(req *http.Request, p *emulation.Profile, ws bool) (*http.Response, error) {
 	ctx := req.Context()
 	if req.Method == http.MethodConnect {
 		return nil, errors.New("transport: CONNECT over HTTP/2 is not supported")
 	}
 	cc.mu.Lock()
-	if !cc.canTakeLocked() {
+	if !cc.canTakeLocked() || ws && !cc.extConnect {
 		cc.mu.Unlock()
 		return nil, errConnUnusable
 	}
@@ -40,7 +54,7 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 	}
 	cc.mu.Unlock()
 
-	hasBody := req.Body != nil && req.Body != http.NoBody
+	hasBody := !ws && req.Body != nil && req.Body != http.NoBody
 	trailers := hasBody && len(req.Trailer) > 0
 	regular := cc.t.o.Headers(p, req, true)
 	method := req.Method
@@ -49,8 +63,21 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 	}
 	path := req.URL.RequestURI()
 	pseudo := map[string]string{":method": method, ":authority": requestHost(req), ":scheme": "https", ":path": path}
+	pseudoOrder := cc.params.pseudo
+	if ws {
+		// RFC 8441 §4: :method CONNECT, :protocol websocket, and the
+		// :scheme and :path a GET would have. Chromium and Firefox both
+		// send :protocol after their four request pseudo headers.
+		method = http.MethodConnect
+		pseudo[":method"] = method
+		pseudo[":protocol"] = "websocket"
+		pseudoOrder = append(slices.Clone(pseudoOrder), ":protocol")
+		regular = slices.DeleteFunc(slices.Clone(regular), func(h emulation.Header) bool {
+			return h2WebSocketDropped[strings.ToLower(h.Name)]
+		})
+	}
 
-	s := &h2Stream{cc: cc, req: req, resc: make(chan *http.Response, 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &h2Stream{cc: cc, req: req, ws: ws, resc: make(chan *http.Response, 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
 
 	var werr error
 	cc.wmu.Lock()
@@ -76,7 +103,7 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 	// With a per-stream WINDOW_UPDATE (Firefox) the stream's window is the
 	// initial window plus its increment.
 	s.recvAvail = int64(cc.params.recvWindow) + int64(cc.params.streamWU)
-	s.sentEnd = !hasBody
+	s.sentEnd = !hasBody && !ws
 	cc.streams[s.id] = s
 	maxFrame := cc.peerMaxFrame
 	cc.mu.Unlock()
@@ -88,7 +115,7 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 		}
 	}
 	block = cc.henc.beginBlock(block)
-	for _, name := range cc.params.pseudo {
+	for _, name := range pseudoOrder {
 		block = cc.henc.appendField(block, hpack.HeaderField{Name: name, Value: pseudo[name]}, hpackKind(p, name, pseudo[name]))
 	}
 	for _, h := range regular {
@@ -99,7 +126,7 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 		block = cc.henc.appendField(block, hpack.HeaderField{Name: name, Value: h.Value}, hpackKind(p, name, h.Value))
 	}
 	cc.hblock = block
-	werr = cc.writeHeaderBlock(s.id, block, !hasBody, maxFrame, prio)
+	werr = cc.writeHeaderBlock(s.id, block, s.sentEnd, maxFrame, prio)
 	if werr == nil && cc.params.streamWU > 0 {
 		// Firefox raises every request's stream window right after HEADERS.
 		werr = cc.fr.WriteWindowUpdate(s.id, cc.params.streamWU)
@@ -113,7 +140,13 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 		return nil, retryable(werr)
 	}
 
-	go cc.watchCancel(ctx, s)
+	var cancelled <-chan struct{}
+	if ws {
+		// The context governs the handshake only, not the WebSocket.
+		cancelled = ctx.Done()
+	} else {
+		go cc.watchCancel(ctx, s)
+	}
 	if hasBody {
 		go cc.writeBody(s, req.Body, trailers)
 	}
@@ -121,6 +154,9 @@ func (cc *h2Conn) roundTrip(req *http.Request, p *emulation.Profile) (*http.Resp
 	select {
 	case resp := <-s.resc:
 		return resp, nil
+	case <-cancelled:
+		cc.cancelStream(s, fmt.Errorf("transport: request canceled: %w", ctx.Err()))
+		return nil, fmt.Errorf("transport: %s %s: %w", method, req.URL.Redacted(), ctx.Err())
 	case <-s.done:
 		select {
 		case resp := <-s.resc:

@@ -266,14 +266,25 @@ const maxRetries = 3
 // retried on another connection when their body can be replayed (no
 // body or req.GetBody set). The request body is always closed.
 //
-// A WebSocket opening handshake (IsWebSocketUpgrade) goes, as browsers
-// send it, over a fresh HTTP/1.1 connection that is never pooled: for
-// https the profile's ClientHello with ALPN restricted to "http/1.1" (see
-// dialUpgrade). On 101 Switching Protocols resp.Body is an
-// io.ReadWriteCloser over that connection, starting with any bytes the
-// server sent after the response head; the request's context no longer
-// governs it and the caller must Close it. Any other response is
-// returned as usual and its connection closed once the body is done.
+// A WebSocket opening handshake (IsWebSocketUpgrade, an RFC 6455 GET) is
+// sent as the profile's browser would. When the profile's browser uses
+// RFC 8441 (UsesExtendedConnect) and the pool holds an HTTP/2 connection
+// to the origin whose server sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, it
+// becomes an extended CONNECT stream on that connection (:method CONNECT,
+// :protocol websocket after the profile's pseudo headers, the profile's
+// HTTP/2 websocket list without Sec-WebSocket-Key, Upgrade and
+// Connection, the websocket HEADERS priority); a 2xx answer (200, with
+// resp.ProtoMajor 2) has a Body that is an io.ReadWriteCloser over the
+// stream (see h2WebSocket; it also has CloseWrite). Otherwise the
+// handshake goes, as browsers send it, over a fresh HTTP/1.1 connection
+// that is never pooled: for https the profile's ClientHello with ALPN
+// restricted to "http/1.1" (see dialUpgrade). On 101 Switching Protocols
+// resp.Body is an io.ReadWriteCloser over that connection, starting with
+// any bytes the server sent after the response head. Either way the
+// request's context no longer governs an accepted WebSocket and the
+// caller must Close its Body; the caller checks Sec-WebSocket-Accept of a
+// 101 (the extended CONNECT has none). Any other response is returned as
+// usual and its connection (stream) closed once the body is done.
 // Retries do not apply to upgrades. Options.Headers must keep the
 // request's Upgrade and Connection: Upgrade (DefaultHeaders does).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -320,6 +331,12 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 			if sent := t.hints.get(p, origin); len(sent) > 0 {
 				req = req.WithContext(emulation.WithClientHints(req.Context(), sent))
 			}
+		}
+		if in, _ := InitiatorFromContext(req.Context()); in != emulation.WebSocket {
+			req = req.WithContext(WithInitiator(req.Context(), emulation.WebSocket))
+		}
+		if resp, err, ok := t.roundTripExtendedConnect(req, p, key); ok {
+			return resp, err
 		}
 		return t.roundTripUpgrade(req, p, key, host)
 	}
