@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/guanaco-fp/guanaco/capture"
@@ -30,8 +31,9 @@ func processCPU(tb testing.TB) time.Duration {
 // h3Cost is one side's per-request cost: CPU of the whole process (client
 // and server) and heap allocations, per request.
 type h3Cost struct {
-	cpu    time.Duration
-	allocs float64
+	cpu     time.Duration
+	allocs  float64
+	packets float64 // QUIC packets both ways
 }
 
 // measureH3KeepAlive sends n GET requests over workers kept-alive quic-go
@@ -40,9 +42,23 @@ type h3Cost struct {
 func measureH3KeepAlive(b *testing.B, addr string, n, workers int) h3Cost {
 	b.Helper()
 	trs := make([]*http3.Transport, workers)
+	conns := make([]*quic.Conn, workers)
 	for i := range trs {
-		trs[i] = &http3.Transport{TLSClientConfig: h3ClientTLS()}
+		trs[i] = &http3.Transport{TLSClientConfig: h3ClientTLS(), Dial: func(ctx context.Context, addr string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+			qc, err := quic.DialAddr(ctx, addr, tlsCfg, cfg)
+			conns[i] = qc
+			return qc, err
+		}}
 		defer trs[i].Close()
+	}
+	packets := func() (n uint64) {
+		for _, qc := range conns {
+			if qc != nil {
+				st := qc.ConnectionStats()
+				n += st.PacketsSent + st.PacketsReceived
+			}
+		}
+		return n
 	}
 	get := func(tr *http3.Transport) {
 		req, _ := http.NewRequest("GET", "https://"+addr+"/api/clean", nil)
@@ -63,7 +79,7 @@ func measureH3KeepAlive(b *testing.B, addr string, n, workers int) h3Cost {
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	cpu0 := processCPU(b)
+	cpu0, pk0 := processCPU(b), packets()
 	var wg sync.WaitGroup
 	for _, tr := range trs {
 		wg.Go(func() {
@@ -73,10 +89,10 @@ func measureH3KeepAlive(b *testing.B, addr string, n, workers int) h3Cost {
 		})
 	}
 	wg.Wait()
-	cpu1 := processCPU(b)
+	cpu1, pk1 := processCPU(b), packets()
 	runtime.ReadMemStats(&ms1)
 	total := float64(n / workers * workers)
-	return h3Cost{cpu: time.Duration(float64(cpu1-cpu0) / total), allocs: float64(ms1.Mallocs-ms0.Mallocs) / total}
+	return h3Cost{cpu: time.Duration(float64(cpu1-cpu0) / total), allocs: float64(ms1.Mallocs-ms0.Mallocs) / total, packets: float64(pk1-pk0) / total}
 }
 
 // startH3Bench serves a fixed 64-byte answer over HTTP/3 with either a
@@ -137,6 +153,8 @@ func BenchmarkH3KeepAliveCost(b *testing.B) {
 		c := measureH3KeepAlive(b, capAddr, n, workers)
 		plain.cpu += p.cpu
 		plain.allocs += p.allocs
+		plain.packets += p.packets
+		capt.packets += c.packets
 		capt.cpu += c.cpu
 		capt.allocs += c.allocs
 	}
@@ -146,5 +164,7 @@ func BenchmarkH3KeepAliveCost(b *testing.B) {
 	b.ReportMetric(float64(capt.cpu-plain.cpu)/k, "extra_cpu_ns/req")
 	b.ReportMetric(plain.allocs/k, "plain_allocs/req")
 	b.ReportMetric(capt.allocs/k, "capture_allocs/req")
+	b.ReportMetric(plain.packets/k, "plain_packets/req")
+	b.ReportMetric(capt.packets/k, "capture_packets/req")
 	b.ReportMetric(float64(plain.cpu)/float64(capt.cpu), "cpu_ratio")
 }

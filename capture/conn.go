@@ -121,6 +121,12 @@ type Conn struct {
 	prefaceOK bool
 	prefaceN  int
 	akamai    fingerprint.AkamaiFP
+	// order is the header-order fingerprint of the last claimed request
+	// (orderSet once there is one); pseudo is the last HTTP/3 request's
+	// pseudo-header order. See headerOrder and pseudoOrder.
+	order    fingerprint.HeaderOrderFP
+	orderSet bool
+	pseudo   []string
 
 	// ahead holds bytes read from an HTTP/2 connection (and parsed) but
 	// not yet returned by Read; aheadErr is the error that came with them.

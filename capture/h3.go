@@ -52,9 +52,13 @@ type H3Request struct {
 	StreamID uint64
 	Pseudo   []fingerprint.Header
 	Headers  []fingerprint.Header
+	// fields is Pseudo followed by Headers (their common backing array).
+	fields []fingerprint.Header
 }
 
-// H3Info is the HTTP/3 side of a request capture.
+// H3Info is the HTTP/3 side of a request capture. Its slices are views of
+// the connection's capture (PseudoOrder is shared with the connection's
+// other requests of the same order): read them, do not modify them.
 type H3Info struct {
 	StreamID uint64
 	// Settings are the client's SETTINGS in wire order; SettingsSeen is
@@ -452,22 +456,30 @@ func (c *Conn) uniStream(qc *quic.Conn, str *quic.ReceiveStream) {
 	}
 }
 
-// addH3Request queues a decoded header section for its handler.
+// addH3Request queues a decoded header section for its handler. The
+// fields are copied into one slice (Pseudo and Headers are its two parts;
+// the strings are quic-go's, which it does not reuse) and the request and
+// its queue entry share one allocation.
 func (c *Conn) addH3Request(streamID uint64, fields []h3qlog.HeaderField) {
-	req := &H3Request{StreamID: streamID}
-	for _, f := range fields {
-		h := fingerprint.Header{Name: f.Name, Value: f.Value}
-		if strings.HasPrefix(f.Name, ":") && len(req.Headers) == 0 {
-			req.Pseudo = append(req.Pseudo, h)
-		} else {
-			req.Headers = append(req.Headers, h)
-		}
-	}
-	if len(req.Pseudo) == 0 {
+	if len(fields) == 0 || !strings.HasPrefix(fields[0].Name, ":") {
 		return // trailers
 	}
+	hs := make([]fingerprint.Header, len(fields))
+	k := len(fields)
+	for i, f := range fields {
+		hs[i] = fingerprint.Header{Name: f.Name, Value: f.Value}
+		if k == len(fields) && !strings.HasPrefix(f.Name, ":") {
+			k = i
+		}
+	}
+	e := &struct {
+		pr  parsedRequest
+		req H3Request
+	}{}
+	e.req = H3Request{StreamID: streamID, Pseudo: hs[:k:k], Headers: hs[k:], fields: hs}
+	e.pr.h3 = &e.req
 	c.mu.Lock()
-	c.enqueue(&parsedRequest{h3: req})
+	c.enqueue(&e.pr)
 	c.mu.Unlock()
 }
 
@@ -495,14 +507,21 @@ func (c *Conn) h3Snapshot() H3Info {
 	if !h.settingsSet {
 		h.waited = true
 	}
+	// The connection's lists are only appended to (Settings is set once),
+	// so each request gets a view of their current length instead of a
+	// copy: later appends land beyond it or in a new array.
 	return H3Info{
-		Settings:        append([]fingerprint.H3Setting(nil), h.ctl.Settings...),
+		Settings:        clip(h.ctl.Settings),
 		SettingsSeen:    h.ctl.SettingsSeen(),
-		UniStreams:      append([]uint64(nil), h.uni...),
-		ControlFrames:   append([]uint64(nil), h.ctl.Frames...),
-		PriorityUpdates: append([]fingerprint.H3PriorityUpdate(nil), h.ctl.PriorityUpdates...),
+		UniStreams:      clip(h.uni),
+		ControlFrames:   clip(h.ctl.Frames),
+		PriorityUpdates: clip(h.ctl.PriorityUpdates),
 	}
 }
+
+// clip returns s with its capacity cut to its length (nil stays nil), so
+// an append by a reader cannot write into the owner's array.
+func clip[T any](s []T) []T { return s[:len(s):len(s)] }
 
 // h3Trace is the quic-go trace of one server connection. Its first
 // producer is the QUIC connection itself (created before anything else

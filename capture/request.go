@@ -167,11 +167,7 @@ func (c *Conn) claim(r *http.Request) *Request {
 		rc.H2.Request = *pr.h2
 		rc.Headers = append(append(make([]fingerprint.Header, 0, len(pr.h2.Pseudo)+len(pr.h2.Headers)), pr.h2.Pseudo...), pr.h2.Headers...)
 	}
-	names := make([]string, len(rc.Headers))
-	for i, h := range rc.Headers {
-		names[i] = h.Name
-	}
-	rc.HeaderOrder = fingerprint.HeaderOrderOf(names...)
+	rc.HeaderOrder = c.headerOrder(rc.Headers)
 	rc.Matched = true
 	return rc
 }
@@ -188,26 +184,71 @@ func (c *Conn) claimH3(r *http.Request, snap *H3Info) *Request {
 		}
 		c.pending = append(c.pending[:i], c.pending[i+1:]...)
 		snap.StreamID = pr.h3.StreamID
-		snap.PseudoOrder = make([]string, len(pr.h3.Pseudo))
-		for j, h := range pr.h3.Pseudo {
-			snap.PseudoOrder[j] = h.Name
-		}
+		snap.PseudoOrder = c.pseudoOrder(pr.h3.Pseudo)
 		for _, h := range pr.h3.Headers {
 			if h.Name == "priority" {
 				snap.Priority = h.Value
 				break
 			}
 		}
-		rc.Headers = append(append(make([]fingerprint.Header, 0, len(pr.h3.Pseudo)+len(pr.h3.Headers)), pr.h3.Pseudo...), pr.h3.Headers...)
-		names := make([]string, len(rc.Headers))
-		for j, h := range rc.Headers {
-			names[j] = h.Name
-		}
-		rc.HeaderOrder = fingerprint.HeaderOrderOf(names...)
+		rc.Headers = pr.h3.fields
+		rc.HeaderOrder = c.headerOrder(rc.Headers)
 		rc.Matched = true
 		break
 	}
 	return rc
+}
+
+// headerOrder returns the header-order fingerprint of hs' names. The
+// requests of a connection mostly repeat one order, so the last one is
+// kept and returned again when the names match, without joining and
+// hashing them. Called with c.mu held.
+func (c *Conn) headerOrder(hs []fingerprint.Header) fingerprint.HeaderOrderFP {
+	if c.orderSet && namesJoinTo(c.order.Order, hs) {
+		return c.order
+	}
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = h.Name
+	}
+	c.order, c.orderSet = fingerprint.HeaderOrderOf(names...), true
+	return c.order
+}
+
+// namesJoinTo reports whether order is hs' names joined with commas.
+func namesJoinTo(order string, hs []fingerprint.Header) bool {
+	for i, h := range hs {
+		if i > 0 {
+			if order == "" || order[0] != ',' {
+				return false
+			}
+			order = order[1:]
+		}
+		if !strings.HasPrefix(order, h.Name) {
+			return false
+		}
+		order = order[len(h.Name):]
+	}
+	return order == ""
+}
+
+// pseudoOrder returns the names of an HTTP/3 request's pseudo headers; the
+// slice is shared with the connection's other requests that sent the same
+// order (read-only). Called with c.mu held.
+func (c *Conn) pseudoOrder(pseudo []fingerprint.Header) []string {
+	same := len(c.pseudo) == len(pseudo)
+	for i := 0; same && i < len(pseudo); i++ {
+		same = c.pseudo[i] == pseudo[i].Name
+	}
+	if same && c.pseudo != nil {
+		return c.pseudo
+	}
+	names := make([]string, len(pseudo))
+	for i, h := range pseudo {
+		names[i] = h.Name
+	}
+	c.pseudo = names[:len(names):len(names)]
+	return c.pseudo
 }
 
 // h2Matches reports whether the parsed stream carries r's request.
@@ -238,7 +279,7 @@ func headersMatch(pseudo, headers []fingerprint.Header, r *http.Request) bool {
 			continue // x/net/http2 and http3 join cookie fields and move host
 		}
 		found := false
-		for _, v := range r.Header.Values(h.Name) {
+		for _, v := range headerValues(r.Header, h.Name) {
 			if v == h.Value {
 				found = true
 				break
@@ -249,4 +290,36 @@ func headersMatch(pseudo, headers []fingerprint.Header, r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// headerValues is h.Values(name) without allocating for the common case,
+// a name of letters, digits and '-' of up to 64 bytes: it is put in
+// canonical form on the stack (as textproto.CanonicalMIMEHeaderKey would)
+// and looked up directly. Other names go through h.Values.
+func headerValues(h http.Header, name string) []string {
+	var buf [64]byte
+	if len(name) == 0 || len(name) > len(buf) {
+		return h.Values(name)
+	}
+	b := buf[:len(name)]
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z':
+			if upper {
+				c -= 'a' - 'A'
+			}
+		case 'A' <= c && c <= 'Z':
+			if !upper {
+				c += 'a' - 'A'
+			}
+		case '0' <= c && c <= '9', c == '-':
+		default:
+			return h.Values(name)
+		}
+		b[i] = c
+		upper = c == '-'
+	}
+	return h[string(b)]
 }
