@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -144,13 +146,30 @@ func startH3Bench(b *testing.B, withCapture bool) string {
 //
 //	go test -run '^$' -bench H3KeepAliveCost -benchtime 1x ./capture
 func BenchmarkH3KeepAliveCost(b *testing.B) {
-	plainAddr := startH3Bench(b, false)
-	capAddr := startH3Bench(b, true)
-	const n, workers, rounds = 4000, 8, 3
+	// GUANACO_H3_COST_ONLY=plain or capture runs one side only, for
+	// instruction counts of the whole process (perf stat -e instructions:u).
+	only := os.Getenv("GUANACO_H3_COST_ONLY")
+	var plainAddr, capAddr string
+	if only != "capture" {
+		plainAddr = startH3Bench(b, false)
+	}
+	if only != "plain" {
+		capAddr = startH3Bench(b, true)
+	}
+	n, workers, rounds := 4000, 8, 3
+	if s := os.Getenv("GUANACO_H3_COST_N"); s != "" { // requests per round
+		n, _ = strconv.Atoi(s)
+		rounds = 1
+	}
 	var plain, capt h3Cost
 	for i := 0; i < b.N*rounds; i++ {
-		p := measureH3KeepAlive(b, plainAddr, n, workers)
-		c := measureH3KeepAlive(b, capAddr, n, workers)
+		var p, c h3Cost
+		if plainAddr != "" {
+			p = measureH3KeepAlive(b, plainAddr, n, workers)
+		}
+		if capAddr != "" {
+			c = measureH3KeepAlive(b, capAddr, n, workers)
+		}
 		plain.cpu += p.cpu
 		plain.allocs += p.allocs
 		plain.packets += p.packets
