@@ -142,12 +142,67 @@ func startH3Bench(b *testing.B, withCapture bool) string {
 // capture's) and heap allocations per request, for capture.H3Server and a
 // plain quic-go http3.Server answering the same body in the same run,
 // alternating. CPU time and allocation counts do not depend on the other
-// jobs of a shared machine as wall-clock throughput does.
+// jobs of a shared machine as wall-clock throughput does. The servers'
+// goroutines are labelled (server=capture, server=plain), so a CPU profile
+// (-cpuprofile; pprof -tags) splits the servers' CPU from the clients'.
 //
 //	go test -run '^$' -bench H3KeepAliveCost -benchtime 1x ./capture
 func BenchmarkH3KeepAliveCost(b *testing.B) {
-	// GUANACO_H3_COST_ONLY=plain or capture runs one side only, for
-	// instruction counts of the whole process (perf stat -e instructions:u).
+	benchH3Cost(b, 4000, 8, measureH3KeepAlive)
+}
+
+// BenchmarkH3NewConnCost is BenchmarkH3KeepAliveCost with a new QUIC
+// connection (handshake, Initial decryption, hello capture) per request.
+//
+//	go test -run '^$' -bench H3NewConnCost -benchtime 1x ./capture
+func BenchmarkH3NewConnCost(b *testing.B) {
+	benchH3Cost(b, 400, 4, measureH3NewConn)
+}
+
+// measureH3NewConn is measureH3KeepAlive with a new connection for every
+// request (packets are not counted).
+func measureH3NewConn(b *testing.B, addr string, n, workers int) h3Cost {
+	b.Helper()
+	get := func() {
+		tr := &http3.Transport{TLSClientConfig: h3ClientTLS()}
+		defer tr.Close()
+		req, _ := http.NewRequest("GET", "https://"+addr+"/api/clean", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Errorf("status %s", resp.Status)
+		}
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	cpu0 := processCPU(b)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range n / workers {
+				get()
+			}
+		})
+	}
+	wg.Wait()
+	cpu1 := processCPU(b)
+	runtime.ReadMemStats(&ms1)
+	total := float64(n / workers * workers)
+	return h3Cost{cpu: time.Duration(float64(cpu1-cpu0) / total), allocs: float64(ms1.Mallocs-ms0.Mallocs) / total}
+}
+
+// benchH3Cost runs measure against both servers, alternating, and reports
+// the per-request costs. GUANACO_H3_COST_ONLY=plain or capture runs one
+// side only and GUANACO_H3_COST_N sets the requests of a single round, for
+// instruction counts of the whole process (valgrind --tool=callgrind with
+// GODEBUG=asyncpreemptoff=1).
+func benchH3Cost(b *testing.B, n, workers int, measure func(*testing.B, string, int, int) h3Cost) {
 	only := os.Getenv("GUANACO_H3_COST_ONLY")
 	var plainAddr, capAddr string
 	if only != "capture" {
@@ -156,8 +211,8 @@ func BenchmarkH3KeepAliveCost(b *testing.B) {
 	if only != "plain" {
 		capAddr = startH3Bench(b, true)
 	}
-	n, workers, rounds := 4000, 8, 3
-	if s := os.Getenv("GUANACO_H3_COST_N"); s != "" { // requests per round
+	rounds := 3
+	if s := os.Getenv("GUANACO_H3_COST_N"); s != "" {
 		n, _ = strconv.Atoi(s)
 		rounds = 1
 	}
@@ -165,17 +220,17 @@ func BenchmarkH3KeepAliveCost(b *testing.B) {
 	for i := 0; i < b.N*rounds; i++ {
 		var p, c h3Cost
 		if plainAddr != "" {
-			p = measureH3KeepAlive(b, plainAddr, n, workers)
+			p = measure(b, plainAddr, n, workers)
 		}
 		if capAddr != "" {
-			c = measureH3KeepAlive(b, capAddr, n, workers)
+			c = measure(b, capAddr, n, workers)
 		}
 		plain.cpu += p.cpu
 		plain.allocs += p.allocs
 		plain.packets += p.packets
-		capt.packets += c.packets
 		capt.cpu += c.cpu
 		capt.allocs += c.allocs
+		capt.packets += c.packets
 	}
 	k := float64(b.N * rounds)
 	b.ReportMetric(float64(plain.cpu)/k, "plain_cpu_ns/req")
@@ -183,7 +238,9 @@ func BenchmarkH3KeepAliveCost(b *testing.B) {
 	b.ReportMetric(float64(capt.cpu-plain.cpu)/k, "extra_cpu_ns/req")
 	b.ReportMetric(plain.allocs/k, "plain_allocs/req")
 	b.ReportMetric(capt.allocs/k, "capture_allocs/req")
-	b.ReportMetric(plain.packets/k, "plain_packets/req")
-	b.ReportMetric(capt.packets/k, "capture_packets/req")
+	if plain.packets > 0 {
+		b.ReportMetric(plain.packets/k, "plain_packets/req")
+		b.ReportMetric(capt.packets/k, "capture_packets/req")
+	}
 	b.ReportMetric(float64(plain.cpu)/float64(capt.cpu), "cpu_ratio")
 }
