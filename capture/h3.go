@@ -251,9 +251,10 @@ func (s *H3Server) Serve(udp *net.UDPConn) error {
 
 // Shutdown stops accepting connections and request streams, waits until
 // the requests being served are done or ctx ends, then closes as Close.
-// Clients see their connections closed with H3_NO_ERROR (there is no
-// GOAWAY: http3's raw server connection does not expose its control
-// stream).
+// Clients see their connections closed with H3_NO_ERROR. There is no
+// GOAWAY: quic-go v0.65.0's NewRawServerConn opens the server's control
+// stream and does not return it, RawServerConn never writes to it, and a
+// second control stream is a connection error for the client.
 func (s *H3Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
