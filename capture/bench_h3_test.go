@@ -11,7 +11,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,15 +19,6 @@ import (
 
 	"github.com/guanaco-fp/guanaco/capture"
 )
-
-// processCPU is the process's user+system CPU time so far.
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // h3Cost is one side's per-request cost: CPU of the whole process (client
 // and server) and heap allocations, per request.
@@ -81,7 +71,7 @@ func measureH3KeepAlive(b *testing.B, addr string, n, workers int) h3Cost {
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	cpu0, pk0 := processCPU(b), packets()
+	cpu0, pk0 := processCPU(), packets()
 	var wg sync.WaitGroup
 	for _, tr := range trs {
 		wg.Go(func() {
@@ -91,7 +81,7 @@ func measureH3KeepAlive(b *testing.B, addr string, n, workers int) h3Cost {
 		})
 	}
 	wg.Wait()
-	cpu1, pk1 := processCPU(b), packets()
+	cpu1, pk1 := processCPU(), packets()
 	runtime.ReadMemStats(&ms1)
 	total := float64(n / workers * workers)
 	return h3Cost{cpu: time.Duration(float64(cpu1-cpu0) / total), allocs: float64(ms1.Mallocs-ms0.Mallocs) / total, packets: float64(pk1-pk0) / total}
@@ -181,7 +171,7 @@ func measureH3NewConn(b *testing.B, addr string, n, workers int) h3Cost {
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	cpu0 := processCPU(b)
+	cpu0 := processCPU()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -191,7 +181,7 @@ func measureH3NewConn(b *testing.B, addr string, n, workers int) h3Cost {
 		})
 	}
 	wg.Wait()
-	cpu1 := processCPU(b)
+	cpu1 := processCPU()
 	runtime.ReadMemStats(&ms1)
 	total := float64(n / workers * workers)
 	return h3Cost{cpu: time.Duration(float64(cpu1-cpu0) / total), allocs: float64(ms1.Mallocs-ms0.Mallocs) / total}
