@@ -457,6 +457,13 @@ func (c *Conn) uniStream(qc *quic.Conn, str *quic.ReceiveStream) {
 	}
 }
 
+// h3Pending is a queued HTTP/3 header section and its queue entry, one
+// allocation.
+type h3Pending struct {
+	pr  parsedRequest
+	req H3Request
+}
+
 // addH3Request queues a decoded header section for its handler. The
 // fields are copied into one slice (Pseudo and Headers are its two parts;
 // the strings are quic-go's, which it does not reuse) and the request and
@@ -473,11 +480,7 @@ func (c *Conn) addH3Request(streamID uint64, fields []h3qlog.HeaderField) {
 			k = i
 		}
 	}
-	e := &struct {
-		pr  parsedRequest
-		req H3Request
-	}{}
-	e.req = H3Request{StreamID: streamID, Pseudo: hs[:k:k], Headers: hs[k:], fields: hs}
+	e := &h3Pending{req: H3Request{StreamID: streamID, Pseudo: hs[:k:k], Headers: hs[k:], fields: hs}}
 	e.pr.h3 = &e.req
 	c.mu.Lock()
 	c.enqueue(&e.pr)
