@@ -218,7 +218,7 @@ func TestFuzzHelloFile(t *testing.T) {
 	tb := NewTable(Limits{})
 	addr := netip.MustParseAddrPort("192.0.2.1:0")
 	for _, p := range [][]byte{p1, p2} {
-		tb.Datagram(append(p, make([]byte, minInitialDatagram-len(p))...), addr)
+		tb.Datagram(append(p, make([]byte, MinInitialDatagram-len(p))...), addr)
 	}
 	q, ok := tb.Take(addr, fuzzDCID)
 	if !ok || q.Hello == nil || string(q.Raw) != string(hello) || q.Packets != 2 {
@@ -253,7 +253,7 @@ func FuzzHelloTable(f *testing.F) {
 	f.Add(p2[:70], p1, uint8(2))
 	f.Add(p1, p2, uint8(3<<2|1))
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	buf := make([]byte, 0, 2*minInitialDatagram)
+	buf := make([]byte, 0, 2*MinInitialDatagram)
 	f.Fuzz(func(t *testing.T, a, b []byte, who uint8) {
 		lim := Limits{MaxPending: 8, MaxHelloBytes: 2048}
 		tb := NewTable(lim)
@@ -262,8 +262,8 @@ func FuzzHelloTable(f *testing.F) {
 		step := time.Duration(who>>2&3) * 4 * time.Second
 		addr := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(who%3))
 		for _, d := range [][]byte{a, b, a} {
-			if who&0x80 == 0 && len(d) < minInitialDatagram {
-				buf = append(append(buf[:0], d...), make([]byte, minInitialDatagram-len(d))...)
+			if who&0x80 == 0 && len(d) < MinInitialDatagram {
+				buf = append(append(buf[:0], d...), make([]byte, MinInitialDatagram-len(d))...)
 				d = buf
 			}
 			orig := append([]byte(nil), d...)
