@@ -121,6 +121,12 @@ type Conn struct {
 	prefaceOK bool
 	prefaceN  int
 	akamai    fingerprint.AkamaiFP
+	// order is the header-order fingerprint of the last claimed request
+	// (orderSet once there is one); pseudo is the last HTTP/3 request's
+	// pseudo-header order. See headerOrder and pseudoOrder.
+	order    fingerprint.HeaderOrderFP
+	orderSet bool
+	pseudo   []string
 
 	// ahead holds bytes read from an HTTP/2 connection (and parsed) but
 	// not yet returned by Read; aheadErr is the error that came with them.
@@ -133,12 +139,6 @@ type Conn struct {
 	h3mu         sync.Mutex // guards h3
 	h3           *h3State
 	settingsWait time.Duration
-	// The last header-order fingerprint and its names (see headerOrder),
-	// and canonical forms of HTTP/2 header names (see canonicalName).
-	orderNames []string
-	order      fingerprint.HeaderOrderFP
-	orderSet   bool
-	canonical  map[string]string
 }
 
 // h2ReadAhead is the read-ahead of HTTP/2 connections. x/net's HTTP/2

@@ -52,9 +52,13 @@ type H3Request struct {
 	StreamID uint64
 	Pseudo   []fingerprint.Header
 	Headers  []fingerprint.Header
+	// fields is Pseudo followed by Headers (their common backing array).
+	fields []fingerprint.Header
 }
 
-// H3Info is the HTTP/3 side of a request capture.
+// H3Info is the HTTP/3 side of a request capture. Its slices are views of
+// the connection's capture (PseudoOrder is shared with the connection's
+// other requests of the same order): read them, do not modify them.
 type H3Info struct {
 	StreamID uint64
 	// Settings are the client's SETTINGS in wire order; SettingsSeen is
@@ -247,9 +251,10 @@ func (s *H3Server) Serve(udp *net.UDPConn) error {
 
 // Shutdown stops accepting connections and request streams, waits until
 // the requests being served are done or ctx ends, then closes as Close.
-// Clients see their connections closed with H3_NO_ERROR (there is no
-// GOAWAY: http3's raw server connection does not expose its control
-// stream).
+// Clients see their connections closed with H3_NO_ERROR. There is no
+// GOAWAY: quic-go v0.65.0's NewRawServerConn opens the server's control
+// stream and does not return it, RawServerConn never writes to it, and a
+// second control stream is a connection error for the client.
 func (s *H3Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -452,22 +457,33 @@ func (c *Conn) uniStream(qc *quic.Conn, str *quic.ReceiveStream) {
 	}
 }
 
-// addH3Request queues a decoded header section for its handler.
+// h3Pending is a queued HTTP/3 header section and its queue entry, one
+// allocation.
+type h3Pending struct {
+	pr  parsedRequest
+	req H3Request
+}
+
+// addH3Request queues a decoded header section for its handler. The
+// fields are copied into one slice (Pseudo and Headers are its two parts;
+// the strings are quic-go's, which it does not reuse) and the request and
+// its queue entry share one allocation.
 func (c *Conn) addH3Request(streamID uint64, fields []h3qlog.HeaderField) {
-	req := &H3Request{StreamID: streamID}
-	for _, f := range fields {
-		h := fingerprint.Header{Name: f.Name, Value: f.Value}
-		if strings.HasPrefix(f.Name, ":") && len(req.Headers) == 0 {
-			req.Pseudo = append(req.Pseudo, h)
-		} else {
-			req.Headers = append(req.Headers, h)
-		}
-	}
-	if len(req.Pseudo) == 0 {
+	if len(fields) == 0 || !strings.HasPrefix(fields[0].Name, ":") {
 		return // trailers
 	}
+	hs := make([]fingerprint.Header, len(fields))
+	k := len(fields)
+	for i, f := range fields {
+		hs[i] = fingerprint.Header{Name: f.Name, Value: f.Value}
+		if k == len(fields) && !strings.HasPrefix(f.Name, ":") {
+			k = i
+		}
+	}
+	e := &h3Pending{req: H3Request{StreamID: streamID, Pseudo: hs[:k:k], Headers: hs[k:], fields: hs}}
+	e.pr.h3 = &e.req
 	c.mu.Lock()
-	c.enqueue(&parsedRequest{h3: req})
+	c.enqueue(&e.pr)
 	c.mu.Unlock()
 }
 
@@ -495,14 +511,21 @@ func (c *Conn) h3Snapshot() H3Info {
 	if !h.settingsSet {
 		h.waited = true
 	}
+	// The connection's lists are only appended to (Settings is set once),
+	// so each request gets a view of their current length instead of a
+	// copy: later appends land beyond it or in a new array.
 	return H3Info{
-		Settings:        append([]fingerprint.H3Setting(nil), h.ctl.Settings...),
+		Settings:        clip(h.ctl.Settings),
 		SettingsSeen:    h.ctl.SettingsSeen(),
-		UniStreams:      append([]uint64(nil), h.uni...),
-		ControlFrames:   append([]uint64(nil), h.ctl.Frames...),
-		PriorityUpdates: append([]fingerprint.H3PriorityUpdate(nil), h.ctl.PriorityUpdates...),
+		UniStreams:      clip(h.uni),
+		ControlFrames:   clip(h.ctl.Frames),
+		PriorityUpdates: clip(h.ctl.PriorityUpdates),
 	}
 }
+
+// clip returns s with its capacity cut to its length (nil stays nil), so
+// an append by a reader cannot write into the owner's array.
+func clip[T any](s []T) []T { return s[:len(s):len(s)] }
 
 // h3Trace is the quic-go trace of one server connection. Its first
 // producer is the QUIC connection itself (created before anything else

@@ -301,3 +301,27 @@ func TestH3Shutdown(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 }
+
+// TestH3ShutdownNoError: an idle connection is closed by Shutdown with
+// H3_NO_ERROR from the server (there is no GOAWAY, see Shutdown).
+func TestH3ShutdownNoError(t *testing.T) {
+	srv, addr, _ := startH3(t)
+	c := dialRawH3(t, addr, settingsPayload(1, 0))
+	if got := c.request(":method", "GET", ":scheme", "https", ":authority", "localhost", ":path", "/"); !strings.HasSuffix(got, "ok") {
+		t.Fatalf("response %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	select {
+	case <-c.qc.Context().Done():
+	case <-ctx.Done():
+		t.Fatal("connection still open after Shutdown")
+	}
+	var ae *quic.ApplicationError
+	if err := context.Cause(c.qc.Context()); !errors.As(err, &ae) || !ae.Remote || ae.ErrorCode != 0x100 {
+		t.Errorf("closed with %v, want H3_NO_ERROR (0x100) from the server", err)
+	}
+}

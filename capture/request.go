@@ -3,7 +3,6 @@ package capture
 import (
 	"context"
 	"net/http"
-	"net/textproto"
 	"strings"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
@@ -185,17 +184,14 @@ func (c *Conn) claimH3(r *http.Request, snap *H3Info) *Request {
 		}
 		c.pending = append(c.pending[:i], c.pending[i+1:]...)
 		snap.StreamID = pr.h3.StreamID
-		snap.PseudoOrder = make([]string, len(pr.h3.Pseudo))
-		for j, h := range pr.h3.Pseudo {
-			snap.PseudoOrder[j] = h.Name
-		}
+		snap.PseudoOrder = c.pseudoOrder(pr.h3.Pseudo)
 		for _, h := range pr.h3.Headers {
 			if h.Name == "priority" {
 				snap.Priority = h.Value
 				break
 			}
 		}
-		rc.Headers = append(append(make([]fingerprint.Header, 0, len(pr.h3.Pseudo)+len(pr.h3.Headers)), pr.h3.Pseudo...), pr.h3.Headers...)
+		rc.Headers = pr.h3.fields
 		rc.HeaderOrder = c.headerOrder(rc.Headers)
 		rc.Matched = true
 		break
@@ -203,48 +199,56 @@ func (c *Conn) claimH3(r *http.Request, snap *H3Info) *Request {
 	return rc
 }
 
-// headerOrder is the header-order fingerprint of hs. The requests of a
-// connection usually send the same names in the same order, so the last
-// result is kept and reused when the names are equal. c.mu held.
+// headerOrder returns the header-order fingerprint of hs' names. The
+// requests of a connection mostly repeat one order, so the last one is
+// kept and returned again when the names match, without joining and
+// hashing them. Called with c.mu held.
 func (c *Conn) headerOrder(hs []fingerprint.Header) fingerprint.HeaderOrderFP {
-	if c.orderSet && len(hs) == len(c.orderNames) {
-		same := true
-		for i, h := range hs {
-			if h.Name != c.orderNames[i] {
-				same = false
-				break
-			}
-		}
-		if same {
-			return c.order
-		}
+	if c.orderSet && namesJoinTo(c.order.Order, hs) {
+		return c.order
 	}
 	names := make([]string, len(hs))
 	for i, h := range hs {
 		names[i] = h.Name
 	}
-	c.orderNames, c.order, c.orderSet = names, fingerprint.HeaderOrderOf(names...), true
+	c.order, c.orderSet = fingerprint.HeaderOrderOf(names...), true
 	return c.order
 }
 
-// maxCanonicalNames bounds a connection's cache of canonical header names.
-const maxCanonicalNames = 256
-
-// canonicalName is textproto's canonical form of an HTTP/2 header name (the
-// key net/http files it under), cached per connection: HTTP/2 names are
-// lower case, so canonicalising allocates a new string every time. c.mu held.
-func (c *Conn) canonicalName(name string) string {
-	if v, ok := c.canonical[name]; ok {
-		return v
-	}
-	v := textproto.CanonicalMIMEHeaderKey(name)
-	if len(c.canonical) < maxCanonicalNames {
-		if c.canonical == nil {
-			c.canonical = make(map[string]string, 16)
+// namesJoinTo reports whether order is hs' names joined with commas.
+func namesJoinTo(order string, hs []fingerprint.Header) bool {
+	for i, h := range hs {
+		if i > 0 {
+			if order == "" || order[0] != ',' {
+				return false
+			}
+			order = order[1:]
 		}
-		c.canonical[name] = v
+		if !strings.HasPrefix(order, h.Name) {
+			return false
+		}
+		order = order[len(h.Name):]
 	}
-	return v
+	return order == ""
+}
+
+// pseudoOrder returns the names of an HTTP/3 request's pseudo headers; the
+// slice is shared with the connection's other requests that sent the same
+// order (read-only). Called with c.mu held.
+func (c *Conn) pseudoOrder(pseudo []fingerprint.Header) []string {
+	same := len(c.pseudo) == len(pseudo)
+	for i := 0; same && i < len(pseudo); i++ {
+		same = c.pseudo[i] == pseudo[i].Name
+	}
+	if same && c.pseudo != nil {
+		return c.pseudo
+	}
+	names := make([]string, len(pseudo))
+	for i, h := range pseudo {
+		names[i] = h.Name
+	}
+	c.pseudo = names[:len(names):len(names)]
+	return c.pseudo
 }
 
 // h2Matches reports whether the parsed stream carries r's request. c.mu held.
@@ -274,7 +278,7 @@ func (c *Conn) headersMatch(pseudo, headers []fingerprint.Header, r *http.Reques
 			continue // x/net/http2 and http3 join cookie fields and move host
 		}
 		found := false
-		for _, v := range r.Header[c.canonicalName(h.Name)] {
+		for _, v := range headerValues(r.Header, h.Name) {
 			if v == h.Value {
 				found = true
 				break
@@ -285,4 +289,36 @@ func (c *Conn) headersMatch(pseudo, headers []fingerprint.Header, r *http.Reques
 		}
 	}
 	return true
+}
+
+// headerValues is h.Values(name) without allocating for the common case,
+// a name of letters, digits and '-' of up to 64 bytes: it is put in
+// canonical form on the stack (as textproto.CanonicalMIMEHeaderKey would)
+// and looked up directly. Other names go through h.Values.
+func headerValues(h http.Header, name string) []string {
+	var buf [64]byte
+	if len(name) == 0 || len(name) > len(buf) {
+		return h.Values(name)
+	}
+	b := buf[:len(name)]
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z':
+			if upper {
+				c -= 'a' - 'A'
+			}
+		case 'A' <= c && c <= 'Z':
+			if !upper {
+				c += 'a' - 'A'
+			}
+		case '0' <= c && c <= '9', c == '-':
+		default:
+			return h.Values(name)
+		}
+		b[i] = c
+		upper = c == '-'
+	}
+	return h[string(b)]
 }

@@ -18,10 +18,12 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 )
 
 // QUIC versions whose Initial packets can be decrypted.
@@ -177,6 +179,11 @@ type Keys struct {
 // HKDFExpandLabel is HKDF-Expand-Label of TLS 1.3 (RFC 8446 §7.1) with an
 // empty context.
 func HKDFExpandLabel(secret []byte, label string, length int) ([]byte, error) {
+	if length <= sha256.Size && len(label) <= maxLabel {
+		out := make([]byte, length)
+		new(hkdfScratch).expandLabel(hmac.New(sha256.New, secret), label, out)
+		return out, nil
+	}
 	full := "tls13 " + label
 	info := make([]byte, 0, 4+len(full))
 	info = binary.BigEndian.AppendUint16(info, uint16(length))
@@ -186,39 +193,65 @@ func HKDFExpandLabel(secret []byte, label string, length int) ([]byte, error) {
 	return hkdf.Expand(sha256.New, secret, string(info), length)
 }
 
+// maxLabel bounds the labels hkdfScratch takes.
+const maxLabel = 32
+
+// hkdfScratch is the working memory of the key derivation: the bytes
+// given to the hash.Hash interface escape, so they live here, one
+// allocation per derivation instead of two per step.
+type hkdfScratch struct {
+	info [4 + len("tls13 ") + maxLabel + 1]byte
+	sum  [sha256.Size]byte
+}
+
+// expandLabel is HKDF-Expand-Label with an empty context for an output of
+// at most one SHA-256 block: HKDF-Expand's first block (RFC 5869 §2.3),
+// HMAC(secret, info || 0x01), mac keyed with the secret and not yet
+// written to (Reset it to reuse it for the next label).
+func (sc *hkdfScratch) expandLabel(mac hash.Hash, label string, out []byte) {
+	info := binary.BigEndian.AppendUint16(sc.info[:0], uint16(len(out)))
+	info = append(info, byte(len("tls13 ")+len(label)))
+	info = append(info, "tls13 "...)
+	info = append(info, label...)
+	info = append(info, 0, 1) // empty context; HKDF's block counter
+	mac.Write(info)
+	copy(out, mac.Sum(sc.sum[:0]))
+}
+
 // ClientInitialSecret derives client_initial_secret (RFC 9001 §5.2).
 func ClientInitialSecret(version uint32, dcid []byte) ([]byte, error) {
-	initial, err := hkdf.Extract(sha256.New, dcid, salt(version))
-	if err != nil {
-		return nil, fmt.Errorf("quicinitial: deriving the initial secret: %w", err)
-	}
-	return HKDFExpandLabel(initial, "client in", 32)
+	secret := make([]byte, sha256.Size)
+	new(hkdfScratch).clientInitialSecret(version, dcid, secret)
+	return secret, nil
+}
+
+// clientInitialSecret writes client_initial_secret into out (32 bytes):
+// HKDF-Extract(salt, dcid) is HMAC(salt, dcid) (RFC 5869 §2.2).
+func (sc *hkdfScratch) clientInitialSecret(version uint32, dcid, out []byte) {
+	ext := hmac.New(sha256.New, salt(version))
+	ext.Write(dcid)
+	sc.expandLabel(hmac.New(sha256.New, ext.Sum(sc.sum[:0])), "client in", out)
 }
 
 // NewClientKeys derives the client Initial key, IV and header protection
 // key for a version and destination connection ID.
 func NewClientKeys(version uint32, dcid []byte) (*Keys, error) {
-	secret, err := ClientInitialSecret(version, dcid)
-	if err != nil {
-		return nil, err
-	}
+	sc := new(hkdfScratch)
+	var secret [sha256.Size]byte
+	sc.clientInitialSecret(version, dcid, secret[:])
 	prefix := "quic "
 	if version == V2 {
 		prefix = "quicv2 "
 	}
-	key, err := HKDFExpandLabel(secret, prefix+"key", 16)
-	if err != nil {
-		return nil, fmt.Errorf("quicinitial: deriving the key: %w", err)
-	}
-	iv, err := HKDFExpandLabel(secret, prefix+"iv", 12)
-	if err != nil {
-		return nil, fmt.Errorf("quicinitial: deriving the iv: %w", err)
-	}
-	hp, err := HKDFExpandLabel(secret, prefix+"hp", 16)
-	if err != nil {
-		return nil, fmt.Errorf("quicinitial: deriving the hp key: %w", err)
-	}
-	block, err := aes.NewCipher(key)
+	mac := hmac.New(sha256.New, secret[:])
+	var key, hp [16]byte
+	var iv [12]byte
+	sc.expandLabel(mac, prefix+"key", key[:])
+	mac.Reset()
+	sc.expandLabel(mac, prefix+"iv", iv[:])
+	mac.Reset()
+	sc.expandLabel(mac, prefix+"hp", hp[:])
+	block, err := aes.NewCipher(key[:])
 	if err != nil {
 		return nil, fmt.Errorf("quicinitial: packet cipher: %w", err)
 	}
@@ -226,12 +259,12 @@ func NewClientKeys(version uint32, dcid []byte) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quicinitial: packet AEAD: %w", err)
 	}
-	hpBlock, err := aes.NewCipher(hp)
+	hpBlock, err := aes.NewCipher(hp[:])
 	if err != nil {
 		return nil, fmt.Errorf("quicinitial: header protection cipher: %w", err)
 	}
 	k := &Keys{DCID: append([]byte(nil), dcid...), AEAD: aead, HP: hpBlock}
-	copy(k.IV[:], iv)
+	k.IV = iv
 	return k, nil
 }
 

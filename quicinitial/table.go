@@ -34,10 +34,10 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// minInitialDatagram is the smallest UDP payload carrying a client Initial
-// (RFC 9000 §14.1); quic-go drops smaller ones, and so do we, so tiny
-// datagrams cannot make entries.
-const minInitialDatagram = 1200
+// MinInitialDatagram is the smallest UDP payload carrying a client Initial
+// (RFC 9000 §14.1); quic-go drops smaller ones, and so does Table.Datagram,
+// so tiny datagrams cannot make entries.
+const MinInitialDatagram = 1200
 
 // CapturedHello is the ClientHello of one QUIC connection, decrypted from the
 // client's Initial packets.
@@ -156,7 +156,7 @@ func normAddrPort(a netip.AddrPort) netip.AddrPort {
 // what does not parse is counted and ignored (quic-go decides what to do
 // with the datagram).
 func (t *Table) Datagram(b []byte, addr netip.AddrPort) {
-	if len(b) < minInitialDatagram || len(b) > MaxDatagram || b[0]&0x80 == 0 {
+	if len(b) < MinInitialDatagram || len(b) > MaxDatagram || b[0]&0x80 == 0 {
 		return // short header, or not a size a client Initial datagram has
 	}
 	t.mu.Lock()

@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"net/netip"
+	"os"
 	"testing"
+	"time"
+
+	"github.com/guanaco-fp/guanaco/fingerprint"
 )
 
 // goQUICHello returns a real QUIC ClientHello from crypto/tls's QUIC
@@ -169,28 +173,105 @@ func TestHelloTableFlood(t *testing.T) {
 	}
 }
 
-// FuzzHelloTable: arbitrary datagrams (seeded with real Initials, split
-// and coalesced) from a few addresses; the table never panics and keeps
-// its bounds.
+// fuzzHello is a real QUIC ClientHello from crypto/tls (goQUICHello(scid
+// 01, X25519 only), 231 bytes), stored so that the fuzz seeds are the same
+// in every run and process (crypto/tls draws its key shares afresh for
+// every hello).
+const fuzzHello = "testdata/crypto-tls-quic-hello.bin"
+
+// fuzzDCID is the seeds' original destination connection ID.
+var fuzzDCID = []byte{1, 2, 3, 4, 5, 6, 7, 8}
+
+// fuzzSeeds seals hello into two unpadded v1 Initials (each half a
+// CRYPTO frame) and the start of it into a v2 Initial.
+func fuzzSeeds(t testing.TB, hello []byte) (p1, p2, p3 []byte) {
+	t.Helper()
+	half := len(hello) / 2
+	var err [3]error
+	p1, err[0] = SealClient(V1, fuzzDCID, []byte{1}, nil, 0, CryptoFrame(0, hello[:half]), 0)
+	p2, err[1] = SealClient(V1, fuzzDCID, []byte{1}, nil, 1, CryptoFrame(half, hello[half:]), 0)
+	p3, err[2] = SealClient(V2, fuzzDCID[:4], nil, []byte{9}, 0, CryptoFrame(0, hello[:40]), 0)
+	for _, e := range err {
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+	return p1, p2, p3
+}
+
+// TestFuzzHelloFile: the stored hello is a QUIC ClientHello with transport
+// parameters, and the fuzz seeds padded as the target pads them give the
+// table that hello.
+func TestFuzzHelloFile(t *testing.T) {
+	hello, err := os.ReadFile(fuzzHello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := fingerprint.ParseClientHelloQUIC(hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if params, err := ch.QUICTransportParams(); err != nil || len(params) == 0 {
+		t.Errorf("transport parameters %v, %v", params, err)
+	}
+	p1, p2, _ := fuzzSeeds(t, hello)
+	tb := NewTable(Limits{})
+	addr := netip.MustParseAddrPort("192.0.2.1:0")
+	for _, p := range [][]byte{p1, p2} {
+		tb.Datagram(append(p, make([]byte, MinInitialDatagram-len(p))...), addr)
+	}
+	q, ok := tb.Take(addr, fuzzDCID)
+	if !ok || q.Hello == nil || string(q.Raw) != string(hello) || q.Packets != 2 {
+		t.Fatalf("seeds gave %v %+v", ok, q)
+	}
+}
+
+// FuzzHelloTable: arbitrary datagrams (seeded with real Initials carrying
+// a hello split in two, and coalesced) from a few addresses; the table
+// never panics and keeps its bounds.
+//
+// The target is deterministic and its inputs are small, for the fuzzer's
+// minimisation: it removes every subset of an input's bytes (quadratic in
+// its length) and keeps a candidate only if the coverage repeats, which
+// made 1200-byte padded Initials take the whole minimisation time limit
+// for every new input. So the seeds are unpadded packets (a stored hello,
+// not a fresh one from crypto/tls) and the target pads each datagram to
+// the 1200 bytes a client Initial datagram has (trailing zeros, which the
+// table reads as the end of the coalesced packets) unless who's top bit
+// is set; the table's clock is a counter, not the wall clock (who's bits
+// 2-3 advance it by up to 3 × 4 s per datagram, so TTL expiry is reached
+// too).
 func FuzzHelloTable(f *testing.F) {
-	hello := goQUICHello(f, []byte{1}, true)
-	dcid := []byte{1, 2, 3, 4, 5, 6, 7, 8}
-	p1, _ := SealClient(V1, dcid, []byte{1}, nil, 0, CryptoFrame(0, hello[:900]), 1200)
-	p2, _ := SealClient(V1, dcid, []byte{1}, nil, 1, CryptoFrame(900, hello[900:]), 1200)
-	p3, _ := SealClient(V2, dcid[:4], nil, []byte{9}, 0, CryptoFrame(0, hello[:300]), 0)
+	hello, err := os.ReadFile(fuzzHello)
+	if err != nil {
+		f.Fatal(err)
+	}
+	p1, p2, p3 := fuzzSeeds(f, hello)
+	dcid := fuzzDCID
 	f.Add(p1, p2, uint8(0))
 	f.Add(append(p3, p1...), p2, uint8(1))
-	f.Add(p2[:700], p1, uint8(2))
+	f.Add(p2[:70], p1, uint8(2))
+	f.Add(p1, p2, uint8(3<<2|1))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	buf := make([]byte, 0, 2*MinInitialDatagram)
 	f.Fuzz(func(t *testing.T, a, b []byte, who uint8) {
 		lim := Limits{MaxPending: 8, MaxHelloBytes: 2048}
 		tb := NewTable(lim)
+		now := start
+		tb.now = func() time.Time { return now }
+		step := time.Duration(who>>2&3) * 4 * time.Second
 		addr := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(who%3))
 		for _, d := range [][]byte{a, b, a} {
+			if who&0x80 == 0 && len(d) < MinInitialDatagram {
+				buf = append(append(buf[:0], d...), make([]byte, MinInitialDatagram-len(d))...)
+				d = buf
+			}
 			orig := append([]byte(nil), d...)
 			tb.Datagram(d, addr)
 			if string(orig) != string(d) {
 				t.Fatal("Datagram modified its input")
 			}
+			now = now.Add(step)
 		}
 		if tb.Len() > lim.MaxPending || tb.Bytes() > lim.MaxPending*lim.MaxHelloBytes {
 			t.Fatalf("%d entries, %d bytes", tb.Len(), tb.Bytes())

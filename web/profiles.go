@@ -459,8 +459,34 @@ func (h *handler) profileDetail(w http.ResponseWriter, r *http.Request) {
 			page.HintLists = headerListsOf(doc.ClientHints.H2, h2.HeadersPriority)
 		}
 	}
+	if h3 := doc.H3; h3 != nil {
+		page.H3, page.H3JA4 = h3ProfileView(h3), h3.JA4
+		page.H3Lists = headerListsOf(h3.Headers, nil)
+	}
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	h.render(w, r, http.StatusOK, templates.ProfileDetail(page))
+}
+
+// h3ProfileView shows a profile's h3 section with the capture page's
+// HTTP/3 view: the transport-parameters fingerprint as the document has it
+// (recomputed from the parameters when absent), SETTINGS and parameters in
+// wire order.
+func h3ProfileView(h *emulation.H3) *templates.H3View {
+	v := &templates.H3View{
+		QUICVersion: orDash(h.QUICVersion),
+		TP:          h.QUICTP, TPHash: h.QUICTPHash,
+		Params:      quicParamRows(h.TransportParameters),
+		Settings:    h3SettingRows(h.Settings),
+		PseudoOrder: h.PseudoOrder,
+	}
+	if v.TPHash == "" && len(h.TransportParameters) > 0 {
+		tp := fingerprint.QUICTransportParamsFingerprint(h.TransportParameters)
+		v.TP, v.TPHash = tp.Text, tp.Hash
+	}
+	if len(h.Settings) == 0 {
+		v.SettingsNote = "The profile records no HTTP/3 SETTINGS."
+	}
+	return v
 }
 
 // initiatorsOf lists the initiators of m: the known ones in their order,

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go/quicvarint"
+
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/store"
 )
 
@@ -496,5 +499,94 @@ func TestProfilePageH2EncodingAndHints(t *testing.T) {
 				t.Errorf("%s: profile page lacks %q", name, want)
 			}
 		}
+	}
+}
+
+// TestProfilePageH3: a profile with an h3 section shows it (QUIC version,
+// JA4 of the QUIC hello, the transport-parameters fingerprint, the
+// parameters and SETTINGS in wire order with GREASE marked, the
+// pseudo-header order and the HTTP/3 header lists); one without shows none.
+func TestProfilePageH3(t *testing.T) {
+	e := newEnv(t, nil)
+	plain, rec := curatedProfile(t, "chrome-156-tcp-only")
+	putProfile(t, e, plain, rec)
+	if body := e.do("GET", "https://fp.example/profiles/chrome-156-tcp-only", nil, nil).Body.String(); strings.Contains(body, `id="http3"`) || strings.Contains(body, `id="h3-headers"`) {
+		t.Error("profile without an h3 section shows one")
+	}
+
+	// Transport parameters as sent: max_idle_timeout, a GREASE id
+	// (31*5+27), initial_max_data, google_version (raw bytes).
+	var tp []byte
+	for _, p := range []struct {
+		id  uint64
+		val []byte
+	}{{0x01, quicvarint.Append(nil, 30000)}, {182, []byte{0xde, 0xad}}, {0x04, quicvarint.Append(nil, 15728640)}, {0x4752, []byte{0, 0, 0, 1}}} {
+		tp = quicvarint.Append(tp, p.id)
+		tp = quicvarint.Append(tp, uint64(len(p.val)))
+		tp = append(tp, p.val...)
+	}
+	params, err := fingerprint.ParseQUICTransportParams(tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sp []byte // SETTINGS: QPACK_MAX_TABLE_CAPACITY, MAX_FIELD_SECTION_SIZE, a GREASE id, QPACK_BLOCKED_STREAMS
+	for _, v := range []uint64{0x01, 65536, 0x06, 262144, 0x1f*3 + 0x21, 7, 0x07, 100} {
+		sp = quicvarint.Append(sp, v)
+	}
+	settings, err := fingerprint.ParseH3Settings(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, rec := curatedProfile(t, "chrome-156-quic")
+	p.H3 = &emulation.H3{
+		QUICVersion: "0x00000001", TransportParameters: params, Settings: settings,
+		PseudoOrder: []string{":method", ":authority", ":scheme", ":path"},
+		Headers: map[emulation.Initiator][]emulation.Header{
+			emulation.Navigate: {{Name: "sec-ch-ua", Value: `"Chromium";v="156"`}, {Name: "user-agent", Value: p.UserAgent}, {Name: "priority", Value: "u=0, i"}},
+		},
+		JA4: "q13d0312h3_55b375c5d22e_06cda9e17597",
+	}
+	putProfile(t, e, p, rec)
+	w := e.do("GET", "https://fp.example/profiles/chrome-156-quic", nil, nil)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET = %d\n%s", w.Code, w.Body.String())
+	}
+	body := w.Body.String()
+	tpfp := fingerprint.QUICTransportParamsFingerprint(params)
+	for _, want := range []string{
+		`id="http3"`, "0x00000001", "JA4 (QUIC)", "q13d0312h3_55b375c5d22e_06cda9e17597",
+		tpfp.Hash, tpfp.Text,
+		`id="h3-headers"`, "HTTP/3 header lists by initiator",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("profile page lacks %q", want)
+		}
+	}
+	// Wire order: parameters, settings, pseudo headers and headers appear
+	// in the order sent, in the HTTP/3 card (the HTTP/2 card before it
+	// has its own settings and pseudo-header order).
+	i, j := strings.Index(body, `id="http3"`), strings.Index(body, `id="h3-headers"`)
+	if i < 0 || j < i {
+		t.Fatalf("no HTTP/3 card before the HTTP/3 header lists:\n%s", body)
+	}
+	card := body[i:j]
+	inOrder(t, card[strings.Index(card, "QUIC transport parameters (in order)"):], "transport parameters", ">0x1<", ">30000<", ">0xb6<", ">GREASE<", ">dead<", ">0x4<", ">15728640<", ">0x4752<", ">00000001<")
+	inOrder(t, card[strings.Index(card, "HTTP/3 SETTINGS (in order)"):], "settings", ">0x1<", ">65536<", ">0x6<", ">262144<", ">0x7e<", ">7<", ">0x7<", ">100<")
+	inOrder(t, card, "pseudo order", "<li>:method</li>", "<li>:authority</li>", "<li>:scheme</li>", "<li>:path</li>")
+	inOrder(t, body[j:], "h3 headers", ">sec-ch-ua</li>", ">user-agent</li>", ">priority</li>")
+}
+
+// inOrder reports an error unless each of wants occurs in s after the
+// previous one.
+func inOrder(t *testing.T, s, what string, wants ...string) {
+	t.Helper()
+	rest := s
+	for _, w := range wants {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("%s: %q missing or out of order", what, w)
+			return
+		}
+		rest = rest[i+len(w):]
 	}
 }

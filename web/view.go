@@ -123,26 +123,14 @@ func h3View(h *H3Summary, q *quicReport) *templates.H3View {
 			v.Packets = strconv.Itoa(q.InitialPackets)
 		}
 		v.TP, v.TPHash = q.Text, q.Hash
-		for _, p := range q.TransportParameters {
-			val := hex.EncodeToString(p.Value)
-			if p.Int != nil {
-				val = strconv.FormatUint(*p.Int, 10)
-			}
-			v.Params = append(v.Params, templates.QUICParamRow{ID: "0x" + strconv.FormatUint(p.ID, 16), Name: p.Name, Value: val, GREASE: p.GREASE})
-		}
+		v.Params = quicParamRows(q.TransportParameters)
 	}
 	if h == nil {
 		return v
 	}
 	v.StreamID = strconv.FormatUint(h.StreamID, 10)
 	v.PseudoOrder, v.Priority = h.PseudoOrder, h.Priority
-	for _, s := range h.Settings {
-		name := s.Name
-		if name == "" {
-			name = "unknown"
-		}
-		v.Settings = append(v.Settings, templates.SettingRow{ID: "0x" + strconv.FormatUint(s.ID, 16), Name: name, Value: strconv.FormatUint(s.Value, 10)})
-	}
+	v.Settings = h3SettingRows(h.Settings)
 	if !h.SettingsSeen {
 		v.SettingsNote = "The client's SETTINGS frame had not arrived when this request was served."
 	}
@@ -153,6 +141,33 @@ func h3View(h *H3Summary, q *quicReport) *templates.H3View {
 		v.PriorityUpdates = append(v.PriorityUpdates, strconv.FormatUint(p.ElementID, 10)+": "+p.Priority)
 	}
 	return v
+}
+
+// quicParamRows shows transport parameters in wire order: the value as an
+// integer when the parameter is one, in hex otherwise.
+func quicParamRows(params []fingerprint.QUICParam) []templates.QUICParamRow {
+	var out []templates.QUICParamRow
+	for _, p := range params {
+		val := hex.EncodeToString(p.Value)
+		if p.Int != nil {
+			val = strconv.FormatUint(*p.Int, 10)
+		}
+		out = append(out, templates.QUICParamRow{ID: "0x" + strconv.FormatUint(p.ID, 16), Name: p.Name, Value: val, GREASE: p.GREASE})
+	}
+	return out
+}
+
+// h3SettingRows shows HTTP/3 SETTINGS in wire order.
+func h3SettingRows(settings []fingerprint.H3Setting) []templates.SettingRow {
+	var out []templates.SettingRow
+	for _, s := range settings {
+		name := s.Name
+		if name == "" {
+			name = "unknown"
+		}
+		out = append(out, templates.SettingRow{ID: "0x" + strconv.FormatUint(s.ID, 16), Name: name, Value: strconv.FormatUint(s.Value, 10)})
+	}
+	return out
 }
 
 // namedCodes converts code points with their names.

@@ -108,15 +108,17 @@ func (c *h3LoadClient) worker() (func() error, func(), error) {
 	return get, func() { tr.Close(); qt.Close(); udp.Close() }, nil
 }
 
-// run drives c with workers goroutines for d and returns requests/second.
-func (c *h3LoadClient) run(d time.Duration, workers int) (float64, error) {
+// run drives c with workers goroutines for d and returns requests/second,
+// the number of requests and the process CPU time (getrusage: clients and
+// servers, which share this process) the round took.
+func (c *h3LoadClient) run(d time.Duration, workers int) (float64, int, time.Duration, error) {
 	type result struct {
 		n   int
 		err error
 	}
 	res := make(chan result, workers)
 	deadline := time.Now().Add(d)
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for range workers {
 		go func() {
 			get, closeFn, err := c.worker()
@@ -145,7 +147,7 @@ func (c *h3LoadClient) run(d time.Duration, workers int) (float64, error) {
 			firstErr = r.err
 		}
 	}
-	return float64(total) / time.Since(start).Seconds(), firstErr
+	return float64(total) / time.Since(start).Seconds(), total, processCPU() - cpu0, firstErr
 }
 
 // BenchmarkServeRatioHTTP3 measures fpserver's HTTP/3 (QUIC hello capture
@@ -156,6 +158,10 @@ func (c *h3LoadClient) run(d time.Duration, workers int) (float64, error) {
 // fraction of the baseline's ("ratio", target at least 0.85). The
 // capture-layer cases measure capture.H3Server with the baseline's fixed
 // answer, so their ratio is the cost of the QUIC/HTTP/3 capture alone.
+// Each case also reports the process CPU per request of both sides and
+// their ratio (cpu_ratio), which the machine's other jobs move less than
+// throughput; it includes the clients' CPU and whatever background work
+// (the store writer, GC) a round leaves to the next.
 //
 //	go test -run '^$' -bench ServeRatioHTTP3 -benchtime 1x ./cmd/fpserver
 func BenchmarkServeRatioHTTP3(b *testing.B) {
@@ -200,6 +206,8 @@ func BenchmarkServeRatioHTTP3(b *testing.B) {
 				fp := &h3LoadClient{url: fpURL, newConn: mode.newConn, tlsCfg: tlsCfg}
 				plain := &h3LoadClient{url: "https://" + plainAddr + target, newConn: mode.newConn, tlsCfg: tlsCfg}
 				var fpRPS, plainRPS float64
+				var fpN, plainN int
+				var fpCPU, plainCPU time.Duration
 				for i := 0; i < b.N; i++ {
 					for r := 0; r < rounds; r++ {
 						order := []*h3LoadClient{fp, plain}
@@ -207,14 +215,14 @@ func BenchmarkServeRatioHTTP3(b *testing.B) {
 							order = []*h3LoadClient{plain, fp}
 						}
 						for _, c := range order {
-							rps, err := c.run(roundLen, mode.workers)
+							rps, n, cpu, err := c.run(roundLen, mode.workers)
 							if err != nil {
 								b.Fatal(err)
 							}
 							if c == fp {
-								fpRPS += rps
+								fpRPS, fpN, fpCPU = fpRPS+rps, fpN+n, fpCPU+cpu
 							} else {
-								plainRPS += rps
+								plainRPS, plainN, plainCPU = plainRPS+rps, plainN+n, plainCPU+cpu
 							}
 						}
 					}
@@ -223,8 +231,15 @@ func BenchmarkServeRatioHTTP3(b *testing.B) {
 				b.ReportMetric(fpRPS/n, "fpserver_req/s")
 				b.ReportMetric(plainRPS/n, "plain_req/s")
 				b.ReportMetric(fpRPS/plainRPS, "ratio")
-				b.Logf("%s %s: fpserver %.0f req/s, plain quic-go %.0f req/s, ratio %.3f (response %d bytes)",
-					path, mode.name, fpRPS/n, plainRPS/n, fpRPS/plainRPS, sizes[target])
+				// CPU per request of the whole process (clients included, so
+				// it understates the servers' difference) depends less on
+				// the machine's other jobs than throughput does.
+				fpPer, plainPer := fpCPU/time.Duration(max(fpN, 1)), plainCPU/time.Duration(max(plainN, 1))
+				b.ReportMetric(float64(fpPer.Nanoseconds()), "fpserver_cpu_ns/req")
+				b.ReportMetric(float64(plainPer.Nanoseconds()), "plain_cpu_ns/req")
+				b.ReportMetric(float64(plainPer)/float64(max(fpPer, 1)), "cpu_ratio")
+				b.Logf("%s %s: fpserver %.0f req/s, plain quic-go %.0f req/s, ratio %.3f; CPU per request %v vs %v, ratio %.3f (response %d bytes)",
+					path, mode.name, fpRPS/n, plainRPS/n, fpRPS/plainRPS, fpPer, plainPer, float64(plainPer)/float64(max(fpPer, 1)), sizes[target])
 			})
 		}
 	}

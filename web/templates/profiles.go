@@ -81,6 +81,12 @@ type ProfileDetailPage struct {
 	// HintLists are the HTTP/2 header lists sent to origins that asked for
 	// client hints (Accept-CH); empty for browsers that send none.
 	HintLists []HeaderList
+	// H3 is the profile's QUIC and HTTP/3 section (nil when it has none);
+	// H3JA4 the JA4 of its QUIC ClientHello, H3Lists its HTTP/3 header
+	// lists per initiator.
+	H3      *H3View
+	H3JA4   string
+	H3Lists []HeaderList
 	// Captures are the captures the profile was built from.
 	Captures []Link
 	// Notice explains a document that did not decode completely.
