@@ -1,7 +1,6 @@
 package capture_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,34 +21,14 @@ import (
 	"github.com/guanaco-fp/guanaco/quicinitial"
 )
 
-// goQUICHello returns a real QUIC ClientHello from crypto/tls's QUIC
-// client (X25519 only, so it fits one Initial unless pq is set) with the
-// transport parameters quic-go requires (initial_source_connection_id).
+// goQUICHello is quicinitial.GoClientHello, failing t on error.
 func goQUICHello(t testing.TB, scid []byte, pq bool) []byte {
 	t.Helper()
-	cfg := &tls.Config{ServerName: "localhost", NextProtos: []string{"h3"}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13} //nolint:gosec // test
-	if !pq {
-		cfg.CurvePreferences = []tls.CurveID{tls.X25519}
-	}
-	qc := tls.QUICClient(&tls.QUICConfig{TLSConfig: cfg})
-	tp := []byte{0x0f, byte(len(scid))}
-	tp = append(tp, scid...)
-	tp = append(tp, 0x04, 0x02, 0x44, 0x00, 0x05, 0x02, 0x44, 0x00, 0x08, 0x01, 0x10) // initial_max_data, _bidi_local, _streams_bidi
-	qc.SetTransportParameters(tp)
-	if err := qc.Start(context.Background()); err != nil {
+	h, err := quicinitial.GoClientHello(scid, pq)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var hello []byte
-	for {
-		e := qc.NextEvent()
-		if e.Kind == tls.QUICNoEvent {
-			break
-		}
-		if e.Kind == tls.QUICWriteData && e.Level == tls.QUICEncryptionLevelInitial {
-			hello = append(hello, e.Data...)
-		}
-	}
-	return hello
+	return h
 }
 
 func seal(t testing.TB, dcid []byte, pn uint32, frames []byte, minLen int) []byte {

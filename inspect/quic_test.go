@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net/netip"
@@ -128,55 +127,23 @@ func TestQUICRFCHex(t *testing.T) {
 }
 
 // sealInitial builds a protected client Initial packet (RFC 9001 §5) with
-// the given frames, padded to 1200 bytes unless pad is false.
+// the given frames and source connection ID "src", padded to 1200 bytes
+// unless pad is false (quicinitial.SealClient).
 func sealInitial(t testing.TB, version uint32, dcid []byte, pn uint32, frames []byte, pad bool) []byte {
 	t.Helper()
-	k, err := quicinitial.NewClientKeys(version, dcid)
+	minLen := 0
+	if pad {
+		minLen = 1200
+	}
+	pkt, err := quicinitial.SealClient(version, dcid, []byte("src"), nil, pn, frames, minLen)
 	if err != nil {
 		t.Fatal(err)
-	}
-	first := byte(0xc3) // long header, fixed bit, Initial (v1), 4-byte packet number
-	if version == quicV2 {
-		first = 0xd3 // Initial is type 1 in v2
-	}
-	hdr := []byte{first}
-	hdr = binary.BigEndian.AppendUint32(hdr, version)
-	hdr = append(hdr, byte(len(dcid)))
-	hdr = append(hdr, dcid...)
-	hdr = append(hdr, 3, 's', 'r', 'c') // source connection ID
-	hdr = append(hdr, 0)                // no token
-	payload := append([]byte(nil), frames...)
-	if pad {
-		for len(hdr)+2+4+len(payload)+16 < 1200 {
-			payload = append(payload, 0)
-		}
-	}
-	length := 4 + len(payload) + 16
-	hdr = append(hdr, 0x40|byte(length>>8), byte(length))
-	pnOff := len(hdr)
-	hdr = binary.BigEndian.AppendUint32(hdr, pn)
-	nonce := k.IV
-	for i := 0; i < 4; i++ {
-		nonce[8+i] ^= byte(pn >> (24 - 8*i))
-	}
-	pkt := k.AEAD.Seal(append([]byte(nil), hdr...), nonce[:], payload, hdr)
-	var mask [16]byte
-	k.HP.Encrypt(mask[:], pkt[pnOff+4:pnOff+20])
-	pkt[0] ^= mask[0] & 0x0f
-	for i := 0; i < 4; i++ {
-		pkt[pnOff+i] ^= mask[1+i]
 	}
 	return pkt
 }
 
-// cryptoFrame encodes a CRYPTO frame with 2-byte varints... or 4-byte
-// ones for offsets beyond 16383.
-func cryptoFrame(off int, data []byte) []byte {
-	f := []byte{0x06}
-	f = binary.BigEndian.AppendUint32(f, 0x80000000|uint32(off))
-	f = append(f, 0x40|byte(len(data)>>8), byte(len(data)))
-	return append(f, data...)
-}
+// cryptoFrame encodes a CRYPTO frame (quicinitial.CryptoFrame).
+func cryptoFrame(off int, data []byte) []byte { return quicinitial.CryptoFrame(off, data) }
 
 // TestQUICChaos: a hello scattered over two Initial packets in shuffled
 // CRYPTO frames with PING, PADDING and ACK frames between them (as Chrome

@@ -1,6 +1,11 @@
 package quicinitial
 
-import "encoding/binary"
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"fmt"
+)
 
 // SealClient builds a protected client Initial packet (RFC 9001 §5) for
 // version and destination connection ID dcid with packet number pn (sent
@@ -72,4 +77,36 @@ func appendVarint(b []byte, v uint64) []byte {
 		return binary.BigEndian.AppendUint32(b, 0x80000000|uint32(v))
 	}
 	return binary.BigEndian.AppendUint64(b, 0xc000000000000000|v)
+}
+
+// GoClientHello returns a real QUIC ClientHello message from crypto/tls's
+// QUIC client, for tests and fuzz seeds: X25519 only (so it fits one
+// Initial) unless pq is set, with the transport parameters quic-go
+// requires (initial_source_connection_id = scid, initial_max_data,
+// initial_max_stream_data_bidi_local, initial_max_streams_bidi).
+func GoClientHello(scid []byte, pq bool) ([]byte, error) {
+	cfg := &tls.Config{ServerName: "localhost", NextProtos: []string{"h3"}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13} //nolint:gosec // a hello for tests, never a handshake
+	if !pq {
+		cfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	}
+	qc := tls.QUICClient(&tls.QUICConfig{TLSConfig: cfg})
+	defer qc.Close()
+	tp := []byte{0x0f, byte(len(scid))}
+	tp = append(tp, scid...)
+	tp = append(tp, 0x04, 0x02, 0x44, 0x00, 0x05, 0x02, 0x44, 0x00, 0x08, 0x01, 0x10)
+	qc.SetTransportParameters(tp)
+	if err := qc.Start(context.Background()); err != nil {
+		return nil, fmt.Errorf("quicinitial: starting a crypto/tls QUIC client: %w", err)
+	}
+	var hello []byte
+	for {
+		e := qc.NextEvent()
+		if e.Kind == tls.QUICNoEvent {
+			break
+		}
+		if e.Kind == tls.QUICWriteData && e.Level == tls.QUICEncryptionLevelInitial {
+			hello = append(hello, e.Data...)
+		}
+	}
+	return hello, nil
 }

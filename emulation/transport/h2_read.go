@@ -341,6 +341,19 @@ func (cc *h2Conn) handleData(f *http2.DataFrame) error {
 }
 
 // creditLocked returns n bytes of stream credit and reports the
+// takeLocked moves buffered DATA bytes into p and returns how many, with
+// the connection and stream window credit to send back for them (see
+// sendWindowUpdates; send it after releasing cc.mu). Called with cc.mu
+// held and s.buf non-empty.
+func (s *h2Stream) takeLocked(p []byte) (n int, connInc, streamInc int32) {
+	n = copy(p, s.buf)
+	s.buf = s.buf[n:]
+	if len(s.buf) == 0 {
+		s.buf = nil
+	}
+	return n, s.cc.creditLocked(int32(n)), s.creditLocked(int32(n))
+}
+
 // WINDOW_UPDATE increment to send now (half-window rule). cc.mu held.
 func (s *h2Stream) creditLocked(n int32) int32 {
 	if s.recvEnd || s.removed {
@@ -395,13 +408,7 @@ func (b *h2Body) Read(p []byte) (int, error) {
 			return 0, errors.New("transport: read on closed response body")
 		}
 		if len(s.buf) > 0 {
-			n := copy(p, s.buf)
-			s.buf = s.buf[n:]
-			if len(s.buf) == 0 {
-				s.buf = nil
-			}
-			wu := cc.creditLocked(int32(n))
-			swu := s.creditLocked(int32(n))
+			n, wu, swu := s.takeLocked(p)
 			cc.mu.Unlock()
 			_ = cc.sendWindowUpdates(wu, s.id, swu)
 			return n, nil

@@ -96,13 +96,7 @@ func (b *h2WebSocket) Read(p []byte) (int, error) {
 			return 0, errWebSocketClosed
 		}
 		if len(s.buf) > 0 {
-			n := copy(p, s.buf)
-			s.buf = s.buf[n:]
-			if len(s.buf) == 0 {
-				s.buf = nil
-			}
-			wu := cc.creditLocked(int32(n))
-			swu := s.creditLocked(int32(n))
+			n, wu, swu := s.takeLocked(p)
 			cc.mu.Unlock()
 			_ = cc.sendWindowUpdates(wu, s.id, swu)
 			return n, nil
