@@ -50,7 +50,7 @@ const plainHost = "plain.localhost"
 // browserKinds are the browsers profilegen knows, by executable name.
 var browserKinds = map[string]browserKind{
 	"chromium":    {marker: "Chrome/", hints: true, h3: true},
-	"firefox-esr": {marker: "Firefox/", firefox: true},
+	"firefox-esr": {marker: "Firefox/", firefox: true, h3: true},
 }
 
 // protocols are the two visits made per browser: the main listener (h2 and
@@ -382,7 +382,7 @@ func (g *generator) browserCommand(ctx context.Context, browser string, kind bro
 	}
 	var args []string
 	if kind.firefox {
-		if err := firefoxProfile(ctx, profile, caFile); err != nil {
+		if err := firefoxProfile(ctx, profile, caFile, quic); err != nil {
 			return nil, err
 		}
 		args = []string{"-a", browser, "--no-remote", "--profile", profile, pageURL}
@@ -408,8 +408,9 @@ func (g *generator) browserCommand(ctx context.Context, browser string, kind bro
 
 // firefoxProfile prepares a fresh Firefox profile in dir whose NSS database
 // trusts caFile, with preferences that keep Firefox from opening other
-// pages or talking to Mozilla at start.
-func firefoxProfile(ctx context.Context, dir, caFile string) error {
+// pages or talking to Mozilla at start; quic, when set, makes Firefox use
+// HTTP/3 for that origin from the first request.
+func firefoxProfile(ctx context.Context, dir, caFile string, quic *quicTarget) error {
 	for _, args := range [][]string{
 		{"-N", "-d", "sql:" + dir, "--empty-password"},
 		{"-A", "-d", "sql:" + dir, "-n", "fp", "-t", "C,,", "-i", caFile},
@@ -427,6 +428,18 @@ func firefoxProfile(ctx context.Context, dir, caFile string) error {
 		`user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);`,
 		`user_pref("app.update.disabledForTesting", true);`,
 		`user_pref("browser.tabs.warnOnClose", false);`,
+	}
+	if quic != nil {
+		host, port, _ := strings.Cut(quic.origin, ":")
+		prefs = append(prefs,
+			`user_pref("network.http.http3.enable", true);`,
+			// The test CA is a root the user added: Firefox turns HTTP/3
+			// off when it finds one unless told not to.
+			`user_pref("network.http.http3.disable_when_third_party_roots_found", false);`,
+			fmt.Sprintf(`user_pref("network.http.http3.alt-svc-mapping-for-testing", "%s;h3=:%s");`, host, port),
+			`user_pref("network.http.http3.force-use-alt-svc-mapping-for-testing", true);`,
+			`user_pref("network.dns.disableIPv6", true);`,
+		)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "user.js"), []byte(strings.Join(prefs, "\n")+"\n"), 0o600); err != nil {
 		return fmt.Errorf("writing Firefox preferences: %w", err)
