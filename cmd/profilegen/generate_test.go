@@ -65,46 +65,7 @@ func TestUsage(t *testing.T) {
 // reproduces the committed catalogue profile's fingerprints and records the
 // HTTP/2 encoding fields.
 func TestCaptureChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real browser")
-	}
-	for _, tool := range []string{"chromium", "xvfb-run", "certutil", "go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	bin := filepath.Join(t.TempDir(), "fpserver")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/fpserver")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building fpserver: %v\n%s", err, b)
-	}
-	var stdout, stderr bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	if code := run(ctx, []string{"-browsers", "chromium", "-fpserver", bin, "-out", out, "-timeout", "90s"}, &stdout, &stderr); code != 0 {
-		t.Fatalf("profilegen: exit %d\n%s", code, stderr.String())
-	}
-	files, _ := filepath.Glob(filepath.Join(out, "chromium-*-linux.json"))
-	if len(files) != 1 {
-		t.Fatalf("wrote %v\n%s", files, stderr.String())
-	}
-	b, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := emulation.Unmarshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := captureProfile(t, "chromium")
 	if p.TLS.ClientHello == nil || p.H1 == nil || p.H2 == nil {
 		t.Fatalf("incomplete profile %s", p.Name)
 	}
@@ -259,5 +220,66 @@ func TestOnlyHTTP3(t *testing.T) {
 	}
 	if got := ids(withoutHTTP3(slices.Clone(caps))); got != "b,c" {
 		t.Errorf("withoutHTTP3: %s", got)
+	}
+}
+
+// captureProfile runs the real capture for browser (with a freshly built
+// fpserver) and returns the profile it wrote.
+func captureProfile(t *testing.T, browser string) *emulation.Profile {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a real browser")
+	}
+	for _, tool := range []string{browser, "xvfb-run", "certutil", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is missing", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	bin := filepath.Join(t.TempDir(), "fpserver")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/fpserver")
+	build.Dir = root
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building fpserver: %v\n%s", err, b)
+	}
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if code := run(ctx, []string{"-browsers", browser, "-fpserver", bin, "-out", out, "-timeout", "90s"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("profilegen: exit %d\n%s", code, stderr.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*-linux.json"))
+	if len(files) != 1 {
+		t.Fatalf("wrote %v\n%s", files, stderr.String())
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := emulation.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCaptureFirefoxH3 runs the real capture for firefox-esr and checks
+// that its HTTP/3 visit (alt-svc mapping preferences) gave the h3 section,
+// with Firefox's pseudo-header order.
+func TestCaptureFirefoxH3(t *testing.T) {
+	p := captureProfile(t, "firefox-esr")
+	requireH3(t, p)
+	if got := strings.Join(p.H3.PseudoOrder, ","); got != ":method,:scheme,:authority,:path" {
+		t.Errorf("h3 pseudo order %s", got)
+	}
+	if built, err := emulation.Lookup(p.Name); err == nil && built.H3 != nil && built.H3.QUICTPHash != p.H3.QUICTPHash {
+		t.Errorf("capture gives quic_tp %s, the catalogue has %s", p.H3.QUICTP, built.H3.QUICTP)
 	}
 }
