@@ -4,8 +4,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
+	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/store"
 )
 
@@ -32,6 +36,10 @@ type browserKind struct {
 	// hints: the browser sends client hints, so it also visits the origin
 	// that never asks for them (plainHost).
 	hints bool
+	// h3: the browser also visits over HTTP/3 (QUIC), in a fresh browser
+	// profile of its own, and the profile's h3 section is built from that
+	// visit's HTTP/3 captures. A visit that yields none is an error.
+	h3 bool
 }
 
 // plainHost is the second name of fpserver's listeners, on which its page
@@ -41,8 +49,8 @@ const plainHost = "plain.localhost"
 
 // browserKinds are the browsers profilegen knows, by executable name.
 var browserKinds = map[string]browserKind{
-	"chromium":    {marker: "Chrome/", hints: true},
-	"firefox-esr": {marker: "Firefox/", firefox: true},
+	"chromium":    {marker: "Chrome/", hints: true, h3: true},
+	"firefox-esr": {marker: "Firefox/", firefox: true, h3: true},
 }
 
 // protocols are the two visits made per browser: the main listener (h2 and
@@ -53,6 +61,12 @@ var protocols = []struct {
 	{"h2", "https", "2"},
 	{"http1.1", "https-h1", "1.1"},
 }
+
+// h3Visit is the HTTP/3 visit: fpserver's HTTP/3 listener shares the main
+// listener's port (over UDP).
+var h3Visit = struct {
+	name, listener, httpVersion string
+}{"h3", "https", "3"}
 
 // generator runs the captures.
 type generator struct {
@@ -111,7 +125,7 @@ func (g *generator) captureBrowser(ctx context.Context, browser string) (string,
 		if err != nil {
 			return "", fmt.Errorf("%s visit: %w", proto.name, err)
 		}
-		caps = append(caps, vcaps...)
+		caps = append(caps, withoutHTTP3(vcaps)...)
 		keys = append(keys, key)
 	}
 	var plainKeys []string
@@ -124,6 +138,7 @@ func (g *generator) captureBrowser(ctx context.Context, browser string) (string,
 			if err != nil {
 				return "", fmt.Errorf("%s visit to %s: %w", proto.name, plainHost, err)
 			}
+			vcaps = withoutHTTP3(vcaps)
 			for i := range vcaps {
 				if j := slices.IndexFunc(vcaps[i].Headers, func(h emulation.Header) bool { return emulation.IsRequestedHint(h.Name) }); j >= 0 {
 					return "", fmt.Errorf("%s visit to %s: capture %s carries %s although the origin asked for no client hints",
@@ -135,15 +150,49 @@ func (g *generator) captureBrowser(ctx context.Context, browser string) (string,
 			plainKeys = append(plainKeys, key)
 		}
 	}
+	var h3Key string
+	if kind.h3 {
+		// The same page forced onto QUIC in a fresh browser profile; only
+		// its HTTP/3 captures are kept (its WebSocket goes over TCP), so
+		// the h1 and h2 lists stay the TCP visits'. A browser that sends
+		// client hints visits the origin that asks for none, like the
+		// ordinary lists.
+		host := "localhost"
+		if kind.hints {
+			host = plainHost
+		}
+		dir := filepath.Join(g.tmp, browser+"-"+h3Visit.name)
+		vcaps, key, err := g.visit(ctx, browser, kind, dir, h3Visit.listener, h3Visit.httpVersion, host)
+		if err != nil {
+			return "", fmt.Errorf("%s visit to %s: %w", h3Visit.name, host, err)
+		}
+		vcaps = onlyHTTP3(vcaps)
+		if len(vcaps) == 0 {
+			return "", fmt.Errorf("%s visit %s to %s: no HTTP/3 capture", h3Visit.name, key, host)
+		}
+		for i := range vcaps {
+			vcaps[i].NoAcceptCH = host == plainHost
+		}
+		caps = append(caps, vcaps...)
+		h3Key = key
+	}
 	p, err := emulation.Build(keys[0], "", caps, time.Now())
 	if err != nil {
 		return "", err
+	}
+	if kind.h3 {
+		if err := checkH3(p); err != nil {
+			return "", fmt.Errorf("%s visit %s: %w", h3Visit.name, h3Key, err)
+		}
 	}
 	note := fmt.Sprintf("captured by profilegen from %s headed under Xvfb with a fresh browser profile per visit; HTTP/2 visit %s, HTTP/1.1 visit %s",
 		browser, keys[0], keys[1])
 	if len(plainKeys) == 2 {
 		note += fmt.Sprintf("; header lists from the visits to an origin that sent no Accept-CH (HTTP/2 %s, HTTP/1.1 %s), client_hints from the others",
 			plainKeys[0], plainKeys[1])
+	}
+	if h3Key != "" {
+		note += fmt.Sprintf("; h3 from the HTTP/3 visit %s (forced onto QUIC)", h3Key)
 	}
 	if p.Source.Note != "" {
 		note += "; " + p.Source.Note
@@ -210,7 +259,15 @@ func (g *generator) visit(ctx context.Context, browser string, kind browserKind,
 	_, port, _ := net.SplitHostPort(addr[listener])
 	pageURL := "https://" + host + ":" + port + "/"
 
-	browserCmd, err := g.browserCommand(ctx, browser, kind, dir, pageURL, caFile)
+	var quic *quicTarget
+	if httpVersion == "3" {
+		spki, err := leafSPKIHash(filepath.Join(data, "tls", "cert.pem"))
+		if err != nil {
+			return nil, "", err
+		}
+		quic = &quicTarget{origin: host + ":" + port, spki: spki}
+	}
+	browserCmd, err := g.browserCommand(ctx, browser, kind, dir, pageURL, caFile, quic)
 	if err != nil {
 		return nil, "", err
 	}
@@ -245,9 +302,77 @@ func (g *generator) visit(ctx context.Context, browser string, kind browserKind,
 	return caps, key, nil
 }
 
+// quicTarget is the origin a browser is forced onto QUIC for.
+type quicTarget struct {
+	// origin is host:port.
+	origin string
+	// spki is the base64 SHA-256 of the server certificate's
+	// SubjectPublicKeyInfo: Chromium verifies QUIC certificates without
+	// --ignore-certificate-errors, so the leaf is trusted by its key.
+	spki string
+}
+
+// leafSPKIHash returns the base64 SHA-256 of the SubjectPublicKeyInfo of
+// the first certificate in the PEM file at path.
+func leafSPKIHash(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading fpserver's certificate: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("parsing %s: %w", path, err)
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:]), nil
+}
+
+// withoutHTTP3 drops the HTTP/3 captures of a TCP visit (a browser that
+// followed fpserver's Alt-Svc), so the h1 and h2 lists come from TCP only.
+func withoutHTTP3(caps []emulation.VisitCapture) []emulation.VisitCapture {
+	return slices.DeleteFunc(caps, func(c emulation.VisitCapture) bool { return c.HTTPVersion == "3" })
+}
+
+// onlyHTTP3 keeps the HTTP/3 captures of the HTTP/3 visit.
+func onlyHTTP3(caps []emulation.VisitCapture) []emulation.VisitCapture {
+	return slices.DeleteFunc(caps, func(c emulation.VisitCapture) bool { return c.HTTPVersion != "3" })
+}
+
+// checkH3 reports what the profile's h3 section lacks of a complete
+// HTTP/3 visit: a QUIC ClientHello that parses, its transport parameters,
+// the SETTINGS and a navigate header list.
+func checkH3(p *emulation.Profile) error {
+	h := p.H3
+	if h == nil {
+		return errors.New("the profile has no h3 section")
+	}
+	if _, err := fingerprint.ParseClientHelloQUIC(h.ClientHello); err != nil {
+		return fmt.Errorf("h3 client_hello: %w", err)
+	}
+	var missing []string
+	if len(h.TransportParameters) == 0 {
+		missing = append(missing, "transport_parameters")
+	}
+	if len(h.Settings) == 0 {
+		missing = append(missing, "settings")
+	}
+	if len(h.Headers[emulation.Navigate]) == 0 {
+		missing = append(missing, "navigate headers")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the h3 section has no %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // browserCommand returns the command that opens pageURL in a fresh profile
-// of browser, headed under xvfb-run.
-func (g *generator) browserCommand(ctx context.Context, browser string, kind browserKind, dir, pageURL, caFile string) (*exec.Cmd, error) {
+// of browser, headed under xvfb-run; quic, when set, forces the browser
+// onto QUIC for that origin.
+func (g *generator) browserCommand(ctx context.Context, browser string, kind browserKind, dir, pageURL, caFile string, quic *quicTarget) (*exec.Cmd, error) {
 	home := filepath.Join(dir, "home")
 	profile := filepath.Join(dir, "profile")
 	for _, d := range []string{home, profile} {
@@ -257,14 +382,24 @@ func (g *generator) browserCommand(ctx context.Context, browser string, kind bro
 	}
 	var args []string
 	if kind.firefox {
-		if err := firefoxProfile(ctx, profile, caFile); err != nil {
+		if err := firefoxProfile(ctx, profile, caFile, quic); err != nil {
 			return nil, err
 		}
 		args = []string{"-a", browser, "--no-remote", "--profile", profile, pageURL}
 	} else {
 		args = []string{"-a", browser, "--no-sandbox", "--ignore-certificate-errors", "--no-first-run",
 			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir=" + profile, pageURL}
+			"--user-data-dir=" + profile}
+		if quic != nil {
+			// QUIC has no fallback between addresses: the host name is
+			// mapped to the IPv4 loopback fpserver listens on (SNI and
+			// :authority keep the name).
+			host, _, _ := strings.Cut(quic.origin, ":")
+			args = append(args, "--enable-quic", "--origin-to-force-quic-on="+quic.origin,
+				"--ignore-certificate-errors-spki-list="+quic.spki,
+				"--host-resolver-rules=MAP "+host+" 127.0.0.1")
+		}
+		args = append(args, pageURL)
 	}
 	cmd := exec.Command("xvfb-run", args...)
 	cmd.Env = append(os.Environ(), "HOME="+home, "MOZ_CRASHREPORTER_DISABLE=1")
@@ -273,8 +408,9 @@ func (g *generator) browserCommand(ctx context.Context, browser string, kind bro
 
 // firefoxProfile prepares a fresh Firefox profile in dir whose NSS database
 // trusts caFile, with preferences that keep Firefox from opening other
-// pages or talking to Mozilla at start.
-func firefoxProfile(ctx context.Context, dir, caFile string) error {
+// pages or talking to Mozilla at start; quic, when set, makes Firefox use
+// HTTP/3 for that origin from the first request.
+func firefoxProfile(ctx context.Context, dir, caFile string, quic *quicTarget) error {
 	for _, args := range [][]string{
 		{"-N", "-d", "sql:" + dir, "--empty-password"},
 		{"-A", "-d", "sql:" + dir, "-n", "fp", "-t", "C,,", "-i", caFile},
@@ -292,6 +428,18 @@ func firefoxProfile(ctx context.Context, dir, caFile string) error {
 		`user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);`,
 		`user_pref("app.update.disabledForTesting", true);`,
 		`user_pref("browser.tabs.warnOnClose", false);`,
+	}
+	if quic != nil {
+		host, port, _ := strings.Cut(quic.origin, ":")
+		prefs = append(prefs,
+			`user_pref("network.http.http3.enable", true);`,
+			// The test CA is a root the user added: Firefox turns HTTP/3
+			// off when it finds one unless told not to.
+			`user_pref("network.http.http3.disable_when_third_party_roots_found", false);`,
+			fmt.Sprintf(`user_pref("network.http.http3.alt-svc-mapping-for-testing", "%s;h3=:%s");`, host, port),
+			`user_pref("network.http.http3.force-use-alt-svc-mapping-for-testing", true);`,
+			`user_pref("network.dns.disableIPv6", true);`,
+		)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "user.js"), []byte(strings.Join(prefs, "\n")+"\n"), 0o600); err != nil {
 		return fmt.Errorf("writing Firefox preferences: %w", err)
@@ -424,10 +572,14 @@ func findVisit(ctx context.Context, st store.Store, marker, httpVersion string) 
 }
 
 // missingInitiators lists the required initiators rows has no capture of
-// over httpVersion.
+// over httpVersion. Over HTTP/3 the WebSocket is not required: browsers
+// open it over TCP (no RFC 9220).
 func missingInitiators(rows []store.Capture, httpVersion string) []string {
 	var missing []string
 	for _, in := range requiredInitiators {
+		if httpVersion == "3" && in == store.InitiatorWebSocket {
+			continue
+		}
 		if !slices.ContainsFunc(rows, func(r store.Capture) bool { return r.Initiator == in && r.HTTPVersion == httpVersion }) {
 			missing = append(missing, in)
 		}

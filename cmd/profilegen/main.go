@@ -13,7 +13,11 @@
 // on plain.localhost, a name on which fpserver's page sends no Accept-CH
 // (-no-client-hints-host): the profile's header lists are those visits'
 // (what the browser sends to sites that never ask for client hints), its
-// client_hints lists the localhost visits' (after Accept-CH).
+// client_hints lists the localhost visits' (after Accept-CH). Each browser
+// then visits once more forced onto QUIC (Chromium: command-line flags;
+// Firefox: alt-svc mapping preferences) in a fresh browser profile; that
+// visit's HTTP/3 captures give the profile's h3 section, and profilegen
+// fails when it yields none.
 //
 // Usage:
 //
