@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -64,5 +65,73 @@ func TestRequestChecksWithoutConstraints(t *testing.T) {
 	got, err := db.Capture(ctx, batch[299].ID)
 	if err != nil || got.ID != batch[299].ID {
 		t.Fatalf("Capture(%s) = %+v, %v", batch[299].ID, got, err)
+	}
+}
+
+// TestConnectionsAppend: since migration 0008 a connection row gets the next
+// rowid (appended to the table's b-tree) and its id is a UNIQUE column, so a
+// replayed batch stores no connection twice, rows are read back through the
+// id index, and retention still removes connections left without requests.
+func TestConnectionsAppend(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "conns.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	g := storetest.NewGenerator(9, time.Now().Add(-time.Hour), time.Millisecond)
+	batch := g.Batch(200)
+	for i := 0; i < 50; i++ { // a keep-alive connection among them
+		batch = append(batch, storetest.KeepAlive(g.Next(), 2, time.Millisecond)...)
+	}
+	for round := 0; round < 2; round++ {
+		if _, err := db.InsertCaptures(ctx, batch); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	var conns, distinct int
+	if err := db.r.QueryRow("SELECT count(*), count(DISTINCT id) FROM connections").Scan(&conns, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if conns != 250 || distinct != 250 {
+		t.Fatalf("connections: %d rows, %d ids; want 250", conns, distinct)
+	}
+	// Rowids follow insertion order: the batch's first new connection has the
+	// smallest.
+	var first int64
+	if err := db.r.QueryRow("SELECT id FROM connections ORDER BY rowid LIMIT 1").Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	if want := model.ConnIDOf(&batch[0]); first != want {
+		t.Errorf("first rowid holds connection %d, want %d (the first inserted)", first, want)
+	}
+	for _, c := range []model.Capture{batch[0], batch[len(batch)-1]} {
+		got, err := db.Capture(ctx, c.ID)
+		if err != nil || !bytes.Equal(got.ClientHello, c.ClientHello) || got.ClientIP != c.Normalized().ClientIP {
+			t.Errorf("Capture(%s): %v, hello/address differ", c.ID, err)
+		}
+	}
+	var plan string
+	rows, err := db.r.Query("EXPLAIN QUERY PLAN SELECT id FROM captures WHERE id = ?", batch[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan += detail + "\n"
+	}
+	rows.Close()
+	if !strings.Contains(plan, "sqlite_autoindex_connections_1") {
+		t.Errorf("capture by id does not find its connection through the id index:\n%s", plan)
+	}
+	if _, err := db.DeleteCapturesBefore(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.r.QueryRow("SELECT count(*) FROM connections").Scan(&conns); err != nil || conns != 0 {
+		t.Errorf("%d connections after retention removed every request, %v", conns, err)
 	}
 }
