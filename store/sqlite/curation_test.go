@@ -100,9 +100,11 @@ func TestUpgradeFrom0001(t *testing.T) {
 	if n, err := db.InsertCaptures(ctx, []model.Capture{{ID: "b", CreatedAt: time.UnixMicro(20), Initiator: model.InitiatorWebSocket}}); err != nil || n != 1 {
 		t.Errorf("websocket capture after upgrade: %d, %v", n, err)
 	}
-	// The CHECK is still there for unknown initiators.
-	if _, err := db.w.Exec("INSERT INTO requests (id, created_at, conn_id, initiator) VALUES ('c', 20, 1, 'bot')"); err == nil {
-		t.Error("requests accepted an unknown initiator")
+	// Unknown initiators are still refused: since 0007 by the backend
+	// (checkRequest), not by a CHECK, even for a caller that skipped
+	// model.Capture.ValidateFields.
+	if _, err := db.InsertValidated(ctx, []model.Capture{{ID: "c", CreatedAt: time.UnixMicro(20), Initiator: "bot"}}); !errors.Is(err, model.ErrRejected) {
+		t.Errorf("unknown initiator: %v, want ErrRejected", err)
 	}
 	p, err := db.Profile(ctx, "old")
 	if err != nil || p.Source != model.ProfileImported || p.Pinned || p.Stale || p.Visits != 0 || !p.FirstSeen.IsZero() || string(p.JSON) != `{"a":1}` {
