@@ -23,6 +23,8 @@ type Pool struct {
 	next    http.Handler
 	workers int
 	once    sync.Once
+	// free recycles jobs (and their done channels) between requests.
+	free sync.Pool
 }
 
 // job is one request handed to a worker; done receives nil or the value
@@ -37,12 +39,11 @@ type job struct {
 // from a normal return.
 type panicked struct{ v any }
 
-var jobPool = sync.Pool{New: func() any { return &job{done: make(chan any, 1)} }}
-
 // Handler returns a Pool serving next with workers goroutines (at least 1).
 // Stop ends the workers.
 func Handler(next http.Handler, workers int) *Pool {
 	p := &Pool{jobs: make(chan *job), next: next, workers: max(workers, 1)}
+	p.free.New = func() any { return &job{done: make(chan any, 1)} }
 	for range p.workers {
 		go p.work()
 	}
@@ -59,18 +60,18 @@ func (p *Pool) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.next.ServeHTTP(w, r)
 		return
 	}
-	j := jobPool.Get().(*job)
+	j := p.free.Get().(*job)
 	j.w, j.r = w, r
 	select {
 	case p.jobs <- j:
 	default:
 		j.w, j.r = nil, nil
-		jobPool.Put(j)
+		p.free.Put(j)
 		p.next.ServeHTTP(w, r)
 		return
 	}
 	v := <-j.done
-	jobPool.Put(j)
+	p.free.Put(j)
 	if pv, ok := v.(panicked); ok {
 		panic(pv.v)
 	}
