@@ -37,13 +37,11 @@ func (c *PacketConn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
 	n, err := c.batch.ReadBatch(ms, flags)
 	for i := 0; i < n; i++ {
 		m := &ms[i]
-		if m.N < quicinitial.MinInitialDatagram || len(m.Buffers) == 0 || m.N > len(m.Buffers[0]) {
+		if len(m.Buffers) == 0 || m.N > len(m.Buffers[0]) || !mayBeInitial(m.Buffers[0][:m.N]) {
 			continue // the common case, short-header packets of open connections
 		}
-		if b := m.Buffers[0]; b[0]&0x80 != 0 {
-			if ua, ok := m.Addr.(*net.UDPAddr); ok {
-				c.table.Datagram(b[:m.N], ua.AddrPort())
-			}
+		if ua, ok := m.Addr.(*net.UDPAddr); ok {
+			c.table.Datagram(m.Buffers[0][:m.N], ua.AddrPort())
 		}
 	}
 	return n, err

@@ -134,7 +134,7 @@ func (c *Conn) claim(r *http.Request) *Request {
 			idx = i
 			break
 		}
-		if pr.h2 != nil && c.h2Matches(pr.h2, r) {
+		if pr.h2 != nil && headersMatch(pr.h2.Pseudo, pr.h2.Headers, r) {
 			idx = i
 			break
 		}
@@ -172,14 +172,14 @@ func (c *Conn) claim(r *http.Request) *Request {
 	return rc
 }
 
-// claimH3 takes the first pending HTTP/3 header section matching r (as
-// h2Matches: http3 does not give handlers the stream ID either).
+// claimH3 takes the first pending HTTP/3 header section matching r (see
+// headersMatch).
 func (c *Conn) claimH3(r *http.Request, snap *H3Info) *Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rc := &Request{ConnID: c.id, Protocol: c.proto, TLS: c.tlsInfo, QUIC: c.quic, H3: snap}
 	for i, pr := range c.pending {
-		if pr.h3 == nil || !c.headersMatch(pr.h3.Pseudo, pr.h3.Headers, r) {
+		if pr.h3 == nil || !headersMatch(pr.h3.Pseudo, pr.h3.Headers, r) {
 			continue
 		}
 		c.pending = append(c.pending[:i], c.pending[i+1:]...)
@@ -251,14 +251,10 @@ func (c *Conn) pseudoOrder(pseudo []fingerprint.Header) []string {
 	return c.pseudo
 }
 
-// h2Matches reports whether the parsed stream carries r's request. c.mu held.
-func (c *Conn) h2Matches(pr *fingerprint.H2Request, r *http.Request) bool {
-	return c.headersMatch(pr.Pseudo, pr.Headers, r)
-}
-
 // headersMatch reports whether a decoded header section (pseudo headers,
-// regular headers) carries r's request. c.mu held.
-func (c *Conn) headersMatch(pseudo, headers []fingerprint.Header, r *http.Request) bool {
+// regular headers) carries r's request: an HTTP/2 stream's or an HTTP/3
+// request stream's (neither server gives handlers the stream ID).
+func headersMatch(pseudo, headers []fingerprint.Header, r *http.Request) bool {
 	var method, path, authority string
 	for _, h := range pseudo {
 		switch h.Name {

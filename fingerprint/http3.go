@@ -165,7 +165,7 @@ func (c *H3Control) frame(typ uint64, payload []byte) error {
 	case H3FrameData, H3FrameHeaders, H3FramePushPromise:
 		return &H3Error{H3ErrFrameUnexpected, fmt.Sprintf("frame type 0x%x on the control stream", typ)}
 	case H3FramePriorityUpdate, H3FramePriorityUpdatePush:
-		id, n, ok := quicVarintAt(payload)
+		id, n, ok := QUICVarint(payload)
 		if !ok {
 			return &H3Error{H3ErrFrameError, "PRIORITY_UPDATE without an element id"}
 		}
@@ -174,7 +174,7 @@ func (c *H3Control) frame(typ uint64, payload []byte) error {
 				Push: typ == H3FramePriorityUpdatePush, ElementID: id, Priority: string(payload[n:])})
 		}
 	case H3FrameGoAway, H3FrameMaxPushID, H3FrameCancelPush:
-		if _, n, ok := quicVarintAt(payload); !ok || n != len(payload) {
+		if _, n, ok := QUICVarint(payload); !ok || n != len(payload) {
 			return &H3Error{H3ErrFrameError, fmt.Sprintf("frame type 0x%x: bad payload", typ)}
 		}
 	}
@@ -186,11 +186,11 @@ func (c *H3Control) frame(typ uint64, payload []byte) error {
 // declared payload longer than max is an error (H3_EXCESSIVE_LOAD).
 // payload points into b.
 func ReadH3Frame(b []byte, max int) (typ uint64, payload []byte, n int, err error) {
-	typ, tn, ok := quicVarintAt(b)
+	typ, tn, ok := QUICVarint(b)
 	if !ok {
 		return 0, nil, 0, nil
 	}
-	l, ln, ok := quicVarintAt(b[tn:])
+	l, ln, ok := QUICVarint(b[tn:])
 	if !ok {
 		return 0, nil, 0, nil
 	}
@@ -210,12 +210,12 @@ func ReadH3Frame(b []byte, max int) (typ uint64, payload []byte, n int, err erro
 func ParseH3Settings(p []byte) ([]H3Setting, error) {
 	out := []H3Setting{}
 	for i := 0; i < len(p); {
-		id, n, ok := quicVarintAt(p[i:])
+		id, n, ok := QUICVarint(p[i:])
 		if !ok {
 			return out, &H3Error{H3ErrFrameError, "truncated setting id"}
 		}
 		i += n
-		v, n, ok := quicVarintAt(p[i:])
+		v, n, ok := QUICVarint(p[i:])
 		if !ok {
 			return out, &H3Error{H3ErrFrameError, fmt.Sprintf("setting 0x%x: truncated value", id)}
 		}

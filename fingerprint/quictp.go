@@ -47,14 +47,6 @@ var quicIntParams = map[uint64]bool{
 	0xff04de1b: true, // min_ack_delay (draft-ietf-quic-ack-frequency)
 }
 
-// quicStableParams are the integer parameters whose values enter the
-// fingerprint.
-var quicStableParams = map[uint64]bool{
-	0x01: true, 0x03: true, 0x04: true, 0x05: true, 0x06: true, 0x07: true,
-	0x08: true, 0x09: true, 0x0a: true, 0x0b: true, 0x0e: true, 0x20: true,
-	0xff04de1b: true,
-}
-
 // IsQUICGREASEParam reports whether id is a reserved transport parameter
 // (31*N + 27).
 func IsQUICGREASEParam(id uint64) bool { return id >= 27 && (id-27)%31 == 0 }
@@ -64,18 +56,11 @@ func IsQUICGREASEParam(id uint64) bool { return id >= 27 && (id-27)%31 == 0 }
 // 0xffa5) in wire order; nil when it has none. A parameter whose length
 // runs past the extension is an error.
 func (ch *ClientHello) QUICTransportParams() ([]QUICParam, error) {
-	var data []byte
-	found := false
-	for _, e := range ch.Extensions {
-		if e.Type == ExtQUICTransportParameters || (!found && e.Type == ExtQUICTransportParametersDraft) {
-			data, found = e.Data, true
-			if e.Type == ExtQUICTransportParameters {
-				break
-			}
+	data, ok := ch.ext(ExtQUICTransportParameters)
+	if !ok {
+		if data, ok = ch.ext(ExtQUICTransportParametersDraft); !ok {
+			return nil, nil
 		}
-	}
-	if !found {
-		return nil, nil
 	}
 	return ParseQUICTransportParams(data)
 }
@@ -85,12 +70,12 @@ func (ch *ClientHello) QUICTransportParams() ([]QUICParam, error) {
 func ParseQUICTransportParams(b []byte) ([]QUICParam, error) {
 	var out []QUICParam
 	for i := 0; i < len(b); {
-		id, n, ok := quicVarintAt(b[i:])
+		id, n, ok := QUICVarint(b[i:])
 		if !ok {
 			return out, fmt.Errorf("fingerprint: transport parameter at offset %d: truncated id", i)
 		}
 		i += n
-		l, n, ok := quicVarintAt(b[i:])
+		l, n, ok := QUICVarint(b[i:])
 		if !ok {
 			return out, fmt.Errorf("fingerprint: transport parameter %d: truncated length", id)
 		}
@@ -101,7 +86,7 @@ func ParseQUICTransportParams(b []byte) ([]QUICParam, error) {
 		p := QUICParam{ID: id, Name: QUICTransportParameterName(id), GREASE: IsQUICGREASEParam(id),
 			Value: append(HexBytes{}, b[i:i+int(l)]...)}
 		if quicIntParams[id] {
-			if v, n, ok := quicVarintAt(p.Value); ok && n == len(p.Value) {
+			if v, n, ok := QUICVarint(p.Value); ok && n == len(p.Value) {
 				p.Int = &v
 			}
 		}
@@ -124,7 +109,7 @@ func QUICTransportParamsFingerprint(params []QUICParam) QUICTransportParamsFP {
 			continue
 		}
 		ids = append(ids, strconv.FormatUint(p.ID, 10))
-		if quicStableParams[p.ID] && p.Int != nil {
+		if p.Int != nil { // the integer parameters (quicIntParams)
 			vals = append(vals, strconv.FormatUint(p.ID, 10)+":"+strconv.FormatUint(*p.Int, 10))
 		}
 	}
@@ -136,8 +121,9 @@ func QUICTransportParamsFingerprint(params []QUICParam) QUICTransportParamsFP {
 	return QUICTransportParamsFP{Text: text, Hash: hex.EncodeToString(sum[:6])}
 }
 
-// quicVarintAt decodes a QUIC variable-length integer (RFC 9000 §16).
-func quicVarintAt(b []byte) (v uint64, n int, ok bool) {
+// QUICVarint decodes a QUIC variable-length integer (RFC 9000 §16) at the
+// start of b: its value and length, ok false when b is too short.
+func QUICVarint(b []byte) (v uint64, n int, ok bool) {
 	if len(b) == 0 {
 		return 0, 0, false
 	}

@@ -24,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+
+	"github.com/guanaco-fp/guanaco/fingerprint"
 )
 
 // QUIC versions whose Initial packets can be decrypted.
@@ -124,7 +126,7 @@ func ParseLongHeader(b []byte) (h LongHeader, need int, err error) {
 		return h, len(b), nil
 	}
 	if h.Type == TypeInitial {
-		tl, n, ok := Varint(b[p:])
+		tl, n, ok := fingerprint.QUICVarint(b[p:])
 		if !ok {
 			return h, p + 8, nil
 		}
@@ -138,7 +140,7 @@ func ParseLongHeader(b []byte) (h LongHeader, need int, err error) {
 		h.Token = b[p : p+int(tl)]
 		p += int(tl)
 	}
-	l, n, ok := Varint(b[p:])
+	l, n, ok := fingerprint.QUICVarint(b[p:])
 	if !ok {
 		return h, p + 8, nil
 	}
@@ -149,22 +151,6 @@ func ParseLongHeader(b []byte) (h LongHeader, need int, err error) {
 	h.PNOffset = p
 	h.End = p + int(l)
 	return h, h.End, nil
-}
-
-// Varint decodes a QUIC variable-length integer (RFC 9000 §16).
-func Varint(b []byte) (v uint64, n int, ok bool) {
-	if len(b) == 0 {
-		return 0, 0, false
-	}
-	n = 1 << (b[0] >> 6)
-	if len(b) < n {
-		return 0, 0, false
-	}
-	v = uint64(b[0] & 0x3f)
-	for _, c := range b[1:n] {
-		v = v<<8 | uint64(c)
-	}
-	return v, n, true
 }
 
 // Keys are the client Initial packet protection keys for one destination
@@ -322,7 +308,7 @@ func CryptoFrames(p []byte, fn func(off uint64, data []byte)) error {
 		case 0x02, 0x03: // ACK, ACK with ECN counts
 			var fields [4]uint64
 			for f := range fields {
-				v, n, ok := Varint(p[i:])
+				v, n, ok := fingerprint.QUICVarint(p[i:])
 				if !ok {
 					return errors.New("truncated ACK frame")
 				}
@@ -338,19 +324,19 @@ func CryptoFrames(p []byte, fn func(off uint64, data []byte)) error {
 				extra += 3
 			}
 			for ; extra > 0; extra-- {
-				_, n, ok := Varint(p[i:])
+				_, n, ok := fingerprint.QUICVarint(p[i:])
 				if !ok {
 					return errors.New("truncated ACK frame")
 				}
 				i += n
 			}
 		case 0x06: // CRYPTO
-			off, n, ok := Varint(p[i:])
+			off, n, ok := fingerprint.QUICVarint(p[i:])
 			if !ok {
 				return errors.New("truncated CRYPTO frame")
 			}
 			i += n
-			l, n, ok := Varint(p[i:])
+			l, n, ok := fingerprint.QUICVarint(p[i:])
 			if !ok {
 				return errors.New("truncated CRYPTO frame")
 			}
@@ -367,7 +353,7 @@ func CryptoFrames(p []byte, fn func(off uint64, data []byte)) error {
 			}
 			var last uint64
 			for f := 0; f < count; f++ {
-				v, n, ok := Varint(p[i:])
+				v, n, ok := fingerprint.QUICVarint(p[i:])
 				if !ok {
 					return errors.New("truncated CONNECTION_CLOSE frame")
 				}
