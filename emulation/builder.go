@@ -292,19 +292,15 @@ func addClientHints(p *Profile, caps []VisitCapture) {
 		}
 		var target *map[Initiator][]Header
 		hs := c.Headers
-		switch {
-		case c.HTTPVersion == "2" && p.H2 != nil:
-			if p.ClientHints == nil {
-				p.ClientHints = &ClientHints{}
-			}
-			target, hs = &p.ClientHints.H2, regularHeaders(hs)
-		case c.HTTPVersion == "1.1" && p.H1 != nil:
-			if p.ClientHints == nil {
-				p.ClientHints = &ClientHints{}
-			}
-			target = &p.ClientHints.H1
-		default:
+		h2 := c.HTTPVersion == "2" && p.H2 != nil
+		if !h2 && (c.HTTPVersion != "1.1" || p.H1 == nil) {
 			continue
+		}
+		if p.ClientHints == nil {
+			p.ClientHints = &ClientHints{}
+		}
+		if target = &p.ClientHints.H1; h2 {
+			target, hs = &p.ClientHints.H2, regularHeaders(hs)
 		}
 		if *target == nil {
 			*target = map[Initiator][]Header{}

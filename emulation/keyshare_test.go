@@ -57,4 +57,8 @@ func TestCatalogueKeyShareReuse(t *testing.T) {
 		counts[p.Browser]++
 	}
 	t.Logf("profiles offering X25519MLKEM768 and X25519, by browser: %v", counts)
+	// Both engines must be represented, or the loop above checked nothing.
+	if counts["firefox"] == 0 || counts["chromium"]+counts["chrome"] == 0 {
+		t.Errorf("the catalogue has no Firefox or no Chromium-family profile offering both shares: %v", counts)
+	}
 }

@@ -256,8 +256,6 @@ func convertRama(r *ramaRecord, idx int, origin Origin) (*emulation.Profile, Sou
 // asked for it with Accept-CH (rama's server does; see
 // emulation.IsRequestedHint). A profile describes a first contact, so they
 // are left out, as emulation.Build does.
-func requestedHint(name string) bool { return emulation.IsRequestedHint(name) }
-
 // headers converts pairs, blanking caller-only values (the profile keeps
 // their position, as emulation.Build does) and dropping requested hints.
 // ramaMarker is the header rama's fingerprinting page adds to its own fetch
@@ -271,7 +269,7 @@ func headers(ls ...[][2]string) []emulation.Header {
 		}
 		out := make([]emulation.Header, 0, len(l))
 		for _, h := range l {
-			if requestedHint(h[0]) || strings.EqualFold(h[0], ramaMarker) {
+			if emulation.IsRequestedHint(h[0]) || strings.EqualFold(h[0], ramaMarker) {
 				continue
 			}
 			v := h[1]
