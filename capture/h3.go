@@ -146,7 +146,8 @@ type H3Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	port   atomic.Int32
+	// altSvc is the Alt-Svc value, built once Serve knows its port.
+	altSvc atomic.Pointer[string]
 	// streams is cancelled by Shutdown: no new request streams are
 	// accepted; inFlight counts the requests being served.
 	streams     context.Context
@@ -189,11 +190,10 @@ func (s *H3Server) Table() *quicinitial.Table { return s.table }
 // AltSvc is the Alt-Svc header value advertising this server ("" before
 // Serve).
 func (s *H3Server) AltSvc() string {
-	p := s.port.Load()
-	if p == 0 {
-		return ""
+	if v := s.altSvc.Load(); v != nil {
+		return *v
 	}
-	return fmt.Sprintf(`h3=":%d"; ma=86400`, p)
+	return ""
 }
 
 // Serve serves HTTP/3 on udp until Close. It returns http.ErrServerClosed
@@ -220,7 +220,8 @@ func (s *H3Server) Serve(udp *net.UDPConn) error {
 	s.ln, s.tr = ln, tr
 	s.mu.Unlock()
 	if ua, ok := udp.LocalAddr().(*net.UDPAddr); ok {
-		s.port.Store(int32(ua.Port))
+		v := fmt.Sprintf(`h3=":%d"; ma=86400`, ua.Port)
+		s.altSvc.Store(&v)
 	}
 	for {
 		qc, err := ln.Accept(s.ctx)
