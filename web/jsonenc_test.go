@@ -384,3 +384,8 @@ func TestFastJSONEveryField(t *testing.T) {
 		}
 	}
 }
+
+// plainTLSReport is a tlsReport without its MarshalJSON: encoding/json's
+// field-by-field encoding, which appendTLSReport reproduces (the tests
+// compare the two).
+type plainTLSReport tlsReport

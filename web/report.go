@@ -110,11 +110,6 @@ func (t *tlsReport) MarshalJSON() ([]byte, error) {
 	return m.b, m.err
 }
 
-// plainTLSReport is a tlsReport without its MarshalJSON: encoding/json's
-// field-by-field encoding, which appendTLSReport reproduces (the tests
-// compare the two).
-type plainTLSReport tlsReport
-
 // quicReport is the "quic" object of an HTTP/3 capture: the Initial
 // packets' version and the client's transport parameters in wire order
 // with their fingerprint.
