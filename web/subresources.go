@@ -62,8 +62,10 @@ func subresources() map[string]subresource {
 func (h *handler) probeSubresource(p subresource) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		key := visitKeyOf(r)
-		if k := r.URL.Query().Get("visit"); key == "" && p.initiator == store.InitiatorManifest && validVisitKey(k) {
-			key = k
+		if key == "" && p.initiator == store.InitiatorManifest {
+			if k := r.URL.Query().Get("visit"); validVisitKey(k) {
+				key = k
+			}
 		}
 		h.fingerprint(r, h.captureOf(r), p.initiator, key)
 		w.Header().Set("Cache-Control", "no-store")
