@@ -242,11 +242,9 @@ var (
 // with NULL in a NOT NULL column; the bound values of those columns are Go
 // strings and integers, never NULL.
 const (
-	dictVerb        = "INSERT INTO "
-	dictConflict    = " ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen WHERE excluded.last_seen > dict.last_seen"
-	ignoreVerb      = "INSERT OR IGNORE INTO "
-	connConflict    = ""
-	requestConflict = ""
+	dictVerb     = "INSERT INTO "
+	dictConflict = " ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen WHERE excluded.last_seen > dict.last_seen"
+	ignoreVerb   = "INSERT OR IGNORE INTO " // connections and requests: no conflict clause
 )
 
 // insertChunk is the most rows one multi-row INSERT carries (15 to 16
@@ -297,7 +295,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	for _, t := range []struct {
 		verb, table, conflict string
 		cols                  []string
-	}{{dictVerb, "dict", dictConflict, dictCols}, {ignoreVerb, "connections", connConflict, connCols}, {ignoreVerb, "requests", requestConflict, requestCols}} {
+	}{{dictVerb, "dict", dictConflict, dictCols}, {ignoreVerb, "connections", "", connCols}, {ignoreVerb, "requests", "", requestCols}} {
 		for rows := insertChunk; rows >= 1; rows /= 2 {
 			if _, err := db.stmt(ctx, t.verb, t.table, t.cols, rows, t.conflict); err != nil {
 				return err
@@ -441,14 +439,14 @@ func (db *DB) insertSplit(ctx context.Context, tx *sql.Tx, now time.Time) (int64
 	}); err != nil {
 		return 0, err
 	}
-	if _, err := db.insertRows(ctx, tx, "connections", connCols, connConflict, len(sp.Conns), func(args []any, i int) []any {
+	if _, err := db.insertRows(ctx, tx, "connections", connCols, "", len(sp.Conns), func(args []any, i int) []any {
 		c := &sp.Conns[i]
 		return append(args, c.ID, c.CreatedAt.UnixMicro(), c.ClientIP, c.TLSVersion, c.SNI, c.ALPN, nullBytes(c.ClientHello),
 			nullRef(c.TLSSummary), nullRef(c.JA3), nullRef(c.JA3N), nullRef(c.JA4), nullRef(c.JA4R), nullRef(c.JA4O), nullRef(c.JA4RO), nullRef(c.PeetPrint), nullRef(c.QUICTP))
 	}); err != nil {
 		return 0, err
 	}
-	inserted, err := db.insertRows(ctx, tx, "requests", requestCols, requestConflict, len(sp.Requests), func(args []any, i int) []any {
+	inserted, err := db.insertRows(ctx, tx, "requests", requestCols, "", len(sp.Requests), func(args []any, i int) []any {
 		r := &sp.Requests[i]
 		return append(args, r.ID, r.CreatedAt.UnixMicro(), r.Conn, r.VisitKey, r.Initiator, r.Method, r.Path, r.HTTPVersion, r.StreamID,
 			nullRef(r.Host), nullRef(r.UserAgent), nullRef(r.HeaderNames), nullRef(r.HeaderValues), nullRef(r.H2), nullRef(r.Akamai), nullRef(r.HeaderOrder))
