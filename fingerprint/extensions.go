@@ -785,18 +785,15 @@ func decodeCertificateAuthorities(c tlsCursor, build bool) (ExtensionValue, *Par
 	return CertificateAuthoritiesValue{Count: n}, nil
 }
 
-// quicVarint reads a QUIC variable-length integer (RFC 9000 section 16).
+// quicVarint reads a QUIC variable-length integer (RFC 9000 section 16,
+// QUICVarint).
 func (c *tlsCursor) quicVarint(field string) (uint64, *ParseError) {
-	if c.left() < 1 {
-		return 0, c.short(1, field)
-	}
-	n := 1 << (c.b[c.pos] >> 6)
-	if c.left() < n {
-		return 0, c.short(n, field)
-	}
-	v := uint64(c.b[c.pos] & 0x3f)
-	for i := 1; i < n; i++ {
-		v = v<<8 | uint64(c.b[c.pos+i])
+	v, n, ok := QUICVarint(c.bytes())
+	if !ok {
+		if c.left() < 1 {
+			return 0, c.short(1, field)
+		}
+		return 0, c.short(1<<(c.b[c.pos]>>6), field)
 	}
 	c.pos += n
 	return v, nil
