@@ -71,12 +71,9 @@ type H3Summary struct {
 
 // NewH3Summary summarises the HTTP/3 side of a request capture.
 func NewH3Summary(h *H3Info) *H3Summary {
-	s := &H3Summary{
-		StreamID: h.StreamID, Settings: h.Settings, SettingsSeen: h.SettingsSeen, UniStreams: h.UniStreams,
-		ControlFrames: h.ControlFrames, PriorityUpdates: h.PriorityUpdates, Priority: h.Priority, PseudoOrder: h.PseudoOrder,
-	}
+	s := H3Summary(*h) // the same fields; H3Summary adds the JSON names
 	s.Normalize()
-	return s
+	return &s
 }
 
 // Normalize makes nil lists empty, so they encode as [].
