@@ -174,6 +174,9 @@ func newConn(c net.Conn, tc *tls.Conn, hc *HelloConn, proto Protocol, accepted t
 		}
 	}
 	switch proto {
+	case ProtoH3:
+		// No byte stream to parse: the HTTP/3 server reads the frames
+		// (see H3Server.newQUICConn).
 	case ProtoH2:
 		conn.h2 = fingerprint.NewH2Stream(fingerprint.H2Config{
 			MaxFrameSize:      lim.H2MaxFrameSize,

@@ -2,16 +2,13 @@ package capture
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -351,20 +348,9 @@ func (s *H3Server) handle(qc *quic.Conn) {
 
 // newQUICConn builds the connection capture of an accepted connection.
 func (s *H3Server) newQUICConn(qc *quic.Conn) *Conn {
-	var idb [8]byte
-	_, _ = rand.Read(idb[:])
-	c := &Conn{
-		Conn:         quicNetConn{qc},
-		id:           hex.EncodeToString(idb[:]),
-		accepted:     time.Now(),
-		proto:        ProtoH3,
-		limits:       s.cfg.Streams,
-		h3:           &h3State{settingsCh: make(chan struct{})},
-		settingsWait: s.cfg.SettingsWait,
-	}
-	if ap, err := netip.ParseAddrPort(qc.RemoteAddr().String()); err == nil {
-		c.remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
+	c := newConn(quicNetConn{qc}, nil, nil, ProtoH3, time.Now(), s.cfg.Streams)
+	c.h3 = &h3State{settingsCh: make(chan struct{})}
+	c.settingsWait = s.cfg.SettingsWait
 	tr, _ := qc.QlogTrace().(*h3Trace)
 	if tr != nil {
 		tr.conn.Store(c)
