@@ -87,8 +87,7 @@ func hintedList(p *Profile, in Initiator, h2 bool) []Header {
 	if p.ClientHints == nil {
 		return nil
 	}
-	pick := func(m map[Initiator][]Header) []Header { return m[in] }
-	h1l, h2l := pick(p.ClientHints.H1), pick(p.ClientHints.H2)
+	h1l, h2l := p.ClientHints.H1[in], p.ClientHints.H2[in]
 	if h2 && len(h2l) > 0 || !h2 && len(h1l) == 0 {
 		return h2l
 	}

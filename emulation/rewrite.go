@@ -168,15 +168,18 @@ func RequestHeadersFor(p *Profile, req *http.Request, in Initiator, h2 bool) []H
 		}
 	}
 	hostSent := false
-	list := ProfileList(p, in, h2, req.Header.Get("Cookie") != "")
+	// The list: the hinted one when the origin asked for hints and the
+	// profile records one, else the ordinary one; then the cookie slot.
 	hints := clientHintsOf(req.Context())
+	var list []Header
 	if len(hints) > 0 && https {
-		if hl := hintedList(p, in, h2); len(hl) > 0 {
-			list = hl
-			if req.Header.Get("Cookie") != "" {
-				list = withCookieSlot(p, in, h2, list)
-			}
-		}
+		list = hintedList(p, in, h2)
+	}
+	if len(list) == 0 {
+		list, _ = profileListFrom(p, in, h2)
+	}
+	if req.Header.Get("Cookie") != "" {
+		list = withCookieSlot(p, in, h2, list)
 	}
 	for _, ph := range list {
 		lname := strings.ToLower(ph.Name)
