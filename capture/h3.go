@@ -223,7 +223,10 @@ func (s *H3Server) Serve(udp *net.UDPConn) error {
 	for {
 		qc, err := ln.Accept(s.ctx)
 		if err != nil {
-			if s.ctx.Err() != nil {
+			s.mu.Lock()
+			closed := s.closed // Shutdown closed the listener
+			s.mu.Unlock()
+			if closed || s.ctx.Err() != nil {
 				return http.ErrServerClosed
 			}
 			return fmt.Errorf("capture: quic accept: %w", err)
@@ -247,10 +250,18 @@ func (s *H3Server) Serve(udp *net.UDPConn) error {
 	}
 }
 
+// h3ShutdownDrain is how long Shutdown lets quic-go send the last answers
+// after the last request ended (see Shutdown).
+const h3ShutdownDrain = 100 * time.Millisecond
+
 // Shutdown stops accepting connections and request streams, waits until
 // the requests being served are done or ctx ends, then closes as Close.
-// Clients see their connections closed with H3_NO_ERROR. There is no
-// GOAWAY: quic-go v0.65.0's NewRawServerConn opens the server's control
+// Clients see their connections closed with H3_NO_ERROR. A request's
+// handler returning does not mean its answer has left: quic-go sends stream
+// data from its own loop, and closing a connection drops what is still
+// queued, while it offers no way to learn when a stream's data was
+// acknowledged. So after the last request ends Shutdown waits
+// h3ShutdownDrain (bounded by ctx) before it closes. There is no GOAWAY: quic-go v0.65.0's NewRawServerConn opens the server's control
 // stream and does not return it, RawServerConn never writes to it, and a
 // second control stream is a connection error for the client.
 func (s *H3Server) Shutdown(ctx context.Context) error {
@@ -271,6 +282,15 @@ func (s *H3Server) Shutdown(ctx context.Context) error {
 			err = ctx.Err()
 		case <-t.C:
 		}
+	}
+	if err == nil {
+		drain := time.NewTimer(h3ShutdownDrain)
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-drain.C:
+		}
+		drain.Stop()
 	}
 	if cerr := s.Close(); err == nil {
 		err = cerr
