@@ -93,9 +93,13 @@ func selfSigned(dataDir string, hosts []string, now time.Time) (tls.Certificate,
 			leaf.NotAfter.After(now.Add(7*24*time.Hour)) && coversHosts(leaf, hosts) && leaf.CheckSignatureFrom(ca) == nil {
 			return cert, nil
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	} else if pe := (*fs.PathError)(nil); errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist) {
 		return tls.Certificate{}, fmt.Errorf("fpserver: loading certificate from %s: %w", dir, err)
 	}
+	// Missing, expiring, for other hosts, from another CA or not a pair
+	// (replicas starting together write key and certificate concurrently,
+	// so one may read another's key with its own certificate): a new leaf
+	// from the shared CA. Each replica serves the pair it made.
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("fpserver: generating key: %w", err)
