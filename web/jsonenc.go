@@ -488,3 +488,46 @@ func appendTLSReport(dst []byte, t *tlsReport) ([]byte, error) {
 	dst = appendJSONString(dst, t.Negotiated.ALPN)
 	return append(dst, '}', '}'), nil
 }
+
+// appendTLSSummary appends s as encoding/json writes a tlsSummary (the
+// stored TLS summary, whose bytes are deduplicated by hash: they must not
+// change).
+func appendTLSSummary(dst []byte, s *tlsSummary) []byte {
+	dst = append(dst, `{"sni":`...)
+	dst = appendJSONString(dst, s.SNI)
+	dst = append(dst, `,"alpn":`...)
+	dst = appendStrings(dst, s.ALPN)
+	dst = append(dst, `,"max_version":`...)
+	dst = appendJSONString(dst, s.MaxVersion)
+	dst = append(dst, `,"cipher_suites":`...)
+	dst = appendUint16s(dst, s.CipherSuites)
+	dst = append(dst, `,"extensions":`...)
+	dst = appendUint16s(dst, s.Extensions)
+	dst = append(dst, `,"supported_groups":`...)
+	dst = appendUint16s(dst, s.SupportedGroups)
+	dst = append(dst, `,"signature_algorithms":`...)
+	dst = appendUint16s(dst, s.SigAlgs)
+	dst = append(dst, `,"negotiated":{"version":`...)
+	dst = appendJSONString(dst, s.Negotiated.Version)
+	dst = append(dst, `,"cipher_suite":`...)
+	dst = appendJSONString(dst, s.Negotiated.CipherSuite)
+	dst = append(dst, `,"alpn":`...)
+	dst = appendJSONString(dst, s.Negotiated.ALPN)
+	dst = append(dst, '}')
+	if q := s.QUIC; q != nil {
+		dst = append(dst, `,"quic":{"version":`...)
+		dst = appendJSONString(dst, q.Version)
+		dst = append(dst, `,"negotiated_version":`...)
+		dst = appendJSONString(dst, q.NegotiatedVersion)
+		if q.InitialPackets != 0 {
+			dst = append(dst, `,"initial_packets":`...)
+			dst = strconv.AppendInt(dst, int64(q.InitialPackets), 10)
+		}
+		dst = append(dst, '}')
+	}
+	if len(s.Truncated) > 0 {
+		dst = append(dst, `,"truncated":`...)
+		dst = appendStrings(dst, s.Truncated)
+	}
+	return append(dst, '}')
+}

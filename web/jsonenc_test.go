@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -389,3 +390,59 @@ func TestFastJSONEveryField(t *testing.T) {
 // field-by-field encoding, which appendTLSReport reproduces (the tests
 // compare the two).
 type plainTLSReport tlsReport
+
+// TestFastTLSSummaryMatchesEncodingJSON holds the stored TLS summary's
+// encoder to encoding/json's output (the summary is deduplicated by its
+// bytes, so they must not change): every exported field filled at random,
+// hostile strings, nil and empty lists, each optional member present and
+// absent; and the summaries of every test hello through summaryJSON.
+func TestFastTLSSummaryMatchesEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 4))
+	for i := range 2000 {
+		var s tlsSummary
+		fillAll(rng, reflect.ValueOf(&s).Elem())
+		switch i % 6 {
+		case 1:
+			s.QUIC, s.Truncated = nil, nil
+		case 2:
+			s.ALPN, s.CipherSuites, s.Extensions = nil, []uint16{}, nil
+		case 3:
+			s.QUIC.InitialPackets, s.Truncated = 0, []string{}
+		case 4:
+			s.SNI, s.Negotiated.ALPN = randString(rng), randString(rng)
+		}
+		want, err := json.Marshal(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendTLSSummary(nil, &s); string(got) != string(want) {
+			t.Fatalf("summary %d differs from encoding/json:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	for i, tr := range goldenTLS(t) {
+		q := &quicReport{Version: "0x00000001", NegotiatedVersion: "0x00000001", InitialPackets: i % 3}
+		if i%4 == 3 {
+			q = nil
+		}
+		got, err := tr.summaryJSON(nil, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := tr.summary(q)
+		if want, _ := json.Marshal(&s); string(got) != string(want) {
+			t.Fatalf("hello %d: summary differs from encoding/json:\n got %s\nwant %s", i, got, want)
+		}
+		if want := fmt.Sprintf("0x%04x", tr.ClientHello.MaxVersion()); s.MaxVersion != want {
+			t.Fatalf("hello %d: max_version %q, want %q", i, s.MaxVersion, want)
+		}
+	}
+}
+
+// TestHex16 compares hex16 with fmt for every value.
+func TestHex16(t *testing.T) {
+	for v := range 1 << 16 {
+		if got, want := hex16(uint16(v)), fmt.Sprintf("0x%04x", v); got != want {
+			t.Fatalf("hex16(%d) = %q, want %q", v, got, want)
+		}
+	}
+}

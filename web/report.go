@@ -260,21 +260,8 @@ func newConnTLS(t *capture.TLSInfo) *tlsReport {
 // the report came from one.
 func (t *tlsReport) summaryJSON(info *capture.TLSInfo, q *quicReport) ([]byte, error) {
 	build := func() any {
-		var cut []string
-		s := tlsSummary{
-			SNI: t.SNI, ALPN: capList(t.ALPN, "alpn", &cut), Negotiated: t.Negotiated,
-			MaxVersion:      fmt.Sprintf("0x%04x", t.ClientHello.MaxVersion()),
-			CipherSuites:    capList(t.ClientHello.CipherSuites, "cipher_suites", &cut),
-			Extensions:      capList(t.ClientHello.ExtensionTypes(), "extensions", &cut),
-			SupportedGroups: capList(t.ClientHello.SupportedGroups(), "supported_groups", &cut),
-			SigAlgs:         capList(t.ClientHello.SignatureAlgorithms(), "signature_algorithms", &cut),
-		}
-		s.Truncated = cut
-		if q != nil {
-			s.QUIC = &quicStored{Version: q.Version, NegotiatedVersion: q.NegotiatedVersion, InitialPackets: q.InitialPackets}
-		}
-		b, err := json.Marshal(s)
-		return memoJSON{b, err}
+		s := t.summary(q)
+		return memoJSON{appendTLSSummary(make([]byte, 0, 512), &s), nil}
 	}
 	var m memoJSON
 	if info != nil {
@@ -283,6 +270,24 @@ func (t *tlsReport) summaryJSON(info *capture.TLSInfo, q *quicReport) ([]byte, e
 		m = build().(memoJSON)
 	}
 	return m.b, m.err
+}
+
+// summary is the stored TLS summary of t (q: the QUIC report, nil over TCP).
+func (t *tlsReport) summary(q *quicReport) tlsSummary {
+	var cut []string
+	s := tlsSummary{
+		SNI: t.SNI, ALPN: capList(t.ALPN, "alpn", &cut), Negotiated: t.Negotiated,
+		MaxVersion:      hex16(t.ClientHello.MaxVersion()),
+		CipherSuites:    capList(t.ClientHello.CipherSuites, "cipher_suites", &cut),
+		Extensions:      capList(t.ClientHello.ExtensionTypes(), "extensions", &cut),
+		SupportedGroups: capList(t.ClientHello.SupportedGroups(), "supported_groups", &cut),
+		SigAlgs:         capList(t.ClientHello.SignatureAlgorithms(), "signature_algorithms", &cut),
+	}
+	s.Truncated = cut
+	if q != nil {
+		s.QUIC = &quicStored{Version: q.Version, NegotiatedVersion: q.NegotiatedVersion, InitialPackets: q.InitialPackets}
+	}
+	return s
 }
 
 // tlsNegotiated is what the handshake settled on.

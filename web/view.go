@@ -34,8 +34,11 @@ func orDash(s string) string {
 	return s
 }
 
-// hex16 formats a 16-bit code point as 0x1301.
-func hex16(v uint16) string { return fmt.Sprintf("0x%04x", v) }
+// hex16 formats a 16-bit code point as 0x1301 (fmt's "0x%04x").
+func hex16(v uint16) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{'0', 'x', digits[v>>12], digits[v>>8&0xf], digits[v>>4&0xf], digits[v&0xf]})
+}
 
 // fingerprintLink is the population view of value v of kind k.
 func fingerprintLink(v string, k store.FingerprintKind) string {

@@ -19,7 +19,7 @@ import (
 
 // startBenchFPServer runs fpserver in-process on loopback and returns its
 // HTTPS address and data directory.
-func startBenchFPServer(b *testing.B) (addr, dataDir string) {
+func startBenchFPServer(b testing.TB) (addr, dataDir string) {
 	b.Helper()
 	dataDir = b.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -53,7 +53,7 @@ func startBenchFPServer(b *testing.B) (addr, dataDir string) {
 
 // startPlainServer runs the baseline: crypto/tls + net/http (HTTP/2 on),
 // same certificate, answering each path with a body of sizes[path] bytes.
-func startPlainServer(b *testing.B, certDir string, sizes map[string]int) string {
+func startPlainServer(b testing.TB, certDir string, sizes map[string]int) string {
 	b.Helper()
 	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls", "cert.pem"), filepath.Join(certDir, "tls", "key.pem"))
 	if err != nil {
