@@ -37,6 +37,21 @@ import (
 
 const envPrefix = "FPSERVER_"
 
+// servedKey keys a connection's "a request was served" flag in the
+// connection's context (see firstOrHTTP2).
+type servedKey struct{}
+
+// firstOrHTTP2 reports whether r is an HTTP/2 (or later) request or the
+// first request of its HTTP/1 connection: the requests worth handing to a
+// warm worker.
+func firstOrHTTP2(r *http.Request) bool {
+	if r.ProtoMajor >= 2 {
+		return true
+	}
+	served, ok := r.Context().Value(servedKey{}).(*atomic.Bool)
+	return ok && !served.Swap(true)
+}
+
 // h2MaxReadFrameSize is the SETTINGS_MAX_FRAME_SIZE fpserver advertises;
 // the capture parser must accept the same.
 const h2MaxReadFrameSize = 1 << 20
@@ -350,17 +365,19 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	appHandler := capture.Middleware(web.LimitBodies(handler,
 		web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace}))
 	var h3srv *capture.H3Server // set below when -http3 is on
-	// HTTP/2 requests are served on warm worker goroutines (see package
-	// warmstack); HTTP/1 requests stay on their connection's goroutine.
-	// TCP answers advertise HTTP/3 with Alt-Svc when it is on.
-	warm := warmstack.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// HTTP/2 requests, and the first request of an HTTP/1 connection (whose
+	// goroutine is new, its stack small), are served on warm worker
+	// goroutines (see package warmstack); later HTTP/1 requests stay on
+	// their connection's goroutine, grown by then. TCP answers advertise
+	// HTTP/3 with Alt-Svc when it is on.
+	warm := warmstack.HandlerFunc(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h3srv != nil && r.TLS == nil {
 			if v := h3srv.AltSvc(); v != "" {
 				w.Header().Set("Alt-Svc", v)
 			}
 		}
 		appHandler.ServeHTTP(w, r)
-	}), warmWorkers)
+	}), warmWorkers, firstOrHTTP2)
 	defer warm.Stop()
 	hs := &http.Server{
 		Handler:           warm,
@@ -369,6 +386,7 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
 		ErrorLog:          log.New(slogWriter{logger}, "", 0),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			ctx = context.WithValue(ctx, servedKey{}, new(atomic.Bool))
 			if cc, ok := c.(*capture.Conn); ok {
 				return capture.ContextWithConn(ctx, cc)
 			}

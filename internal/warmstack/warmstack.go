@@ -9,7 +9,8 @@
 // and adjusts every frame's pointers, which costs more than handing the
 // request to a goroutine that has served one before. HTTP/1 requests of a
 // connection run one after another on the connection's goroutine, whose
-// stack stays grown, so they are served in place.
+// stack stays grown after the first, so only the first is worth handing
+// over (see HandlerFunc).
 package warmstack
 
 import (
@@ -21,6 +22,7 @@ import (
 type Pool struct {
 	jobs    chan *job
 	next    http.Handler
+	warm    func(*http.Request) bool
 	workers int
 	once    sync.Once
 	// free recycles jobs (and their done channels) between requests.
@@ -39,10 +41,17 @@ type job struct {
 // from a normal return.
 type panicked struct{ v any }
 
-// Handler returns a Pool serving next with workers goroutines (at least 1).
-// Stop ends the workers.
+// Handler returns a Pool serving next with workers goroutines (at least 1),
+// handing over HTTP/2 (and later) requests. Stop ends the workers.
 func Handler(next http.Handler, workers int) *Pool {
-	p := &Pool{jobs: make(chan *job), next: next, workers: max(workers, 1)}
+	return HandlerFunc(next, workers, func(r *http.Request) bool { return r.ProtoMajor >= 2 })
+}
+
+// HandlerFunc is Handler handing over the requests for which warm returns
+// true (called once per request, on the caller's goroutine); the others are
+// served in place.
+func HandlerFunc(next http.Handler, workers int, warm func(*http.Request) bool) *Pool {
+	p := &Pool{jobs: make(chan *job), next: next, warm: warm, workers: max(workers, 1)}
 	p.free.New = func() any { return &job{done: make(chan any, 1)} }
 	for range p.workers {
 		go p.work()
@@ -50,13 +59,14 @@ func Handler(next http.Handler, workers int) *Pool {
 	return p
 }
 
-// ServeHTTP serves an HTTP/2 (or later) request on an idle worker, waiting
-// for it; every other request, and one that finds no idle worker, is served
-// on the caller's goroutine, so a slow handler never delays another. A
-// panic in the handler is raised again on the caller's goroutine, where
-// net/http handles it (http.ErrAbortHandler included).
+// ServeHTTP serves a request the Pool hands over (see Handler and
+// HandlerFunc) on an idle worker, waiting for it; every other request, and
+// one that finds no idle worker, is served on the caller's goroutine, so a
+// slow handler never delays another. A panic in the handler is raised again
+// on the caller's goroutine, where net/http handles it
+// (http.ErrAbortHandler included).
 func (p *Pool) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor < 2 {
+	if !p.warm(r) {
 		p.next.ServeHTTP(w, r)
 		return
 	}

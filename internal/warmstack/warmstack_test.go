@@ -52,6 +52,43 @@ func TestHTTP2OnWorkerHTTP1InPlace(t *testing.T) {
 	}
 }
 
+// TestHandlerFuncChooses: HandlerFunc hands over exactly the requests its
+// function picks (here by a header), whatever their protocol.
+func TestHandlerFuncChooses(t *testing.T) {
+	var worker bool
+	var asked int
+	p := HandlerFunc(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		worker = onWorker()
+	}), 2, func(r *http.Request) bool {
+		asked++
+		return r.Header.Get("Warm") != ""
+	})
+	defer p.Stop()
+	for i, tc := range []struct {
+		major        int
+		warm, worker bool
+	}{{1, true, true}, {1, false, false}, {2, false, false}, {2, true, true}} {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := request(tc.major)
+			if tc.warm {
+				r.Header.Set("Warm", "1")
+			}
+			p.ServeHTTP(httptest.NewRecorder(), r)
+			if worker == tc.worker || !tc.worker || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if worker != tc.worker {
+			t.Errorf("case %d (HTTP/%d, warm %v): served on a worker = %v", i, tc.major, tc.warm, worker)
+		}
+	}
+	if asked < 4 {
+		t.Errorf("the function was asked %d times for 4 requests", asked)
+	}
+}
+
 func TestBusyWorkersServeInPlace(t *testing.T) {
 	hold, held := make(chan struct{}), make(chan struct{})
 	p := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
