@@ -43,8 +43,13 @@ type servedKey struct{}
 
 // firstOrHTTP2 reports whether r is an HTTP/2 (or later) request or the
 // first request of its HTTP/1 connection: the requests worth handing to a
-// warm worker.
+// warm worker. A WebSocket (an HTTP/1 Upgrade or an HTTP/2 extended
+// CONNECT) is not: its handler lives as long as the socket and would hold
+// the worker.
 func firstOrHTTP2(r *http.Request) bool {
+	if r.Method == http.MethodConnect || r.Header["Upgrade"] != nil {
+		return false
+	}
 	if r.ProtoMajor >= 2 {
 		return true
 	}
