@@ -239,6 +239,29 @@ func (s *Split) Commit(now time.Time) {
 // (when it is not yet in the dictionary cache); an invalid one fails with
 // ErrInvalid.
 func (s *Split) Add(c *Capture, now time.Time) error {
+	connID := ConnIDOf(c)
+	return s.add(c, connID, s.isNew(connID, now), now)
+}
+
+// AddCapture is Add for a capture that passed ValidateFields but is not
+// Normalized: it appends the rows of c.Normalized() without normalising what
+// it does not store. A request on a connection the cache or the batch
+// already holds (a keep-alive request) needs only its own fields cleaned, not
+// the connection's fingerprints, raw hello and TLS summary. c is not
+// modified.
+func (s *Split) AddCapture(c *Capture, now time.Time) error {
+	connID := ConnIDOf(c) // ID and ConnID are not changed by Normalized
+	if s.isNew(connID, now) {
+		n := c.Normalized()
+		return s.add(&n, connID, true, now)
+	}
+	n := c.normalizedRequest()
+	return s.add(&n, connID, false, now)
+}
+
+// add appends the request row of c and, when newConn, its connection row
+// connID; c is Normalized (at least normalizedRequest when !newConn).
+func (s *Split) add(c *Capture, connID int64, newConn bool, now time.Time) error {
 	ref := func(kind, key, value, hash string) int64 {
 		if key == "" && value == "" {
 			return 0
@@ -255,8 +278,7 @@ func (s *Split) Add(c *Capture, now time.Time) error {
 		s.need(id, kind, value, hash, now)
 		return id
 	}
-	connID := ConnIDOf(c)
-	if s.isNew(connID, now) {
+	if newConn {
 		cr := ConnRow{
 			ID: connID, CreatedAt: c.CreatedAt, ClientIP: c.ClientIP,
 			TLSVersion: c.TLSVersion, SNI: c.SNI, ALPN: c.ALPN, ClientHello: c.ClientHello,
