@@ -75,3 +75,91 @@ func TestAddCaptureMatchesNormalized(t *testing.T) {
 		t.Error("AddCapture accepted an invalid H2 document")
 	}
 }
+
+// TestSplitRepeatedRefs: a request repeating the previous request's texts
+// reuses their ids (Split remembers the last ones) and a changed text gets
+// its own: every reference equals the id computed from the text, every
+// needed entry is in Entries exactly once, and an entry of a batch that was
+// reset without Commit (rolled back) is needed again by the next batch.
+func TestSplitRepeatedRefs(t *testing.T) {
+	base := Capture{
+		ID: "r0", ConnID: "c", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Initiator: InitiatorAPI,
+		UserAgent: "ua1", Host: "h1", Akamai: "ak1", AkamaiHash: "akh1", HeaderOrder: "ho1", HeaderOrderHash: "hoh1",
+		Headers: []HeaderPair{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}}, H2: json.RawMessage(`{"s":1}`),
+	}
+	vary := []func(*Capture){
+		func(*Capture) {},
+		func(*Capture) {},
+		func(c *Capture) { c.UserAgent, c.AkamaiHash = "ua2", "akh2" },
+		func(c *Capture) { c.Headers = []HeaderPair{{Name: "a", Value: "1"}, {Name: "b", Value: "3"}} },
+		func(c *Capture) { c.Headers = []HeaderPair{{Name: "a", Value: "1"}, {Name: "c", Value: "3"}} },
+		func(c *Capture) { c.H2 = json.RawMessage(`{"s":2}`); c.Host = "" },
+		func(*Capture) {},
+	}
+	var batch []Capture
+	c := base
+	for i, f := range vary {
+		c.ID = "r" + string(rune('0'+i))
+		f(&c)
+		batch = append(batch, c)
+	}
+	sp := NewSplit(NewDictCache(0))
+	now := time.Now()
+	for round := 0; round < 2; round++ {
+		sp.Reset() // round 1: round 0 was not committed
+		for i := range batch {
+			if err := sp.AddCapture(&batch[i], now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := map[int64]bool{}
+		for i, r := range sp.Requests {
+			c := &batch[i]
+			host := int64(0)
+			if c.Host != "" {
+				host = DictID(DictHost, c.Host)
+			}
+			exp := RequestRow{
+				ID: c.ID, CreatedAt: c.CreatedAt, Conn: ConnIDOf(c), Initiator: c.Initiator,
+				Host: host, UserAgent: DictID(DictUserAgent, c.UserAgent),
+				HeaderNames: headerListID(c.Headers, false), HeaderValues: headerListID(c.Headers, true),
+				H2:     DictID(DictH2, string(c.H2)),
+				Akamai: HashedID(DictAkamai, c.AkamaiHash, c.Akamai), HeaderOrder: HashedID(DictHeaderOrder, c.HeaderOrderHash, c.HeaderOrder),
+			}
+			if !reflect.DeepEqual(r, exp) {
+				t.Errorf("round %d request %d:\ngot  %+v\nwant %+v", round, i, r, exp)
+			}
+			for _, id := range []int64{exp.Host, exp.UserAgent, exp.HeaderNames, exp.HeaderValues, exp.H2, exp.Akamai, exp.HeaderOrder} {
+				if id != 0 {
+					want[id] = true
+				}
+			}
+		}
+		got := map[int64]bool{}
+		for _, e := range sp.Entries {
+			if got[e.ID] {
+				t.Errorf("round %d: entry %d (%s %q) twice", round, e.ID, e.Kind, e.Value)
+			}
+			got[e.ID] = true
+		}
+		for _, cr := range sp.Conns {
+			for _, id := range []int64{cr.JA3, cr.JA3N, cr.JA4, cr.JA4R, cr.JA4O, cr.JA4RO, cr.PeetPrint, cr.QUICTP, cr.TLSSummary} {
+				if id != 0 {
+					want[id] = true
+				}
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("round %d: entries %v, want %v", round, got, want)
+		}
+	}
+	// Committed, the entries are known: a new batch repeating them needs none.
+	sp.Commit(now)
+	sp.Reset()
+	if err := sp.AddCapture(&batch[len(batch)-1], now); err != nil {
+		t.Fatal(err)
+	}
+	if len(sp.Entries) != 0 || len(sp.Conns) != 0 {
+		t.Errorf("after Commit: %d entries, %d connections needed again", len(sp.Entries), len(sp.Conns))
+	}
+}
