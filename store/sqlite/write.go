@@ -42,12 +42,32 @@ const (
 // columns a row, far below SQLite's 32766 variables).
 const insertChunk = 128
 
-// insertTables are the tables a batch writes, in the order it writes them
-// (entries and connections before the requests naming them).
-var insertTables = []struct {
+// insertTable is one table a batch writes: its statement and the most rows
+// one statement carries (statements of chunk, chunk/2, ... 1 rows are
+// prepared).
+type insertTable struct {
 	verb, table, conflict string
 	cols                  []string
-}{{dictVerb, "dict", dictConflict, dictCols}, {ignoreVerb, "connections", "", connCols}, {ignoreVerb, "requests", "", requestCols}}
+	chunk                 int
+}
+
+// insertTables are the tables a batch writes, in the order it writes them
+// (entries and connections before the requests naming them).
+//
+// Dictionary entries go one row per statement. Their upsert can abort
+// (DO UPDATE; and an explicit INTEGER PRIMARY KEY value, a hash, so each row
+// lands in a random page of the table), so a multi-row upsert makes SQLite
+// copy every page it changes to a statement journal first; a single-row
+// statement needs none. A new connection brings one or two entries (its TLS
+// summary, often a new header-value list) of ~2 KB: the journal was ~20 %
+// of the writer's CPU per new connection (docs/measurements.md).
+var insertTables = []*insertTable{dictTable, connTable, requestTable}
+
+var (
+	dictTable    = &insertTable{dictVerb, "dict", dictConflict, dictCols, 1}
+	connTable    = &insertTable{ignoreVerb, "connections", "", connCols, insertChunk}
+	requestTable = &insertTable{ignoreVerb, "requests", "", requestCols, insertChunk}
+)
 
 // multiInsertSQL is "verb table (cols) VALUES (?,...),... conflict" for rows
 // rows.
@@ -84,7 +104,7 @@ type inserts struct {
 	stmts map[stmtKey]driver.StmtExecContext
 	// closers are the statements to close with the connection.
 	closers []driver.Stmt
-	// args holds insertChunk rows of arguments, their ordinals set.
+	// args holds the arguments of the largest statement, their ordinals set.
 	args []driver.NamedValue
 }
 
@@ -99,7 +119,7 @@ func (in *inserts) prepare(ctx context.Context, dc any) error {
 	}
 	in.conn, in.stmts, in.closers = nil, map[stmtKey]driver.StmtExecContext{}, nil
 	for _, t := range insertTables {
-		for rows := insertChunk; rows >= 1; rows /= 2 {
+		for rows := t.chunk; rows >= 1; rows /= 2 {
 			st, err := pc.PrepareContext(ctx, multiInsertSQL(t.verb, t.table, t.cols, rows, t.conflict))
 			if err != nil {
 				in.close()
@@ -116,7 +136,7 @@ func (in *inserts) prepare(ctx context.Context, dc any) error {
 	}
 	n := 0
 	for _, t := range insertTables {
-		n = max(n, len(t.cols)*insertChunk)
+		n = max(n, len(t.cols)*t.chunk)
 	}
 	in.args = make([]driver.NamedValue, n)
 	for i := range in.args {
@@ -268,13 +288,13 @@ func (db *DB) insertSplit(ctx context.Context, conn *sql.Conn, now time.Time) (i
 	seen := now.UnixMicro()
 	var inserted int64
 	err := db.withInserts(ctx, conn, func(in *inserts) error {
-		if _, err := in.insertRows(ctx, "dict", len(dictCols), len(sp.Entries), func(v []driver.NamedValue, i int) {
+		if _, err := in.insertRows(ctx, dictTable, len(sp.Entries), func(v []driver.NamedValue, i int) {
 			e := &sp.Entries[i]
 			v[0].Value, v[1].Value, v[2].Value, v[3].Value, v[4].Value = e.ID, e.Kind, e.Value, e.Hash, seen
 		}); err != nil {
 			return err
 		}
-		if _, err := in.insertRows(ctx, "connections", len(connCols), len(sp.Conns), func(v []driver.NamedValue, i int) {
+		if _, err := in.insertRows(ctx, connTable, len(sp.Conns), func(v []driver.NamedValue, i int) {
 			c := &sp.Conns[i]
 			v[0].Value, v[1].Value, v[2].Value, v[3].Value = c.ID, c.CreatedAt.UnixMicro(), c.ClientIP, c.TLSVersion
 			v[4].Value, v[5].Value, v[6].Value, v[7].Value = c.SNI, c.ALPN, nullBytes(c.ClientHello), nullRef(c.TLSSummary)
@@ -283,7 +303,7 @@ func (db *DB) insertSplit(ctx context.Context, conn *sql.Conn, now time.Time) (i
 		}); err != nil {
 			return err
 		}
-		n, err := in.insertRows(ctx, "requests", len(requestCols), len(sp.Requests), func(v []driver.NamedValue, i int) {
+		n, err := in.insertRows(ctx, requestTable, len(sp.Requests), func(v []driver.NamedValue, i int) {
 			r := &sp.Requests[i]
 			v[0].Value, v[1].Value, v[2].Value, v[3].Value = r.ID, r.CreatedAt.UnixMicro(), r.Conn, r.VisitKey
 			v[4].Value, v[5].Value, v[6].Value, v[7].Value = r.Initiator, r.Method, r.Path, r.HTTPVersion
@@ -299,12 +319,24 @@ func (db *DB) insertSplit(ctx context.Context, conn *sql.Conn, now time.Time) (i
 	return inserted, nil
 }
 
-// insertRows writes n rows of cols columns into table in chunks of
-// insertChunk, fill setting row i's values, and returns the rows inserted.
-func (in *inserts) insertRows(ctx context.Context, table string, cols, n int, fill func(v []driver.NamedValue, i int)) (int64, error) {
+// insertRows writes n rows into t.table in chunks of at most t.chunk rows,
+// fill setting row i's values, and returns the rows inserted.
+//
+// The statements run without ctx's cancellation, which modernc implements
+// per statement with a goroutine and a progress handler (~1 µs, paid ~7,000
+// times by a batch of 4,000 new connections, with its single-row dictionary
+// statements); ctx is checked before each statement instead. A statement
+// inside the batch's transaction waits for no lock (BEGIN IMMEDIATE took the
+// write lock), so it ends by itself, and sql.Conn.Raw holds the connection
+// until the last one returned: a transaction database/sql rolls back when ctx
+// ends cannot be rolled back under a running statement, and no statement
+// runs after the rollback.
+func (in *inserts) insertRows(ctx context.Context, t *insertTable, n int, fill func(v []driver.NamedValue, i int)) (int64, error) {
+	table, cols := t.table, len(t.cols)
 	var total int64
+	noCancel := context.WithoutCancel(ctx)
 	for start := 0; start < n; {
-		size := insertChunk
+		size := t.chunk
 		for size > n-start {
 			size /= 2
 		}
@@ -316,7 +348,10 @@ func (in *inserts) insertRows(ctx context.Context, table string, cols, n int, fi
 		for i := 0; i < size; i++ {
 			fill(args[i*cols:(i+1)*cols:(i+1)*cols], start+i)
 		}
-		res, err := st.ExecContext(ctx, args)
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("sqlite: inserting into %s: %w", table, err)
+		}
+		res, err := st.ExecContext(noCancel, args)
 		// Drop the references to the batch's texts (a reused slice would keep
 		// them alive until the next batch).
 		for i := range args {

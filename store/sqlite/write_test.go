@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,5 +120,82 @@ func TestInsertCancelled(t *testing.T) {
 	var n int
 	if err := db.r.QueryRow("SELECT count(*) FROM requests").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d requests stored, %v", n, err)
+	}
+}
+
+// errAfter is a context whose Err reports Canceled after left calls (Done
+// stays nil, as for a context that cannot be cancelled), so a test can end
+// a batch at each point the writer checks its context.
+type errAfter struct {
+	context.Context
+	left atomic.Int64
+}
+
+func (c *errAfter) Err() error {
+	if c.left.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestInsertCancelledAtEachStatement: the write path checks its context
+// before each statement (the statements themselves run without modernc's
+// per-statement interrupt). A batch whose context ends before any of its
+// statements (dictionary entries one row each, then connections and
+// requests in multi-row statements) fails with the context's error and
+// stores nothing, and the cache keeps none of its ids; given enough checks
+// it stores everything. Several attempts fail after statements ran (the
+// checks sit between statements, not only before the transaction).
+func TestInsertCancelledAtEachStatement(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "cancel-each.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(query string, args ...any) int {
+		var n int
+		if err := db.r.QueryRow(query, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	g := storetest.NewGenerator(14, time.Now().Add(-time.Hour), time.Millisecond)
+	var failed int
+	for k := int64(0); ; k++ {
+		if k > 200 {
+			t.Fatal("no batch stored after 200 checks of its context")
+		}
+		batch := g.Batch(3) // 3 new connections: their entries one statement each, then 2 + 1 rows of connections and of requests
+		c := &errAfter{Context: ctx}
+		c.left.Store(k)
+		n, err := db.InsertValidated(c, batch)
+		stored := 0
+		for i := range batch {
+			stored += count("SELECT count(*) FROM requests WHERE id = ?", batch[i].ID)
+		}
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("k=%d: %v, want context.Canceled", k, err)
+			}
+			if stored != 0 || n != 0 {
+				t.Fatalf("k=%d: cancelled batch stored %d of 3 requests (reported %d)", k, stored, n)
+			}
+			if l := db.cache.Len(); l != 0 {
+				t.Fatalf("k=%d: cache holds %d ids of a cancelled batch", k, l)
+			}
+			failed++
+			continue
+		}
+		if stored != 3 || n != 3 {
+			t.Fatalf("k=%d: stored %d of 3 requests (reported %d)", k, stored, n)
+		}
+		break
+	}
+	if failed < 8 {
+		t.Errorf("only the first %d context checks ended the batch; want one before each of its statements too", failed)
+	}
+	if n := count("SELECT count(*) FROM connections"); n != 3 {
+		t.Errorf("%d connections stored, want the 3 of the stored batch", n)
 	}
 }
