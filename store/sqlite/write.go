@@ -91,12 +91,16 @@ type stmtKey struct {
 	rows  int
 }
 
-// inserts are the writer's multi-row INSERTs prepared on the driver
-// connection of the write pool (one connection), for each table one per
-// power of two up to insertChunk rows. They run through driver.StmtExecContext
-// (reached with sql.Conn.Raw) with a reused argument slice: database/sql
-// would check and convert each of a batch's ~16,000 arguments again and
-// build a slice of them per statement. Guarded by DB.wmu.
+// inserts are the writer's INSERTs prepared on the driver connection of the
+// write pool (one connection), for each table one per power of two up to
+// its chunk of rows. They run through driver.StmtExecContext (reached with
+// sql.Conn.Raw) with a reused argument slice: database/sql would check and
+// convert each of a batch's tens of thousands of arguments again and build
+// a slice of them per statement. A connection the pool closes (after a
+// driver.ErrBadConn; the write pool sets no lifetime) keeps the statements
+// prepared on it unfinalized: SQLite then keeps that connection's memory
+// until the process ends, which a rare reconnect can afford. Guarded by
+// DB.wmu.
 type inserts struct {
 	// conn is the driver connection the statements belong to (nil: none
 	// prepared yet).
