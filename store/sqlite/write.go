@@ -291,6 +291,7 @@ func (db *DB) insertSplit(ctx context.Context, conn *sql.Conn, now time.Time) (i
 	sp := db.split
 	seen := now.UnixMicro()
 	var inserted int64
+	var connBoxes, requestBoxes rowBoxes
 	err := db.withInserts(ctx, conn, func(in *inserts) error {
 		if _, err := in.insertRows(ctx, dictTable, len(sp.Entries), func(v []driver.NamedValue, i int) {
 			e := &sp.Entries[i]
@@ -299,20 +300,20 @@ func (db *DB) insertSplit(ctx context.Context, conn *sql.Conn, now time.Time) (i
 			return err
 		}
 		if _, err := in.insertRows(ctx, connTable, len(sp.Conns), func(v []driver.NamedValue, i int) {
-			c := &sp.Conns[i]
-			v[0].Value, v[1].Value, v[2].Value, v[3].Value = c.ID, c.CreatedAt.UnixMicro(), c.ClientIP, c.TLSVersion
-			v[4].Value, v[5].Value, v[6].Value, v[7].Value = c.SNI, c.ALPN, nullBytes(c.ClientHello), nullRef(c.TLSSummary)
-			v[8].Value, v[9].Value, v[10].Value, v[11].Value = nullRef(c.JA3), nullRef(c.JA3N), nullRef(c.JA4), nullRef(c.JA4R)
-			v[12].Value, v[13].Value, v[14].Value, v[15].Value = nullRef(c.JA4O), nullRef(c.JA4RO), nullRef(c.PeetPrint), nullRef(c.QUICTP)
+			c, b := &sp.Conns[i], &connBoxes
+			v[0].Value, v[1].Value, v[2].Value, v[3].Value = c.ID, c.CreatedAt.UnixMicro(), b.text(2, c.ClientIP), b.text(3, c.TLSVersion)
+			v[4].Value, v[5].Value, v[6].Value, v[7].Value = b.text(4, c.SNI), b.text(5, c.ALPN), nullBytes(c.ClientHello), b.ref(7, c.TLSSummary)
+			v[8].Value, v[9].Value, v[10].Value, v[11].Value = b.ref(8, c.JA3), b.ref(9, c.JA3N), b.ref(10, c.JA4), b.ref(11, c.JA4R)
+			v[12].Value, v[13].Value, v[14].Value, v[15].Value = b.ref(12, c.JA4O), b.ref(13, c.JA4RO), b.ref(14, c.PeetPrint), b.ref(15, c.QUICTP)
 		}); err != nil {
 			return err
 		}
 		n, err := in.insertRows(ctx, requestTable, len(sp.Requests), func(v []driver.NamedValue, i int) {
-			r := &sp.Requests[i]
-			v[0].Value, v[1].Value, v[2].Value, v[3].Value = r.ID, r.CreatedAt.UnixMicro(), r.Conn, r.VisitKey
-			v[4].Value, v[5].Value, v[6].Value, v[7].Value = r.Initiator, r.Method, r.Path, r.HTTPVersion
-			v[8].Value, v[9].Value, v[10].Value, v[11].Value = r.StreamID, nullRef(r.Host), nullRef(r.UserAgent), nullRef(r.HeaderNames)
-			v[12].Value, v[13].Value, v[14].Value, v[15].Value = nullRef(r.HeaderValues), nullRef(r.H2), nullRef(r.Akamai), nullRef(r.HeaderOrder)
+			r, b := &sp.Requests[i], &requestBoxes
+			v[0].Value, v[1].Value, v[2].Value, v[3].Value = r.ID, r.CreatedAt.UnixMicro(), b.int(2, r.Conn), b.text(3, r.VisitKey)
+			v[4].Value, v[5].Value, v[6].Value, v[7].Value = b.text(4, r.Initiator), b.text(5, r.Method), r.Path, b.text(7, r.HTTPVersion)
+			v[8].Value, v[9].Value, v[10].Value, v[11].Value = r.StreamID, b.ref(9, r.Host), b.ref(10, r.UserAgent), b.ref(11, r.HeaderNames)
+			v[12].Value, v[13].Value, v[14].Value, v[15].Value = b.ref(12, r.HeaderValues), b.ref(13, r.H2), b.ref(14, r.Akamai), b.ref(15, r.HeaderOrder)
 		})
 		inserted = n
 		return err
@@ -321,6 +322,42 @@ func (db *DB) insertSplit(ctx context.Context, conn *sql.Conn, now time.Time) (i
 		return 0, err
 	}
 	return inserted, nil
+}
+
+// rowBoxes keeps each column's argument of the previous row, boxed, so a
+// value repeating from row to row (the requests of a connection share most
+// of theirs, connections of one browser their fingerprints) is not boxed
+// into an interface, an allocation, again. A column is used either with int
+// and ref or with text.
+type rowBoxes struct {
+	ints [16]int64
+	strs [16]string
+	box  [16]any
+	set  [16]bool
+}
+
+// int returns v boxed.
+func (b *rowBoxes) int(k int, v int64) any {
+	if !b.set[k] || b.ints[k] != v {
+		b.ints[k], b.box[k], b.set[k] = v, v, true
+	}
+	return b.box[k]
+}
+
+// ref returns nullRef(v).
+func (b *rowBoxes) ref(k int, v int64) any {
+	if !b.set[k] || b.ints[k] != v {
+		b.ints[k], b.box[k], b.set[k] = v, nullRef(v), true
+	}
+	return b.box[k]
+}
+
+// text returns v boxed.
+func (b *rowBoxes) text(k int, v string) any {
+	if !b.set[k] || b.strs[k] != v {
+		b.strs[k], b.box[k], b.set[k] = v, v, true
+	}
+	return b.box[k]
 }
 
 // insertRows writes n rows into t.table in chunks of at most t.chunk rows,
