@@ -5,7 +5,8 @@
 // one connection (SQLite allows one writer at a time; one Go-side writer avoids
 // SQLITE_BUSY between our own goroutines), each batch in one BEGIN IMMEDIATE
 // transaction with prepared multi-row INSERTs (INSERT OR IGNORE for connections
-// and requests, which needs no statement journal; see ignoreVerb).
+// and requests, which needs no statement journal; see ignoreVerb) and
+// single-row dictionary upserts, run as driver statements (see inserts).
 // Pages are 16 KiB (fewer WAL frames and write calls per batch than 4 KiB).
 // Reads use a separate pool of read-only connections, which WAL lets run
 // concurrently with the writer. ":memory:" opens a private in-memory database on a
