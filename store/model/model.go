@@ -346,6 +346,33 @@ func (c Capture) Normalized() Capture {
 	return c
 }
 
+// normalizedRequest is Normalized for the fields a stored request row is
+// built from (Split.AddCapture): the time, the request's texts, headers and
+// protocol document. The connection's fields (client address, TLS version,
+// SNI, ALPN, raw hello, TLS summary and fingerprints) are left as they are;
+// they must not be stored from the result.
+func (c *Capture) normalizedRequest() Capture {
+	n := *c
+	n.CreatedAt = n.CreatedAt.UTC().Truncate(time.Microsecond)
+	for _, p := range [...]*string{
+		&n.VisitKey, &n.UserAgent, &n.Host, &n.Method, &n.Path, &n.HTTPVersion,
+		&n.Akamai, &n.AkamaiHash, &n.HeaderOrder, &n.HeaderOrderHash,
+	} {
+		*p = CleanText(*p)
+	}
+	n.H2 = cleanJSON(n.H2)
+	if len(n.Headers) == 0 {
+		n.Headers = nil
+	} else if !cleanHeaders(n.Headers) {
+		hs := make([]HeaderPair, len(n.Headers))
+		for i, h := range n.Headers {
+			hs[i] = HeaderPair{Name: CleanText(h.Name), Value: CleanText(h.Value)}
+		}
+		n.Headers = hs
+	}
+	return n
+}
+
 // cleanHeaders reports whether every name and value is already clean text.
 func cleanHeaders(hs []HeaderPair) bool {
 	for _, h := range hs {

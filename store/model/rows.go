@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -208,6 +209,7 @@ type Split struct {
 	Conns    []ConnRow
 	Requests []RequestRow
 	seen     map[int64]struct{}
+	last     lastRefs
 }
 
 // NewSplit returns a Split using cache (shared by the writers of one store).
@@ -221,6 +223,7 @@ func (s *Split) Reset() {
 	s.Conns = s.Conns[:0]
 	s.Requests = s.Requests[:0]
 	clear(s.seen)
+	s.last = lastRefs{}
 }
 
 // Commit marks the batch's entries and connections as stored in the cache;
@@ -239,6 +242,29 @@ func (s *Split) Commit(now time.Time) {
 // (when it is not yet in the dictionary cache); an invalid one fails with
 // ErrInvalid.
 func (s *Split) Add(c *Capture, now time.Time) error {
+	connID := ConnIDOf(c)
+	return s.add(c, connID, s.isNew(connID, now), now)
+}
+
+// AddCapture is Add for a capture that passed ValidateFields but is not
+// Normalized: it appends the rows of c.Normalized() without normalising what
+// it does not store. A request on a connection the cache or the batch
+// already holds (a keep-alive request) needs only its own fields cleaned, not
+// the connection's fingerprints, raw hello and TLS summary. c is not
+// modified.
+func (s *Split) AddCapture(c *Capture, now time.Time) error {
+	connID := ConnIDOf(c) // ID and ConnID are not changed by Normalized
+	if s.isNew(connID, now) {
+		n := c.Normalized()
+		return s.add(&n, connID, true, now)
+	}
+	n := c.normalizedRequest()
+	return s.add(&n, connID, false, now)
+}
+
+// add appends the request row of c and, when newConn, its connection row
+// connID; c is Normalized (at least normalizedRequest when !newConn).
+func (s *Split) add(c *Capture, connID int64, newConn bool, now time.Time) error {
 	ref := func(kind, key, value, hash string) int64 {
 		if key == "" && value == "" {
 			return 0
@@ -255,8 +281,7 @@ func (s *Split) Add(c *Capture, now time.Time) error {
 		s.need(id, kind, value, hash, now)
 		return id
 	}
-	connID := ConnIDOf(c)
-	if s.isNew(connID, now) {
+	if newConn {
 		cr := ConnRow{
 			ID: connID, CreatedAt: c.CreatedAt, ClientIP: c.ClientIP,
 			TLSVersion: c.TLSVersion, SNI: c.SNI, ALPN: c.ALPN, ClientHello: c.ClientHello,
@@ -278,29 +303,101 @@ func (s *Split) Add(c *Capture, now time.Time) error {
 	r := RequestRow{
 		ID: c.ID, CreatedAt: c.CreatedAt, Conn: connID, VisitKey: c.VisitKey, Initiator: c.Initiator,
 		Method: c.Method, Path: c.Path, HTTPVersion: c.HTTPVersion, StreamID: int64(c.StreamID),
-		Host: ref(DictHost, c.Host, c.Host, ""), UserAgent: ref(DictUserAgent, c.UserAgent, c.UserAgent, ""),
-		Akamai:      hashed(DictAkamai, c.Akamai, c.AkamaiHash),
-		HeaderOrder: hashed(DictHeaderOrder, c.HeaderOrder, c.HeaderOrderHash),
+		Host:        s.lastRef(&s.last.host, DictHost, c.Host, "", false, now),
+		UserAgent:   s.lastRef(&s.last.userAgent, DictUserAgent, c.UserAgent, "", false, now),
+		Akamai:      s.lastRef(&s.last.akamai, DictAkamai, c.Akamai, c.AkamaiHash, true, now),
+		HeaderOrder: s.lastRef(&s.last.headerOrder, DictHeaderOrder, c.HeaderOrder, c.HeaderOrderHash, true, now),
 	}
 	if len(c.Headers) > 0 {
-		r.HeaderNames = headerListID(c.Headers, false)
-		if s.isNew(r.HeaderNames, now) {
-			s.Entries = append(s.Entries, DictEntry{ID: r.HeaderNames, Kind: DictNames, Value: EncodeHeaderNames(c.Headers)})
+		l := &s.last
+		if l.namesID != 0 && sameHeaderField(l.names, c.Headers, false) {
+			r.HeaderNames = l.namesID
+		} else {
+			r.HeaderNames = headerListID(c.Headers, false)
+			if s.isNew(r.HeaderNames, now) {
+				s.Entries = append(s.Entries, DictEntry{ID: r.HeaderNames, Kind: DictNames, Value: EncodeHeaderNames(c.Headers)})
+			}
+			l.names, l.namesID = c.Headers, r.HeaderNames
 		}
-		r.HeaderValues = headerListID(c.Headers, true)
-		if s.isNew(r.HeaderValues, now) {
-			s.Entries = append(s.Entries, DictEntry{ID: r.HeaderValues, Kind: DictValues, Value: EncodeHeaderValues(c.Headers)})
+		if l.valuesID != 0 && sameHeaderField(l.values, c.Headers, true) {
+			r.HeaderValues = l.valuesID
+		} else {
+			r.HeaderValues = headerListID(c.Headers, true)
+			if s.isNew(r.HeaderValues, now) {
+				s.Entries = append(s.Entries, DictEntry{ID: r.HeaderValues, Kind: DictValues, Value: EncodeHeaderValues(c.Headers)})
+			}
+			l.values, l.valuesID = c.Headers, r.HeaderValues
 		}
 	}
 	if len(c.H2) > 0 {
-		id, err := s.needDoc(DictH2, c.H2, now)
-		if err != nil {
-			return fmt.Errorf("%w: capture %s: H2 is not valid JSON", ErrInvalid, c.ID)
+		if s.last.h2ID != 0 && bytes.Equal(s.last.h2, c.H2) {
+			r.H2 = s.last.h2ID
+		} else {
+			id, err := s.needDoc(DictH2, c.H2, now)
+			if err != nil {
+				return fmt.Errorf("%w: capture %s: H2 is not valid JSON", ErrInvalid, c.ID)
+			}
+			r.H2 = id
+			s.last.h2, s.last.h2ID = c.H2, id
 		}
-		r.H2 = id
 	}
 	s.Requests = append(s.Requests, r)
 	return nil
+}
+
+// lastRefs are the texts the previous request of the batch referenced, with
+// their entry ids: the requests of a connection repeat them, and a repeated
+// text costs a comparison instead of hashing it and looking its id up in the
+// batch and the cache. An id here is in the batch or was fresh in the cache
+// when first looked up (an entry the cache trusts is not deleted; see
+// DictRetentionSlack), so reusing it adds nothing to Entries, as the lookup
+// would not. Emptied by Reset.
+type lastRefs struct {
+	host, userAgent, akamai, headerOrder lastRef
+	names, values                        []HeaderPair
+	namesID, valuesID                    int64
+	h2                                   []byte
+	h2ID                                 int64
+}
+
+type lastRef struct {
+	value, hash string
+	id          int64
+}
+
+// lastRef returns the id of the entry of kind for value and hash (keyed by
+// HashedID when hashed, else by DictID of the value; 0 when both are empty),
+// needing it for the batch, through the remembered last text m.
+func (s *Split) lastRef(m *lastRef, kind, value, hash string, hashed bool, now time.Time) int64 {
+	if value == "" && hash == "" {
+		return 0
+	}
+	if m.id != 0 && m.value == value && m.hash == hash {
+		return m.id
+	}
+	var id int64
+	if hashed {
+		id = HashedID(kind, hash, value)
+	} else {
+		id = DictID(kind, value)
+	}
+	s.need(id, kind, value, hash, now)
+	*m = lastRef{value: value, hash: hash, id: id}
+	return id
+}
+
+// sameHeaderField reports whether a and b have the same names (values=false)
+// or the same values.
+func sameHeaderField(a, b []HeaderPair, values bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if values && a[i].Value != b[i].Value || !values && a[i].Name != b[i].Name {
+			return false
+		}
+	}
+	return true
 }
 
 // need records that the batch references entry id, adding it to Entries

@@ -105,8 +105,7 @@ func (db *DB) InsertValidated(ctx context.Context, batch []model.Capture) (int64
 	sp.Reset()
 	now := time.Now()
 	for i := range batch {
-		c := batch[i].Normalized()
-		if err := sp.Add(&c, now); err != nil {
+		if err := sp.AddCapture(&batch[i], now); err != nil {
 			return 0, err
 		}
 	}

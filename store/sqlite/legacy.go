@@ -50,7 +50,12 @@ func (db *DB) convertLegacy(ctx context.Context) (int64, error) {
 func (db *DB) convertChunk(ctx context.Context) (int, error) {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	tx, err := db.w.BeginTx(ctx, nil)
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: converting old captures: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: converting old captures: %w", err)
 	}
@@ -102,7 +107,12 @@ func (db *DB) convertChunk(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("sqlite: converting old captures: %w", err)
 		}
 	}
-	if _, err := db.insertSplit(ctx, tx, now); err != nil {
+	for i := range sp.Requests {
+		if err := checkRequest(&sp.Requests[i]); err != nil {
+			return 0, fmt.Errorf("sqlite: converting old captures: %w", err)
+		}
+	}
+	if _, err := db.insertSplit(ctx, conn, now); err != nil {
 		return 0, fmt.Errorf("sqlite: converting old captures: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM captures_legacy WHERE rowid <= ?", last); err != nil {

@@ -5,7 +5,8 @@
 // one connection (SQLite allows one writer at a time; one Go-side writer avoids
 // SQLITE_BUSY between our own goroutines), each batch in one BEGIN IMMEDIATE
 // transaction with prepared multi-row INSERTs (INSERT OR IGNORE for connections
-// and requests, which needs no statement journal; see ignoreVerb).
+// and requests, which needs no statement journal; see ignoreVerb) and
+// single-row dictionary upserts, run as driver statements (see inserts).
 // Pages are 16 KiB (fewer WAL frames and write calls per batch than 4 KiB).
 // Reads use a separate pool of read-only connections, which WAL lets run
 // concurrently with the writer. ":memory:" opens a private in-memory database on a
@@ -75,9 +76,8 @@ type DB struct {
 	// prepared inserts and the buffers below are used by one transaction at
 	// a time.
 	wmu   sync.Mutex
-	stmts map[stmtKey]*sql.Stmt
+	ins   inserts
 	split *model.Split
-	args  []any
 	// cache remembers the dictionary entries and connections written.
 	cache *model.DictCache
 }
@@ -115,7 +115,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	cache := model.NewDictCache(0)
-	db := &DB{w: w, r: w, opts: opts, stmts: map[stmtKey]*sql.Stmt{}, split: model.NewSplit(cache), cache: cache}
+	db := &DB{w: w, r: w, opts: opts, split: model.NewSplit(cache), cache: cache}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -131,7 +131,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		r.SetMaxIdleConns(opts.ReadConns)
 		db.r = r
 	}
-	if err := db.prepare(ctx); err != nil {
+	if err := db.prepareInserts(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -220,91 +220,6 @@ var captureCols = []string{
 
 var selectCaptures = "SELECT " + strings.Join(captureCols, ", ") + " FROM captures "
 
-// Row layouts of the three tables InsertCaptures writes (see model.Split).
-var (
-	dictCols    = []string{"id", "kind", "value", "hash", "last_seen"}
-	connCols    = []string{"id", "created_at", "client_ip", "tls_version", "sni", "alpn", "client_hello", "tls_summary", "ja3", "ja3n", "ja4", "ja4_r", "ja4_o", "ja4_ro", "peetprint", "quic_tp"}
-	requestCols = []string{"id", "created_at", "conn_id", "visit_key", "initiator", "method", "path", "http_version", "stream_id", "host", "user_agent", "header_names", "header_values", "h2", "akamai", "header_order"}
-)
-
-// Conflict handling: a dictionary entry written again refreshes last_seen
-// (retention keeps what writers still use); a connection or request already
-// stored is left as it is, which makes replays idempotent.
-//
-// Connections and requests use INSERT OR IGNORE rather than ON CONFLICT DO
-// NOTHING: with OR IGNORE and no CHECK constraint on the table (requests
-// lost its CHECKs in migration 0007; checkRequest states them in Go) no
-// constraint can abort a multi-row statement half-way, so SQLite keeps no
-// statement journal for it (a copy of every page the statement changes, to
-// undo the statement alone: ~20 % of the writer's CPU for keep-alive
-// requests, ~30 % for new connections). A batch never goes on after a failed
-// statement anyway: it is rolled back whole. OR IGNORE would also skip a row
-// with NULL in a NOT NULL column; the bound values of those columns are Go
-// strings and integers, never NULL.
-const (
-	dictVerb     = "INSERT INTO "
-	dictConflict = " ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen WHERE excluded.last_seen > dict.last_seen"
-	ignoreVerb   = "INSERT OR IGNORE INTO " // connections and requests: no conflict clause
-)
-
-// insertChunk is the most rows one multi-row INSERT carries (15 to 16
-// columns a row, far below SQLite's 32766 variables).
-const insertChunk = 128
-
-// multiInsertSQL is "verb table (cols) VALUES (?,...),... conflict" for rows
-// rows.
-func multiInsertSQL(verb, table string, cols []string, rows int, conflict string) string {
-	var b strings.Builder
-	b.WriteString(verb + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
-	for i := 0; i < rows; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(row)
-	}
-	b.WriteString(conflict)
-	return b.String()
-}
-
-// stmtKey names one prepared multi-row insert.
-type stmtKey struct {
-	table string
-	rows  int
-}
-
-// stmt returns the prepared insert of rows rows into table, preparing it on
-// first use. db.wmu must be held.
-func (db *DB) stmt(ctx context.Context, verb, table string, cols []string, rows int, conflict string) (*sql.Stmt, error) {
-	k := stmtKey{table, rows}
-	if st := db.stmts[k]; st != nil {
-		return st, nil
-	}
-	st, err := db.w.PrepareContext(ctx, multiInsertSQL(verb, table, cols, rows, conflict))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: preparing insert into %s: %w", table, err)
-	}
-	db.stmts[k] = st
-	return st, nil
-}
-
-// prepare prepares every insert insertRows uses: for each table one
-// statement per power of two up to insertChunk (a transaction holds the only
-// write connection, so nothing can be prepared while one is open).
-func (db *DB) prepare(ctx context.Context) error {
-	for _, t := range []struct {
-		verb, table, conflict string
-		cols                  []string
-	}{{dictVerb, "dict", dictConflict, dictCols}, {ignoreVerb, "connections", "", connCols}, {ignoreVerb, "requests", "", requestCols}} {
-		for rows := insertChunk; rows >= 1; rows /= 2 {
-			if _, err := db.stmt(ctx, t.verb, t.table, t.cols, rows, t.conflict); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func nullBytes(b []byte) any {
 	if len(b) == 0 {
 		return nil
@@ -360,132 +275,6 @@ func scanCapture(s scanner) (model.Capture, error) {
 }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// InsertCaptures implements model.Store: validate, then one transaction per
-// batch writing the new dictionary entries, the new connections and the
-// requests with one multi-row statement per table and chunk.
-func (db *DB) InsertCaptures(ctx context.Context, batch []model.Capture) (int64, error) {
-	for i := range batch {
-		if err := batch[i].ValidateFields(); err != nil {
-			return 0, err
-		}
-	}
-	return db.InsertValidated(ctx, batch)
-}
-
-// InsertValidated is InsertCaptures for captures that already passed
-// model.Capture.ValidateFields (the capture writer's Offer checks them): each
-// capture is validated once. JSON documents are checked when first stored.
-func (db *DB) InsertValidated(ctx context.Context, batch []model.Capture) (int64, error) {
-	if len(batch) == 0 {
-		return 0, nil
-	}
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	sp := db.split
-	sp.Reset()
-	now := time.Now()
-	for i := range batch {
-		c := batch[i].Normalized()
-		if err := sp.Add(&c, now); err != nil {
-			return 0, err
-		}
-	}
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: inserting captures: beginning: %w", classify(err))
-	}
-	defer tx.Rollback()
-	inserted, err := db.insertSplit(ctx, tx, now)
-	if err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: inserting captures: committing: %w", classify(err))
-	}
-	sp.Commit(now)
-	return inserted, nil
-}
-
-// checkRequest states the constraints the requests table held as CHECKs up
-// to migration 0007 (see the conflict handling above): an id of 1 to 64
-// bytes, a visit key of at most 64 bytes, a known initiator. Captures that
-// passed model.Capture.ValidateFields always meet them; the check keeps a
-// row that does not out of the table whatever the caller.
-func checkRequest(r *model.RequestRow) error {
-	switch {
-	case len(r.ID) < 1 || len(r.ID) > model.MaxIDLen:
-		return fmt.Errorf("sqlite: %w: %w: request id of %d bytes, want 1 to %d", model.ErrRejected, model.ErrInvalid, len(r.ID), model.MaxIDLen)
-	case len(r.VisitKey) > model.MaxIDLen:
-		return fmt.Errorf("sqlite: %w: %w: request %s: visit key of %d bytes, at most %d", model.ErrRejected, model.ErrInvalid, r.ID, len(r.VisitKey), model.MaxIDLen)
-	case !model.ValidInitiator(r.Initiator):
-		return fmt.Errorf("sqlite: %w: %w: request %s: unknown initiator %q", model.ErrRejected, model.ErrInvalid, r.ID, r.Initiator)
-	}
-	return nil
-}
-
-// insertSplit writes the rows of db.split in tx. db.wmu held.
-func (db *DB) insertSplit(ctx context.Context, tx *sql.Tx, now time.Time) (int64, error) {
-	sp := db.split
-	for i := range sp.Requests {
-		if err := checkRequest(&sp.Requests[i]); err != nil {
-			return 0, err
-		}
-	}
-	seen := now.UnixMicro()
-	if _, err := db.insertRows(ctx, tx, "dict", dictCols, dictConflict, len(sp.Entries), func(args []any, i int) []any {
-		e := &sp.Entries[i]
-		return append(args, e.ID, e.Kind, e.Value, e.Hash, seen)
-	}); err != nil {
-		return 0, err
-	}
-	if _, err := db.insertRows(ctx, tx, "connections", connCols, "", len(sp.Conns), func(args []any, i int) []any {
-		c := &sp.Conns[i]
-		return append(args, c.ID, c.CreatedAt.UnixMicro(), c.ClientIP, c.TLSVersion, c.SNI, c.ALPN, nullBytes(c.ClientHello),
-			nullRef(c.TLSSummary), nullRef(c.JA3), nullRef(c.JA3N), nullRef(c.JA4), nullRef(c.JA4R), nullRef(c.JA4O), nullRef(c.JA4RO), nullRef(c.PeetPrint), nullRef(c.QUICTP))
-	}); err != nil {
-		return 0, err
-	}
-	inserted, err := db.insertRows(ctx, tx, "requests", requestCols, "", len(sp.Requests), func(args []any, i int) []any {
-		r := &sp.Requests[i]
-		return append(args, r.ID, r.CreatedAt.UnixMicro(), r.Conn, r.VisitKey, r.Initiator, r.Method, r.Path, r.HTTPVersion, r.StreamID,
-			nullRef(r.Host), nullRef(r.UserAgent), nullRef(r.HeaderNames), nullRef(r.HeaderValues), nullRef(r.H2), nullRef(r.Akamai), nullRef(r.HeaderOrder))
-	})
-	if err != nil {
-		return 0, err
-	}
-	return inserted, nil
-}
-
-// insertRows writes n rows into table in chunks of insertChunk, appending
-// row i's values with appendRow, and returns the rows inserted. db.wmu held.
-func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, table string, cols []string, conflict string, n int, appendRow func([]any, int) []any) (int64, error) {
-	var total int64
-	for start := 0; start < n; {
-		size := insertChunk
-		for size > n-start {
-			size /= 2
-		}
-		end := start + size
-		st := db.stmts[stmtKey{table, size}]
-		if st == nil {
-			return 0, fmt.Errorf("sqlite: inserting into %s: no prepared statement for %d rows", table, size)
-		}
-		args := db.args[:0]
-		for i := start; i < end; i++ {
-			args = appendRow(args, i)
-		}
-		db.args = args
-		res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: inserting into %s: %w", table, classify(err))
-		}
-		k, _ := res.RowsAffected()
-		total += k
-		start = end
-	}
-	return total, nil
-}
 
 // classify marks errors caused by the data itself (constraint, type, size) with
 // model.ErrRejected, so callers know a retry cannot succeed.
@@ -1113,10 +902,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close implements model.Store.
 func (db *DB) Close() error {
-	var errs []error
-	for _, st := range db.stmts {
-		errs = append(errs, st.Close())
-	}
+	errs := []error{db.closeInserts()}
 	if db.r != db.w {
 		errs = append(errs, db.r.Close())
 	}

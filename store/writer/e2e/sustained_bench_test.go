@@ -39,65 +39,75 @@ func BenchmarkSustainedWriter(b *testing.B) {
 		}
 		return cs
 	}
-	var cluster *pgtest.Cluster // started by the first Postgres sub-benchmark
 	for _, backend := range []string{"sqlite", "postgres"} {
-		for _, mode := range []string{"keepalive", "new_connection"} {
-			b.Run(backend+"/"+mode, func(b *testing.B) {
-				ctx := context.Background()
-				for i := 0; i < b.N; i++ {
-					b.StopTimer()
-					cs := gen(mode)
-					var store interface {
-						writer.Inserter
-						Close() error
-					}
-					switch backend {
-					case "sqlite":
-						db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{})
-						if err != nil {
-							b.Fatal(err)
-						}
-						store = db
-					default:
-						if cluster == nil {
-							cluster = pgtest.NewCluster(b, pgtest.Options{})
-						}
-						db, err := postgres.Open(ctx, cluster.DSN(""), postgres.Options{})
-						if err != nil {
-							b.Fatal(err)
-						}
-						store = db
-					}
-					// The queue holds every capture, so none is spilled to the spool:
-					// this measures what the database path sustains.
-					w, err := writer.New(writer.Config{Store: store, SpoolPath: filepath.Join(b.TempDir(), "spool"), QueueSize: 2 * len(cs)})
+		b.Run(backend, func(b *testing.B) {
+			// One cluster for both modes, stopped when the backend's
+			// sub-benchmarks are done (started only when they run).
+			var cluster *pgtest.Cluster
+			if backend == "postgres" {
+				cluster = pgtest.NewCluster(b, pgtest.Options{})
+			}
+			sustainedWriter(b, backend, cluster, gen)
+		})
+	}
+}
+
+// sustainedWriter runs BenchmarkSustainedWriter's modes against backend
+// (cluster: the Postgres cluster, nil for SQLite).
+func sustainedWriter(b *testing.B, backend string, cluster *pgtest.Cluster, gen func(mode string) []model.Capture) {
+	for _, mode := range []string{"keepalive", "new_connection"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				cs := gen(mode)
+				var store interface {
+					writer.Inserter
+					Close() error
+				}
+				switch backend {
+				case "sqlite":
+					db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{})
 					if err != nil {
 						b.Fatal(err)
 					}
-					b.StartTimer()
-					start := time.Now()
-					cpu0 := storetest.ProcessCPU()
-					for j := range cs {
-						for !w.Offer(cs[j]) {
-							time.Sleep(100 * time.Microsecond)
-						}
-					}
-					if err := w.Close(ctx); err != nil {
+					store = db
+				default:
+					db, err := postgres.Open(ctx, cluster.DSN(""), postgres.Options{})
+					if err != nil {
 						b.Fatal(err)
 					}
-					elapsed := time.Since(start)
-					cpu := storetest.ProcessCPU() - cpu0
-					b.StopTimer()
-					b.ReportMetric(float64(len(cs))/elapsed.Seconds(), "requests/s")
-					// CPU of this process (user + system) per stored request: less
-					// noisy than the rate on a shared machine. Postgres's own CPU is
-					// in its server processes and not counted.
-					b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(len(cs)), "cpu-µs/request")
-					if err := store.Close(); err != nil {
-						b.Fatal(err)
+					store = db
+				}
+				// The queue holds every capture, so none is spilled to the spool:
+				// this measures what the database path sustains.
+				w, err := writer.New(writer.Config{Store: store, SpoolPath: filepath.Join(b.TempDir(), "spool"), QueueSize: 2 * len(cs)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				start := time.Now()
+				cpu0 := storetest.ProcessCPU()
+				for j := range cs {
+					for !w.Offer(cs[j]) {
+						time.Sleep(100 * time.Microsecond)
 					}
 				}
-			})
-		}
+				if err := w.Close(ctx); err != nil {
+					b.Fatal(err)
+				}
+				elapsed := time.Since(start)
+				cpu := storetest.ProcessCPU() - cpu0
+				b.StopTimer()
+				b.ReportMetric(float64(len(cs))/elapsed.Seconds(), "requests/s")
+				// CPU of this process (user + system) per stored request: less
+				// noisy than the rate on a shared machine. Postgres's own CPU is
+				// in its server processes and not counted.
+				b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(len(cs)), "cpu-µs/request")
+				if err := store.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
