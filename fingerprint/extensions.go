@@ -3,7 +3,6 @@ package fingerprint
 import (
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"strconv"
 )
 
@@ -61,12 +60,18 @@ type Extension struct {
 // GREASE, "" when unknown).
 func (e Extension) Name() string { return ExtensionName(e.Type) }
 
-// MarshalJSON implements json.Marshaler. The envelope and the hex data are
-// appended directly (the data of a post-quantum key share is kilobytes of
-// hex that encoding/json would otherwise scan twice); only the decoded value
-// goes through encoding/json.
+// MarshalJSON implements json.Marshaler. The JSON is appended by hand,
+// the decoded value by its appendJSON (extensions_json.go): the bytes are
+// exactly those encoding/json writes for the same fields, without its
+// reflection (this runs for every extension of every hello an answer
+// shows) and without scanning the hex data of a post-quantum key share.
 func (e Extension) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 96+2*len(e.Data))
+	v, err := e.Decode()
+	return e.appendJSON(make([]byte, 0, extensionJSONSize(e, v)), v, err), nil
+}
+
+// appendJSON appends the JSON of e whose Decode returned v and err.
+func (e Extension) appendJSON(b []byte, v ExtensionValue, err error) []byte {
 	b = append(b, `{"type":`...)
 	b = strconv.AppendUint(b, uint64(e.Type), 10)
 	if name := ExtensionName(e.Type); name != "" {
@@ -80,34 +85,15 @@ func (e Extension) MarshalJSON() ([]byte, error) {
 	b = append(b, `,"data":"`...)
 	b = hex.AppendEncode(b, e.Data)
 	b = append(b, '"')
-	v, err := e.Decode()
 	if v != nil {
-		d, merr := json.Marshal(v)
-		if merr != nil {
-			return nil, fmt.Errorf("fingerprint: encoding extension %d: %w", e.Type, merr)
-		}
 		b = append(b, `,"decoded":`...)
-		b = append(b, d...)
+		b = v.appendJSON(b)
 	}
 	if err != nil {
 		b = append(b, `,"decode_error":`...)
 		b = appendJSONString(b, err.Error())
 	}
-	return append(b, '}'), nil
-}
-
-// appendJSONString appends s as a JSON string. Plain printable ASCII is
-// copied as is; anything else is left to encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return append(b, '}')
 }
 
 // Decode returns the typed value of the extension's data. It returns
@@ -163,6 +149,9 @@ func (e Extension) Decode() (ExtensionValue, error) {
 // package.
 type ExtensionValue interface {
 	isExtensionValue()
+	// appendJSON appends the value's JSON, exactly what encoding/json
+	// writes for it (extensions_json.go).
+	appendJSON(b []byte) []byte
 }
 
 // NamedValue is a code point with its registered name ("" when unknown,
