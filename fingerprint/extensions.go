@@ -1,7 +1,6 @@
 package fingerprint
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 )
@@ -60,18 +59,19 @@ type Extension struct {
 // GREASE, "" when unknown).
 func (e Extension) Name() string { return ExtensionName(e.Type) }
 
-// MarshalJSON implements json.Marshaler. The JSON is appended by hand,
-// the decoded value by its appendJSON (extensions_json.go): the bytes are
-// exactly those encoding/json writes for the same fields, without its
-// reflection (this runs for every extension of every hello an answer
-// shows) and without scanning the hex data of a post-quantum key share.
+// MarshalJSON implements json.Marshaler. The JSON is appended by hand
+// (extensions_json.go), exactly the bytes encoding/json writes for the
+// same fields, without its reflection: this runs for every extension of
+// every hello an answer shows. A well-formed list-valued extension is
+// encoded straight from its data, other decoded values by their
+// appendJSON.
 func (e Extension) MarshalJSON() ([]byte, error) {
-	v, err := e.Decode()
-	return e.appendJSON(make([]byte, 0, extensionJSONSize(e, v)), v, err), nil
+	return e.AppendJSON(make([]byte, 0, extensionJSONSize(e))), nil
 }
 
-// appendJSON appends the JSON of e whose Decode returned v and err.
-func (e Extension) appendJSON(b []byte, v ExtensionValue, err error) []byte {
+// AppendJSON appends what MarshalJSON returns to b: an encoder with a
+// buffer of its own saves MarshalJSON's allocation.
+func (e Extension) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":`...)
 	b = strconv.AppendUint(b, uint64(e.Type), 10)
 	if name := ExtensionName(e.Type); name != "" {
@@ -83,8 +83,17 @@ func (e Extension) appendJSON(b []byte, v ExtensionValue, err error) []byte {
 	b = append(b, `,"length":`...)
 	b = strconv.AppendInt(b, int64(len(e.Data)), 10)
 	b = append(b, `,"data":"`...)
-	b = hex.AppendEncode(b, e.Data)
+	b = appendHex(b, e.Data)
 	b = append(b, '"')
+	if !e.GREASE && !IsGREASE(e.Type) {
+		// What Decode returns for well-formed list data, unbuilt.
+		if l := listBody(e.Type, e.Data); l != nil {
+			b = append(b, `,"decoded":`...)
+			b = appendListJSON(b, e.Type, l)
+			return append(b, '}')
+		}
+	}
+	v, err := e.Decode()
 	if v != nil {
 		b = append(b, `,"decoded":`...)
 		b = v.appendJSON(b)

@@ -1,6 +1,8 @@
 package fingerprint
 
 import (
+	"encoding/binary"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -20,7 +22,7 @@ import (
 // by name; other bytes below 0x20 and the HTML characters <, > and & as
 // \u00XX; each byte of invalid UTF-8 as \ufffd; U+2028 and U+2029 as
 // \u2028 and \u2029; everything else (DEL included) as is.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString[S string | []byte](b []byte, s S) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
@@ -52,7 +54,8 @@ func appendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		// At most utf8.UTFMax bytes converted: no allocation for []byte.
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
@@ -73,6 +76,8 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+func appendStringElem(s string, b []byte) []byte { return appendJSONString(b, s) }
+
 // appendJSONInt appends a signed integer as encoding/json does.
 func appendJSONInt(b []byte, v int) []byte { return strconv.AppendInt(b, int64(v), 10) }
 
@@ -91,7 +96,7 @@ func (n NamedValue) appendJSON(b []byte) []byte {
 }
 
 // appendJSONArray appends s as a JSON array, null when s is nil.
-func appendJSONArray[T any](b []byte, s []T, elem func([]byte, T) []byte) []byte {
+func appendJSONArray[T any](b []byte, s []T, elem func(T, []byte) []byte) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
@@ -100,27 +105,23 @@ func appendJSONArray[T any](b []byte, s []T, elem func([]byte, T) []byte) []byte
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = elem(b, v)
+		b = elem(v, b)
 	}
 	return append(b, ']')
 }
-
-func appendNamedValue(b []byte, n NamedValue) []byte { return n.appendJSON(b) }
 
 // appendNamedList appends {"<key>":[named values]}; key is the JSON
 // member name with its quotes and colon.
 func appendNamedList(b []byte, key string, l []NamedValue) []byte {
 	b = append(b, '{')
 	b = append(b, key...)
-	b = appendJSONArray(b, l, appendNamedValue)
+	b = appendJSONArray(b, l, NamedValue.appendJSON)
 	return append(b, '}')
 }
 
-func appendStringElem(b []byte, s string) []byte { return appendJSONString(b, s) }
-
 func (v ServerNameValue) appendJSON(b []byte) []byte {
 	b = append(b, `{"names":`...)
-	b = appendJSONArray(b, v.Names, func(b []byte, n ServerNameEntry) []byte {
+	b = appendJSONArray(b, v.Names, func(n ServerNameEntry, b []byte) []byte {
 		b = append(b, `{"type":`...)
 		b = appendJSONUint(b, uint64(n.Type))
 		b = append(b, `,"name":`...)
@@ -154,7 +155,7 @@ func (v SignatureAlgorithmsValue) appendJSON(b []byte) []byte {
 
 func (v UseSRTPValue) appendJSON(b []byte) []byte {
 	b = append(b, `{"profiles":`...)
-	b = appendJSONArray(b, v.Profiles, func(b []byte, p uint16) []byte { return appendJSONUint(b, uint64(p)) })
+	b = appendJSONArray(b, v.Profiles, func(p uint16, b []byte) []byte { return appendJSONUint(b, uint64(p)) })
 	b = append(b, `,"mki_length":`...)
 	b = appendJSONInt(b, v.MKILength)
 	return append(b, '}')
@@ -195,7 +196,7 @@ func (v OpaqueValue) appendJSON(b []byte) []byte {
 
 func (v PreSharedKeyValue) appendJSON(b []byte) []byte {
 	b = append(b, `{"identities":`...)
-	b = appendJSONArray(b, v.Identities, func(b []byte, id PSKIdentity) []byte {
+	b = appendJSONArray(b, v.Identities, func(id PSKIdentity, b []byte) []byte {
 		b = append(b, `{"length":`...)
 		b = appendJSONInt(b, id.Length)
 		b = append(b, `,"obfuscated_ticket_age":`...)
@@ -203,7 +204,7 @@ func (v PreSharedKeyValue) appendJSON(b []byte) []byte {
 		return append(b, '}')
 	})
 	b = append(b, `,"binder_lengths":`...)
-	b = appendJSONArray(b, v.BinderLengths, appendJSONInt)
+	b = appendJSONArray(b, v.BinderLengths, func(n int, b []byte) []byte { return appendJSONInt(b, n) })
 	return append(b, '}')
 }
 
@@ -223,23 +224,25 @@ func (v CertificateAuthoritiesValue) appendJSON(b []byte) []byte {
 
 func (v KeyShareValue) appendJSON(b []byte) []byte {
 	b = append(b, `{"shares":`...)
-	b = appendJSONArray(b, v.Shares, func(b []byte, s KeyShare) []byte {
-		b = append(b, `{"group":`...)
-		b = appendJSONUint(b, uint64(s.Group))
-		if s.Name != "" {
-			b = append(b, `,"name":`...)
-			b = appendJSONString(b, s.Name)
-		}
-		b = append(b, `,"key_length":`...)
-		b = appendJSONInt(b, s.KeyLength)
-		return append(b, '}')
-	})
+	b = appendJSONArray(b, v.Shares, KeyShare.appendJSON)
+	return append(b, '}')
+}
+
+func (s KeyShare) appendJSON(b []byte) []byte {
+	b = append(b, `{"group":`...)
+	b = appendJSONUint(b, uint64(s.Group))
+	if s.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, s.Name)
+	}
+	b = append(b, `,"key_length":`...)
+	b = appendJSONInt(b, s.KeyLength)
 	return append(b, '}')
 }
 
 func (v QUICTransportParametersValue) appendJSON(b []byte) []byte {
 	b = append(b, `{"params":`...)
-	b = appendJSONArray(b, v.Params, func(b []byte, p QUICTransportParameter) []byte {
+	b = appendJSONArray(b, v.Params, func(p QUICTransportParameter, b []byte) []byte {
 		b = append(b, `{"id":`...)
 		b = appendJSONUint(b, p.ID)
 		if p.Name != "" {
@@ -275,37 +278,150 @@ func (v ECHValue) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// extensionJSONSize is the capacity MarshalJSON allocates for e, whose
-// decoded value is v: the envelope, the hex data and a generous estimate
-// of v's JSON (registered names are at most about 40 bytes), so the
-// buffer normally does not grow. Hostile strings that escape to more may
-// grow it; the size is only a hint.
-func extensionJSONSize(e Extension, v ExtensionValue) int {
-	n := 128 + 2*len(e.Data)
-	switch v := v.(type) {
-	case nil:
-	case SupportedGroupsValue:
-		n += 16 + 64*len(v.Groups)
-	case SignatureAlgorithmsValue:
-		n += 16 + 64*len(v.Algorithms)
-	case PointFormatsValue:
-		n += 16 + 64*len(v.Formats)
-	case SupportedVersionsValue:
-		n += 16 + 64*len(v.Versions)
-	case CompressCertificateValue:
-		n += 16 + 64*len(v.Algorithms)
-	case PSKModesValue:
-		n += 16 + 64*len(v.Modes)
-	case KeyShareValue:
-		n += 16 + 80*len(v.Shares)
-	case QUICTransportParametersValue:
-		n += 16 + 96*len(v.Params)
-	case PreSharedKeyValue:
-		n += 48 + 64*len(v.Identities) + 8*len(v.BinderLengths)
-	case ServerNameValue, ALPNValue, ApplicationSettingsValue:
-		n += 32 + 2*len(e.Data)
-	default:
+// extensionJSONSize is the capacity MarshalJSON allocates for e: the
+// envelope, the hex data and a generous estimate of the decoded value's
+// JSON from the type and data length (a named code point is at most about
+// 64 bytes of JSON), so the buffer normally does not grow. Strings that
+// escape to more may grow it; the size is only a hint.
+func extensionJSONSize(e Extension) int {
+	n := 144 + 2*len(e.Data)
+	switch e.Type {
+	case ExtSupportedGroups, ExtSignatureAlgorithms, ExtSignatureAlgorithmsCert, ExtDelegatedCredentials,
+		ExtSupportedVersions, ExtCompressCertificate:
+		n += 26 * len(e.Data)
+	case ExtECPointFormats, ExtPSKKeyExchangeModes:
+		n += 52 * len(e.Data)
+	case ExtServerName, ExtALPN, ExtApplicationSettingsOld, ExtApplicationSettings:
+		n += 2 * len(e.Data)
+	case ExtQUICTransportParameters, ExtQUICTransportParametersDraft:
+		n += 32 * min(len(e.Data), 512)
+	case ExtKeyShare, ExtPreSharedKey, ExtEncryptedClientHello:
 		n += 192
+	default:
+		n += 96
 	}
 	return n
+}
+
+// hexPairs holds the two lower-case hex digits of every byte value.
+var hexPairs = func() (t [512]byte) {
+	const digits = "0123456789abcdef"
+	for i := range 256 {
+		t[2*i], t[2*i+1] = digits[i>>4], digits[i&0xf]
+	}
+	return t
+}()
+
+// appendHex appends d in lower-case hex, as hex.AppendEncode does: four
+// bytes at a time with word arithmetic (the key share of a post-quantum
+// hello is over a kilobyte), the rest from a table.
+func appendHex(b []byte, d []byte) []byte {
+	n := len(b)
+	b = slices.Grow(b, 2*len(d))[:n+2*len(d)]
+	out := b[n:]
+	i := 0
+	for ; i+4 <= len(d); i += 4 {
+		binary.LittleEndian.PutUint64(out[2*i:], hex8(binary.LittleEndian.Uint32(d[i:])))
+	}
+	for ; i < len(d); i++ {
+		c := int(d[i])
+		out[2*i], out[2*i+1] = hexPairs[2*c], hexPairs[2*c+1]
+	}
+	return b
+}
+
+// hex8 returns the eight hex digits of the four bytes of x (x's low byte
+// first), as a little-endian word: the digits in memory order.
+func hex8(x uint32) uint64 {
+	// One 16-bit lane per byte, then the high nibble into the lane's low
+	// byte (written first) and the low nibble into its high byte.
+	y := uint64(x)
+	y = (y | y<<16) & 0x0000ffff0000ffff
+	y = (y | y<<8) & 0x00ff00ff00ff00ff
+	v := (y>>4)&0x000f000f000f000f | (y&0x000f000f000f000f)<<8
+	// Each byte is a nibble: '0'+v, plus 'a'-'0'-10 where v >= 10.
+	letters := ((v + 0x0606060606060606) >> 4) & 0x0101010101010101
+	return v + 0x3030303030303030 + letters*('a'-'0'-10)
+}
+
+// appendListJSON appends the decoded JSON of a list-valued extension of
+// type t straight from its validated list body l (listBody's result):
+// exactly listValue(t, l).appendJSON(b), without building the value. t
+// must be list-valued (listBody returned l).
+func appendListJSON(b []byte, t uint16, l []byte) []byte {
+	switch t {
+	case ExtSupportedGroups:
+		return appendNamedU16s(b, `{"groups":[`, l, GroupName)
+	case ExtSignatureAlgorithms, ExtSignatureAlgorithmsCert, ExtDelegatedCredentials:
+		return appendNamedU16s(b, `{"algorithms":[`, l, SignatureSchemeName)
+	case ExtSupportedVersions:
+		return appendNamedU16s(b, `{"versions":[`, l, VersionName)
+	case ExtCompressCertificate:
+		return appendNamedU16s(b, `{"algorithms":[`, l, CertCompressionAlgName)
+	case ExtECPointFormats:
+		return appendNamedU8s(b, `{"formats":[`, l, PointFormatName)
+	case ExtPSKKeyExchangeModes:
+		return appendNamedU8s(b, `{"modes":[`, l, PSKModeName)
+	case ExtALPN, ExtApplicationSettingsOld, ExtApplicationSettings:
+		// protocolNames: nil (null) for an empty body.
+		b = append(b, `{"protocols":`...)
+		if len(l) == 0 {
+			return append(b, "null}"...)
+		}
+		b = append(b, '[')
+		for i := 0; i < len(l); {
+			n := int(l[i])
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, l[i+1:i+1+n])
+			i += 1 + n
+		}
+		return append(b, "]}"...)
+	case ExtKeyShare:
+		// keyShares: nil (null) for an empty body.
+		b = append(b, `{"shares":`...)
+		if len(l) < 4 {
+			return append(b, "null}"...)
+		}
+		b = append(b, '[')
+		for i := 0; i+4 <= len(l); {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			g := u16At(l, i)
+			n := int(u16At(l, i+2))
+			b = KeyShare{Group: g, Name: GroupName(g), KeyLength: n}.appendJSON(b)
+			i += 4 + n
+		}
+		return append(b, "]}"...)
+	}
+	return b
+}
+
+// appendNamedU16s appends open, the named values of the uint16 code
+// points in l (namedU16s) and "]}".
+func appendNamedU16s(b []byte, open string, l []byte, name func(uint16) string) []byte {
+	b = append(b, open...)
+	for i := 0; i+2 <= len(l); i += 2 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		v := u16At(l, i)
+		b = NamedValue{Value: v, Name: name(v)}.appendJSON(b)
+	}
+	return append(b, "]}"...)
+}
+
+// appendNamedU8s appends open, the named values of the one-byte code
+// points in l (namedU8s) and "]}".
+func appendNamedU8s(b []byte, open string, l []byte, name func(uint8) string) []byte {
+	b = append(b, open...)
+	for i, v := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = NamedValue{Value: uint16(v), Name: name(v)}.appendJSON(b)
+	}
+	return append(b, "]}"...)
 }

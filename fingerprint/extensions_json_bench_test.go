@@ -50,5 +50,21 @@ func BenchmarkExtensionMarshalJSON(b *testing.B) {
 				b.ReportMetric(base/ns, "x-vs-encoding_json")
 			}
 		})
+		// AppendJSON into one reused buffer, as an encoder with a buffer
+		// of its own can do.
+		b.Run(name+"/append_reused", func(b *testing.B) {
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				buf = buf[:0]
+				for _, e := range exts {
+					buf = e.AppendJSON(buf)
+				}
+			}
+			if base > 0 {
+				ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+				b.ReportMetric(base/ns, "x-vs-encoding_json")
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package fingerprint
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -409,4 +410,57 @@ func FuzzExtensionJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAppendHexMatchesEncodingHex compares appendHex with hex.AppendEncode
+// for every byte value at every position of the word loop and the tail,
+// and random data of every length up to 100.
+func TestAppendHexMatchesEncodingHex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 2))
+	var inputs [][]byte
+	for c := range 256 {
+		for pos := range 5 {
+			d := make([]byte, 5)
+			d[pos] = byte(c)
+			inputs = append(inputs, d)
+		}
+	}
+	for n := range 101 {
+		d := make([]byte, n)
+		for i := range d {
+			d[i] = byte(rng.IntN(256))
+		}
+		inputs = append(inputs, d)
+	}
+	for _, d := range inputs {
+		want := hex.AppendEncode([]byte("pre"), d)
+		if got := appendHex([]byte("pre"), d); !bytes.Equal(got, want) {
+			t.Fatalf("%x:\n got  %s\n want %s", d, got, want)
+		}
+	}
+}
+
+// TestExtensionJSONSizeHint checks that MarshalJSON's buffer, sized by
+// extensionJSONSize, holds the JSON of every well-formed extension of the
+// test hellos without growing (one allocation per extension; a
+// decode_error message may grow it).
+func TestExtensionJSONSizeHint(t *testing.T) {
+	exts, from := testHelloExtensions(t)
+	checked := 0
+	for i, e := range exts {
+		if _, err := e.Decode(); err != nil {
+			continue
+		}
+		checked++
+		b, err := e.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size := extensionJSONSize(e); len(b) > size {
+			t.Errorf("%s: extension %d: %d bytes of JSON, size hint %d", from[i], e.Type, len(b), size)
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d well-formed extensions", checked)
+	}
 }
