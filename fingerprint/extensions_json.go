@@ -10,12 +10,13 @@ import (
 // The JSON form of the decoded extension values, appended by hand: an
 // Extension's MarshalJSON runs for every extension of every hello a
 // fingerprint answer shows, and encoding/json's reflection made it the
-// largest cost of that answer. Each appendJSON writes exactly the bytes
-// json.Marshal writes for the same value (field order and names of the
-// json tags, omitempty, null for a nil slice and [] for an empty one, the
-// string escaping of appendJSONString); TestExtensionValueJSONMatchesEncodingJSON
-// and FuzzExtensionJSON hold them to it. A field added to a value type must
-// be added to its appendJSON.
+// largest cost of that answer. Each appendJSON, and appendListJSON for a
+// list straight from its data, writes exactly the bytes json.Marshal
+// writes for the same value (field order and names of the json tags,
+// omitempty, null for a nil slice and [] for an empty one, the string
+// escaping of appendJSONString). TestExtensionValueJSONMatchesEncodingJSON,
+// TestExtensionJSONMatchesLegacy and FuzzExtensionJSON hold them to it. A
+// field added to a value type must be added to its appendJSON.
 
 // appendJSONString appends s as a JSON string exactly as encoding/json
 // writes it: `"` and `\` escaped with a backslash; \b, \f, \n, \r and \t
