@@ -313,20 +313,21 @@ var hexPairs = func() (t [512]byte) {
 	return t
 }()
 
-// appendHex appends d in lower-case hex, as hex.AppendEncode does: four
+// appendHex appends d in lower-case hex, as hex.AppendEncode does: eight
 // bytes at a time with word arithmetic (the key share of a post-quantum
 // hello is over a kilobyte), the rest from a table.
 func appendHex(b []byte, d []byte) []byte {
 	n := len(b)
 	b = slices.Grow(b, 2*len(d))[:n+2*len(d)]
 	out := b[n:]
-	i := 0
-	for ; i+4 <= len(d); i += 4 {
-		binary.LittleEndian.PutUint64(out[2*i:], hex8(binary.LittleEndian.Uint32(d[i:])))
+	for len(d) >= 8 && len(out) >= 16 {
+		x := binary.LittleEndian.Uint64(d)
+		binary.LittleEndian.PutUint64(out, hex8(uint32(x)))
+		binary.LittleEndian.PutUint64(out[8:], hex8(uint32(x>>32)))
+		d, out = d[8:], out[16:]
 	}
-	for ; i < len(d); i++ {
-		c := int(d[i])
-		out[2*i], out[2*i+1] = hexPairs[2*c], hexPairs[2*c+1]
+	for i, c := range d {
+		out[2*i], out[2*i+1] = hexPairs[2*int(c)], hexPairs[2*int(c)+1]
 	}
 	return b
 }

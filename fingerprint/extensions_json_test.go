@@ -419,8 +419,8 @@ func TestAppendHexMatchesEncodingHex(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 2))
 	var inputs [][]byte
 	for c := range 256 {
-		for pos := range 5 {
-			d := make([]byte, 5)
+		for pos := range 9 {
+			d := make([]byte, 9)
 			d[pos] = byte(c)
 			inputs = append(inputs, d)
 		}
