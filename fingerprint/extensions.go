@@ -1,9 +1,7 @@
 package fingerprint
 
 import (
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"strconv"
 )
 
@@ -61,12 +59,19 @@ type Extension struct {
 // GREASE, "" when unknown).
 func (e Extension) Name() string { return ExtensionName(e.Type) }
 
-// MarshalJSON implements json.Marshaler. The envelope and the hex data are
-// appended directly (the data of a post-quantum key share is kilobytes of
-// hex that encoding/json would otherwise scan twice); only the decoded value
-// goes through encoding/json.
+// MarshalJSON implements json.Marshaler. The JSON is appended by hand
+// (extensions_json.go), exactly the bytes encoding/json writes for the
+// same fields, without its reflection: this runs for every extension of
+// every hello an answer shows. A well-formed list-valued extension is
+// encoded straight from its data, other decoded values by their
+// appendJSON.
 func (e Extension) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 96+2*len(e.Data))
+	return e.AppendJSON(make([]byte, 0, extensionJSONSize(e))), nil
+}
+
+// AppendJSON appends what MarshalJSON returns to b: an encoder with a
+// buffer of its own saves MarshalJSON's allocation.
+func (e Extension) AppendJSON(b []byte) []byte {
 	b = append(b, `{"type":`...)
 	b = strconv.AppendUint(b, uint64(e.Type), 10)
 	if name := ExtensionName(e.Type); name != "" {
@@ -78,36 +83,26 @@ func (e Extension) MarshalJSON() ([]byte, error) {
 	b = append(b, `,"length":`...)
 	b = strconv.AppendInt(b, int64(len(e.Data)), 10)
 	b = append(b, `,"data":"`...)
-	b = hex.AppendEncode(b, e.Data)
+	b = appendHex(b, e.Data)
 	b = append(b, '"')
+	if !e.GREASE && !IsGREASE(e.Type) {
+		// What Decode returns for well-formed list data, unbuilt.
+		if l := listBody(e.Type, e.Data); l != nil {
+			b = append(b, `,"decoded":`...)
+			b = appendListJSON(b, e.Type, l)
+			return append(b, '}')
+		}
+	}
 	v, err := e.Decode()
 	if v != nil {
-		d, merr := json.Marshal(v)
-		if merr != nil {
-			return nil, fmt.Errorf("fingerprint: encoding extension %d: %w", e.Type, merr)
-		}
 		b = append(b, `,"decoded":`...)
-		b = append(b, d...)
+		b = v.appendJSON(b)
 	}
 	if err != nil {
 		b = append(b, `,"decode_error":`...)
 		b = appendJSONString(b, err.Error())
 	}
-	return append(b, '}'), nil
-}
-
-// appendJSONString appends s as a JSON string. Plain printable ASCII is
-// copied as is; anything else is left to encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return append(b, '}')
 }
 
 // Decode returns the typed value of the extension's data. It returns
@@ -163,6 +158,9 @@ func (e Extension) Decode() (ExtensionValue, error) {
 // package.
 type ExtensionValue interface {
 	isExtensionValue()
+	// appendJSON appends the value's JSON, exactly what encoding/json
+	// writes for it (extensions_json.go).
+	appendJSON(b []byte) []byte
 }
 
 // NamedValue is a code point with its registered name ("" when unknown,
