@@ -410,7 +410,7 @@ func appendHex(dst []byte, b []byte) []byte {
 // appendTLSReport appends the "tls" object as encoding/json writes a
 // plainTLSReport: the embedded ClientHello's fields (its raw message
 // shadowed by the record bytes), then the record bytes, SNI, ALPN and the
-// negotiated parameters. The extensions are their own MarshalJSON output,
+// negotiated parameters. The extensions are their own AppendJSON output,
 // which is compact already: encoding/json would scan and copy each one
 // again, the key share's kilobytes of hex included.
 func appendTLSReport(dst []byte, t *tlsReport) ([]byte, error) {
@@ -439,11 +439,7 @@ func appendTLSReport(dst []byte, t *tlsReport) ([]byte, error) {
 				if i > 0 {
 					dst = append(dst, ',')
 				}
-				b, err := e.MarshalJSON()
-				if err != nil {
-					return nil, err
-				}
-				dst = append(dst, b...)
+				dst = e.AppendJSON(dst)
 			}
 			dst = append(dst, ']')
 		}
