@@ -57,7 +57,7 @@ func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, v
 	} else {
 		h.redact.headers(rec.Headers)
 		capHeaderValues(rec.Headers)
-		reason = h.offer(rec)
+		reason = h.offer(&rec)
 	}
 	h.metrics.offered(reason == "")
 	rep.Stored, rep.StoredReason = StoredQueued, reason
@@ -69,10 +69,10 @@ func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, v
 
 // offer hands rec to the capture sink and returns "" when it was queued, else
 // the reason it was dropped.
-func (h *handler) offer(rec store.Capture) string {
+func (h *handler) offer(rec *store.Capture) string {
 	q, ok := h.d.Captures.(CaptureQueuer)
 	if !ok {
-		if h.d.Captures.Offer(rec) {
+		if h.d.Captures.Offer(*rec) {
 			h.recent.add(rec, h.d.Now())
 			return ""
 		}

@@ -16,9 +16,9 @@ type recentCaptures struct {
 	mu   sync.Mutex
 	byID map[string]int32 // capture id -> index in ring
 	// ring holds the captures in insertion order from head, n of them; it
-	// grows up to max slots, then an add overwrites the oldest. Captures are
-	// kept by value in the ring, not in the map, so adding one copies it
-	// once and the map's entries stay small.
+	// grows up to max slots, then an add overwrites the oldest. The ring
+	// holds the very captures the writer queued (read-only on both sides),
+	// not copies: a copy was ~600 bytes written into a cold slot per request.
 	ring []recentCapture
 	head int
 	n    int
@@ -27,7 +27,7 @@ type recentCaptures struct {
 }
 
 type recentCapture struct {
-	c    store.Capture
+	c    *store.Capture
 	when time.Time
 }
 
@@ -43,8 +43,8 @@ func newRecentCaptures(max int, ttl time.Duration) *recentCaptures {
 	return &recentCaptures{byID: map[string]int32{}, max: max, ttl: ttl}
 }
 
-// add remembers c, queued at now.
-func (rc *recentCaptures) add(c store.Capture, now time.Time) {
+// add remembers c, queued at now; c must not change afterwards.
+func (rc *recentCaptures) add(c *store.Capture, now time.Time) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.expireLocked(now)
@@ -73,7 +73,7 @@ func (rc *recentCaptures) get(id string, now time.Time) (store.Capture, bool) {
 	if !ok {
 		return store.Capture{}, false
 	}
-	return rc.ring[i].c, true
+	return *rc.ring[i].c, true
 }
 
 func (rc *recentCaptures) expireLocked(now time.Time) {

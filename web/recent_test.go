@@ -49,7 +49,7 @@ func TestRecentCapturesBounded(t *testing.T) {
 	rc := newRecentCaptures(3, time.Minute)
 	now := time.Unix(1_800_000_000, 0)
 	for i := range 5 {
-		rc.add(store.Capture{ID: fmt.Sprint("c", i)}, now)
+		rc.add(&store.Capture{ID: fmt.Sprint("c", i)}, now)
 	}
 	for i := range 5 {
 		_, ok := rc.get(fmt.Sprint("c", i), now)
@@ -64,13 +64,13 @@ func TestRecentCapturesBounded(t *testing.T) {
 		t.Errorf("expired entries kept: %d %d", rc.n, len(rc.byID))
 	}
 	for i, r := range rc.ring {
-		if r.c.ID != "" {
+		if r.c != nil {
 			t.Errorf("slot %d still references capture %s", i, r.c.ID)
 		}
 	}
 	// The ring wraps: many more adds than slots keep the newest max.
 	for i := range 10 {
-		rc.add(store.Capture{ID: fmt.Sprint("w", i)}, now)
+		rc.add(&store.Capture{ID: fmt.Sprint("w", i)}, now)
 	}
 	for i := range 10 {
 		if _, ok := rc.get(fmt.Sprint("w", i), now); ok != (i >= 7) {
@@ -78,7 +78,7 @@ func TestRecentCapturesBounded(t *testing.T) {
 		}
 	}
 	// Ages are checked oldest first across the wrap.
-	rc.add(store.Capture{ID: "late"}, now.Add(90*time.Second))
+	rc.add(&store.Capture{ID: "late"}, now.Add(90*time.Second))
 	if _, ok := rc.get("w9", now.Add(90*time.Second)); ok {
 		t.Error("w9 outlived its age")
 	}
@@ -197,12 +197,12 @@ func TestRecentCapturesGrow(t *testing.T) {
 	rc := newRecentCaptures(200, time.Minute)
 	now := time.Unix(1_800_000_000, 0)
 	for i := range 150 {
-		rc.add(store.Capture{ID: fmt.Sprint("a", i)}, now.Add(time.Duration(i)*time.Millisecond))
+		rc.add(&store.Capture{ID: fmt.Sprint("a", i)}, now.Add(time.Duration(i)*time.Millisecond))
 	}
 	// Expire the first 100 (older than a minute at the time of the next add).
 	later := now.Add(time.Minute + 100*time.Millisecond)
 	for i := range 300 {
-		rc.add(store.Capture{ID: fmt.Sprint("b", i)}, later)
+		rc.add(&store.Capture{ID: fmt.Sprint("b", i)}, later)
 	}
 	if rc.n != 200 || len(rc.ring) != 200 {
 		t.Fatalf("%d captures in %d slots, want 200 in 200", rc.n, len(rc.ring))

@@ -71,9 +71,12 @@ type CaptureSink interface {
 // CaptureQueuer is a CaptureSink that says why it dropped a capture: Queue
 // returns nil when the capture was queued, else an error whose chain holds a
 // value with a DropReason() string method (*writer.DropError does: queue_full,
-// closed, invalid). *writer.Writer implements it; web uses it when the sink does.
+// closed, invalid). A queued capture is the queuer's: the caller must not
+// change it, its slices included, afterwards (web keeps reading it for the
+// recent captures). *writer.Writer implements it; web uses it when the sink
+// does.
 type CaptureQueuer interface {
-	Queue(store.Capture) error
+	Queue(*store.Capture) error
 }
 
 // Values of the live report's "stored" field, and web's own drop reasons.

@@ -1052,7 +1052,7 @@ type dropErr string
 func (e dropErr) Error() string      { return "dropped: " + string(e) }
 func (e dropErr) DropReason() string { return string(e) }
 
-func (q queuer) Queue(store.Capture) error { return fmt.Errorf("sink: %w", dropErr(q.reason)) }
+func (q queuer) Queue(*store.Capture) error { return fmt.Errorf("sink: %w", dropErr(q.reason)) }
 
 // TestStoredReason: a sink that says why it dropped a capture has its reason in
 // the live report's "stored_reason" (/api/fingerprint and /api/clean).

@@ -56,11 +56,11 @@ func newDiskGuard(next web.CaptureQueuer, path string, minFree float64, free fun
 }
 
 // Offer implements web.CaptureSink.
-func (d *diskGuard) Offer(c store.Capture) bool { return d.Queue(c) == nil }
+func (d *diskGuard) Offer(c store.Capture) bool { return d.Queue(&c) == nil }
 
 // Queue implements web.CaptureQueuer: errLowDisk while free disk is low, else
 // the wrapped writer's answer.
-func (d *diskGuard) Queue(c store.Capture) error {
+func (d *diskGuard) Queue(c *store.Capture) error {
 	d.mu.Lock()
 	low := d.low
 	d.mu.Unlock()

@@ -14,7 +14,7 @@ import (
 
 type countingQueuer struct{ n atomic.Int64 }
 
-func (q *countingQueuer) Queue(store.Capture) error { q.n.Add(1); return nil }
+func (q *countingQueuer) Queue(*store.Capture) error { q.n.Add(1); return nil }
 
 // TestDiskGuard: under -min-free-disk captures are refused with reason
 // low_disk (and counted) and readiness fails; over it they go to the writer.
@@ -25,14 +25,14 @@ func TestDiskGuard(t *testing.T) {
 	if err := g.check(); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Queue(store.Capture{}); err != nil || next.n.Load() != 1 || g.Healthy() != nil {
+	if err := g.Queue(&store.Capture{}); err != nil || next.n.Load() != 1 || g.Healthy() != nil {
 		t.Fatalf("plenty of disk: queue %v, healthy %v", err, g.Healthy())
 	}
 	free = 0.01
 	if err := g.check(); err != nil {
 		t.Fatal(err)
 	}
-	err := g.Queue(store.Capture{})
+	err := g.Queue(&store.Capture{})
 	var dr interface{ DropReason() string }
 	if !errors.As(err, &dr) || dr.DropReason() != "low_disk" || next.n.Load() != 1 {
 		t.Fatalf("low disk: queue %v, writer got %d", err, next.n.Load())
@@ -44,7 +44,7 @@ func TestDiskGuard(t *testing.T) {
 	if err := g.check(); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Queue(store.Capture{}); err != nil || g.Healthy() != nil {
+	if err := g.Queue(&store.Capture{}); err != nil || g.Healthy() != nil {
 		t.Fatalf("disk freed: queue %v, healthy %v", err, g.Healthy())
 	}
 	if v := counterOf(t, g); v != 2 {

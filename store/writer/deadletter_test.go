@@ -165,10 +165,10 @@ func TestQueueReasons(t *testing.T) {
 	bad := cs[2]
 	bad.Initiator = "bot"
 	var de *DropError
-	if err := w.Queue(bad); !errors.As(err, &de) || de.Reason != DropInvalid {
+	if err := w.Queue(&bad); !errors.As(err, &de) || de.Reason != DropInvalid {
 		t.Fatalf("invalid capture: %v", err)
 	}
-	if err := w.Queue(cs[0]); err != nil {
+	if err := w.Queue(&cs[0]); err != nil {
 		t.Fatalf("first capture: %v", err)
 	}
 	// The flusher holds at most one capture (blocked in its insert) and the
@@ -177,14 +177,14 @@ func TestQueueReasons(t *testing.T) {
 	for i := 0; i < 100 && full == nil; i++ {
 		c := sample(1)[0]
 		c.ID = fmt.Sprintf("q%d", i)
-		full = w.Queue(c)
+		full = w.Queue(&c)
 	}
 	if !errors.As(full, &de) || de.Reason != DropQueueFull {
 		t.Fatalf("full queue: %v", full)
 	}
 	close(st.gate)
 	closeW(t, w)
-	if err := w.Queue(cs[1]); !errors.As(err, &de) || de.Reason != DropClosed || de.DropReason() != DropClosed {
+	if err := w.Queue(&cs[1]); !errors.As(err, &de) || de.Reason != DropClosed || de.DropReason() != DropClosed {
 		t.Fatalf("after Close: %v", err)
 	}
 }

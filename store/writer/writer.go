@@ -283,7 +283,7 @@ func New(cfg Config) (*Writer, error) {
 // spooled, or counted as dropped later (spool cap, database rejection). The
 // caller must not modify c's slices afterwards.
 func (w *Writer) Offer(c model.Capture) bool {
-	return w.Queue(c) == nil
+	return w.Queue(&c) == nil
 }
 
 // DropError says why Queue dropped a capture; Reason is one of the Drop*
@@ -307,8 +307,10 @@ func (e *DropError) Unwrap() error { return e.Err }
 func (e *DropError) DropReason() string { return e.Reason }
 
 // Queue is Offer returning why a capture was dropped: nil when it was queued
-// (not yet stored: it may still be dropped later, see Offer), else a *DropError.
-func (w *Writer) Queue(c model.Capture) error {
+// (not yet stored: it may still be dropped later, see Offer), else a
+// *DropError. A queued c is the writer's, which reads it later: the caller
+// must not change it afterwards (reading it is fine).
+func (w *Writer) Queue(c *model.Capture) error {
 	if err := c.ValidateFields(); err != nil {
 		w.m.dropped.WithLabelValues(DropInvalid).Inc()
 		return &DropError{Reason: DropInvalid, Err: err}
@@ -319,10 +321,8 @@ func (w *Writer) Queue(c model.Capture) error {
 		w.m.dropped.WithLabelValues(DropClosed).Inc()
 		return &DropError{Reason: DropClosed}
 	}
-	p := new(model.Capture)
-	*p = c
 	select {
-	case w.queue <- p:
+	case w.queue <- c:
 		w.m.queued.Inc()
 		if len(w.queue) >= w.cfg.BatchSize {
 			// A full batch waits: wake a flusher sleeping in collect
