@@ -3,6 +3,8 @@ package fingerprint
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/guanaco-fp/guanaco/internal/jsontext"
 )
 
 // TLS extension types this package decodes, and a few more it names.
@@ -76,7 +78,7 @@ func (e Extension) AppendJSON(b []byte) []byte {
 	b = strconv.AppendUint(b, uint64(e.Type), 10)
 	if name := ExtensionName(e.Type); name != "" {
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, name)
+		b = jsontext.AppendString(b, name)
 	}
 	b = append(b, `,"grease":`...)
 	b = strconv.AppendBool(b, e.GREASE)
@@ -100,7 +102,7 @@ func (e Extension) AppendJSON(b []byte) []byte {
 	}
 	if err != nil {
 		b = append(b, `,"decode_error":`...)
-		b = appendJSONString(b, err.Error())
+		b = jsontext.AppendString(b, err.Error())
 	}
 	return append(b, '}')
 }

@@ -4,7 +4,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/guanaco-fp/guanaco/internal/jsontext"
 )
 
 // The JSON form of the decoded extension values, appended by hand: an
@@ -18,66 +19,7 @@ import (
 // TestExtensionJSONMatchesLegacy and FuzzExtensionJSON hold them to it. A
 // field added to a value type must be added to its appendJSON.
 
-// appendJSONString appends s as a JSON string exactly as encoding/json
-// writes it: `"` and `\` escaped with a backslash; \b, \f, \n, \r and \t
-// by name; other bytes below 0x20 and the HTML characters <, > and & as
-// \u00XX; each byte of invalid UTF-8 as \ufffd; U+2028 and U+2029 as
-// \u2028 and \u2029; everything else (DEL included) as is.
-func appendJSONString[S string | []byte](b []byte, s S) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		// At most utf8.UTFMax bytes converted: no allocation for []byte.
-		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-func appendStringElem(s string, b []byte) []byte { return appendJSONString(b, s) }
+func appendStringElem(s string, b []byte) []byte { return jsontext.AppendString(b, s) }
 
 // appendJSONInt appends a signed integer as encoding/json does.
 func appendJSONInt(b []byte, v int) []byte { return strconv.AppendInt(b, int64(v), 10) }
@@ -91,7 +33,7 @@ func (n NamedValue) appendJSON(b []byte) []byte {
 	b = appendJSONUint(b, uint64(n.Value))
 	if n.Name != "" {
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, n.Name)
+		b = jsontext.AppendString(b, n.Name)
 	}
 	return append(b, '}')
 }
@@ -126,7 +68,7 @@ func (v ServerNameValue) appendJSON(b []byte) []byte {
 		b = append(b, `{"type":`...)
 		b = appendJSONUint(b, uint64(n.Type))
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, n.Name)
+		b = jsontext.AppendString(b, n.Name)
 		return append(b, '}')
 	})
 	return append(b, '}')
@@ -234,7 +176,7 @@ func (s KeyShare) appendJSON(b []byte) []byte {
 	b = appendJSONUint(b, uint64(s.Group))
 	if s.Name != "" {
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, s.Name)
+		b = jsontext.AppendString(b, s.Name)
 	}
 	b = append(b, `,"key_length":`...)
 	b = appendJSONInt(b, s.KeyLength)
@@ -248,7 +190,7 @@ func (v QUICTransportParametersValue) appendJSON(b []byte) []byte {
 		b = appendJSONUint(b, p.ID)
 		if p.Name != "" {
 			b = append(b, `,"name":`...)
-			b = appendJSONString(b, p.Name)
+			b = jsontext.AppendString(b, p.Name)
 		}
 		b = append(b, `,"length":`...)
 		b = appendJSONInt(b, p.Length)
@@ -265,7 +207,7 @@ func (v ApplicationSettingsValue) appendJSON(b []byte) []byte {
 
 func (v ECHValue) appendJSON(b []byte) []byte {
 	b = append(b, `{"type":`...)
-	b = appendJSONString(b, v.Type)
+	b = jsontext.AppendString(b, v.Type)
 	b = append(b, `,"kdf":`...)
 	b = v.KDF.appendJSON(b)
 	b = append(b, `,"aead":`...)
@@ -376,7 +318,7 @@ func appendListJSON(b []byte, t uint16, l []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, l[i+1:i+1+n])
+			b = jsontext.AppendString(b, l[i+1:i+1+n])
 			i += 1 + n
 		}
 		return append(b, "]}"...)

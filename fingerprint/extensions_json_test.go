@@ -14,7 +14,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 // extensionValueTypes has one value of every ExtensionValue type; the
@@ -161,31 +160,6 @@ func TestExtensionValueJSONMatchesEncodingJSON(t *testing.T) {
 				check(p.Interface().(ExtensionValue))
 			}
 		})
-	}
-}
-
-// TestAppendJSONStringMatchesEncodingJSON compares appendJSONString with
-// json.Marshal for every byte, every byte pair, hostile strings and the
-// first plane of runes, alone and between other text.
-func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
-	ss := hostileStrings()
-	for a := range 256 {
-		ss = append(ss, string([]byte{byte(a)}))
-		for b := range 256 {
-			ss = append(ss, string([]byte{byte(a), byte(b)}))
-		}
-	}
-	for r := rune(0x80); r < 0x10000; r += 7 {
-		ss = append(ss, string(r), "a"+string(r)+"<", string(utf8.AppendRune(nil, r)[:1])+"x")
-	}
-	for _, s := range ss {
-		want, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("%q:\n got  %s\n want %s", s, got, want)
-		}
 	}
 }
 

@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/fingerprint"
+	"github.com/guanaco-fp/guanaco/internal/jsontext"
 )
 
 // The live answers (/api/clean, /api/fingerprint, the probes) are encoded by
@@ -19,61 +19,6 @@ import (
 // holds them to that over generated captures and hostile strings. A field
 // added to one of these types must be added here too (the test fails until
 // it is).
-
-// appendJSONString appends s as a JSON string the way encoding/json does with
-// HTML escaping: `"` and `\` escaped, control characters as \b \f \n \r \t or
-// \u00XX, <, > and & as \u003c \u003e \u0026, each invalid UTF-8 byte as
-// \ufffd, and U+2028 and U+2029 as \u2028 and \u2029.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case c == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case c == '\u2028' || c == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 // appendJSONKey appends `"key":`; key must need no escaping.
 func appendJSONKey(dst []byte, key string) []byte {
@@ -113,9 +58,9 @@ func appendHeaders(dst []byte, hs []fingerprint.Header) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, '[')
-		dst = appendJSONString(dst, h.Name)
+		dst = jsontext.AppendString(dst, h.Name)
 		dst = append(dst, ',')
-		dst = appendJSONString(dst, h.Value)
+		dst = jsontext.AppendString(dst, h.Value)
 		dst = append(dst, ']')
 	}
 	return append(dst, ']')
@@ -130,7 +75,7 @@ func appendStrings(dst []byte, ss []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, s)
+		dst = jsontext.AppendString(dst, s)
 	}
 	return append(dst, ']')
 }
@@ -195,7 +140,7 @@ func appendH2Summary(dst []byte, h *H2Summary) ([]byte, error) {
 	dst = appendStrings(dst, h.PseudoOrder)
 	if h.HPACK != "" {
 		dst = append(dst, `,"hpack":`...)
-		dst = appendJSONString(dst, h.HPACK)
+		dst = jsontext.AppendString(dst, h.HPACK)
 	}
 	if len(h.StreamWindowUpdates) > 0 {
 		dst = append(dst, `,"stream_window_updates":[`...)
@@ -217,9 +162,9 @@ func appendH2Summary(dst []byte, h *H2Summary) ([]byte, error) {
 		dst = append(dst, b...)
 	}
 	dst = append(dst, `,"akamai":`...)
-	dst = appendJSONString(dst, h.Akamai)
+	dst = jsontext.AppendString(dst, h.Akamai)
 	dst = append(dst, `,"akamai_hash":`...)
-	dst = appendJSONString(dst, h.AkamaiHash)
+	dst = jsontext.AppendString(dst, h.AkamaiHash)
 	return append(dst, '}'), nil
 }
 
@@ -241,15 +186,15 @@ func appendFingerprintFields(dst []byte, f *fingerprints, info *capture.TLSInfo)
 	} {
 		dst = append(dst, ',')
 		dst = appendJSONKey(dst, kv.k)
-		dst = appendJSONString(dst, kv.v)
+		dst = jsontext.AppendString(dst, kv.v)
 	}
 	if f.QUICTP != "" {
 		dst = append(dst, `,"quic_tp":`...)
-		dst = appendJSONString(dst, f.QUICTP)
+		dst = jsontext.AppendString(dst, f.QUICTP)
 	}
 	if f.QUICTPHash != "" {
 		dst = append(dst, `,"quic_tp_hash":`...)
-		dst = appendJSONString(dst, f.QUICTPHash)
+		dst = jsontext.AppendString(dst, f.QUICTPHash)
 	}
 	return dst
 }
@@ -266,7 +211,7 @@ func appendTLSFingerprintFields(dst []byte, f *fingerprints) []byte {
 			dst = append(dst, ',')
 		}
 		dst = appendJSONKey(dst, kv.k)
-		dst = appendJSONString(dst, kv.v)
+		dst = jsontext.AppendString(dst, kv.v)
 	}
 	return dst
 }
@@ -282,17 +227,17 @@ func sameTLSFingerprints(f *fingerprints, fp *fingerprint.TLSFingerprints) bool 
 // appendCleanReport appends the /api/clean answer and a newline.
 func appendCleanReport(dst []byte, c *cleanReport) []byte {
 	dst = append(dst, `{"capture_id":`...)
-	dst = appendJSONString(dst, c.CaptureID)
+	dst = jsontext.AppendString(dst, c.CaptureID)
 	dst = append(dst, `,"stored":`...)
-	dst = appendJSONString(dst, c.Stored)
+	dst = jsontext.AppendString(dst, c.Stored)
 	if c.StoredReason != "" {
 		dst = append(dst, `,"stored_reason":`...)
-		dst = appendJSONString(dst, c.StoredReason)
+		dst = jsontext.AppendString(dst, c.StoredReason)
 	}
 	dst = append(dst, `,"http_version":`...)
-	dst = appendJSONString(dst, c.HTTPVersion)
+	dst = jsontext.AppendString(dst, c.HTTPVersion)
 	dst = append(dst, `,"user_agent":`...)
-	dst = appendJSONString(dst, c.UserAgent)
+	dst = jsontext.AppendString(dst, c.UserAgent)
 	dst = append(dst, ',')
 	dst = appendFingerprintFields(dst, &c.fingerprints, c.tlsInfo)
 	return append(dst, '}', '\n')
@@ -302,16 +247,16 @@ func appendCleanReport(dst []byte, c *cleanReport) []byte {
 // tlsReport's own encoding, computed once per live connection.
 func appendReport(dst []byte, rep *report) ([]byte, error) {
 	dst = append(dst, `{"capture_id":`...)
-	dst = appendJSONString(dst, rep.CaptureID)
+	dst = jsontext.AppendString(dst, rep.CaptureID)
 	dst = append(dst, `,"capture_url":`...)
-	dst = appendJSONString(dst, rep.CaptureURL)
+	dst = jsontext.AppendString(dst, rep.CaptureURL)
 	if rep.Stored != "" {
 		dst = append(dst, `,"stored":`...)
-		dst = appendJSONString(dst, rep.Stored)
+		dst = jsontext.AppendString(dst, rep.Stored)
 	}
 	if rep.StoredReason != "" {
 		dst = append(dst, `,"stored_reason":`...)
-		dst = appendJSONString(dst, rep.StoredReason)
+		dst = jsontext.AppendString(dst, rep.StoredReason)
 	}
 	dst = append(dst, `,"created_at":`...)
 	dst, err := appendJSONTime(dst, rep.CreatedAt)
@@ -324,7 +269,7 @@ func appendReport(dst []byte, rep *report) ([]byte, error) {
 	} {
 		dst = append(dst, ',')
 		dst = appendJSONKey(dst, kv.k)
-		dst = appendJSONString(dst, kv.v)
+		dst = jsontext.AppendString(dst, kv.v)
 	}
 	dst = append(dst, `,"complete":`...)
 	dst = appendJSONBool(dst, rep.Complete)
@@ -348,11 +293,11 @@ func appendReport(dst []byte, rep *report) ([]byte, error) {
 		dst = append(dst, b...)
 	}
 	dst = append(dst, `,"http":{"version":`...)
-	dst = appendJSONString(dst, rep.HTTP.Version)
+	dst = jsontext.AppendString(dst, rep.HTTP.Version)
 	dst = append(dst, `,"headers":`...)
 	dst = appendHeaders(dst, rep.HTTP.Headers)
 	dst = append(dst, `,"header_order":`...)
-	dst = appendJSONString(dst, rep.HTTP.HeaderOrder)
+	dst = jsontext.AppendString(dst, rep.HTTP.HeaderOrder)
 	if rep.HTTP.H2 != nil {
 		dst = append(dst, `,"h2":`...)
 		if dst, err = appendH2Summary(dst, rep.HTTP.H2); err != nil {
@@ -417,7 +362,7 @@ func appendTLSReport(dst []byte, t *tlsReport) ([]byte, error) {
 	dst = append(dst, '{')
 	if ch := t.ClientHello; ch != nil {
 		dst = append(dst, `"transport":`...)
-		dst = appendJSONString(dst, string(ch.Transport))
+		dst = jsontext.AppendString(dst, string(ch.Transport))
 		dst = append(dst, `,"record_version":`...)
 		dst = strconv.AppendUint(dst, uint64(ch.RecordVersion), 10)
 		dst = append(dst, `,"legacy_version":`...)
@@ -453,14 +398,14 @@ func appendTLSReport(dst []byte, t *tlsReport) ([]byte, error) {
 				dst = strconv.AppendUint(dst, uint64(a.Extension), 10)
 				if a.Name != "" {
 					dst = append(dst, `,"name":`...)
-					dst = appendJSONString(dst, a.Name)
+					dst = jsontext.AppendString(dst, a.Name)
 				}
 				dst = append(dst, `,"kind":`...)
-				dst = appendJSONString(dst, string(a.Kind))
+				dst = jsontext.AppendString(dst, string(a.Kind))
 				dst = append(dst, `,"offset":`...)
 				dst = strconv.AppendInt(dst, int64(a.Offset), 10)
 				dst = append(dst, `,"message":`...)
-				dst = appendJSONString(dst, a.Message)
+				dst = jsontext.AppendString(dst, a.Message)
 				dst = append(dst, '}')
 			}
 			dst = append(dst, ']')
@@ -473,15 +418,15 @@ func appendTLSReport(dst []byte, t *tlsReport) ([]byte, error) {
 		dst = append(dst, `",`...)
 	}
 	dst = append(dst, `"sni":`...)
-	dst = appendJSONString(dst, t.SNI)
+	dst = jsontext.AppendString(dst, t.SNI)
 	dst = append(dst, `,"alpn":`...)
 	dst = appendStrings(dst, t.ALPN)
 	dst = append(dst, `,"negotiated":{"version":`...)
-	dst = appendJSONString(dst, t.Negotiated.Version)
+	dst = jsontext.AppendString(dst, t.Negotiated.Version)
 	dst = append(dst, `,"cipher_suite":`...)
-	dst = appendJSONString(dst, t.Negotiated.CipherSuite)
+	dst = jsontext.AppendString(dst, t.Negotiated.CipherSuite)
 	dst = append(dst, `,"alpn":`...)
-	dst = appendJSONString(dst, t.Negotiated.ALPN)
+	dst = jsontext.AppendString(dst, t.Negotiated.ALPN)
 	return append(dst, '}', '}'), nil
 }
 
@@ -490,11 +435,11 @@ func appendTLSReport(dst []byte, t *tlsReport) ([]byte, error) {
 // change).
 func appendTLSSummary(dst []byte, s *tlsSummary) []byte {
 	dst = append(dst, `{"sni":`...)
-	dst = appendJSONString(dst, s.SNI)
+	dst = jsontext.AppendString(dst, s.SNI)
 	dst = append(dst, `,"alpn":`...)
 	dst = appendStrings(dst, s.ALPN)
 	dst = append(dst, `,"max_version":`...)
-	dst = appendJSONString(dst, s.MaxVersion)
+	dst = jsontext.AppendString(dst, s.MaxVersion)
 	dst = append(dst, `,"cipher_suites":`...)
 	dst = appendUint16s(dst, s.CipherSuites)
 	dst = append(dst, `,"extensions":`...)
@@ -504,17 +449,17 @@ func appendTLSSummary(dst []byte, s *tlsSummary) []byte {
 	dst = append(dst, `,"signature_algorithms":`...)
 	dst = appendUint16s(dst, s.SigAlgs)
 	dst = append(dst, `,"negotiated":{"version":`...)
-	dst = appendJSONString(dst, s.Negotiated.Version)
+	dst = jsontext.AppendString(dst, s.Negotiated.Version)
 	dst = append(dst, `,"cipher_suite":`...)
-	dst = appendJSONString(dst, s.Negotiated.CipherSuite)
+	dst = jsontext.AppendString(dst, s.Negotiated.CipherSuite)
 	dst = append(dst, `,"alpn":`...)
-	dst = appendJSONString(dst, s.Negotiated.ALPN)
+	dst = jsontext.AppendString(dst, s.Negotiated.ALPN)
 	dst = append(dst, '}')
 	if q := s.QUIC; q != nil {
 		dst = append(dst, `,"quic":{"version":`...)
-		dst = appendJSONString(dst, q.Version)
+		dst = jsontext.AppendString(dst, q.Version)
 		dst = append(dst, `,"negotiated_version":`...)
-		dst = appendJSONString(dst, q.NegotiatedVersion)
+		dst = jsontext.AppendString(dst, q.NegotiatedVersion)
 		if q.InitialPackets != 0 {
 			dst = append(dst, `,"initial_packets":`...)
 			dst = strconv.AppendInt(dst, int64(q.InitialPackets), 10)

@@ -213,23 +213,6 @@ func TestFastJSONTimeRange(t *testing.T) {
 	}
 }
 
-// FuzzAppendJSONString compares the string encoder with encoding/json on
-// arbitrary bytes.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range oddStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendJSONString(nil, s); string(got) != string(want) {
-			t.Fatalf("appendJSONString(%q) = %q, encoding/json %q", s, got, want)
-		}
-	})
-}
-
 // TestFastTLSJSONMatchesEncodingJSON holds the "tls" object's encoder to
 // encoding/json's field-by-field encoding, over every ClientHello in the
 // fingerprint test data (real browsers and tools, malformed extensions with
