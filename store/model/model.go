@@ -267,6 +267,17 @@ func (c *Capture) Validate() error {
 	return nil
 }
 
+// ValidateBatch runs ValidateFields on every capture of batch and returns
+// the first error.
+func ValidateBatch(batch []Capture) error {
+	for i := range batch {
+		if err := batch[i].ValidateFields(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ValidateFields is Validate without the JSON documents, which the stores
 // check once per distinct document when they first store it (Split.Add): the
 // cheap checks the capture writer makes on Offer. The error wraps ErrInvalid.

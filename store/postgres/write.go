@@ -79,10 +79,8 @@ var _ pgx.CopyFromSource = (*requestSource)(nil)
 // InsertCaptures implements model.Store: ValidateFields on every capture,
 // then InsertValidated.
 func (db *DB) InsertCaptures(ctx context.Context, batch []model.Capture) (int64, error) {
-	for i := range batch {
-		if err := batch[i].ValidateFields(); err != nil {
-			return 0, err
-		}
+	if err := model.ValidateBatch(batch); err != nil {
+		return 0, err
 	}
 	return db.InsertValidated(ctx, batch)
 }

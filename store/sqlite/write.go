@@ -216,10 +216,8 @@ func (db *DB) closeInserts() error {
 // batch writing the new dictionary entries, the new connections and the
 // requests with one multi-row statement per table and chunk.
 func (db *DB) InsertCaptures(ctx context.Context, batch []model.Capture) (int64, error) {
-	for i := range batch {
-		if err := batch[i].ValidateFields(); err != nil {
-			return 0, err
-		}
+	if err := model.ValidateBatch(batch); err != nil {
+		return 0, err
 	}
 	return db.InsertValidated(ctx, batch)
 }
