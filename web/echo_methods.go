@@ -49,7 +49,7 @@ func isPreflight(r *http.Request) bool {
 // credentials are not allowed (no Access-Control-Allow-Credentials).
 func apiCORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != "/api" {
+		if !isAPIPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -48,6 +48,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -334,9 +335,17 @@ func (h *handler) favicon(w http.ResponseWriter, r *http.Request) {
 	h.writeBody(w, http.StatusOK, "image/svg+xml", b)
 }
 
-// securityHeaders sets the headers every response carries. The CSP allows
-// only same-origin scripts, styles, images, frames and form targets; no
-// inline script or style exists on any page.
+// securityHeaders sets the security headers of every response. Pages and
+// assets get the document set: a CSP allowing only same-origin scripts,
+// styles, images, frames and form targets (no inline script or style exists
+// on any page), nosniff, a same-origin referrer policy, SAMEORIGIN framing
+// and a same-origin opener policy. The JSON API (/api and /api/...) gets the
+// set recommended for REST answers (OWASP): a CSP that allows nothing and
+// no framing, nosniff and DENY; a referrer or opener policy means nothing
+// for a document that is never navigated to. The API set is also three
+// headers shorter on the hottest path: with its other headers an API answer
+// stays within eight, the size of a Go map that never grows, and HTTP/2's
+// HPACK encoder does not hash the page CSP's 250 bytes for every answer.
 //
 // The values are set as prebuilt one-element slices (keys in canonical form,
 // as Header.Set would store them), shared by every response and never
@@ -350,17 +359,29 @@ func securityHeaders(next http.Handler) http.Handler {
 	one := func(v string) []string { return []string{v} } // len = cap = 1
 	var (
 		cspV      = one(csp)
+		apiCSP    = one("default-src 'none'; frame-ancestors 'none'")
 		nosniff   = one("nosniff")
 		sameOrig  = one("same-origin")
 		frameOpts = one("SAMEORIGIN")
+		deny      = one("DENY")
 	)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd["Content-Security-Policy"] = cspV
 		hd["X-Content-Type-Options"] = nosniff
-		hd["Referrer-Policy"] = sameOrig
-		hd["X-Frame-Options"] = frameOpts
-		hd["Cross-Origin-Opener-Policy"] = sameOrig
+		if isAPIPath(r.URL.Path) {
+			hd["Content-Security-Policy"] = apiCSP
+			hd["X-Frame-Options"] = deny
+		} else {
+			hd["Content-Security-Policy"] = cspV
+			hd["Referrer-Policy"] = sameOrig
+			hd["X-Frame-Options"] = frameOpts
+			hd["Cross-Origin-Opener-Policy"] = sameOrig
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isAPIPath reports whether path is the JSON API's: /api or under /api/.
+func isAPIPath(path string) bool {
+	return path == "/api" || strings.HasPrefix(path, "/api/")
 }

@@ -962,6 +962,43 @@ func TestPanicRecovered(t *testing.T) {
 	}
 }
 
+// TestSecurityHeaderSets: pages, assets and error pages carry the document
+// set, every JSON API answer (errors and preflights included) the REST set,
+// and the two do not mix.
+func TestSecurityHeaderSets(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tc := range []struct {
+		method, path string
+		api          bool
+	}{
+		{"GET", "/", false}, {"GET", "/static/app.css", false}, {"GET", "/nope", false}, {"GET", "/apis", false},
+		{"GET", "/api/clean", true}, {"GET", "/api/fingerprint", true}, {"GET", "/api/nope", true},
+		{"GET", "/api", true}, {"OPTIONS", "/api/clean", true},
+	} {
+		var mod func(*http.Request)
+		if tc.method == "OPTIONS" {
+			mod = func(r *http.Request) {
+				r.Header.Set("Origin", "https://other.example")
+				r.Header.Set("Access-Control-Request-Method", "GET")
+			}
+		}
+		hd := e.do(tc.method, "https://fp.example"+tc.path, nil, mod).Header()
+		csp, xfo := hd.Get("Content-Security-Policy"), hd.Get("X-Frame-Options")
+		if hd.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: no nosniff: %v", tc.method, tc.path, hd)
+		}
+		if tc.api {
+			if csp != "default-src 'none'; frame-ancestors 'none'" || xfo != "DENY" ||
+				hd.Get("Referrer-Policy") != "" || hd.Get("Cross-Origin-Opener-Policy") != "" {
+				t.Errorf("%s %s: not the API set: %v", tc.method, tc.path, hd)
+			}
+		} else if !strings.Contains(csp, "frame-ancestors 'self'") || xfo != "SAMEORIGIN" ||
+			hd.Get("Referrer-Policy") != "same-origin" || hd.Get("Cross-Origin-Opener-Policy") != "same-origin" {
+			t.Errorf("%s %s: not the document set: %v", tc.method, tc.path, hd)
+		}
+	}
+}
+
 func TestStaticAndHeaders(t *testing.T) {
 	e := newEnv(t, nil)
 	w := e.do("GET", "https://fp.example/", nil, nil)
