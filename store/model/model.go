@@ -336,25 +336,15 @@ func ValidateID(id string) error {
 // Header names and values keep their bytes except for the same UTF-8 repair.
 // Normalized does not validate; call Validate first.
 func (c Capture) Normalized() Capture {
-	c.CreatedAt = c.CreatedAt.UTC().Truncate(time.Microsecond)
-	for _, p := range c.textFields() {
+	n := c.normalizedRequest()
+	for _, p := range n.connTextFields() {
 		*p = CleanText(*p)
 	}
-	c.TLSSummary = cleanJSON(c.TLSSummary)
-	c.H2 = cleanJSON(c.H2)
-	if len(c.ClientHello) == 0 {
-		c.ClientHello = nil
+	n.TLSSummary = cleanJSON(n.TLSSummary)
+	if len(n.ClientHello) == 0 {
+		n.ClientHello = nil
 	}
-	if len(c.Headers) == 0 {
-		c.Headers = nil
-	} else if !cleanHeaders(c.Headers) {
-		hs := make([]HeaderPair, len(c.Headers))
-		for i, h := range c.Headers {
-			hs[i] = HeaderPair{Name: CleanText(h.Name), Value: CleanText(h.Value)}
-		}
-		c.Headers = hs
-	}
-	return c
+	return n
 }
 
 // normalizedRequest is Normalized for the fields a stored request row is
@@ -365,10 +355,7 @@ func (c Capture) Normalized() Capture {
 func (c *Capture) normalizedRequest() Capture {
 	n := *c
 	n.CreatedAt = n.CreatedAt.UTC().Truncate(time.Microsecond)
-	for _, p := range [...]*string{
-		&n.VisitKey, &n.UserAgent, &n.Host, &n.Method, &n.Path, &n.HTTPVersion,
-		&n.Akamai, &n.AkamaiHash, &n.HeaderOrder, &n.HeaderOrderHash,
-	} {
+	for _, p := range n.requestTextFields() {
 		*p = CleanText(*p)
 	}
 	n.H2 = cleanJSON(n.H2)
@@ -396,12 +383,26 @@ func cleanHeaders(hs []HeaderPair) bool {
 
 func isCleanText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
+// textFields are every text field of the capture.
 func (c *Capture) textFields() []*string {
-	return []*string{
-		&c.VisitKey, &c.ClientIP, &c.UserAgent, &c.Host, &c.Method, &c.Path,
-		&c.HTTPVersion, &c.TLSVersion, &c.SNI, &c.ALPN,
+	r, k := c.requestTextFields(), c.connTextFields()
+	return append(r[:], k[:]...)
+}
+
+// requestTextFields are the text fields a stored request row is built from.
+func (c *Capture) requestTextFields() [10]*string {
+	return [...]*string{
+		&c.VisitKey, &c.UserAgent, &c.Host, &c.Method, &c.Path, &c.HTTPVersion,
+		&c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash,
+	}
+}
+
+// connTextFields are the text fields a stored connection row is built from.
+func (c *Capture) connTextFields() [14]*string {
+	return [...]*string{
+		&c.ClientIP, &c.TLSVersion, &c.SNI, &c.ALPN,
 		&c.JA3, &c.JA3Hash, &c.JA3N, &c.JA3NHash, &c.JA4, &c.JA4R, &c.JA4O, &c.JA4RO,
-		&c.PeetPrint, &c.PeetPrintHash, &c.Akamai, &c.AkamaiHash, &c.HeaderOrder, &c.HeaderOrderHash,
+		&c.PeetPrint, &c.PeetPrintHash,
 	}
 }
 

@@ -309,25 +309,8 @@ func (s *Split) add(c *Capture, connID int64, newConn bool, now time.Time) error
 		HeaderOrder: s.lastRef(&s.last.headerOrder, DictHeaderOrder, c.HeaderOrder, c.HeaderOrderHash, true, now),
 	}
 	if len(c.Headers) > 0 {
-		l := &s.last
-		if l.namesID != 0 && sameHeaderField(l.names, c.Headers, false) {
-			r.HeaderNames = l.namesID
-		} else {
-			r.HeaderNames = headerListID(c.Headers, false)
-			if s.isNew(r.HeaderNames, now) {
-				s.Entries = append(s.Entries, DictEntry{ID: r.HeaderNames, Kind: DictNames, Value: EncodeHeaderNames(c.Headers)})
-			}
-			l.names, l.namesID = c.Headers, r.HeaderNames
-		}
-		if l.valuesID != 0 && sameHeaderField(l.values, c.Headers, true) {
-			r.HeaderValues = l.valuesID
-		} else {
-			r.HeaderValues = headerListID(c.Headers, true)
-			if s.isNew(r.HeaderValues, now) {
-				s.Entries = append(s.Entries, DictEntry{ID: r.HeaderValues, Kind: DictValues, Value: EncodeHeaderValues(c.Headers)})
-			}
-			l.values, l.valuesID = c.Headers, r.HeaderValues
-		}
+		r.HeaderNames = s.headerListRef(&s.last.names, c.Headers, false, now)
+		r.HeaderValues = s.headerListRef(&s.last.values, c.Headers, true, now)
 	}
 	if len(c.H2) > 0 {
 		if s.last.h2ID != 0 && bytes.Equal(s.last.h2, c.H2) {
@@ -354,8 +337,7 @@ func (s *Split) add(c *Capture, connID int64, newConn bool, now time.Time) error
 // would not. Emptied by Reset.
 type lastRefs struct {
 	host, userAgent, akamai, headerOrder lastRef
-	names, values                        []HeaderPair
-	namesID, valuesID                    int64
+	names, values                        lastHeaders
 	h2                                   []byte
 	h2ID                                 int64
 }
@@ -363,6 +345,31 @@ type lastRefs struct {
 type lastRef struct {
 	value, hash string
 	id          int64
+}
+
+type lastHeaders struct {
+	headers []HeaderPair
+	id      int64
+}
+
+// headerListRef returns the id of the entry of hs's values (values) or
+// names, needing it for the batch, through the remembered last list m.
+func (s *Split) headerListRef(m *lastHeaders, hs []HeaderPair, values bool, now time.Time) int64 {
+	if m.id != 0 && sameHeaderField(m.headers, hs, values) {
+		return m.id
+	}
+	id := headerListID(hs, values)
+	if s.isNew(id, now) {
+		e := DictEntry{ID: id, Kind: DictNames}
+		if values {
+			e.Kind, e.Value = DictValues, EncodeHeaderValues(hs)
+		} else {
+			e.Value = EncodeHeaderNames(hs)
+		}
+		s.Entries = append(s.Entries, e)
+	}
+	*m = lastHeaders{headers: hs, id: id}
+	return id
 }
 
 // lastRef returns the id of the entry of kind for value and hash (keyed by

@@ -107,11 +107,6 @@ func (db *DB) convertChunk(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("sqlite: converting old captures: %w", err)
 		}
 	}
-	for i := range sp.Requests {
-		if err := checkRequest(&sp.Requests[i]); err != nil {
-			return 0, fmt.Errorf("sqlite: converting old captures: %w", err)
-		}
-	}
 	if _, err := db.insertSplit(ctx, conn, now); err != nil {
 		return 0, fmt.Errorf("sqlite: converting old captures: %w", err)
 	}

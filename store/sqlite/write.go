@@ -240,11 +240,6 @@ func (db *DB) InsertValidated(ctx context.Context, batch []model.Capture) (int64
 			return 0, err
 		}
 	}
-	for i := range sp.Requests {
-		if err := checkRequest(&sp.Requests[i]); err != nil {
-			return 0, err
-		}
-	}
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: inserting captures: %w", classify(err))
@@ -283,10 +278,16 @@ func checkRequest(r *model.RequestRow) error {
 	return nil
 }
 
-// insertSplit writes the rows of db.split on conn, inside the transaction
-// the caller began on it; the requests passed checkRequest. db.wmu held.
+// insertSplit checks the requests of db.split (checkRequest), then writes
+// its rows on conn, inside the transaction the caller began on it. db.wmu
+// held.
 func (db *DB) insertSplit(ctx context.Context, conn *sql.Conn, now time.Time) (int64, error) {
 	sp := db.split
+	for i := range sp.Requests {
+		if err := checkRequest(&sp.Requests[i]); err != nil {
+			return 0, err
+		}
+	}
 	seen := now.UnixMicro()
 	var inserted int64
 	var connBoxes, requestBoxes rowBoxes
