@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -327,27 +328,34 @@ func TestExtensionJSONMatchesLegacy(t *testing.T) {
 		from = append(from, "extensionJSONCases")
 	}
 	for i, e := range exts {
-		got, err := e.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := legacyExtensionJSON(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: extension %d:\n got  %s\n want %s", from[i], e.Type, got, want)
-		}
-		if !json.Valid(got) {
-			t.Errorf("%s: extension %d: invalid JSON %s", from[i], e.Type, got)
-		}
-		if bytes.Contains(got, []byte(`"decoded":`)) {
+		if got := checkExtensionJSON(t, e, from[i]); bytes.Contains(got, []byte(`"decoded":`)) {
 			decoded++
 		}
 	}
 	if decoded < len(exts)/2 {
 		t.Fatalf("only %d of %d extensions have a decoded value", decoded, len(exts))
 	}
+}
+
+// checkExtensionJSON fails t unless e's MarshalJSON equals the former
+// encoding/json path's output and is valid JSON; it returns the output.
+func checkExtensionJSON(t *testing.T, e Extension, from string) []byte {
+	t.Helper()
+	got, err := e.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := legacyExtensionJSON(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: extension %d:\n got  %s\n want %s", from, e.Type, got, want)
+	}
+	if !json.Valid(got) {
+		t.Fatalf("%s: extension %d: invalid JSON %s", from, e.Type, got)
+	}
+	return got
 }
 
 // FuzzExtensionJSON decodes arbitrary extension data of any type and holds
@@ -360,20 +368,7 @@ func FuzzExtensionJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, typ uint16, grease bool, data []byte) {
 		e := Extension{Type: typ, GREASE: grease, Data: data}
-		got, err := e.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := legacyExtensionJSON(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("extension %d %x:\n got  %s\n want %s", typ, data, got, want)
-		}
-		if !json.Valid(got) {
-			t.Fatalf("invalid JSON %s", got)
-		}
+		checkExtensionJSON(t, e, fmt.Sprintf("%x", data))
 		if v, _ := e.Decode(); v != nil {
 			want, err := json.Marshal(v)
 			if err != nil {
