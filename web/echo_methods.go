@@ -48,13 +48,14 @@ func isPreflight(r *http.Request) bool {
 // API reads no cookie-bound secret a foreign page could abuse:
 // credentials are not allowed (no Access-Control-Allow-Credentials).
 func apiCORS(next http.Handler) http.Handler {
+	anyOrigin := sharedValue("*") // see headers.go
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isAPIPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		hd := w.Header()
-		hd.Set("Access-Control-Allow-Origin", "*")
+		hd["Access-Control-Allow-Origin"] = anyOrigin
 		if isPreflight(r) {
 			if m := r.Header.Get("Access-Control-Request-Method"); isToken(m) {
 				hd.Set("Access-Control-Allow-Methods", m)

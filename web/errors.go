@@ -156,7 +156,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // writeError writes an error response with the given status, code and
 // client message.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
-	w.Header().Set("Cache-Control", "no-store")
+	h.noStore(w)
 	if wantsJSON(r) {
 		h.writeJSON(w, r, status, errorBody{Error: errorDetail{Code: code, Message: message}})
 		return

@@ -102,7 +102,7 @@ func (h *handler) index(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Accept-CH", acceptCH)
 		hd.Set("Critical-CH", criticalCH)
 	}
-	hd.Set("Cache-Control", "no-store")
+	h.noStore(w)
 	page := h.page("Your fingerprint", templates.NavFingerprint)
 	page.Probes = &templates.HeadProbes{Style: ProbeStylePath, Script: ProbeScriptPath,
 		Manifest: ProbeManifestPath + "?visit=" + url.QueryEscape(key)}
@@ -158,7 +158,7 @@ func (h *handler) http1URL(r *http.Request, rep *report) string {
 func (h *handler) apiFingerprint(w http.ResponseWriter, r *http.Request) {
 	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
 	rep.Verdict = h.verdictOf(r.Context(), rep)
-	w.Header().Set("Cache-Control", "no-store")
+	h.noStore(w)
 	h.writeJSON(w, r, http.StatusOK, rep)
 }
 
@@ -180,7 +180,7 @@ type cleanReport struct {
 // any other, and answered with its fingerprints only.
 func (h *handler) apiClean(w http.ResponseWriter, r *http.Request) {
 	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
-	w.Header().Set("Cache-Control", "no-store")
+	h.noStore(w)
 	h.writeJSON(w, r, http.StatusOK, &cleanReport{
 		CaptureID: rep.CaptureID, Stored: rep.Stored, StoredReason: rep.StoredReason, HTTPVersion: rep.HTTP.Version,
 		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints, tlsInfo: rep.tlsInfo,
@@ -204,7 +204,7 @@ func (h *handler) probe(initiator string) http.HandlerFunc {
 			return
 		}
 		rep := h.fingerprint(r, h.captureOf(r), initiator, visitKeyOf(r))
-		w.Header().Set("Cache-Control", "no-store")
+		h.noStore(w)
 		h.writeJSON(w, r, http.StatusOK, rep)
 	}
 }
@@ -223,7 +223,7 @@ func (h *handler) probeForm(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	h.noStore(w)
 	h.render(w, r, http.StatusOK, templates.ProbeResult(templates.ProbeResultPage{
 		Page:       h.page("Form probe", ""),
 		ResultJSON: string(b),
@@ -267,7 +267,7 @@ func (h *handler) echo(w http.ResponseWriter, r *http.Request) {
 		origin = a.String() // the client's own address, in its own answer
 	}
 	resp.httpbinFields = httpbinOf(r, isTLS(r, rc), body, truncated, origin)
-	w.Header().Set("Cache-Control", "no-store")
+	h.noStore(w)
 	h.writeJSON(w, r, http.StatusOK, resp)
 }
 

@@ -13,12 +13,15 @@ import (
 // /captures/{id} and /api/captures/{id} serve it from here meanwhile
 // (read-your-write). Bounded by count and age; safe for concurrent use.
 type recentCaptures struct {
-	mu   sync.Mutex
-	byID map[string]int32 // capture id -> index in ring
+	mu sync.Mutex
 	// ring holds the captures in insertion order from head, n of them; it
 	// grows up to max slots, then an add overwrites the oldest. The ring
 	// holds the very captures the writer queued (read-only on both sides),
 	// not copies: a copy was ~600 bytes written into a cold slot per request.
+	// There is no index by id: an add is on every fingerprinted request's
+	// path and a lookup only on a capture page the store does not have yet,
+	// so get scans the ring (a few microseconds at most) and add does not
+	// hash, insert into and delete from a map of thousands of ids (~1 µs).
 	ring []recentCapture
 	head int
 	n    int
@@ -40,15 +43,16 @@ const (
 )
 
 func newRecentCaptures(max int, ttl time.Duration) *recentCaptures {
-	return &recentCaptures{byID: map[string]int32{}, max: max, ttl: ttl}
+	return &recentCaptures{max: max, ttl: ttl}
 }
 
-// add remembers c, queued at now; c must not change afterwards.
+// add remembers c, queued at now; c must not change afterwards. Capture ids
+// are unique (store.NewCaptureID), so c is not looked for first.
 func (rc *recentCaptures) add(c *store.Capture, now time.Time) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.expireLocked(now)
-	if _, ok := rc.byID[c.ID]; ok || rc.max <= 0 {
+	if rc.max <= 0 {
 		return
 	}
 	if rc.n == len(rc.ring) {
@@ -60,7 +64,6 @@ func (rc *recentCaptures) add(c *store.Capture, now time.Time) {
 	}
 	i := (rc.head + rc.n) % len(rc.ring)
 	rc.ring[i] = recentCapture{c: c, when: now}
-	rc.byID[c.ID] = int32(i)
 	rc.n++
 }
 
@@ -69,11 +72,12 @@ func (rc *recentCaptures) get(id string, now time.Time) (store.Capture, bool) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.expireLocked(now)
-	i, ok := rc.byID[id]
-	if !ok {
-		return store.Capture{}, false
+	for k := rc.n - 1; k >= 0; k-- { // newest first
+		if c := rc.ring[(rc.head+k)%len(rc.ring)].c; c.ID == id {
+			return *c, true
+		}
 	}
-	return *rc.ring[i].c, true
+	return store.Capture{}, false
 }
 
 func (rc *recentCaptures) expireLocked(now time.Time) {
@@ -85,9 +89,7 @@ func (rc *recentCaptures) expireLocked(now time.Time) {
 // dropOldestLocked forgets the oldest capture (rc.n > 0), clearing its slot
 // so the ring holds no references to it.
 func (rc *recentCaptures) dropOldestLocked() {
-	old := &rc.ring[rc.head]
-	delete(rc.byID, old.c.ID)
-	*old = recentCapture{}
+	rc.ring[rc.head] = recentCapture{}
 	rc.head = (rc.head + 1) % len(rc.ring)
 	rc.n--
 }
@@ -97,7 +99,6 @@ func (rc *recentCaptures) growLocked() {
 	ring := make([]recentCapture, min(max(2*len(rc.ring), 64), rc.max))
 	for k := range rc.n {
 		ring[k] = rc.ring[(rc.head+k)%len(rc.ring)]
-		rc.byID[ring[k].c.ID] = int32(k)
 	}
 	rc.ring, rc.head = ring, 0
 }

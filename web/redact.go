@@ -14,9 +14,15 @@ import (
 // secretHeader reports whether a header's value is a credential of the
 // visitor (its cookies, its authorization) that must not be stored.
 func secretHeader(name string) bool {
-	switch strings.ToLower(name) {
-	case "cookie", "authorization", "proxy-authorization":
-		return true
+	// By length first: most names are none of the three, and this runs for
+	// every header of every stored request.
+	switch len(name) {
+	case len("cookie"):
+		return strings.EqualFold(name, "cookie")
+	case len("authorization"):
+		return strings.EqualFold(name, "authorization")
+	case len("proxy-authorization"):
+		return strings.EqualFold(name, "proxy-authorization")
 	}
 	return false
 }

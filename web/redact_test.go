@@ -108,3 +108,19 @@ func TestPopulationHidesCaptureIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretHeaderNames pins secretHeader's length-first comparison to the
+// plain rule: the lower-cased name is cookie, authorization or
+// proxy-authorization.
+func TestSecretHeaderNames(t *testing.T) {
+	for _, name := range []string{"cookie", "Cookie", "COOKIE", "cookiE", "cookies", "cooki", "Cookie2",
+		"authorization", "Authorization", "AUTHORIZATION", "authorizatioN", "authorisation",
+		"proxy-authorization", "Proxy-Authorization", "proxy_authorization", "proxy-authorizatio",
+		"set-cookie", "user-agent", "", ":authority", "x-forwarded-for", "accept-language"} {
+		l := strings.ToLower(name)
+		want := l == "cookie" || l == "authorization" || l == "proxy-authorization"
+		if got := secretHeader(name); got != want {
+			t.Errorf("secretHeader(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

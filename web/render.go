@@ -91,18 +91,18 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":{"code":"internal","message":"internal server error"}}` + "\n")
 	}
-	h.writeBody(w, status, "application/json; charset=utf-8", b)
+	h.writeBody(w, status, jsonContentType, b)
 }
 
 // writeRawJSON writes an already encoded JSON document.
 func (h *handler) writeRawJSON(w http.ResponseWriter, status int, b []byte) {
-	h.writeBody(w, status, "application/json; charset=utf-8", b)
+	h.writeBody(w, status, jsonContentType, b)
 }
 
 func (h *handler) writeBody(w http.ResponseWriter, status int, contentType string, b []byte) {
 	hd := w.Header()
-	hd.Set("Content-Type", contentType)
-	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	h.setContentType(hd, contentType)
+	hd["Content-Length"] = []string{strconv.Itoa(len(b))} // canonical key: Set's work without its check
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
@@ -117,7 +117,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, c t
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
-	h.writeBody(w, status, "text/html; charset=utf-8", buf.Bytes())
+	h.writeBody(w, status, htmlContentType, buf.Bytes())
 }
 
 // page is the layout props of a page.

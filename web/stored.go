@@ -433,7 +433,7 @@ func (h *handler) visitProfile(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	h.noStore(w)
 	h.writeRawJSON(w, http.StatusOK, b)
 }
 
@@ -444,13 +444,13 @@ type status struct {
 
 // healthz serves GET /healthz: 200 while the process serves.
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	h.noStore(w)
 	h.writeJSON(w, r, http.StatusOK, status{Status: "ok"})
 }
 
 // readyz serves GET /readyz: 200 when Deps.Ready succeeds, else 503.
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	h.noStore(w)
 	ctx, cancel := context.WithTimeout(r.Context(), h.d.StoreTimeout)
 	defer cancel()
 	if err := h.d.Ready(ctx); err != nil {

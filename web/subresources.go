@@ -68,7 +68,7 @@ func (h *handler) probeSubresource(p subresource) http.HandlerFunc {
 			}
 		}
 		h.fingerprint(r, h.captureOf(r), p.initiator, key)
-		w.Header().Set("Cache-Control", "no-store")
+		h.noStore(w)
 		h.writeBody(w, http.StatusOK, p.contentType, p.body)
 	}
 }

@@ -189,6 +189,7 @@ type handler struct {
 	redact       redactor           // stands in for credentials in stored captures
 	storeRate    *clientLimiter     // captures stored per client and minute; nil: no cap
 	recent       *recentCaptures    // queued captures readable before the writer flushes them
+	hdr          sharedHeaders      // prebuilt header values (see headers.go)
 	// router is set once by routes; methodNotAllowed asks it which
 	// methods a path accepts.
 	router chi.Routes
@@ -247,7 +248,7 @@ func New(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("web: new handler: %w", err)
 	}
 	h := &handler{d: d, log: d.Logger, metrics: m, assetVersion: version, redact: newRedactor(d.RedactKey),
-		recent: newRecentCaptures(recentMax, recentTTL)}
+		recent: newRecentCaptures(recentMax, recentTTL), hdr: newSharedHeaders()}
 	if d.MaxCapturesPerMinute > 0 {
 		h.storeRate = newClientLimiter(float64(d.MaxCapturesPerMinute)/60, d.MaxCapturesPerMinute, maxLimitedClients)
 	}
@@ -347,16 +348,12 @@ func (h *handler) favicon(w http.ResponseWriter, r *http.Request) {
 // stays within eight, the size of a Go map that never grows, and HTTP/2's
 // HPACK encoder does not hash the page CSP's 250 bytes for every answer.
 //
-// The values are set as prebuilt one-element slices (keys in canonical form,
-// as Header.Set would store them), shared by every response and never
-// modified: net/http only reads them, and an Add to one of these names
-// appends past the slice's capacity, so it copies. This saves an
-// allocation per header per request.
+// The values are prebuilt shared slices (see headers.go).
 func securityHeaders(next http.Handler) http.Handler {
 	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 		"connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'self'; " +
 		"base-uri 'none'; object-src 'none'"
-	one := func(v string) []string { return []string{v} } // len = cap = 1
+	one := sharedValue
 	var (
 		cspV      = one(csp)
 		apiCSP    = one("default-src 'none'; frame-ancestors 'none'")

@@ -66,6 +66,27 @@ func firstOrHTTP2(r *http.Request) bool {
 	return ok && !served.Swap(true)
 }
 
+// sharedHeaderValue hands out a response header value as a one-element
+// slice shared by every response while the value stays the same, so setting
+// a header whose value rarely changes (Alt-Svc) allocates nothing. The slice
+// must not be written into: net/http only reads it and copies the header
+// map when it writes the header, and an Add appends past its capacity (1),
+// copying it. Safe for concurrent use.
+type sharedHeaderValue struct {
+	last atomic.Pointer[[]string]
+}
+
+// of returns []string{v}, the same slice as the last call's when v is the
+// same.
+func (s *sharedHeaderValue) of(v string) []string {
+	if p := s.last.Load(); p != nil && (*p)[0] == v {
+		return *p
+	}
+	vs := []string{v}
+	s.last.Store(&vs)
+	return vs
+}
+
 // h2MaxReadFrameSize is the SETTINGS_MAX_FRAME_SIZE fpserver advertises;
 // the capture parser must accept the same.
 const h2MaxReadFrameSize = 1 << 20
@@ -389,10 +410,11 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 	// goroutines (see package warmstack); later HTTP/1 requests stay on
 	// their connection's goroutine, grown by then. TCP answers advertise
 	// HTTP/3 with Alt-Svc when it is on.
+	var altSvc sharedHeaderValue
 	warm := warmstack.HandlerFunc(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h3srv != nil && r.TLS == nil {
 			if v := h3srv.AltSvc(); v != "" {
-				w.Header().Set("Alt-Svc", v)
+				w.Header()["Alt-Svc"] = altSvc.of(v)
 			}
 		}
 		appHandler.ServeHTTP(w, r)

@@ -1,0 +1,55 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"testing"
+)
+
+// TestAPIAnswerHeaders pins the whole header set of the hottest answers,
+// set from prebuilt shared values (headers.go), to what Header.Set gave:
+// the same names and values, nothing more (an API answer stays within the
+// eight entries of a map that never grows, with Alt-Svc added by fpserver).
+func TestAPIAnswerHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, path := range []string{"/api/clean", "/api/fingerprint", "/api/clean?pretty=1", "/api/nope"} {
+		w := e.do("GET", "https://fp.example"+path, nil, nil)
+		want := http.Header{
+			"Access-Control-Allow-Origin": {"*"},
+			"Cache-Control":               {"no-store"},
+			"Content-Length":              {strconv.Itoa(w.Body.Len())},
+			"Content-Security-Policy":     {"default-src 'none'; frame-ancestors 'none'"},
+			"Content-Type":                {"application/json; charset=utf-8"},
+			"X-Content-Type-Options":      {"nosniff"},
+			"X-Frame-Options":             {"DENY"},
+		}
+		if got := w.Header(); !reflect.DeepEqual(got, want) {
+			t.Errorf("GET %s headers:\n got %v\nwant %v", path, got, want)
+		}
+	}
+	// A page: the HTML content type from its shared value.
+	if ct := e.do("GET", "https://fp.example/", nil, nil).Header().Values("Content-Type"); !reflect.DeepEqual(ct, []string{"text/html; charset=utf-8"}) {
+		t.Errorf("page Content-Type %q", ct)
+	}
+}
+
+// TestSharedHeaderValuesNotWritten: adding to a header set from a shared
+// value leaves the shared value (and so the next answer) alone.
+func TestSharedHeaderValuesNotWritten(t *testing.T) {
+	h := &handler{hdr: newSharedHeaders()}
+	w := httptest.NewRecorder()
+	h.noStore(w)
+	w.Header().Add("Cache-Control", "private")
+	h.setContentType(w.Header(), jsonContentType)
+	w.Header().Add("Content-Type", "x")
+	if !reflect.DeepEqual(h.hdr.noStore, []string{"no-store"}) || !reflect.DeepEqual(h.hdr.jsonType, []string{jsonContentType}) {
+		t.Fatalf("shared values changed: %q %q", h.hdr.noStore, h.hdr.jsonType)
+	}
+	w2 := httptest.NewRecorder()
+	h.noStore(w2)
+	if got := w2.Header().Values("Cache-Control"); !reflect.DeepEqual(got, []string{"no-store"}) {
+		t.Errorf("next answer's Cache-Control %q", got)
+	}
+}
