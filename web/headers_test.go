@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +54,31 @@ func TestSharedHeaderValuesNotWritten(t *testing.T) {
 	h.noStore(w2)
 	if got := w2.Header().Values("Cache-Control"); !reflect.DeepEqual(got, []string{"no-store"}) {
 		t.Errorf("next answer's Cache-Control %q", got)
+	}
+}
+
+// TestCleanAnswerPrettyAndCompact: /api/clean's two encodings (the stack
+// path of writeClean and encoding/json for ?pretty) give one document.
+func TestCleanAnswerPrettyAndCompact(t *testing.T) {
+	for _, mod := range []func(*Deps){nil, func(d *Deps) { d.CaptureOf = curlH1Capture(t, false) }} {
+		e := newEnv(t, mod)
+		compact := e.do("GET", "https://fp.example/api/clean", nil, nil).Body.Bytes()
+		pretty := e.do("GET", "https://fp.example/api/clean?pretty=1", nil, nil).Body.String()
+		var a, b struct {
+			CaptureID string `json:"capture_id"`
+		}
+		if err := json.Unmarshal(compact, &a); err != nil || a.CaptureID == "" {
+			t.Fatalf("compact answer %s: %v", compact, err)
+		}
+		if err := json.Unmarshal([]byte(pretty), &b); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := json.Indent(&want, compact, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Replace(pretty, b.CaptureID, a.CaptureID, 1); got != want.String() {
+			t.Errorf("pretty answer differs:\n got %s\nwant %s", got, want.String())
+		}
 	}
 }

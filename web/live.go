@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/guanaco-fp/guanaco/capture"
@@ -44,9 +45,18 @@ func (h *handler) captureOf(r *http.Request) *capture.Request {
 // what became of it: "queued" (taken by the writer, not yet in the database) or
 // "dropped" with a reason.
 func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, visitKey string) *report {
+	rep := new(report)
+	h.fingerprintInto(rep, r, rc, initiator, visitKey)
+	return rep
+}
+
+// fingerprintInto is fingerprint filling *rep (a zero report), which it does
+// not keep: a caller that needs the report only while answering keeps it on
+// its stack.
+func (h *handler) fingerprintInto(rep *report, r *http.Request, rc *capture.Request, initiator, visitKey string) {
 	now := h.d.Now()
 	rc.RefreshH2()
-	rep := liveReport(r, rc, store.NewCaptureID(now), now, initiator, h.clientIP(r), visitKey)
+	fillLiveReport(rep, r, rc, store.NewCaptureID(now), now, initiator, h.clientIP(r), visitKey)
 	reason := ""
 	if rec, err := rep.toCapture(); err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "web: building capture record",
@@ -57,30 +67,29 @@ func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, v
 	} else {
 		h.redact.headers(rec.Headers)
 		capHeaderValues(rec.Headers)
-		reason = h.offer(&rec)
+		reason = h.offer(&rec, now)
 	}
 	h.metrics.offered(reason == "")
 	rep.Stored, rep.StoredReason = StoredQueued, reason
 	if reason != "" {
 		rep.Stored = StoredDropped
 	}
-	return rep
 }
 
-// offer hands rec to the capture sink and returns "" when it was queued, else
-// the reason it was dropped.
-func (h *handler) offer(rec *store.Capture) string {
+// offer hands rec, made at now, to the capture sink and returns "" when it
+// was queued, else the reason it was dropped.
+func (h *handler) offer(rec *store.Capture, now time.Time) string {
 	q, ok := h.d.Captures.(CaptureQueuer)
 	if !ok {
 		if h.d.Captures.Offer(*rec) {
-			h.recent.add(rec, h.d.Now())
+			h.recent.add(rec, now)
 			return ""
 		}
 		return DropUnknown
 	}
 	err := q.Queue(rec)
 	if err == nil {
-		h.recent.add(rec, h.d.Now())
+		h.recent.add(rec, now)
 		return ""
 	}
 	var dr interface{ DropReason() string }
@@ -178,10 +187,12 @@ type cleanReport struct {
 
 // apiClean serves GET /api/clean: the request is captured and stored like
 // any other, and answered with its fingerprints only.
+// The report and the answer stay on the stack (see writeClean).
 func (h *handler) apiClean(w http.ResponseWriter, r *http.Request) {
-	rep := h.fingerprint(r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
+	var rep report
+	h.fingerprintInto(&rep, r, h.captureOf(r), store.InitiatorAPI, visitKeyOf(r))
 	h.noStore(w)
-	h.writeJSON(w, r, http.StatusOK, &cleanReport{
+	h.writeClean(w, r, &cleanReport{
 		CaptureID: rep.CaptureID, Stored: rep.Stored, StoredReason: rep.StoredReason, HTTPVersion: rep.HTTP.Version,
 		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints, tlsInfo: rep.tlsInfo,
 	})

@@ -94,6 +94,24 @@ func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, 
 	h.writeBody(w, status, jsonContentType, b)
 }
 
+// writeClean writes the answer of GET /api/clean: writeJSON(w, r, status, c)
+// without c escaping to the heap (only the ?pretty path, through
+// encoding/json, copies it there).
+func (h *handler) writeClean(w http.ResponseWriter, r *http.Request, c *cleanReport) {
+	if wantsPretty(r) {
+		cp := *c
+		h.writeJSON(w, r, http.StatusOK, &cp)
+		return
+	}
+	pooled := jsonBufs.Get().(*[]byte)
+	b := appendCleanReport((*pooled)[:0], c)
+	h.writeBody(w, http.StatusOK, jsonContentType, b)
+	if cap(b) <= maxPooledJSON {
+		*pooled = b[:0]
+		jsonBufs.Put(pooled)
+	}
+}
+
 // writeRawJSON writes an already encoded JSON document.
 func (h *handler) writeRawJSON(w http.ResponseWriter, status int, b []byte) {
 	h.writeBody(w, status, jsonContentType, b)

@@ -340,10 +340,10 @@ type fingerprints struct {
 // captureURL is the shareable page of a capture.
 func captureURL(id string) string { return "/captures/" + url.PathEscape(id) }
 
-// liveReport builds the report of the request being served. rc may be nil
-// when the request carries no capture.
-func liveReport(r *http.Request, rc *capture.Request, id string, now time.Time, initiator, clientIP, visitKey string) *report {
-	rep := &report{
+// fillLiveReport fills *rep (a zero report) with the report of the request
+// being served. rc may be nil when the request carries no capture.
+func fillLiveReport(rep *report, r *http.Request, rc *capture.Request, id string, now time.Time, initiator, clientIP, visitKey string) {
+	*rep = report{
 		CaptureID:  id,
 		CaptureURL: captureURL(id),
 		CreatedAt:  now.UTC(),
@@ -359,7 +359,7 @@ func liveReport(r *http.Request, rc *capture.Request, id string, now time.Time, 
 	if rc == nil {
 		rep.Fingerprints.HeaderOrder, rep.Fingerprints.HeaderOrderHash = "", fingerprint.HeaderOrderOf().Hash
 		rep.HTTP.Headers = []fingerprint.Header{}
-		return rep
+		return
 	}
 	rep.Complete = rc.Matched
 	rep.connID = rc.ConnID
@@ -395,7 +395,6 @@ func liveReport(r *http.Request, rc *capture.Request, id string, now time.Time, 
 		rep.Fingerprints.Akamai = rc.H2.Akamai.Text
 		rep.Fingerprints.AkamaiHash = rc.H2.Akamai.Hash
 	}
-	return rep
 }
 
 // userAgent is the User-Agent as captured on the wire (the first one, any

@@ -67,7 +67,8 @@ func (h *handler) probeSubresource(p subresource) http.HandlerFunc {
 				key = k
 			}
 		}
-		h.fingerprint(r, h.captureOf(r), p.initiator, key)
+		var rep report // only stored, not answered: kept on the stack
+		h.fingerprintInto(&rep, r, h.captureOf(r), p.initiator, key)
 		h.noStore(w)
 		h.writeBody(w, http.StatusOK, p.contentType, p.body)
 	}
