@@ -54,3 +54,53 @@ func TestHeaderOrderCache(t *testing.T) {
 		}
 	}
 }
+
+// TestClaim: Claim takes a request's head from its connection once, returns
+// the capture Middleware attached instead of claiming again, and reports
+// requests that came on no capture connection.
+func TestClaim(t *testing.T) {
+	head := func(target string) *parsedRequest {
+		return &parsedRequest{h1: &fingerprint.HTTP1Request{Method: "GET", Target: target, Proto: "HTTP/1.1",
+			Headers: []fingerprint.Header{{Name: "Host", Value: "x"}, {Name: "Accept", Value: "*/*"}}}}
+	}
+	request := func(c *Conn, target string) *http.Request {
+		r, err := http.NewRequestWithContext(ContextWithConn(t.Context(), c), "GET", "http://x"+target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.RequestURI = target
+		return r
+	}
+
+	c := &Conn{id: "c1", proto: ProtoHTTP1, pending: []*parsedRequest{head("/a"), head("/b")}}
+	r := request(c, "/a")
+	rc, ok := Claim(r)
+	if !ok || !rc.Matched || rc.ConnID != "c1" || rc.HTTP1.Target != "/a" || rc.HeaderOrder.Order != "Host,Accept" {
+		t.Fatalf("Claim = %+v, %v", rc, ok)
+	}
+	if len(c.pending) != 1 || c.pending[0].h1.Target != "/b" {
+		t.Fatalf("pending after the claim: %d", len(c.pending))
+	}
+	if again, _ := Claim(r); again.Matched {
+		t.Error("a second claim for the same request matched a head")
+	}
+
+	// Under Middleware, Claim returns the attached capture and claims
+	// nothing more.
+	var viaMiddleware, claimed *Request
+	Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		viaMiddleware, _ = FromRequest(r)
+		claimed, _ = Claim(r)
+	})).ServeHTTP(nil, request(c, "/b"))
+	if viaMiddleware == nil || claimed != viaMiddleware || !claimed.Matched || claimed.HTTP1.Target != "/b" {
+		t.Errorf("Claim under Middleware = %+v, Middleware's %+v", claimed, viaMiddleware)
+	}
+
+	plain, err := http.NewRequestWithContext(t.Context(), "GET", "http://x/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, ok := Claim(plain); ok || rc != nil {
+		t.Errorf("Claim without a capture connection = %+v, %v", rc, ok)
+	}
+}

@@ -109,6 +109,27 @@ func FromRequest(r *http.Request) (*Request, bool) {
 	return rc, ok
 }
 
+// Claim returns the capture of r for a handler that is not wrapped by
+// Middleware: the capture Middleware attached to r when there is one, else
+// the one claimed now from the connection r arrived on (see
+// ContextWithConn), without attaching it to r (no copy of r, no context).
+// ok is false when r came on no capture connection.
+//
+// Such a handler must call Claim exactly once for every request it serves,
+// whatever the route, as Middleware does: an unclaimed HTTP/2 or HTTP/3 head
+// stays pending on its connection, and a second claim for the same request
+// finds nothing.
+func Claim(r *http.Request) (*Request, bool) {
+	if rc, ok := FromRequest(r); ok {
+		return rc, true
+	}
+	c, ok := ConnFromContext(r.Context())
+	if !ok {
+		return nil, false
+	}
+	return c.claim(r), true
+}
+
 // claim finds the parsed head that belongs to r, removes it (and, for
 // HTTP/1, any older heads net/http answered without calling a handler) from
 // the pending list, and returns the request capture.

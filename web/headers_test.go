@@ -82,3 +82,22 @@ func TestCleanAnswerPrettyAndCompact(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCaptureConnection: with Deps.CaptureOf unset the handler claims the
+// capture from the request's connection; a request that came on no capture
+// connection is answered without one.
+func TestNoCaptureConnection(t *testing.T) {
+	e := newEnv(t, func(d *Deps) { d.CaptureOf = nil })
+	w := e.do("GET", "https://fp.example/api/fingerprint", nil, nil)
+	var rep struct {
+		Complete bool            `json:"complete"`
+		TLS      json.RawMessage `json:"tls"`
+		Stored   string          `json:"stored"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("%d %s: %v", w.Code, w.Body, err)
+	}
+	if rep.Complete || string(rep.TLS) != "null" || rep.Stored != StoredQueued {
+		t.Errorf("report without a capture: %+v", rep)
+	}
+}

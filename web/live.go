@@ -33,6 +33,9 @@ const maxProbeBody = 64 << 10
 
 // captureOf returns r's capture, or nil.
 func (h *handler) captureOf(r *http.Request) *capture.Request {
+	if h.d.CaptureOf == nil {
+		return claimedCapture(r)
+	}
 	rc, ok := h.d.CaptureOf(r)
 	if !ok {
 		return nil

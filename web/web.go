@@ -115,8 +115,11 @@ type Deps struct {
 	// verdict of GET / and /api/fingerprint (curate.Known.Profiles). Nil:
 	// the verdict names no closest profile.
 	KnownProfiles func(context.Context) []*emulation.Profile
-	// CaptureOf returns the capture of a request; default
-	// capture.FromRequest. Tests set it to inject captures.
+	// CaptureOf returns the capture of a request. Default: the capture
+	// claimed from the request's connection (capture.Claim) as the request
+	// enters the handler, so the handler needs no capture.Middleware (one
+	// around it is fine: its capture is taken). Tests set it to inject
+	// captures.
 	CaptureOf func(*http.Request) (*capture.Request, bool)
 	// Logger receives error logs (5xx, panics). Default: discard.
 	Logger *slog.Logger
@@ -190,6 +193,7 @@ type handler struct {
 	storeRate    *clientLimiter     // captures stored per client and minute; nil: no cap
 	recent       *recentCaptures    // queued captures readable before the writer flushes them
 	hdr          sharedHeaders      // prebuilt header values (see headers.go)
+	routeCtxs    routeContexts      // chi routing contexts for serveRouted
 	// router is set once by routes; methodNotAllowed asks it which
 	// methods a path accepts.
 	router chi.Routes
@@ -199,18 +203,15 @@ type handler struct {
 // fpserver handler. It fails when a required dependency is missing or a
 // collector cannot be registered (e.g. New called twice on one registry).
 //
-// The returned handler reads each request's capture through d.CaptureOf, so
-// in production it must be wrapped by capture.Middleware (cmd/fpserver does
-// that) on a server whose connections come from a capture.Listener.
+// Unless d.CaptureOf is set, the returned handler claims each request's
+// capture from its connection itself (capture.Claim), so it serves a server
+// whose connections come from a capture.Listener (or an H3Server) as it is.
 func New(d Deps) (http.Handler, error) {
 	if d.Store == nil {
 		return nil, errors.New("web: new handler: Deps.Store is nil")
 	}
 	if d.Captures == nil {
 		return nil, errors.New("web: new handler: Deps.Captures is nil")
-	}
-	if d.CaptureOf == nil {
-		d.CaptureOf = capture.FromRequest
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -303,7 +304,7 @@ func (h *handler) routes() http.Handler {
 	r.Get("/static/*", h.staticFiles())
 	r.Get("/favicon.ico", h.favicon)
 	h.router = r
-	return r
+	return h.serveRouted(r)
 }
 
 // storeCtx bounds a store call made for r.

@@ -402,8 +402,10 @@ func (m *Main) runServer(ctx context.Context, cfg serveConfig, logger *slog.Logg
 		tlsH1.Certificates = nil
 	}
 
-	appHandler := capture.Middleware(web.LimitBodies(handler,
-		web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace}))
+	// The web handler claims each request's capture from its connection
+	// itself (no capture.Middleware: one request copy and context less).
+	appHandler := web.LimitBodies(handler,
+		web.BodyLimits{Timeout: cfg.bodyTimeout, MinRate: cfg.minBodyRate, Grace: cfg.bodyRateGrace})
 	var h3srv *capture.H3Server // set below when -http3 is on
 	// HTTP/2 requests, and the first request of an HTTP/1 connection (whose
 	// goroutine is new, its stack small), are served on warm worker
