@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/guanaco-fp/guanaco/fingerprint"
@@ -127,6 +128,9 @@ type Conn struct {
 	order    fingerprint.HeaderOrderFP
 	orderSet bool
 	pseudo   []string
+	// attached is set once Middleware has attached a capture to one of the
+	// connection's requests; until then Claim need not look for one.
+	attached atomic.Bool
 
 	// ahead holds bytes read from an HTTP/2 connection (and parsed) but
 	// not yet returned by Read; aheadErr is the error that came with them.

@@ -96,6 +96,9 @@ func ConnFromContext(ctx context.Context) (*Conn, bool) {
 func Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, ok := ConnFromContext(r.Context()); ok {
+			if !c.attached.Load() {
+				c.attached.Store(true)
+			}
 			rc := c.claim(r)
 			r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rc))
 		}
@@ -120,12 +123,17 @@ func FromRequest(r *http.Request) (*Request, bool) {
 // stays pending on its connection, and a second claim for the same request
 // finds nothing.
 func Claim(r *http.Request) (*Request, bool) {
-	if rc, ok := FromRequest(r); ok {
-		return rc, true
-	}
 	c, ok := ConnFromContext(r.Context())
 	if !ok {
 		return nil, false
+	}
+	// FromRequest misses walk the whole context chain: look only on a
+	// connection where Middleware has attached captures (set before the
+	// inner handler runs, on the same goroutine).
+	if c.attached.Load() {
+		if rc, ok := FromRequest(r); ok {
+			return rc, true
+		}
 	}
 	return c.claim(r), true
 }
