@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/guanaco-fp/guanaco/capture"
 )
 
 // TestAPIAnswerHeaders pins the whole header set of the hottest answers,
@@ -99,5 +101,27 @@ func TestNoCaptureConnection(t *testing.T) {
 	}
 	if rep.Complete || string(rep.TLS) != "null" || rep.Stored != StoredQueued {
 		t.Errorf("report without a capture: %+v", rep)
+	}
+}
+
+// TestJoinHPACK: the per-connection HPACK text is strings.Join of each
+// request's own list, also when lists alternate or differ only in where a
+// comma falls; joinsTo agrees with strings.Join.
+func TestJoinHPACK(t *testing.T) {
+	info := &capture.TLSInfo{}
+	lists := [][]string{{"i", "lh", "i"}, {"i", "lh", "i"}, {"i", "lh"}, {"i,lh"}, {"i", "lh", "i", ""}, {}, {""}, {"", ""}, {","}, {"i", "lh", "i"}, nil}
+	for _, l := range lists {
+		want := strings.Join(l, ",")
+		if got := joinHPACK(info, l); got != want {
+			t.Errorf("joinHPACK(%q) = %q, want %q", l, got, want)
+		}
+		if got := joinHPACK(nil, l); got != want {
+			t.Errorf("joinHPACK(nil, %q) = %q", l, got)
+		}
+		for _, s := range []string{"", ",", "i", "i,lh", "i,lh,i", "i,lh,i,", ",,", "i,lh,ix"} {
+			if got := joinsTo(s, l); got != (s == want) {
+				t.Errorf("joinsTo(%q, %q) = %v", s, l, got)
+			}
+		}
 	}
 }

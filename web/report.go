@@ -200,6 +200,7 @@ const (
 	memoJudgement
 	memoTLSObject
 	memoTLSFingerprintsJSON
+	memoHPACK
 )
 
 // h2DocKey identifies a stored HTTP/2 document within a connection: the
@@ -391,7 +392,7 @@ func fillLiveReport(rep *report, r *http.Request, rc *capture.Request, id string
 		rep.HTTP.H3 = capture.NewH3Summary(rc.H3)
 	}
 	if rc.H2 != nil {
-		rep.HTTP.H2 = h2FromCapture(rc.H2)
+		rep.HTTP.H2 = h2FromCapture(rc.H2, rc.TLS)
 		rep.Fingerprints.Akamai = rc.H2.Akamai.Text
 		rep.Fingerprints.AkamaiHash = rc.H2.Akamai.Hash
 	}
@@ -410,14 +411,16 @@ func userAgent(r *http.Request, rc *capture.Request) string {
 	return r.UserAgent()
 }
 
-// h2FromCapture summarises the HTTP/2 side of a request capture.
-func h2FromCapture(h *capture.H2Info) *H2Summary {
+// h2FromCapture summarises the HTTP/2 side of a request capture; info is
+// its connection's handshake (nil: none), whose memo keeps the last HPACK
+// text (see joinHPACK).
+func h2FromCapture(h *capture.H2Info, info *capture.TLSInfo) *H2Summary {
 	rep := &H2Summary{
 		StreamID:            h.Request.StreamID,
 		Settings:            []fingerprint.H2Setting{},
 		PriorityFrames:      []fingerprint.H2Priority{},
 		PseudoOrder:         nonNil(h.Request.PseudoOrder()),
-		HPACK:               strings.Join(h.Request.HPACK, ","),
+		HPACK:               joinHPACK(info, h.Request.HPACK),
 		Data:                h.Request.Data,
 		StreamWindowUpdates: h.Request.WindowUpdates,
 		Akamai:              h.Akamai.Text,
@@ -438,6 +441,46 @@ func h2FromCapture(h *capture.H2Info) *H2Summary {
 		rep.HeadersPriority = &cp
 	}
 	return rep
+}
+
+// hpackMemo is a connection's last HPACK text (see joinHPACK).
+type hpackMemo struct {
+	mu   sync.Mutex
+	last string
+}
+
+// joinHPACK is strings.Join(reps, ","). The requests of a kept-alive
+// connection mostly repeat one list of HPACK representations, so the
+// connection's last text is returned again when reps join to it, without
+// building (and allocating) it anew.
+func joinHPACK(info *capture.TLSInfo, reps []string) string {
+	if info == nil {
+		return strings.Join(reps, ",")
+	}
+	m := info.Memo(memoHPACK, func() any { return new(hpackMemo) }).(*hpackMemo)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !joinsTo(m.last, reps) {
+		m.last = strings.Join(reps, ",")
+	}
+	return m.last
+}
+
+// joinsTo reports whether strings.Join(ss, ",") == s, without joining.
+func joinsTo(s string, ss []string) bool {
+	for i, e := range ss {
+		if i > 0 {
+			if s == "" || s[0] != ',' {
+				return false
+			}
+			s = s[1:]
+		}
+		if !strings.HasPrefix(s, e) {
+			return false
+		}
+		s = s[len(e):]
+	}
+	return s == ""
 }
 
 // nonNil makes a nil slice encode as [] rather than null.
