@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/guanaco-fp/guanaco/capture"
+	"github.com/guanaco-fp/guanaco/fingerprint"
 )
 
 // TestAPIAnswerHeaders pins the whole header set of the hottest answers,
@@ -122,6 +123,55 @@ func TestJoinHPACK(t *testing.T) {
 			if got := joinsTo(s, l); got != (s == want) {
 				t.Errorf("joinsTo(%q, %q) = %v", s, l, got)
 			}
+		}
+	}
+}
+
+// TestStoredH2DocPerRequestLists: the per-connection cache of the stored
+// HTTP/2 document gives each request its own pseudo-header order, stream
+// WINDOW_UPDATEs and DATA framing, also when its Akamai text, HPACK codes
+// and priority repeat the last request's.
+func TestStoredH2DocPerRequestLists(t *testing.T) {
+	var e *env
+	e = newEnv(t, func(d *Deps) {
+		base := chromeH2Capture(t)
+		d.CaptureOf = func(r *http.Request) (*capture.Request, bool) {
+			rc, ok := base(r)
+			switch r.Header.Get("X-Variant") {
+			case "data":
+				rc.H2.Request.Data = []fingerprint.H2DataFrame{{Length: 5, EndStream: true}}
+			case "wu":
+				rc.H2.Request.WindowUpdates = []uint32{12451840}
+			case "pseudo":
+				p := rc.H2.Request.Pseudo
+				p[1], p[2] = p[2], p[1]
+			}
+			return rc, ok
+		}
+	})
+	docs := map[string]string{}
+	for _, v := range []string{"", "data", "", "wu", "pseudo", ""} {
+		w := e.do("GET", "https://fp.example/api/clean", nil, func(r *http.Request) { r.Header.Set("X-Variant", v) })
+		var rep struct {
+			CaptureID string `json:"capture_id"`
+		}
+		decodeJSON(t, w, &rep)
+		c, err := e.st.Capture(t.Context(), rep.CaptureID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := string(c.H2)
+		if prev, ok := docs[v]; ok && prev != doc {
+			t.Errorf("variant %q: stored %s, before %s", v, doc, prev)
+		}
+		docs[v] = doc
+		want := map[string]string{"data": `"data":[{"length":5,"end_stream":true}]`, "wu": `"stream_window_updates":[12451840]`,
+			"pseudo": `"pseudo_order":[":method",":scheme",":authority",":path"]`, "": `"pseudo_order":[":method",":authority",":scheme",":path"]`}[v]
+		if !strings.Contains(doc, want) {
+			t.Errorf("variant %q: stored document %s lacks %s", v, doc, want)
+		}
+		if v == "" && (strings.Contains(doc, `"data"`) || strings.Contains(doc, `"stream_window_updates"`)) {
+			t.Errorf("plain request stored %s", doc)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -219,8 +220,12 @@ type h2DocKey struct {
 type h2DocMemo struct {
 	mu  sync.Mutex
 	key h2DocKey
-	doc memoJSON
-	set bool
+	// The per-request lists the document holds besides key (copies).
+	pseudo []string
+	wu     []uint32
+	data   []fingerprint.H2DataFrame
+	doc    memoJSON
+	set    bool
 }
 
 // memoJSON is a cached encoding or the error that prevented it.
@@ -606,16 +611,20 @@ func (rep *report) toCapture() (store.Capture, error) {
 // sent with the same priority and is stored once. The encoding is cached per
 // connection.
 func (rep *report) storedH2() ([]byte, error) {
-	h2 := *rep.HTTP.H2
-	h2.StreamID = 0
-	key := h2DocKey{akamai: h2.Akamai, hpack: h2.HPACK}
-	if p := h2.HeadersPriority; p != nil {
-		cp := *p
-		cp.StreamID = 0
-		h2.HeadersPriority = &cp
-		key.prio, key.hasPrio = cp, true
+	src := rep.HTTP.H2
+	key := h2DocKey{akamai: src.Akamai, hpack: src.HPACK}
+	if p := src.HeadersPriority; p != nil {
+		key.prio, key.hasPrio = *p, true
+		key.prio.StreamID = 0
 	}
+	// The copy is made (and escapes) only when the document is encoded.
 	encode := func() memoJSON {
+		h2 := *src
+		h2.StreamID = 0
+		if key.hasPrio {
+			p := key.prio
+			h2.HeadersPriority = &p
+		}
 		b, err := json.Marshal(&h2)
 		return memoJSON{b, err}
 	}
@@ -626,8 +635,14 @@ func (rep *report) storedH2() ([]byte, error) {
 	memo := rep.tlsInfo.Memo(memoH2Doc, func() any { return &h2DocMemo{} }).(*h2DocMemo)
 	memo.mu.Lock()
 	defer memo.mu.Unlock()
-	if !memo.set || memo.key != key {
+	// The connection-level lists (SETTINGS, WINDOW_UPDATE, PRIORITY frames,
+	// first stream) come from the connection's one snapshot; the request's
+	// pseudo-header order, stream WINDOW_UPDATEs and DATA framing are
+	// compared as well.
+	if !memo.set || memo.key != key || !slices.Equal(memo.pseudo, src.PseudoOrder) ||
+		!slices.Equal(memo.wu, src.StreamWindowUpdates) || !slices.Equal(memo.data, src.Data) {
 		memo.key, memo.doc, memo.set = key, encode(), true
+		memo.pseudo, memo.wu, memo.data = slices.Clone(src.PseudoOrder), slices.Clone(src.StreamWindowUpdates), slices.Clone(src.Data)
 	}
 	return memo.doc.b, memo.doc.err
 }
