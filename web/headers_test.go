@@ -132,8 +132,7 @@ func TestJoinHPACK(t *testing.T) {
 // WINDOW_UPDATEs and DATA framing, also when its Akamai text, HPACK codes
 // and priority repeat the last request's.
 func TestStoredH2DocPerRequestLists(t *testing.T) {
-	var e *env
-	e = newEnv(t, func(d *Deps) {
+	e := newEnv(t, func(d *Deps) {
 		base := chromeH2Capture(t)
 		d.CaptureOf = func(r *http.Request) (*capture.Request, bool) {
 			rc, ok := base(r)
