@@ -1,7 +1,7 @@
 package web
 
 import (
-	"net/http"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 
@@ -34,20 +34,19 @@ const (
 // connection's memo.
 type connCounterKey struct{}
 
-// admitStore reports whether the capture of r may be stored, or the reason
+// admitStore reports whether the capture rc of a request from the client
+// address addr (hasAddr: clientAddr found one) may be stored, or the reason
 // it may not.
-func (h *handler) admitStore(r *http.Request, rc *capture.Request) string {
+func (h *handler) admitStore(rc *capture.Request, addr netip.Addr, hasAddr bool) string {
 	if rc != nil && rc.TLS != nil && h.d.MaxCapturesPerConn > 0 {
 		n := rc.TLS.Memo(connCounterKey{}, func() any { return new(atomic.Int64) }).(*atomic.Int64)
 		if n.Add(1) > int64(h.d.MaxCapturesPerConn) {
 			return DropConnectionCap
 		}
 	}
-	if h.storeRate != nil {
-		if a, ok := clientAddr(r); ok {
-			if ok, _ := h.storeRate.allow(limitKey(a), h.d.Now()); !ok {
-				return DropClientRate
-			}
+	if h.storeRate != nil && hasAddr {
+		if ok, _ := h.storeRate.allow(limitKey(addr), h.d.Now()); !ok {
+			return DropClientRate
 		}
 	}
 	return ""

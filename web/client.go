@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/netip"
+	"sync"
 
 	"github.com/guanaco-fp/guanaco/capture"
 )
@@ -56,13 +57,35 @@ func storedIP(a netip.Addr, full bool) string {
 	return p.String()
 }
 
-// clientIP is the stored form of r's client address.
-func (h *handler) clientIP(r *http.Request) string {
-	a, ok := clientAddr(r)
+// clientIPMemo is the stored client address of a connection's requests
+// (see storedClientIP).
+type clientIPMemo struct {
+	mu   sync.Mutex
+	addr netip.Addr
+	ip   string
+}
+
+// memoClientIP keys clientIPMemo in a connection's memo.
+type memoClientIP struct{}
+
+// storedClientIP is storedIP(addr, Deps.StoreFullIP), "" when !ok. A TLS
+// connection's requests share their client address, so its stored form is
+// kept in the connection's memo (rc.TLS) and returned again while the
+// address is the same, without formatting it anew.
+func (h *handler) storedClientIP(rc *capture.Request, addr netip.Addr, ok bool) string {
 	if !ok {
 		return ""
 	}
-	return storedIP(a, h.d.StoreFullIP)
+	if rc == nil || rc.TLS == nil {
+		return storedIP(addr, h.d.StoreFullIP)
+	}
+	m := rc.TLS.Memo(memoClientIP{}, func() any { return new(clientIPMemo) }).(*clientIPMemo)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ip == "" || m.addr != addr {
+		m.addr, m.ip = addr, storedIP(addr, h.d.StoreFullIP)
+	}
+	return m.ip
 }
 
 // Visit cookie: a random 128-bit key in lower-case hex that ties the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
@@ -105,19 +106,26 @@ func TestNoCaptureConnection(t *testing.T) {
 	}
 }
 
-// TestJoinHPACK: the per-connection HPACK text is strings.Join of each
-// request's own list, also when lists alternate or differ only in where a
-// comma falls; joinsTo agrees with strings.Join.
-func TestJoinHPACK(t *testing.T) {
+// TestH2Texts: the per-connection pseudo-header order and HPACK text are
+// each request's own (PseudoOrder, strings.Join), also when lists
+// alternate or differ only in where a comma falls; joinsTo agrees with
+// strings.Join.
+func TestH2Texts(t *testing.T) {
 	info := &capture.TLSInfo{}
 	lists := [][]string{{"i", "lh", "i"}, {"i", "lh", "i"}, {"i", "lh"}, {"i,lh"}, {"i", "lh", "i", ""}, {}, {""}, {"", ""}, {","}, {"i", "lh", "i"}, nil}
-	for _, l := range lists {
-		want := strings.Join(l, ",")
-		if got := joinHPACK(info, l); got != want {
-			t.Errorf("joinHPACK(%q) = %q, want %q", l, got, want)
+	pseudos := [][]string{{":method", ":path"}, {":method", ":path"}, {":path", ":method"}, {}, {":method"}, {":method", ":path"}, nil}
+	for k, l := range lists {
+		req := &fingerprint.H2Request{HPACK: l}
+		for _, n := range pseudos[k%len(pseudos)] {
+			req.Pseudo = append(req.Pseudo, fingerprint.Header{Name: n, Value: "v"})
 		}
-		if got := joinHPACK(nil, l); got != want {
-			t.Errorf("joinHPACK(nil, %q) = %q", l, got)
+		want := strings.Join(l, ",")
+		wantPseudo := req.PseudoOrder()
+		for _, in := range []*capture.TLSInfo{info, nil} {
+			pseudo, hpack := h2Texts(in, req)
+			if hpack != want || !reflect.DeepEqual(pseudo, wantPseudo) || pseudo == nil {
+				t.Errorf("h2Texts(%v, %q, %q) = %q, %q", in != nil, req.Pseudo, l, pseudo, hpack)
+			}
 		}
 		for _, s := range []string{"", ",", "i", "i,lh", "i,lh,i", "i,lh,i,", ",,", "i,lh,ix"} {
 			if got := joinsTo(s, l); got != (s == want) {
@@ -171,6 +179,27 @@ func TestStoredH2DocPerRequestLists(t *testing.T) {
 		}
 		if v == "" && (strings.Contains(doc, `"data"`) || strings.Contains(doc, `"stream_window_updates"`)) {
 			t.Errorf("plain request stored %s", doc)
+		}
+	}
+}
+
+// TestStoredClientIP: the per-connection stored client address is
+// storedIP's, for each address a connection's requests report, truncated or
+// whole.
+func TestStoredClientIP(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		h := &handler{d: Deps{StoreFullIP: full}}
+		rc := &capture.Request{TLS: &capture.TLSInfo{}}
+		for _, s := range []string{"203.0.113.9", "203.0.113.9", "2001:db8:1:2::5", "198.51.100.1", "203.0.113.9"} {
+			a := netip.MustParseAddr(s)
+			for _, r := range []*capture.Request{rc, nil, {}} {
+				if got, want := h.storedClientIP(r, a, true), storedIP(a, full); got != want {
+					t.Errorf("full %v, %s: %q, want %q", full, s, got, want)
+				}
+			}
+		}
+		if got := h.storedClientIP(rc, netip.Addr{}, false); got != "" {
+			t.Errorf("no address: %q", got)
 		}
 	}
 }

@@ -59,13 +59,14 @@ func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, v
 func (h *handler) fingerprintInto(rep *report, r *http.Request, rc *capture.Request, initiator, visitKey string) {
 	now := h.d.Now()
 	rc.RefreshH2()
-	fillLiveReport(rep, r, rc, store.NewCaptureID(now), now, initiator, h.clientIP(r), visitKey)
+	addr, hasAddr := clientAddr(r)
+	fillLiveReport(rep, r, rc, store.NewCaptureID(now), now, initiator, h.storedClientIP(rc, addr, hasAddr), visitKey)
 	reason := ""
 	if rec, err := rep.toCapture(); err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "web: building capture record",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		reason = DropEncoding
-	} else if reason = h.admitStore(r, rc); reason != "" {
+	} else if reason = h.admitStore(rc, addr, hasAddr); reason != "" {
 		h.metrics.capped.WithLabelValues(reason).Inc()
 	} else {
 		h.redact.headers(rec.Headers)

@@ -75,6 +75,11 @@ type report struct {
 	// connID names the live connection (capture.Request.ConnID): the
 	// captures of one connection share its stored connection row.
 	connID string
+	// h2 and h2prio hold a live report's HTTP/2 summary and its HEADERS
+	// priority (HTTP.H2 points here), so they take no allocation of their
+	// own.
+	h2     H2Summary
+	h2prio fingerprint.H2Priority
 }
 
 // tlsReport is the "tls" object: the ClientHello's own display JSON
@@ -201,7 +206,7 @@ const (
 	memoJudgement
 	memoTLSObject
 	memoTLSFingerprintsJSON
-	memoHPACK
+	memoH2Texts
 )
 
 // h2DocKey identifies a stored HTTP/2 document within a connection: the
@@ -397,7 +402,7 @@ func fillLiveReport(rep *report, r *http.Request, rc *capture.Request, id string
 		rep.HTTP.H3 = capture.NewH3Summary(rc.H3)
 	}
 	if rc.H2 != nil {
-		rep.HTTP.H2 = h2FromCapture(rc.H2, rc.TLS)
+		rep.HTTP.H2 = fillH2Summary(&rep.h2, &rep.h2prio, rc.H2, rc.TLS)
 		rep.Fingerprints.Akamai = rc.H2.Akamai.Text
 		rep.Fingerprints.AkamaiHash = rc.H2.Akamai.Hash
 	}
@@ -416,59 +421,80 @@ func userAgent(r *http.Request, rc *capture.Request) string {
 	return r.UserAgent()
 }
 
-// h2FromCapture summarises the HTTP/2 side of a request capture; info is
-// its connection's handshake (nil: none), whose memo keeps the last HPACK
-// text (see joinHPACK).
-func h2FromCapture(h *capture.H2Info, info *capture.TLSInfo) *H2Summary {
-	rep := &H2Summary{
+// fillH2Summary fills *dst (a zero summary) with the HTTP/2 side of a
+// request capture and returns dst; prio receives a copy of the HEADERS
+// priority when there is one. info is the connection's handshake (nil:
+// none), whose memo keeps the texts its requests repeat (see h2Texts).
+func fillH2Summary(dst *H2Summary, prio *fingerprint.H2Priority, h *capture.H2Info, info *capture.TLSInfo) *H2Summary {
+	*dst = H2Summary{
 		StreamID:            h.Request.StreamID,
 		Settings:            []fingerprint.H2Setting{},
 		PriorityFrames:      []fingerprint.H2Priority{},
-		PseudoOrder:         nonNil(h.Request.PseudoOrder()),
-		HPACK:               joinHPACK(info, h.Request.HPACK),
 		Data:                h.Request.Data,
 		StreamWindowUpdates: h.Request.WindowUpdates,
 		Akamai:              h.Akamai.Text,
 		AkamaiHash:          h.Akamai.Hash,
 	}
+	dst.PseudoOrder, dst.HPACK = h2Texts(info, &h.Request)
 	if c := h.Conn; c != nil {
 		// The connection's snapshot is shared and never modified, and
 		// neither are these lists in the summary: no copies.
-		rep.Settings = nonNil(c.Settings)
-		rep.WindowUpdate = c.WindowUpdate
-		rep.PriorityFrames = nonNil(c.Priorities)
+		dst.Settings = nonNil(c.Settings)
+		dst.WindowUpdate = c.WindowUpdate
+		dst.PriorityFrames = nonNil(c.Priorities)
 		if len(c.Requests) > 0 {
-			rep.FirstStreamID = c.Requests[0].StreamID
+			dst.FirstStreamID = c.Requests[0].StreamID
 		}
 	}
 	if p := h.Request.Priority; p != nil {
-		cp := *p
-		rep.HeadersPriority = &cp
+		*prio = *p
+		dst.HeadersPriority = prio
 	}
-	return rep
+	return dst
 }
 
-// hpackMemo is a connection's last HPACK text (see joinHPACK).
-type hpackMemo struct {
-	mu   sync.Mutex
-	last string
+// h2TextMemo is the pseudo-header order and HPACK text of a connection's
+// last HTTP/2 request (see h2Texts).
+type h2TextMemo struct {
+	mu     sync.Mutex
+	pseudo []string // shared by the summaries that use it: read-only
+	hpack  string
+	set    bool
 }
 
-// joinHPACK is strings.Join(reps, ","). The requests of a kept-alive
-// connection mostly repeat one list of HPACK representations, so the
-// connection's last text is returned again when reps join to it, without
-// building (and allocating) it anew.
-func joinHPACK(info *capture.TLSInfo, reps []string) string {
+// h2Texts returns the names of req's pseudo headers (never nil) and its
+// HPACK representations joined with commas. The requests of a kept-alive
+// connection mostly repeat both, so the connection's last ones are returned
+// again when req's match them, without building (and allocating) them anew;
+// the pseudo-header slice is then shared and must not be modified.
+func h2Texts(info *capture.TLSInfo, req *fingerprint.H2Request) ([]string, string) {
 	if info == nil {
-		return strings.Join(reps, ",")
+		return nonNil(req.PseudoOrder()), strings.Join(req.HPACK, ",")
 	}
-	m := info.Memo(memoHPACK, func() any { return new(hpackMemo) }).(*hpackMemo)
+	m := info.Memo(memoH2Texts, func() any { return new(h2TextMemo) }).(*h2TextMemo)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !joinsTo(m.last, reps) {
-		m.last = strings.Join(reps, ",")
+	if !m.set || !samePseudoNames(m.pseudo, req.Pseudo) {
+		m.pseudo = nonNil(req.PseudoOrder())
 	}
-	return m.last
+	if !m.set || !joinsTo(m.hpack, req.HPACK) {
+		m.hpack = strings.Join(req.HPACK, ",")
+	}
+	m.set = true
+	return m.pseudo, m.hpack
+}
+
+// samePseudoNames reports whether names are hs' names in order.
+func samePseudoNames(names []string, hs []fingerprint.Header) bool {
+	if len(names) != len(hs) {
+		return false
+	}
+	for i, h := range hs {
+		if names[i] != h.Name {
+			return false
+		}
+	}
+	return true
 }
 
 // joinsTo reports whether strings.Join(ss, ",") == s, without joining.
