@@ -75,11 +75,6 @@ type report struct {
 	// connID names the live connection (capture.Request.ConnID): the
 	// captures of one connection share its stored connection row.
 	connID string
-	// h2 and h2prio hold a live report's HTTP/2 summary and its HEADERS
-	// priority (HTTP.H2 points here), so they take no allocation of their
-	// own.
-	h2     H2Summary
-	h2prio fingerprint.H2Priority
 }
 
 // tlsReport is the "tls" object: the ClientHello's own display JSON
@@ -402,7 +397,7 @@ func fillLiveReport(rep *report, r *http.Request, rc *capture.Request, id string
 		rep.HTTP.H3 = capture.NewH3Summary(rc.H3)
 	}
 	if rc.H2 != nil {
-		rep.HTTP.H2 = fillH2Summary(&rep.h2, &rep.h2prio, rc.H2, rc.TLS)
+		rep.HTTP.H2 = h2FromCapture(rc.H2, rc.TLS)
 		rep.Fingerprints.Akamai = rc.H2.Akamai.Text
 		rep.Fingerprints.AkamaiHash = rc.H2.Akamai.Hash
 	}
@@ -421,11 +416,16 @@ func userAgent(r *http.Request, rc *capture.Request) string {
 	return r.UserAgent()
 }
 
-// fillH2Summary fills *dst (a zero summary) with the HTTP/2 side of a
-// request capture and returns dst; prio receives a copy of the HEADERS
-// priority when there is one. info is the connection's handshake (nil:
-// none), whose memo keeps the texts its requests repeat (see h2Texts).
-func fillH2Summary(dst *H2Summary, prio *fingerprint.H2Priority, h *capture.H2Info, info *capture.TLSInfo) *H2Summary {
+// h2FromCapture summarises the HTTP/2 side of a request capture. info is
+// the connection's handshake (nil: none), whose memo keeps the texts its
+// requests repeat (see h2Texts). The summary and its copy of the HEADERS
+// priority are one allocation.
+func h2FromCapture(h *capture.H2Info, info *capture.TLSInfo) *H2Summary {
+	a := new(struct {
+		sum  H2Summary
+		prio fingerprint.H2Priority
+	})
+	dst := &a.sum
 	*dst = H2Summary{
 		StreamID:            h.Request.StreamID,
 		Settings:            []fingerprint.H2Setting{},
@@ -447,8 +447,8 @@ func fillH2Summary(dst *H2Summary, prio *fingerprint.H2Priority, h *capture.H2In
 		}
 	}
 	if p := h.Request.Priority; p != nil {
-		*prio = *p
-		dst.HeadersPriority = prio
+		a.prio = *p
+		dst.HeadersPriority = &a.prio
 	}
 	return dst
 }
