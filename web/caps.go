@@ -3,9 +3,7 @@ package web
 import (
 	"net/netip"
 	"strconv"
-	"sync/atomic"
 
-	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/store"
 )
 
@@ -30,17 +28,12 @@ const (
 	MaxStoredHeaderValue = 4096
 )
 
-// connCounterKey keys the per-connection count of stored captures in the
-// connection's memo.
-type connCounterKey struct{}
-
-// admitStore reports whether the capture rc of a request from the client
-// address addr (hasAddr: clientAddr found one) may be stored, or the reason
-// it may not.
-func (h *handler) admitStore(rc *capture.Request, addr netip.Addr, hasAddr bool) string {
-	if rc != nil && rc.TLS != nil && h.d.MaxCapturesPerConn > 0 {
-		n := rc.TLS.Memo(connCounterKey{}, func() any { return new(atomic.Int64) }).(*atomic.Int64)
-		if n.Add(1) > int64(h.d.MaxCapturesPerConn) {
+// admitStore reports whether the capture of a request on the TLS connection
+// with memo conn (nil: none) from the client address addr (hasAddr:
+// clientAddr found one) may be stored, or the reason it may not.
+func (h *handler) admitStore(conn *connMemo, addr netip.Addr, hasAddr bool) string {
+	if conn != nil && h.d.MaxCapturesPerConn > 0 {
+		if conn.stored.Add(1) > int64(h.d.MaxCapturesPerConn) {
 			return DropConnectionCap
 		}
 	}

@@ -65,21 +65,18 @@ type clientIPMemo struct {
 	ip   string
 }
 
-// memoClientIP keys clientIPMemo in a connection's memo.
-type memoClientIP struct{}
-
 // storedClientIP is storedIP(addr, Deps.StoreFullIP), "" when !ok. A TLS
 // connection's requests share their client address, so its stored form is
-// kept in the connection's memo (rc.TLS) and returned again while the
-// address is the same, without formatting it anew.
-func (h *handler) storedClientIP(rc *capture.Request, addr netip.Addr, ok bool) string {
+// kept in the connection's memo (conn; nil: none) and returned again while
+// the address is the same, without formatting it anew.
+func (h *handler) storedClientIP(conn *connMemo, addr netip.Addr, ok bool) string {
 	if !ok {
 		return ""
 	}
-	if rc == nil || rc.TLS == nil {
+	if conn == nil {
 		return storedIP(addr, h.d.StoreFullIP)
 	}
-	m := rc.TLS.Memo(memoClientIP{}, func() any { return new(clientIPMemo) }).(*clientIPMemo)
+	m := &conn.clientIP
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ip == "" || m.addr != addr {

@@ -111,7 +111,7 @@ func TestNoCaptureConnection(t *testing.T) {
 // alternate or differ only in where a comma falls; joinsTo agrees with
 // strings.Join.
 func TestH2Texts(t *testing.T) {
-	info := &capture.TLSInfo{}
+	info := connMemoOf(&capture.TLSInfo{})
 	lists := [][]string{{"i", "lh", "i"}, {"i", "lh", "i"}, {"i", "lh"}, {"i,lh"}, {"i", "lh", "i", ""}, {}, {""}, {"", ""}, {","}, {"i", "lh", "i"}, nil}
 	pseudos := [][]string{{":method", ":path"}, {":method", ":path"}, {":path", ":method"}, {}, {":method"}, {":method", ":path"}, nil}
 	for k, l := range lists {
@@ -121,7 +121,7 @@ func TestH2Texts(t *testing.T) {
 		}
 		want := strings.Join(l, ",")
 		wantPseudo := req.PseudoOrder()
-		for _, in := range []*capture.TLSInfo{info, nil} {
+		for _, in := range []*connMemo{info, nil} {
 			pseudo, hpack := h2Texts(in, req)
 			if hpack != want || !reflect.DeepEqual(pseudo, wantPseudo) || pseudo == nil {
 				t.Errorf("h2Texts(%v, %q, %q) = %q, %q", in != nil, req.Pseudo, l, pseudo, hpack)
@@ -189,16 +189,16 @@ func TestStoredH2DocPerRequestLists(t *testing.T) {
 func TestStoredClientIP(t *testing.T) {
 	for _, full := range []bool{false, true} {
 		h := &handler{d: Deps{StoreFullIP: full}}
-		rc := &capture.Request{TLS: &capture.TLSInfo{}}
+		conn := connMemoOf(&capture.TLSInfo{})
 		for _, s := range []string{"203.0.113.9", "203.0.113.9", "2001:db8:1:2::5", "198.51.100.1", "203.0.113.9"} {
 			a := netip.MustParseAddr(s)
-			for _, r := range []*capture.Request{rc, nil, {}} {
+			for _, r := range []*connMemo{conn, nil} {
 				if got, want := h.storedClientIP(r, a, true), storedIP(a, full); got != want {
 					t.Errorf("full %v, %s: %q, want %q", full, s, got, want)
 				}
 			}
 		}
-		if got := h.storedClientIP(rc, netip.Addr{}, false); got != "" {
+		if got := h.storedClientIP(conn, netip.Addr{}, false); got != "" {
 			t.Errorf("no address: %q", got)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/fingerprint"
 	"github.com/guanaco-fp/guanaco/internal/jsontext"
 )
@@ -172,11 +171,10 @@ func appendH2Summary(dst []byte, h *H2Summary) ([]byte, error) {
 // (the "fingerprints" object, or the flat tail of the clean answer). info,
 // when set, is the live connection the fingerprints came from: the TLS
 // members (the longest strings) are then encoded once per connection.
-func appendFingerprintFields(dst []byte, f *fingerprints, info *capture.TLSInfo) []byte {
-	if info != nil && sameTLSFingerprints(f, &info.Fingerprints) {
-		dst = append(dst, info.Memo(memoTLSFingerprintsJSON, func() any {
-			return appendTLSFingerprintFields(nil, f)
-		}).([]byte)...)
+func appendFingerprintFields(dst []byte, f *fingerprints, conn *connMemo) []byte {
+	if conn != nil && sameTLSFingerprints(f, &conn.info.Fingerprints) {
+		conn.fpJSONOnce.Do(func() { conn.fpJSON = appendTLSFingerprintFields(nil, f) })
+		dst = append(dst, conn.fpJSON...)
 	} else {
 		dst = appendTLSFingerprintFields(dst, f)
 	}
@@ -239,7 +237,7 @@ func appendCleanReport(dst []byte, c *cleanReport) []byte {
 	dst = append(dst, `,"user_agent":`...)
 	dst = jsontext.AppendString(dst, c.UserAgent)
 	dst = append(dst, ',')
-	dst = appendFingerprintFields(dst, &c.fingerprints, c.tlsInfo)
+	dst = appendFingerprintFields(dst, &c.fingerprints, c.conn)
 	return append(dst, '}', '\n')
 }
 
@@ -313,7 +311,7 @@ func appendReport(dst []byte, rep *report) ([]byte, error) {
 		dst = append(dst, b...)
 	}
 	dst = append(dst, `},"fingerprints":{`...)
-	dst = appendFingerprintFields(dst, &rep.Fingerprints, rep.tlsInfo)
+	dst = appendFingerprintFields(dst, &rep.Fingerprints, rep.conn)
 	dst = append(dst, '}')
 	if rep.Verdict != nil {
 		// Only GET / and /api/fingerprint carry one: encoded by

@@ -126,7 +126,7 @@ func goldenTLS(t *testing.T) []*tlsReport {
 		}
 		info := &capture.TLSInfo{Raw: raw, Hello: ch, Fingerprints: ch.Fingerprints()}
 		info.State.Version, info.State.CipherSuite, info.State.NegotiatedProtocol = 0x0304, 0x1301, "h2"
-		out = append(out, connTLS(info),
+		out = append(out, connTLS(connMemoOf(info)),
 			&tlsReport{ClientHello: ch, Raw: raw, SNI: ch.ServerName(), ALPN: ch.ALPN(), Negotiated: tlsNegotiated{Version: randString(rand.New(rand.NewPCG(1, uint64(len(out)))))}})
 	}
 	return out
@@ -153,13 +153,13 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if rng.IntN(3) > 0 {
 			rep.TLS = tlsReports[rng.IntN(len(tlsReports))]
-			if info := rep.TLS.info; info != nil {
+			if conn := rep.TLS.conn; conn != nil {
 				// A live report: its TLS fingerprints are the
 				// connection's (encoded once per connection), or for
 				// the test other values, which must not be taken from
 				// the connection's cache.
-				rep.tlsInfo = info
-				fp := info.Fingerprints
+				rep.conn = conn
+				fp := conn.info.Fingerprints
 				f := &rep.Fingerprints
 				tlsFields := [...]*string{&f.JA3, &f.JA3Hash, &f.JA3N, &f.JA3NHash, &f.JA4, &f.JA4R, &f.JA4O, &f.JA4RO, &f.PeetPrint, &f.PeetPrintHash}
 				for k, v := range [...]string{fp.JA3, fp.JA3Hash, fp.JA3N, fp.JA3NHash, fp.JA4, fp.JA4R, fp.JA4O, fp.JA4RO, fp.PeetPrint, fp.PeetPrintHash} {
@@ -191,7 +191,7 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 		}
 
 		clean := cleanReport{CaptureID: rep.CaptureID, Stored: rep.Stored, StoredReason: rep.StoredReason,
-			HTTPVersion: rep.HTTP.Version, UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints, tlsInfo: rep.tlsInfo}
+			HTTPVersion: rep.HTTP.Version, UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints, conn: rep.conn}
 		want, err = encodeJSONIndent(clean, false)
 		if err != nil {
 			t.Fatal(err)

@@ -59,14 +59,18 @@ func (h *handler) fingerprint(r *http.Request, rc *capture.Request, initiator, v
 func (h *handler) fingerprintInto(rep *report, r *http.Request, rc *capture.Request, initiator, visitKey string) {
 	now := h.d.Now()
 	rc.RefreshH2()
+	var conn *connMemo // the connection's memo, looked up once
+	if rc != nil {
+		conn = connMemoOf(rc.TLS)
+	}
 	addr, hasAddr := clientAddr(r)
-	fillLiveReport(rep, r, rc, store.NewCaptureID(now), now, initiator, h.storedClientIP(rc, addr, hasAddr), visitKey)
+	fillLiveReport(rep, r, rc, conn, store.NewCaptureID(now), now, initiator, h.storedClientIP(conn, addr, hasAddr), visitKey)
 	reason := ""
 	if rec, err := rep.toCapture(); err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "web: building capture record",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		reason = DropEncoding
-	} else if reason = h.admitStore(rc, addr, hasAddr); reason != "" {
+	} else if reason = h.admitStore(conn, addr, hasAddr); reason != "" {
 		h.metrics.capped.WithLabelValues(reason).Inc()
 	} else {
 		h.redact.headers(rec.Headers)
@@ -185,8 +189,8 @@ type cleanReport struct {
 	UserAgent    string `json:"user_agent"`
 	fingerprints
 
-	// tlsInfo is the live connection (see appendFingerprintFields).
-	tlsInfo *capture.TLSInfo
+	// conn is the live connection's memo (see appendFingerprintFields).
+	conn *connMemo
 }
 
 // apiClean serves GET /api/clean: the request is captured and stored like
@@ -198,7 +202,7 @@ func (h *handler) apiClean(w http.ResponseWriter, r *http.Request) {
 	h.noStore(w)
 	h.writeClean(w, r, &cleanReport{
 		CaptureID: rep.CaptureID, Stored: rep.Stored, StoredReason: rep.StoredReason, HTTPVersion: rep.HTTP.Version,
-		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints, tlsInfo: rep.tlsInfo,
+		UserAgent: rep.UserAgent, fingerprints: rep.Fingerprints, conn: rep.conn,
 	})
 }
 

@@ -70,8 +70,9 @@ type report struct {
 	// visitKey groups the captures of one page visit. It is stored but
 	// never put into a response: the cookie is HttpOnly.
 	visitKey string
-	// tlsInfo is the live connection's handshake, nil for stored reports.
-	tlsInfo *capture.TLSInfo
+	// conn is the memo of the live connection (its handshake in
+	// conn.info), nil for stored reports and connections without TLS.
+	conn *connMemo
 	// connID names the live connection (capture.Request.ConnID): the
 	// captures of one connection share its stored connection row.
 	connID string
@@ -93,7 +94,7 @@ type tlsReport struct {
 
 	// info, when set, is the live connection whose handshake this reports:
 	// the encoding is then computed once per connection, on first use.
-	info *capture.TLSInfo
+	conn *connMemo
 }
 
 // MarshalJSON encodes the report (appendTLSReport), at most once per live
@@ -101,14 +102,15 @@ type tlsReport struct {
 func (t *tlsReport) MarshalJSON() ([]byte, error) {
 	// Room for the record in base64 and its extensions in hex.
 	size := 4*len(t.Raw) + 1024
-	if t.info == nil {
+	if t.conn == nil {
 		return appendTLSReport(make([]byte, 0, size), t)
 	}
-	m := t.info.Memo(memoTLSReport, func() any {
+	c := t.conn
+	c.tlsJSONOnce.Do(func() {
 		b, err := appendTLSReport(make([]byte, 0, size), t)
-		return memoJSON{b, err}
-	}).(memoJSON)
-	return m.b, m.err
+		c.tlsJSON = memoJSON{b, err}
+	})
+	return c.tlsJSON.b, c.tlsJSON.err
 }
 
 // quicReport is the "quic" object of an HTTP/3 capture: the Initial
@@ -191,19 +193,6 @@ func capList[T any](s []T, name string, truncated *[]string) []T {
 	return s[:maxSummaryList]
 }
 
-// memoKey names the per-connection values web caches in capture.TLSInfo.
-type memoKey int
-
-const (
-	memoTLSReport memoKey = iota
-	memoTLSSummary
-	memoH2Doc
-	memoJudgement
-	memoTLSObject
-	memoTLSFingerprintsJSON
-	memoH2Texts
-)
-
 // h2DocKey identifies a stored HTTP/2 document within a connection: the
 // Akamai text covers the connection's SETTINGS, WINDOW_UPDATE, PRIORITY
 // frames and the request's pseudo-header order; the HPACK representations
@@ -238,12 +227,14 @@ type memoJSON struct {
 // and the stored summary depend only on the connection's handshake, so they
 // are built once per connection, and only when needed; the object is shared
 // by the connection's reports and never modified.
-func connTLS(t *capture.TLSInfo) *tlsReport {
-	return t.Memo(memoTLSObject, func() any { return newConnTLS(t) }).(*tlsReport)
+func connTLS(c *connMemo) *tlsReport {
+	c.tlsObjOnce.Do(func() { c.tlsObj = newConnTLS(c) })
+	return c.tlsObj
 }
 
-// newConnTLS builds the "tls" object of connection t.
-func newConnTLS(t *capture.TLSInfo) *tlsReport {
+// newConnTLS builds the "tls" object of connection c.
+func newConnTLS(c *connMemo) *tlsReport {
+	t := c.info
 	tr := &tlsReport{
 		ClientHello: t.Hello,
 		Raw:         t.Raw,
@@ -258,24 +249,23 @@ func newConnTLS(t *capture.TLSInfo) *tlsReport {
 	if tr.ALPN == nil {
 		tr.ALPN = []string{}
 	}
-	tr.info = t
+	tr.conn = c
 	return tr
 }
 
 // summaryJSON is the stored TLS summary of t, cached per connection when
 // the report came from one.
-func (t *tlsReport) summaryJSON(info *capture.TLSInfo, q *quicReport) ([]byte, error) {
-	build := func() any {
+func (t *tlsReport) summaryJSON(conn *connMemo, q *quicReport) ([]byte, error) {
+	build := func() memoJSON {
 		s := t.summary(q)
 		return memoJSON{appendTLSSummary(make([]byte, 0, 512), &s), nil}
 	}
-	var m memoJSON
-	if info != nil {
-		m = info.Memo(memoTLSSummary, build).(memoJSON)
-	} else {
-		m = build().(memoJSON)
+	if conn == nil {
+		m := build()
+		return m.b, m.err
 	}
-	return m.b, m.err
+	conn.summaryOnce.Do(func() { conn.summary = build() })
+	return conn.summary.b, conn.summary.err
 }
 
 // summary is the stored TLS summary of t (q: the QUIC report, nil over TCP).
@@ -347,8 +337,9 @@ type fingerprints struct {
 func captureURL(id string) string { return "/captures/" + url.PathEscape(id) }
 
 // fillLiveReport fills *rep (a zero report) with the report of the request
-// being served. rc may be nil when the request carries no capture.
-func fillLiveReport(rep *report, r *http.Request, rc *capture.Request, id string, now time.Time, initiator, clientIP, visitKey string) {
+// being served. rc may be nil when the request carries no capture; conn is
+// the memo of rc's TLS connection (connMemoOf(rc.TLS)).
+func fillLiveReport(rep *report, r *http.Request, rc *capture.Request, conn *connMemo, id string, now time.Time, initiator, clientIP, visitKey string) {
 	*rep = report{
 		CaptureID:  id,
 		CaptureURL: captureURL(id),
@@ -379,9 +370,9 @@ func fillLiveReport(rep *report, r *http.Request, rc *capture.Request, id string
 	if rep.Fingerprints.HeaderOrderHash == "" {
 		rep.Fingerprints.HeaderOrderHash = fingerprint.HeaderOrderOf().Hash
 	}
-	if t := rc.TLS; t != nil && t.Hello != nil {
-		rep.TLS = connTLS(t)
-		rep.tlsInfo = t
+	if t := rc.TLS; t != nil && t.Hello != nil && conn != nil {
+		rep.TLS = connTLS(conn)
+		rep.conn = conn
 		fp := t.Fingerprints
 		rep.Fingerprints.JA3, rep.Fingerprints.JA3Hash = fp.JA3, fp.JA3Hash
 		rep.Fingerprints.JA3N, rep.Fingerprints.JA3NHash = fp.JA3N, fp.JA3NHash
@@ -397,7 +388,7 @@ func fillLiveReport(rep *report, r *http.Request, rc *capture.Request, id string
 		rep.HTTP.H3 = capture.NewH3Summary(rc.H3)
 	}
 	if rc.H2 != nil {
-		rep.HTTP.H2 = h2FromCapture(rc.H2, rc.TLS)
+		rep.HTTP.H2 = h2FromCapture(rc.H2, conn)
 		rep.Fingerprints.Akamai = rc.H2.Akamai.Text
 		rep.Fingerprints.AkamaiHash = rc.H2.Akamai.Hash
 	}
@@ -416,11 +407,11 @@ func userAgent(r *http.Request, rc *capture.Request) string {
 	return r.UserAgent()
 }
 
-// h2FromCapture summarises the HTTP/2 side of a request capture. info is
-// the connection's handshake (nil: none), whose memo keeps the texts its
-// requests repeat (see h2Texts). The summary and its copy of the HEADERS
-// priority are one allocation.
-func h2FromCapture(h *capture.H2Info, info *capture.TLSInfo) *H2Summary {
+// h2FromCapture summarises the HTTP/2 side of a request capture. conn is
+// the connection's memo (nil: none), which keeps the texts its requests
+// repeat (see h2Texts). The summary and its copy of the HEADERS priority
+// are one allocation.
+func h2FromCapture(h *capture.H2Info, conn *connMemo) *H2Summary {
 	a := new(struct {
 		sum  H2Summary
 		prio fingerprint.H2Priority
@@ -435,7 +426,7 @@ func h2FromCapture(h *capture.H2Info, info *capture.TLSInfo) *H2Summary {
 		Akamai:              h.Akamai.Text,
 		AkamaiHash:          h.Akamai.Hash,
 	}
-	dst.PseudoOrder, dst.HPACK = h2Texts(info, &h.Request)
+	dst.PseudoOrder, dst.HPACK = h2Texts(conn, &h.Request)
 	if c := h.Conn; c != nil {
 		// The connection's snapshot is shared and never modified, and
 		// neither are these lists in the summary: no copies.
@@ -467,11 +458,11 @@ type h2TextMemo struct {
 // connection mostly repeat both, so the connection's last ones are returned
 // again when req's match them, without building (and allocating) them anew;
 // the pseudo-header slice is then shared and must not be modified.
-func h2Texts(info *capture.TLSInfo, req *fingerprint.H2Request) ([]string, string) {
-	if info == nil {
+func h2Texts(conn *connMemo, req *fingerprint.H2Request) ([]string, string) {
+	if conn == nil {
 		return nonNil(req.PseudoOrder()), strings.Join(req.HPACK, ",")
 	}
-	m := info.Memo(memoH2Texts, func() any { return new(h2TextMemo) }).(*h2TextMemo)
+	m := &conn.h2Texts
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.set || !samePseudoNames(m.pseudo, req.Pseudo) {
@@ -603,7 +594,7 @@ func (rep *report) toCapture() (store.Capture, error) {
 		c.SNI = t.SNI
 		c.ALPN = t.Negotiated.ALPN
 		c.ClientHello = t.Raw
-		b, err := t.summaryJSON(rep.tlsInfo, rep.QUIC)
+		b, err := t.summaryJSON(rep.conn, rep.QUIC)
 		if err != nil {
 			return store.Capture{}, fmt.Errorf("web: encoding TLS summary: %w", err)
 		}
@@ -654,11 +645,11 @@ func (rep *report) storedH2() ([]byte, error) {
 		b, err := json.Marshal(&h2)
 		return memoJSON{b, err}
 	}
-	if rep.tlsInfo == nil {
+	if rep.conn == nil {
 		m := encode()
 		return m.b, m.err
 	}
-	memo := rep.tlsInfo.Memo(memoH2Doc, func() any { return &h2DocMemo{} }).(*h2DocMemo)
+	memo := &rep.conn.h2Doc
 	memo.mu.Lock()
 	defer memo.mu.Unlock()
 	// The connection-level lists (SETTINGS, WINDOW_UPDATE, PRIORITY frames,

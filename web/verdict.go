@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/guanaco-fp/guanaco/capture"
 	"github.com/guanaco-fp/guanaco/curate"
 	"github.com/guanaco-fp/guanaco/emulation"
 	"github.com/guanaco-fp/guanaco/fingerprint"
@@ -40,17 +39,17 @@ type verdictReport struct {
 // verdictOf judges a live report (see curate.Judge and curate.Closest).
 func (h *handler) verdictOf(ctx context.Context, rep *report) *verdictReport {
 	o := curate.Observation{UserAgent: rep.UserAgent, Headers: rep.HTTP.Headers}
-	if rep.tlsInfo != nil && len(rep.tlsInfo.Raw) > 0 && rep.QUIC == nil {
+	if rep.conn != nil && len(rep.conn.info.Raw) > 0 && rep.QUIC == nil {
 		// A QUIC hello differs from the browser's TCP hello by design (its
 		// own cipher list, transport parameters): the stacks Judge knows are
 		// TCP ones, so over HTTP/3 only the headers are judged.
-		o.Hellos = [][]byte{rep.tlsInfo.Raw}
+		o.Hellos = [][]byte{rep.conn.info.Raw}
 	}
 	if s := rep.HTTP.H2; s != nil {
 		o.H2 = &emulation.VisitH2{Settings: s.Settings, WindowUpdate: s.WindowUpdate, Priorities: s.PriorityFrames, HeadersPriority: s.HeadersPriority}
 		o.PseudoOrder = s.PseudoOrder
 	}
-	j := judgeConn(rep.tlsInfo, o)
+	j := judgeConn(rep.conn, o)
 	v := &verdictReport{Consistent: j.Consistent, Reason: j.Reason, Markers: j.Markers,
 		Differences: j.Differences, ProfileDifferences: []curate.Difference{}}
 	if v.Differences == nil {
@@ -116,13 +115,13 @@ type judgeMemo struct {
 }
 
 // judgeConn is curate.Judge(o), reused from the connection's previous
-// request when o is the same (info nil: no connection, judged afresh). The
+// request when o is the same (conn nil: no connection, judged afresh). The
 // judgement's slices are shared by the requests that reuse it and only read.
-func judgeConn(info *capture.TLSInfo, o curate.Observation) curate.Judgement {
-	if info == nil {
+func judgeConn(conn *connMemo, o curate.Observation) curate.Judgement {
+	if conn == nil {
 		return curate.Judge(o)
 	}
-	m := info.Memo(memoJudgement, func() any { return &judgeMemo{} }).(*judgeMemo)
+	m := &conn.judge
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.set && m.ua == o.UserAgent && slices.Equal(m.headers, o.Headers) && slices.Equal(m.pseudo, o.PseudoOrder) {

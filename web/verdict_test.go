@@ -124,7 +124,7 @@ func TestJudgeConnReuse(t *testing.T) {
 		obs(chrome, `"Windows"`, ":method", ":path", ":authority", ":scheme"),
 		obs(chrome, `"Linux"`, ":method", ":authority", ":scheme", ":path"),
 	} {
-		got, want := judgeConn(info, o), curate.Judge(o)
+		got, want := judgeConn(connMemoOf(info), o), curate.Judge(o)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("request %d: judgement %+v, want %+v", i, got, want)
 		}
