@@ -156,7 +156,19 @@ func (c *Conn) claim(r *http.Request) *Request {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rc := &Request{ConnID: c.id, Protocol: c.proto, TLS: c.tlsInfo, conn: c}
+	var rc *Request
+	var h2 *H2Info
+	if c.proto == ProtoH2 {
+		// The request and its HTTP/2 side in one allocation.
+		both := new(struct {
+			rc Request
+			h2 H2Info
+		})
+		rc, h2 = &both.rc, &both.h2
+	} else {
+		rc = new(Request)
+	}
+	*rc = Request{ConnID: c.id, Protocol: c.proto, TLS: c.tlsInfo, conn: c}
 	idx := -1
 	for i, pr := range c.pending {
 		if pr.h1 != nil && pr.h1.Method == r.Method && pr.h1.Target == r.RequestURI {
@@ -179,7 +191,8 @@ func (c *Conn) claim(r *http.Request) *Request {
 			c.h2conn = &snap
 			c.akamai = snap.Akamai()
 		}
-		rc.H2 = &H2Info{Conn: c.h2conn, Akamai: c.akamai}
+		*h2 = H2Info{Conn: c.h2conn, Akamai: c.akamai}
+		rc.H2 = h2
 	}
 	if idx < 0 {
 		return rc
