@@ -46,8 +46,9 @@ func TestCaptureQueryPlans(t *testing.T) {
 		"CaptureTotals":      "SELECT count(*), count(DISTINCT conn_id), count(DISTINCT NULLIF(visit_key, '')) FROM requests WHERE created_at >= ? AND created_at < ?",
 		"PendingVisits":      pendingSQL,
 		"retention requests": "SELECT rowid FROM requests WHERE created_at < ? LIMIT ?",
-		"retention connections": "SELECT c.id FROM connections c WHERE c.created_at < ? " +
-			"AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.conn_id = c.id) LIMIT ?",
+		"retention connections": "SELECT c.seq FROM connections c WHERE c.created_at < ? " +
+			"AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.conn_id = c.seq) LIMIT ?",
+		"writer's connection seq": connSeqSQL,
 	}
 	for _, k := range model.Kinds() {
 		reads["resolveKind "+string(k)] = "SELECT 1 FROM captures WHERE " + ref(k) + " LIMIT 1"

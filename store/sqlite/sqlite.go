@@ -80,6 +80,8 @@ type DB struct {
 	split *model.Split
 	// cache remembers the dictionary entries and connections written.
 	cache *model.DictCache
+	// seqs maps connections to their rows' seq (guarded by wmu).
+	seqs *connSeqs
 }
 
 var _ model.Store = (*DB)(nil)
@@ -115,7 +117,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	cache := model.NewDictCache(0)
-	db := &DB{w: w, r: w, opts: opts, split: model.NewSplit(cache), cache: cache}
+	db := &DB{w: w, r: w, opts: opts, split: model.NewSplit(cache), cache: cache, seqs: newConnSeqs()}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -853,8 +855,8 @@ func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64
 		cutoff      int64
 	}{
 		{"old captures", "DELETE FROM requests WHERE rowid IN (SELECT rowid FROM requests WHERE created_at < ? LIMIT ?)", true, cutoff.UnixMicro()},
-		{"old connections", "DELETE FROM connections WHERE id IN (SELECT c.id FROM connections c WHERE c.created_at < ? " +
-			"AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.conn_id = c.id) LIMIT ?)", false, cutoff.UnixMicro()},
+		{"old connections", "DELETE FROM connections WHERE seq IN (SELECT c.seq FROM connections c WHERE c.created_at < ? " +
+			"AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.conn_id = c.seq) LIMIT ?)", false, cutoff.UnixMicro()},
 		{"old refused verdicts", "DELETE FROM visit_verdicts WHERE rowid IN (SELECT rowid FROM visit_verdicts WHERE accepted = 0 AND seen_at < ? LIMIT ?)", true, cutoff.UnixMicro()},
 		{"unused dictionary entries", "DELETE FROM dict WHERE id IN (SELECT id FROM dict WHERE last_seen < ? LIMIT ?)", false, cutoff.Add(-model.DictRetentionSlack).UnixMicro()},
 	} {
@@ -862,16 +864,12 @@ func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("sqlite: deleting %s: %w", del.what, err)
 			}
-			n, err := db.deleteChunk(ctx, del.what, del.query, del.cutoff)
+			n, err := db.deleteChunk(ctx, del.what, del.query, del.cutoff, !del.counted)
 			if del.counted {
 				total += n
 			}
 			if err != nil {
 				return total, err
-			}
-			if n > 0 && !del.counted {
-				// The writers' cache may name what was deleted.
-				db.cache.Forget()
 			}
 			if n < int64(db.opts.DeleteChunk) {
 				break
@@ -881,7 +879,11 @@ func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64
 	return total, nil
 }
 
-func (db *DB) deleteChunk(ctx context.Context, what, query string, cutoff int64) (int64, error) {
+// deleteChunk runs one chunk of a retention delete. When it deleted rows the
+// writer may take for stored (forget: connections, dictionary entries), its
+// cache and connection seqs are emptied before the write lock is released,
+// so that the next batch does not refer to a deleted row.
+func (db *DB) deleteChunk(ctx context.Context, what, query string, cutoff int64, forget bool) (int64, error) {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	res, err := db.w.ExecContext(ctx, query, cutoff, db.opts.DeleteChunk)
@@ -889,6 +891,10 @@ func (db *DB) deleteChunk(ctx context.Context, what, query string, cutoff int64)
 		return 0, fmt.Errorf("sqlite: deleting %s: %w", what, err)
 	}
 	n, _ := res.RowsAffected()
+	if n > 0 && forget {
+		db.cache.Forget()
+		db.seqs.forget()
+	}
 	return n, nil
 }
 
