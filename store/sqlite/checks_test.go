@@ -113,7 +113,7 @@ func TestConnectionsAppend(t *testing.T) {
 		}
 	}
 	var plan string
-	rows, err := db.r.Query("EXPLAIN QUERY PLAN SELECT id FROM captures WHERE id = ?", batch[0].ID)
+	rows, err := db.r.Query("EXPLAIN QUERY PLAN SELECT id FROM captures WHERE id_key = ?", idKey(batch[0].ID))
 	if err != nil {
 		t.Fatal(err)
 	}

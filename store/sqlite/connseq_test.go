@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func connOf(t *testing.T, db *DB, cs []model.Capture) []int64 {
 	out := make([]int64, len(cs))
 	for i := range cs {
 		var id sql.NullInt64
-		err := db.r.QueryRow("SELECT c.id FROM requests r LEFT JOIN connections c ON c.seq = r.conn_id WHERE r.id = ?", cs[i].ID).Scan(&id)
+		err := db.r.QueryRow("SELECT c.id FROM requests r LEFT JOIN connections c ON c.seq = r.conn_id WHERE r.id = ?", idKey(cs[i].ID)).Scan(&id)
 		if err != nil {
 			t.Fatalf("request %s: %v", cs[i].ID, err)
 		}
@@ -156,8 +157,9 @@ func TestConnectionSeqs(t *testing.T) {
 }
 
 // TestUpgradeTo0009 fills a database at schema 0008 (requests referring to
-// connections by id) with keep-alive and single requests, opens it
-// (migrating it to 0009: connections get seqs, requests refer to them) and
+// connections by id, ids as text) with keep-alive and single requests, some
+// with ids of other shapes than model.NewCaptureID's, opens it (migrating
+// it to 0009: connections get seqs, requests refer to them, packed ids) and
 // checks every read against the same captures inserted into a fresh
 // database, then stores more requests on the migrated connections and new
 // ones into both and compares again, and runs retention.
@@ -195,6 +197,18 @@ func TestUpgradeTo0009(t *testing.T) {
 			cs = append(cs, ka...)
 		} else {
 			cs = append(cs, g.Batch(100)...)
+		}
+	}
+	// Ids of other shapes than model.NewCaptureID's (stored as text since
+	// 0009, the others as 16 bytes), four of them in one visit at the
+	// same time as a packed one, which orders them by their text.
+	tied := cs[1].CreatedAt
+	for i, id := range []string{strings.ToUpper(cs[2].ID), cs[3].ID[:31], "legacy-" + cs[4].ID, cs[5].ID[:31] + "g"} {
+		cs[2+i].ID, cs[2+i].CreatedAt = id, tied
+	}
+	for i := 1; i <= 5; i++ {
+		if cs[i].VisitKey != cs[1].VisitKey {
+			t.Fatal("the first keep-alive connection is not one visit")
 		}
 	}
 	// The rows as the writer of schema 0008 wrote them: Split's rows,
@@ -248,6 +262,30 @@ func TestUpgradeTo0009(t *testing.T) {
 	}
 	checkConns(t, "migrated", migrated, cs)
 	storetest.CompareReads(t, migrated, fresh, cs)
+	var packed, text int
+	if err := migrated.r.QueryRow("SELECT count(*) FILTER (WHERE typeof(id) = 'blob'), count(*) FILTER (WHERE typeof(id) = 'text') FROM requests").Scan(&packed, &text); err != nil {
+		t.Fatal(err)
+	}
+	if packed != len(cs)-4 || text != 4 {
+		t.Errorf("migrated ids: %d stored as bytes, %d as text; want %d and 4", packed, text, len(cs)-4)
+	}
+	for _, db := range []*DB{migrated, fresh} {
+		got, err := db.CapturesByVisit(ctx, cs[1].VisitKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range got {
+			if c.CreatedAt.Equal(tied) {
+				ids = append(ids, c.ID)
+			}
+		}
+		want := []string{cs[1].ID, cs[2].ID, cs[3].ID, cs[4].ID, cs[5].ID}
+		sort.Strings(want)
+		if !reflect.DeepEqual(ids, want) {
+			t.Errorf("captures at one time in a visit: %q, want them by id %q", ids, want)
+		}
+	}
 	totals := func(what string) {
 		t.Helper()
 		for _, w := range []model.TimeWindow{{}, {Since: start.Add(time.Hour), Until: start.Add(3 * time.Hour)}} {

@@ -37,7 +37,7 @@ func TestCaptureQueryPlans(t *testing.T) {
 	}
 	ref := func(k model.FingerprintKind) string { p, _ := refMatch(k, []int64{1}); return p }
 	reads := map[string]string{
-		"Capture":         selectCaptures + "WHERE id = ?",
+		"Capture":         selectCaptures + "WHERE id_key = ?",
 		"CapturesByVisit": selectCaptures + "WHERE visit_key = ? AND visit_key <> '' ORDER BY created_at, id LIMIT ?",
 		"dictIDs hashed":  "SELECT id FROM dict WHERE hash = ? AND hash <> '' AND kind = ? ORDER BY id",
 		"dictIDs by key":  "SELECT id FROM dict WHERE id = ? AND value = ? AND kind = ?",

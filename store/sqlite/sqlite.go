@@ -82,6 +82,8 @@ type DB struct {
 	cache *model.DictCache
 	// seqs maps connections to their rows' seq (guarded by wmu).
 	seqs *connSeqs
+	// idKeys holds the stored ids of a batch (guarded by wmu).
+	idKeys idKeys
 }
 
 var _ model.Store = (*DB)(nil)
@@ -296,7 +298,7 @@ func (db *DB) Capture(ctx context.Context, id string) (model.Capture, error) {
 	if err := model.ValidateID(id); err != nil {
 		return model.Capture{}, fmt.Errorf("%w: %w", model.ErrNotFound, err)
 	}
-	c, err := scanCapture(db.r.QueryRowContext(ctx, selectCaptures+"WHERE id = ?", id))
+	c, err := scanCapture(db.r.QueryRowContext(ctx, selectCaptures+"WHERE id_key = ?", idKey(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return model.Capture{}, fmt.Errorf("sqlite: capture %s: %w", id, model.ErrNotFound)
 	}

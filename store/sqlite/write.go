@@ -344,9 +344,11 @@ func (db *DB) insertSplit(ctx context.Context, conn *sql.Conn, now time.Time) (i
 		if err := seqs.seqsOf(ctx, in, sp.Requests); err != nil {
 			return err
 		}
+		keys := &db.idKeys
+		keys.reset(len(sp.Requests))
 		n, err := in.insertRows(ctx, requestTable, len(sp.Requests), func(v []driver.NamedValue, i int) {
 			r, b := &sp.Requests[i], &requestBoxes
-			v[0].Value, v[1].Value, v[2].Value, v[3].Value = r.ID, r.CreatedAt.UnixMicro(), b.int(2, seqs.reqs[i]), b.text(3, r.VisitKey)
+			v[0].Value, v[1].Value, v[2].Value, v[3].Value = keys.key(i, r.ID), r.CreatedAt.UnixMicro(), b.int(2, seqs.reqs[i]), b.text(3, r.VisitKey)
 			v[4].Value, v[5].Value, v[6].Value, v[7].Value = b.text(4, r.Initiator), b.text(5, r.Method), r.Path, b.text(7, r.HTTPVersion)
 			v[8].Value, v[9].Value, v[10].Value, v[11].Value = r.StreamID, b.ref(9, r.Host), b.ref(10, r.UserAgent), b.ref(11, r.HeaderNames)
 			v[12].Value, v[13].Value, v[14].Value, v[15].Value = b.ref(12, r.HeaderValues), b.ref(13, r.H2), b.ref(14, r.Akamai), b.ref(15, r.HeaderOrder)

@@ -12,13 +12,22 @@
 -- connections it inserts from the statement's last rowid (see
 -- store/sqlite/connseq.go).
 --
+--
+-- A request's id, 32 lowercase hex characters when fpserver made it
+-- (model.NewCaptureID), was stored as that text: 33 bytes in the row and
+-- in its UNIQUE index. Since 0009 such an id is stored as its 16 bytes (a
+-- BLOB; the column is ANY), any other id as the text it is (a BLOB never
+-- equals a TEXT, and an id has one form, so UNIQUE still means one row per
+-- id). The captures view turns the BLOB back into the same text (lower
+-- hex) as id, and gives the stored form as id_key for lookups by id
+-- (store/sqlite idKey).
+--
 -- connections is rebuilt as in 0008 (view dropped, new table, copy keeping
--- the rowids as seq, drop, rename, every index again); requests.conn_id is
--- rewritten through the id index (0 for a request whose connection is
--- missing, which the view never showed), then its index and the view are
--- made again.
+-- the rowids as seq, drop, rename, every index again); requests is rebuilt
+-- as in 0007 (rowids kept), its ids converted and conn_id rewritten through
+-- the connections' id index (0 for a request whose connection is missing,
+-- which the view never showed), then every index and the view again.
 DROP VIEW captures;
-DROP INDEX requests_conn_idx;
 
 CREATE TABLE connections_new (
 	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -57,12 +66,48 @@ CREATE INDEX connections_ja4_r_idx ON connections (ja4_r) WHERE ja4_r IS NOT NUL
 CREATE INDEX connections_peetprint_idx ON connections (peetprint) WHERE peetprint IS NOT NULL;
 CREATE INDEX connections_quic_tp_idx ON connections (quic_tp) WHERE quic_tp IS NOT NULL;
 
-UPDATE requests SET conn_id = coalesce((SELECT c.seq FROM connections c WHERE c.id = requests.conn_id), 0);
-CREATE INDEX requests_conn_idx ON requests (conn_id);
+CREATE TABLE requests_new (
+	id            ANY NOT NULL UNIQUE,
+	created_at    INTEGER NOT NULL,
+	conn_id       INTEGER NOT NULL,
+	visit_key     TEXT NOT NULL DEFAULT '',
+	initiator     TEXT NOT NULL,
+	method        TEXT NOT NULL DEFAULT '',
+	path          TEXT NOT NULL DEFAULT '',
+	http_version  TEXT NOT NULL DEFAULT '',
+	stream_id     INTEGER NOT NULL DEFAULT 0,
+	host          INTEGER,
+	user_agent    INTEGER,
+	header_names  INTEGER,
+	header_values INTEGER,
+	h2            INTEGER,
+	akamai        INTEGER,
+	header_order  INTEGER
+) STRICT;
 
--- The captures view of 0006, joining connections by seq.
+INSERT INTO requests_new (rowid, id, created_at, conn_id, visit_key, initiator, method, path, http_version,
+	stream_id, host, user_agent, header_names, header_values, h2, akamai, header_order)
+SELECT rowid,
+	CASE WHEN length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*' THEN unhex(id) ELSE id END,
+	created_at,
+	coalesce((SELECT c.seq FROM connections c WHERE c.id = requests.conn_id), 0),
+	visit_key, initiator, method, path, http_version,
+	stream_id, host, user_agent, header_names, header_values, h2, akamai, header_order
+FROM requests;
+
+DROP TABLE requests;
+ALTER TABLE requests_new RENAME TO requests;
+
+CREATE INDEX requests_created_at_idx ON requests (created_at);
+CREATE INDEX requests_conn_idx ON requests (conn_id);
+CREATE INDEX requests_visit_key_idx ON requests (visit_key, created_at) WHERE visit_key <> '';
+CREATE INDEX requests_akamai_idx ON requests (akamai, created_at) WHERE akamai IS NOT NULL;
+CREATE INDEX requests_header_order_idx ON requests (header_order, created_at) WHERE header_order IS NOT NULL;
+
+-- The captures view of 0006, joining connections by seq, with id as text
+-- and id_key, the stored key lookups by id compare.
 CREATE VIEW captures AS
-SELECT r.id, r.created_at, r.visit_key, r.initiator, c.client_ip,
+SELECT CASE WHEN typeof(r.id) = 'blob' THEN lower(hex(r.id)) ELSE r.id END AS id, r.created_at, r.visit_key, r.initiator, c.client_ip,
 	COALESCE(ua.value, '') AS user_agent, COALESCE(h.value, '') AS host,
 	r.method, r.path, r.http_version, c.tls_version, c.sni, c.alpn, c.client_hello,
 	ts.value AS tls_summary, hn.value AS header_names, hv.value AS header_values, h2.value AS h2, r.stream_id,
@@ -76,7 +121,8 @@ SELECT r.id, r.created_at, r.visit_key, r.initiator, c.client_ip,
 	r.conn_id, r.user_agent AS user_agent_ref,
 	c.ja4 AS ja4_ref, c.ja4_r AS ja4_r_ref, c.ja3 AS ja3_hash_ref, c.ja3n AS ja3n_hash_ref,
 	r.akamai AS akamai_hash_ref, c.peetprint AS peetprint_hash_ref, r.header_order AS header_order_hash_ref,
-	COALESCE(qtp.value, '') AS quic_tp, COALESCE(qtp.hash, '') AS quic_tp_hash, c.quic_tp AS quic_tp_hash_ref
+	COALESCE(qtp.value, '') AS quic_tp, COALESCE(qtp.hash, '') AS quic_tp_hash, c.quic_tp AS quic_tp_hash_ref,
+	r.id AS id_key
 FROM requests r
 JOIN connections c ON c.seq = r.conn_id
 LEFT JOIN dict ua ON ua.id = r.user_agent
