@@ -860,7 +860,7 @@ func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64
 		{"old connections", "DELETE FROM connections WHERE seq IN (SELECT c.seq FROM connections c WHERE c.created_at < ? " +
 			"AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.conn_id = c.seq) LIMIT ?)", false, cutoff.UnixMicro()},
 		{"old refused verdicts", "DELETE FROM visit_verdicts WHERE rowid IN (SELECT rowid FROM visit_verdicts WHERE accepted = 0 AND seen_at < ? LIMIT ?)", true, cutoff.UnixMicro()},
-		{"unused dictionary entries", "DELETE FROM dict WHERE id IN (SELECT id FROM dict WHERE last_seen < ? LIMIT ?)", false, cutoff.Add(-model.DictRetentionSlack).UnixMicro()},
+		{"unused dictionary entries", "DELETE FROM dict WHERE rowid IN (SELECT rowid FROM dict WHERE last_seen < ? LIMIT ?)", false, cutoff.Add(-model.DictRetentionSlack).UnixMicro()},
 	} {
 		for {
 			if err := ctx.Err(); err != nil {
