@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -330,4 +331,65 @@ func TestUpgradeTo0009(t *testing.T) {
 		}
 	}
 	totals("after retention")
+}
+
+// TestByFingerprintMatchesPlainQuery pins CapturesByFingerprint's two-step
+// query (the page chosen by time and id, then read whole) to the plain one
+// it replaced, for every kind, several values, limits and time bounds, with
+// captures tied in time.
+func TestByFingerprintMatchesPlainQuery(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "fp.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	g := storetest.NewGenerator(23, time.Now().Add(-time.Hour), 500*time.Microsecond)
+	var cs []model.Capture
+	for len(cs) < 3000 {
+		cs = append(cs, storetest.KeepAlive(g.Next(), 15, time.Millisecond)...)
+		cs = append(cs, g.Batch(10)...)
+	}
+	for i := 100; i < 140; i++ {
+		cs[i].CreatedAt = cs[100].CreatedAt // ties, ordered by id
+	}
+	if _, err := db.InsertCaptures(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, k := range model.Kinds() {
+		seen := map[string]bool{}
+		for i := 0; i < len(cs) && len(seen) < 4; i += 97 {
+			v := cs[i].Value(k)
+			if v == "" || seen[v] {
+				continue
+			}
+			seen[v] = true
+			ids, err := db.dictIDs(ctx, k, v)
+			if err != nil || len(ids) == 0 {
+				t.Fatalf("%s %q: ids %v, %v", k, v, ids, err)
+			}
+			pred, args := refMatch(k, ids)
+			for _, limit := range []int{1, 7, 50, 5000} {
+				for _, before := range []int64{math.MaxInt64, cs[120].CreatedAt.UnixMicro(), cs[len(cs)/2].CreatedAt.UnixMicro()} {
+					a := append(append([]any(nil), args...), before, limit)
+					got, err := db.queryCaptures(ctx, "two-step", byFingerprintSQL(pred), a...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := db.queryCaptures(ctx, "plain", selectCaptures+"WHERE "+pred+" AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?", a...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("%s %q limit %d before %d: two-step query gives %d captures, plain %d, or another order", k, v, limit, before, len(got), len(want))
+					}
+					checked += len(want)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("nothing compared")
+	}
 }

@@ -58,7 +58,7 @@ func TestCaptureQueryPlans(t *testing.T) {
 	}
 	for _, k := range model.Kinds() {
 		reads["resolveKind "+string(k)] = "SELECT 1 FROM captures WHERE " + ref(k) + " LIMIT 1"
-		reads["CapturesByFingerprint "+string(k)] = selectCaptures + "WHERE " + ref(k) + " AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?"
+		reads["CapturesByFingerprint "+string(k)] = byFingerprintSQL(ref(k))
 		reads["FingerprintStats "+string(k)] = "SELECT count(*), count(DISTINCT NULLIF(visit_key, '')), min(created_at), max(created_at) FROM captures WHERE " + ref(k)
 	}
 	used := map[string]bool{}
