@@ -336,7 +336,7 @@ func ValidateID(id string) error {
 // Header names and values keep their bytes except for the same UTF-8 repair.
 // Normalized does not validate; call Validate first.
 func (c Capture) Normalized() Capture {
-	n := c.normalizedRequest()
+	n := c.normalizedRequest(nil)
 	for _, p := range n.connTextFields() {
 		*p = CleanText(*p)
 	}
@@ -352,7 +352,13 @@ func (c Capture) Normalized() Capture {
 // protocol document. The connection's fields (client address, TLS version,
 // SNI, ALPN, raw hello, TLS summary and fingerprints) are left as they are;
 // they must not be stored from the result.
-func (c *Capture) normalizedRequest() Capture {
+//
+// clean, when not nil, is a header list known to be clean text (a
+// normalized one): headers equal to it are clean and the result has clean
+// itself as its list, which costs one comparison (equal strings of one
+// list are compared by pointer after that) instead of checking every name
+// and value.
+func (c *Capture) normalizedRequest(clean []HeaderPair) Capture {
 	n := *c
 	n.CreatedAt = n.CreatedAt.UTC().Truncate(time.Microsecond)
 	for _, p := range n.requestTextFields() {
@@ -361,6 +367,8 @@ func (c *Capture) normalizedRequest() Capture {
 	n.H2 = cleanJSON(n.H2)
 	if len(n.Headers) == 0 {
 		n.Headers = nil
+	} else if clean != nil && sameHeaders(clean, n.Headers) {
+		n.Headers = clean
 	} else if !cleanHeaders(n.Headers) {
 		hs := make([]HeaderPair, len(n.Headers))
 		for i, h := range n.Headers {
@@ -369,6 +377,20 @@ func (c *Capture) normalizedRequest() Capture {
 		n.Headers = hs
 	}
 	return n
+}
+
+// sameHeaders reports whether a and b hold the same names and values in the
+// same order.
+func sameHeaders(a, b []HeaderPair) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // cleanHeaders reports whether every name and value is already clean text.

@@ -258,7 +258,9 @@ func (s *Split) AddCapture(c *Capture, now time.Time) error {
 		n := c.Normalized()
 		return s.add(&n, connID, true, now)
 	}
-	n := c.normalizedRequest()
+	// The previous request's list (normalized) is what a keep-alive
+	// request most often repeats.
+	n := c.normalizedRequest(s.last.values.headers)
 	return s.add(&n, connID, false, now)
 }
 
@@ -398,6 +400,9 @@ func (s *Split) lastRef(m *lastRef, kind, value, hash string, hashed bool, now t
 func sameHeaderField(a, b []HeaderPair, values bool) bool {
 	if len(a) != len(b) {
 		return false
+	}
+	if len(a) > 0 && &a[0] == &b[0] {
+		return true // one list (see normalizedRequest)
 	}
 	for i := range a {
 		if values && a[i].Value != b[i].Value || !values && a[i].Name != b[i].Name {

@@ -30,9 +30,20 @@ func TestAddCaptureMatchesNormalized(t *testing.T) {
 			QUICTP: "qtp", QUICTPHash: "qtph",
 		}
 	}
+	// Requests repeating the previous request's cleaned headers (the fast
+	// path of normalizedRequest), then one differing in a value, then the
+	// dirty ones again.
+	withHeaders := func(c Capture, hs ...HeaderPair) Capture {
+		c.Headers = hs
+		return c
+	}
+	cleaned := dirty("x", "c1", 0).Normalized().Headers
 	batches := [][]Capture{
-		{dirty("a", "c1", 123456789), dirty("b", "c1", 987654321)},
-		{dirty("c", "c1", 5), dirty("d", "c2", 6)},
+		{dirty("a", "c1", 123456789), dirty("b", "c1", 987654321),
+			withHeaders(dirty("b2", "c1", 11), cleaned...), withHeaders(dirty("b3", "c1", 12), cleaned...),
+			withHeaders(dirty("b4", "c1", 13), cleaned[0], HeaderPair{Name: "accept", Value: "text/html"}),
+			dirty("b5", "c1", 14)},
+		{dirty("c", "c1", 5), dirty("d", "c2", 6), withHeaders(dirty("d2", "c2", 7), cleaned...)},
 	}
 	now := time.Now()
 	viaAdd, viaCapture := NewSplit(NewDictCache(0)), NewSplit(NewDictCache(0))

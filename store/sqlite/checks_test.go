@@ -69,9 +69,10 @@ func TestRequestChecksWithoutConstraints(t *testing.T) {
 }
 
 // TestConnectionsAppend: since migration 0008 a connection row gets the next
-// rowid (appended to the table's b-tree) and its id is a UNIQUE column, so a
-// replayed batch stores no connection twice, rows are read back through the
-// id index, and retention still removes connections left without requests.
+// rowid (appended to the table's b-tree; since 0009 the rowid is seq, which
+// requests.conn_id holds) and its id is a UNIQUE column, so a replayed batch
+// stores no connection twice, a request finds its connection by seq, and
+// retention still removes connections left without requests.
 func TestConnectionsAppend(t *testing.T) {
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "conns.db"), Options{})
@@ -112,7 +113,7 @@ func TestConnectionsAppend(t *testing.T) {
 		}
 	}
 	var plan string
-	rows, err := db.r.Query("EXPLAIN QUERY PLAN SELECT id FROM captures WHERE id = ?", batch[0].ID)
+	rows, err := db.r.Query("EXPLAIN QUERY PLAN SELECT id FROM captures WHERE id_key = ?", idKey(batch[0].ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +126,8 @@ func TestConnectionsAppend(t *testing.T) {
 		plan += detail + "\n"
 	}
 	rows.Close()
-	if !strings.Contains(plan, "sqlite_autoindex_connections_1") {
-		t.Errorf("capture by id does not find its connection through the id index:\n%s", plan)
+	if !strings.Contains(plan, "SEARCH c USING INTEGER PRIMARY KEY") {
+		t.Errorf("capture by id does not find its connection by its primary key (seq, migration 0009):\n%s", plan)
 	}
 	if _, err := db.DeleteCapturesBefore(ctx, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)

@@ -117,5 +117,6 @@ func (db *DB) convertChunk(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("sqlite: converting old captures: %w", err)
 	}
 	sp.Commit(now)
+	db.seqs.commit()
 	return len(batch), nil
 }

@@ -80,6 +80,10 @@ type DB struct {
 	split *model.Split
 	// cache remembers the dictionary entries and connections written.
 	cache *model.DictCache
+	// seqs maps connections to their rows' seq (guarded by wmu).
+	seqs *connSeqs
+	// idKeys holds the stored ids of a batch (guarded by wmu).
+	idKeys idKeys
 }
 
 var _ model.Store = (*DB)(nil)
@@ -115,7 +119,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	cache := model.NewDictCache(0)
-	db := &DB{w: w, r: w, opts: opts, split: model.NewSplit(cache), cache: cache}
+	db := &DB{w: w, r: w, opts: opts, split: model.NewSplit(cache), cache: cache, seqs: newConnSeqs()}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -294,7 +298,7 @@ func (db *DB) Capture(ctx context.Context, id string) (model.Capture, error) {
 	if err := model.ValidateID(id); err != nil {
 		return model.Capture{}, fmt.Errorf("%w: %w", model.ErrNotFound, err)
 	}
-	c, err := scanCapture(db.r.QueryRowContext(ctx, selectCaptures+"WHERE id = ?", id))
+	c, err := scanCapture(db.r.QueryRowContext(ctx, selectCaptures+"WHERE id_key = ?", idKey(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return model.Capture{}, fmt.Errorf("sqlite: capture %s: %w", id, model.ErrNotFound)
 	}
@@ -410,6 +414,18 @@ func (db *DB) resolveKind(ctx context.Context, q model.FingerprintQuery) (model.
 	return k, ids, nil
 }
 
+// byFingerprintSQL is the query of CapturesByFingerprint for the predicate
+// pred (refMatch) and its arguments, then the time bound and the limit. The
+// page of captures is chosen first by time and id alone, then only its rows
+// are read whole: a lookup by a connection's fingerprint (JA4, ...) sorts
+// every matching request, and sorting them with every column of the view
+// (TLS summary, header lists: their 16 dictionary lookups and kilobytes of
+// text each) cost several times the sort itself.
+func byFingerprintSQL(pred string) string {
+	return selectCaptures + "WHERE id_key IN (SELECT id_key FROM captures WHERE " + pred +
+		" AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?) ORDER BY created_at DESC, id DESC"
+}
+
 // CapturesByFingerprint implements model.Store.
 func (db *DB) CapturesByFingerprint(ctx context.Context, q model.FingerprintQuery) ([]model.Capture, model.FingerprintKind, error) {
 	q, err := q.Check(50)
@@ -425,9 +441,7 @@ func (db *DB) CapturesByFingerprint(ctx context.Context, q model.FingerprintQuer
 		before = q.Before.UnixMicro()
 	}
 	pred, args := refMatch(k, ids)
-	cs, err := db.queryCaptures(ctx, "captures by fingerprint",
-		selectCaptures+"WHERE "+pred+" AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?",
-		append(args, before, q.Limit)...)
+	cs, err := db.queryCaptures(ctx, "captures by fingerprint", byFingerprintSQL(pred), append(args, before, q.Limit)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -853,25 +867,21 @@ func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64
 		cutoff      int64
 	}{
 		{"old captures", "DELETE FROM requests WHERE rowid IN (SELECT rowid FROM requests WHERE created_at < ? LIMIT ?)", true, cutoff.UnixMicro()},
-		{"old connections", "DELETE FROM connections WHERE id IN (SELECT c.id FROM connections c WHERE c.created_at < ? " +
-			"AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.conn_id = c.id) LIMIT ?)", false, cutoff.UnixMicro()},
+		{"old connections", "DELETE FROM connections WHERE seq IN (SELECT c.seq FROM connections c WHERE c.created_at < ? " +
+			"AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.conn_id = c.seq) LIMIT ?)", false, cutoff.UnixMicro()},
 		{"old refused verdicts", "DELETE FROM visit_verdicts WHERE rowid IN (SELECT rowid FROM visit_verdicts WHERE accepted = 0 AND seen_at < ? LIMIT ?)", true, cutoff.UnixMicro()},
-		{"unused dictionary entries", "DELETE FROM dict WHERE id IN (SELECT id FROM dict WHERE last_seen < ? LIMIT ?)", false, cutoff.Add(-model.DictRetentionSlack).UnixMicro()},
+		{"unused dictionary entries", "DELETE FROM dict WHERE rowid IN (SELECT rowid FROM dict WHERE last_seen < ? LIMIT ?)", false, cutoff.Add(-model.DictRetentionSlack).UnixMicro()},
 	} {
 		for {
 			if err := ctx.Err(); err != nil {
 				return total, fmt.Errorf("sqlite: deleting %s: %w", del.what, err)
 			}
-			n, err := db.deleteChunk(ctx, del.what, del.query, del.cutoff)
+			n, err := db.deleteChunk(ctx, del.what, del.query, del.cutoff, !del.counted)
 			if del.counted {
 				total += n
 			}
 			if err != nil {
 				return total, err
-			}
-			if n > 0 && !del.counted {
-				// The writers' cache may name what was deleted.
-				db.cache.Forget()
 			}
 			if n < int64(db.opts.DeleteChunk) {
 				break
@@ -881,7 +891,11 @@ func (db *DB) DeleteCapturesBefore(ctx context.Context, cutoff time.Time) (int64
 	return total, nil
 }
 
-func (db *DB) deleteChunk(ctx context.Context, what, query string, cutoff int64) (int64, error) {
+// deleteChunk runs one chunk of a retention delete. When it deleted rows the
+// writer may take for stored (forget: connections, dictionary entries), its
+// cache and connection seqs are emptied before the write lock is released,
+// so that the next batch does not refer to a deleted row.
+func (db *DB) deleteChunk(ctx context.Context, what, query string, cutoff int64, forget bool) (int64, error) {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	res, err := db.w.ExecContext(ctx, query, cutoff, db.opts.DeleteChunk)
@@ -889,6 +903,10 @@ func (db *DB) deleteChunk(ctx context.Context, what, query string, cutoff int64)
 		return 0, fmt.Errorf("sqlite: deleting %s: %w", what, err)
 	}
 	n, _ := res.RowsAffected()
+	if n > 0 && forget {
+		db.cache.Forget()
+		db.seqs.forget()
+	}
 	return n, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -108,6 +109,8 @@ type inserts struct {
 	stmts map[stmtKey]driver.StmtExecContext
 	// closers are the statements to close with the connection.
 	closers []driver.Stmt
+	// connSeq is connSeqSQL.
+	connSeq driver.StmtQueryContext
 	// args holds the arguments of the largest statement, their ordinals set.
 	args []driver.NamedValue
 }
@@ -138,6 +141,16 @@ func (in *inserts) prepare(ctx context.Context, dc any) error {
 			in.stmts[stmtKey{t.table, rows}] = se
 		}
 	}
+	st, err := pc.PrepareContext(ctx, connSeqSQL)
+	if err != nil {
+		in.close()
+		return fmt.Errorf("sqlite: preparing the lookup of connections: %w", err)
+	}
+	in.closers = append(in.closers, st)
+	if in.connSeq, ok = st.(driver.StmtQueryContext); !ok {
+		in.close()
+		return fmt.Errorf("sqlite: driver statement %T cannot query with a context", st)
+	}
 	n := 0
 	for _, t := range insertTables {
 		n = max(n, len(t.cols)*t.chunk)
@@ -159,7 +172,7 @@ func (in *inserts) close() error {
 			first = err
 		}
 	}
-	in.conn, in.stmts, in.closers = nil, nil, nil
+	in.conn, in.stmts, in.closers, in.connSeq = nil, nil, nil, nil
 	return first
 }
 
@@ -205,7 +218,7 @@ func (db *DB) closeInserts() error {
 	return conn.Raw(func(dc any) error {
 		if dc != db.ins.conn {
 			// Prepared on a connection the pool has closed since.
-			db.ins.conn, db.ins.stmts, db.ins.closers = nil, nil, nil
+			db.ins.conn, db.ins.stmts, db.ins.closers, db.ins.connSeq = nil, nil, nil, nil
 			return nil
 		}
 		return db.ins.close()
@@ -251,6 +264,21 @@ func (db *DB) InsertValidated(ctx context.Context, batch []model.Capture) (int64
 	}
 	defer tx.Rollback()
 	inserted, err := db.insertSplit(ctx, conn, now)
+	if errors.Is(err, errConnMissing) {
+		// A connection the cache took for stored is gone: forget what the
+		// cache and the seqs say, split the batch again (every connection
+		// is then written, or found stored) and write it in the same
+		// transaction (what was written of it is skipped as stored).
+		db.cache.Forget()
+		db.seqs.forget()
+		sp.Reset()
+		for i := range batch {
+			if err := sp.AddCapture(&batch[i], now); err != nil {
+				return 0, err
+			}
+		}
+		inserted, err = db.insertSplit(ctx, conn, now)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -258,6 +286,7 @@ func (db *DB) InsertValidated(ctx context.Context, batch []model.Capture) (int64
 		return 0, fmt.Errorf("sqlite: inserting captures: committing: %w", classify(err))
 	}
 	sp.Commit(now)
+	db.seqs.commit()
 	return inserted, nil
 }
 
@@ -295,25 +324,35 @@ func (db *DB) insertSplit(ctx context.Context, conn *sql.Conn, now time.Time) (i
 		if _, err := in.insertRows(ctx, dictTable, len(sp.Entries), func(v []driver.NamedValue, i int) {
 			e := &sp.Entries[i]
 			v[0].Value, v[1].Value, v[2].Value, v[3].Value, v[4].Value = e.ID, e.Kind, e.Value, e.Hash, seen
-		}); err != nil {
+		}, nil); err != nil {
 			return err
 		}
-		if _, err := in.insertRows(ctx, connTable, len(sp.Conns), func(v []driver.NamedValue, i int) {
-			c, b := &sp.Conns[i], &connBoxes
+		seqs := db.seqs
+		seqs.begin()
+		todo := seqs.unknown(sp.Conns)
+		if _, err := in.insertRows(ctx, connTable, len(todo), func(v []driver.NamedValue, i int) {
+			c, b := &sp.Conns[todo[i]], &connBoxes
 			v[0].Value, v[1].Value, v[2].Value, v[3].Value = c.ID, c.CreatedAt.UnixMicro(), b.text(2, c.ClientIP), b.text(3, c.TLSVersion)
 			v[4].Value, v[5].Value, v[6].Value, v[7].Value = b.text(4, c.SNI), b.text(5, c.ALPN), nullBytes(c.ClientHello), b.ref(7, c.TLSSummary)
 			v[8].Value, v[9].Value, v[10].Value, v[11].Value = b.ref(8, c.JA3), b.ref(9, c.JA3N), b.ref(10, c.JA4), b.ref(11, c.JA4R)
 			v[12].Value, v[13].Value, v[14].Value, v[15].Value = b.ref(12, c.JA4O), b.ref(13, c.JA4RO), b.ref(14, c.PeetPrint), b.ref(15, c.QUICTP)
+		}, func(start, size int, res driver.Result) error {
+			return seqs.inserted(sp.Conns, todo[start:start+size], res)
 		}); err != nil {
 			return err
 		}
+		if err := seqs.seqsOf(ctx, in, sp.Requests); err != nil {
+			return err
+		}
+		keys := &db.idKeys
+		keys.reset(len(sp.Requests))
 		n, err := in.insertRows(ctx, requestTable, len(sp.Requests), func(v []driver.NamedValue, i int) {
 			r, b := &sp.Requests[i], &requestBoxes
-			v[0].Value, v[1].Value, v[2].Value, v[3].Value = r.ID, r.CreatedAt.UnixMicro(), b.int(2, r.Conn), b.text(3, r.VisitKey)
+			v[0].Value, v[1].Value, v[2].Value, v[3].Value = keys.key(i, r.ID), r.CreatedAt.UnixMicro(), b.int(2, seqs.reqs[i]), b.text(3, r.VisitKey)
 			v[4].Value, v[5].Value, v[6].Value, v[7].Value = b.text(4, r.Initiator), b.text(5, r.Method), r.Path, b.text(7, r.HTTPVersion)
 			v[8].Value, v[9].Value, v[10].Value, v[11].Value = r.StreamID, b.ref(9, r.Host), b.ref(10, r.UserAgent), b.ref(11, r.HeaderNames)
 			v[12].Value, v[13].Value, v[14].Value, v[15].Value = b.ref(12, r.HeaderValues), b.ref(13, r.H2), b.ref(14, r.Akamai), b.ref(15, r.HeaderOrder)
-		})
+		}, nil)
 		inserted = n
 		return err
 	})
@@ -360,7 +399,8 @@ func (b *rowBoxes) text(k int, v string) any {
 }
 
 // insertRows writes n rows into t.table in chunks of at most t.chunk rows,
-// fill setting row i's values, and returns the rows inserted.
+// fill setting row i's values, and returns the rows inserted. after, when
+// not nil, gets each statement's rows (start, size) and result.
 //
 // The statements run without ctx's cancellation, which modernc implements
 // per statement with a goroutine and a progress handler (~1 µs, paid ~7,000
@@ -371,7 +411,7 @@ func (b *rowBoxes) text(k int, v string) any {
 // until the last one returned: a transaction database/sql rolls back when ctx
 // ends cannot be rolled back under a running statement, and no statement
 // runs after the rollback.
-func (in *inserts) insertRows(ctx context.Context, t *insertTable, n int, fill func(v []driver.NamedValue, i int)) (int64, error) {
+func (in *inserts) insertRows(ctx context.Context, t *insertTable, n int, fill func(v []driver.NamedValue, i int), after func(start, size int, res driver.Result) error) (int64, error) {
 	table, cols := t.table, len(t.cols)
 	var total int64
 	noCancel := context.WithoutCancel(ctx)
@@ -403,6 +443,11 @@ func (in *inserts) insertRows(ctx context.Context, t *insertTable, n int, fill f
 		k, err := res.RowsAffected()
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: inserting into %s: %w", table, err)
+		}
+		if after != nil {
+			if err := after(start, size, res); err != nil {
+				return 0, err
+			}
 		}
 		total += k
 		start += size

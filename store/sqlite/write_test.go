@@ -172,7 +172,7 @@ func TestInsertCancelledAtEachStatement(t *testing.T) {
 		n, err := db.InsertValidated(c, batch)
 		stored := 0
 		for i := range batch {
-			stored += count("SELECT count(*) FROM requests WHERE id = ?", batch[i].ID)
+			stored += count("SELECT count(*) FROM requests WHERE id = ?", idKey(batch[i].ID))
 		}
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"RoundTrip", testRoundTrip},
 		{"Normalization", testNormalization},
 		{"Idempotent", testIdempotent},
+		{"IDShapes", testIDShapes},
 		{"InvalidBatch", testInvalidBatch},
 		{"NotFound", testNotFound},
 		{"ByVisit", testByVisit},
@@ -205,6 +206,52 @@ func testRoundTrip(t *testing.T, s model.Store) {
 	m := mustGet(t, s, "c2")
 	if m.ClientHello != nil || m.TLSSummary != nil || m.H2 != nil || m.Headers != nil {
 		t.Errorf("minimal capture read back with non-nil optional fields: %+v", m)
+	}
+}
+
+// testIDShapes stores captures whose ids have the shape of
+// model.NewCaptureID (32 lowercase hex characters, which a backend may
+// store packed) and near misses of it, each of which must stay a capture of
+// its own, read back by its id exactly, idempotent on a replay, and ordered
+// by id among captures of one visit at one time.
+func testIDShapes(t *testing.T, s model.Store) {
+	hexID := model.NewCaptureID(base)
+	ids := []string{
+		hexID, strings.ToUpper(hexID), hexID[:31], hexID + "0", hexID[:31] + "g", hexID[:31] + "A",
+		"0" + hexID[:30] + "-", strings.Repeat("f", 32), strings.Repeat("0", 32), "x",
+	}
+	var batch []model.Capture
+	for _, id := range ids {
+		c := fullCapture(id, base)
+		c.VisitKey = "shapes"
+		batch = append(batch, c)
+	}
+	mustInsert(t, s, batch, int64(len(batch)))
+	mustInsert(t, s, batch, 0)
+	for _, c := range batch {
+		if d := DiffCapture(c.Normalized(), mustGet(t, s, c.ID)); d != "" {
+			t.Errorf("capture %q: %s", c.ID, d)
+		}
+	}
+	other := hexID[:31] + "0"
+	if hexID[31] == '0' {
+		other = hexID[:31] + "1"
+	}
+	if _, err := s.Capture(ctxT(t), other); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("Capture(%s), never stored: %v, want ErrNotFound", other, err)
+	}
+	got, err := s.CapturesByVisit(ctxT(t), "shapes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotIDs []string
+	for _, c := range got {
+		gotIDs = append(gotIDs, c.ID)
+	}
+	want := append([]string(nil), ids...)
+	sort.Strings(want)
+	if !reflect.DeepEqual(gotIDs, want) {
+		t.Errorf("captures of one visit at one time: %q, want them by id %q", gotIDs, want)
 	}
 }
 
