@@ -44,16 +44,22 @@ type HelloConn struct {
 // failed before a complete hello arrived, in which case HelloErr is the same
 // error. The deadline on c is cleared before returning.
 func ReadClientHello(c net.Conn, deadline time.Time, maxBytes int) (*HelloConn, error) {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxHelloBytes
-	}
-	hc := &HelloConn{Conn: c}
 	if err := c.SetReadDeadline(deadline); err != nil {
+		hc := &HelloConn{Conn: c}
 		hc.err = fmt.Errorf("capture: setting hello deadline: %w", err)
 		return hc, hc.err
 	}
 	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
+	return readClientHello(c, maxBytes)
+}
 
+// readClientHello is ReadClientHello without the deadline: the caller sets
+// and clears the deadline of c.
+func readClientHello(c net.Conn, maxBytes int) (*HelloConn, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxHelloBytes
+	}
+	hc := &HelloConn{Conn: c}
 	// Read generously: a client sends its first flight (the hello, at most
 	// an early-data record after it) and waits, so one read usually holds
 	// the whole hello; whatever is read beyond it is replayed.
