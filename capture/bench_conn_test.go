@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"sync"
 	"testing"
 	"time"
@@ -74,7 +75,6 @@ func startOverheadServers(b testing.TB) (capAddr, plainAddr string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln := capture.NewListener(inner, capture.Config{TLS: serverTLS()})
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
@@ -84,14 +84,23 @@ func startOverheadServers(b testing.TB) (capAddr, plainAddr string) {
 			return capture.ContextWithConn(ctx, c.(*capture.Conn))
 		},
 	}
-	go func() { _ = capSrv.Serve(ln) }()
+	// Each server's goroutines carry a "server" profiler label, so that a
+	// CPU profile of the benchmark (-cpuprofile) splits by server with
+	// -tagfocus.
+	var ln *capture.Listener
+	pprof.Do(context.Background(), pprof.Labels("server", "capture"), func(context.Context) {
+		ln = capture.NewListener(inner, capture.Config{TLS: serverTLS()})
+		go func() { _ = capSrv.Serve(ln) }()
+	})
 	// The plain server.
 	plainLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	plainSrv := &http.Server{Handler: handler, TLSConfig: serverTLS(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = plainSrv.ServeTLS(plainLn, "", "") }()
+	pprof.Do(context.Background(), pprof.Labels("server", "plain"), func(context.Context) {
+		go func() { _ = plainSrv.ServeTLS(plainLn, "", "") }()
+	})
 	b.Cleanup(func() {
 		_ = capSrv.Close()
 		_ = plainSrv.Close()
