@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/guanaco-fp/guanaco/capture"
 )
 
@@ -113,12 +111,13 @@ func startOverheadServers(b testing.TB) (capAddr, plainAddr string) {
 // four concurrent clients, and returns the process CPU they took.
 func newConnRound(b testing.TB, addr, proto string, n int) time.Duration {
 	const workers = 4
+	h2Client := newH2Client()
 	cpu0 := processCPU()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for range n / workers {
-				if err := newConnRequest(addr, proto); err != nil {
+				if err := newConnRequest(h2Client, addr, proto); err != nil {
 					b.Error(err)
 					return
 				}
@@ -129,41 +128,48 @@ func newConnRound(b testing.TB, addr, proto string, n int) time.Duration {
 	return processCPU() - cpu0
 }
 
-// newConnRequest makes one GET over a new TLS connection speaking proto.
-func newConnRequest(addr, proto string) error {
-	conn, err := tls.Dial("tcp", addr, clientTLS(proto))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+// newH2Client returns a transport whose NewClientConn opens HTTP/2
+// connections.
+func newH2Client() *http.Transport {
+	var protos http.Protocols
+	protos.SetHTTP2(true)
+	return &http.Transport{TLSClientConfig: clientTLS("h2"), Protocols: &protos}
+}
+
+// newConnRequest makes one GET over a new TLS connection speaking proto
+// (h2 through h2Client).
+func newConnRequest(h2Client *http.Transport, addr, proto string) error {
 	req, err := http.NewRequest(http.MethodGet, "https://localhost/api/clean", nil)
 	if err != nil {
 		return err
 	}
 	var resp *http.Response
 	if proto == "h2" {
-		cc, err := (&http2.Transport{}).NewClientConn(conn)
+		cc, err := h2Client.NewClientConn(context.Background(), "https", addr)
 		if err != nil {
 			return err
 		}
 		defer cc.Close()
-		resp, err = cc.RoundTrip(req)
-		if err != nil {
+		if resp, err = cc.RoundTrip(req); err != nil {
 			return err
 		}
 	} else {
+		conn, err := tls.Dial("tcp", addr, clientTLS(proto))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
 		if _, err := io.WriteString(conn, "GET /api/clean HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); err != nil {
 			return err
 		}
-		resp, err = http.ReadResponse(bufio.NewReader(conn), req)
-		if err != nil {
+		if resp, err = http.ReadResponse(bufio.NewReader(conn), req); err != nil {
 			return err
 		}
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: status %s", proto, resp.Status)
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != map[string]int{"h2": 2, "http/1.1": 1}[proto] {
+		return fmt.Errorf("%s: %s %s", proto, resp.Proto, resp.Status)
 	}
 	return nil
 }
