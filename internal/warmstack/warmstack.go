@@ -69,9 +69,11 @@ func HandlerFunc(next http.Handler, workers int, warm func(*http.Request) bool) 
 // quarter of it, so a worker idle in a receive would lose, at every GC
 // cycle, the stack its last job grew, and the next job would grow it again
 // (copying it each time). With this much in use below the waiting frame,
-// a stack of up to four times as much (64 KiB: a TLS handshake, a deep
-// handler chain) is kept.
-const ballastBytes = 16 << 10
+// a stack of up to four times as much (32 KiB: a TLS handshake needs about
+// 16 KiB) is kept. It also counts in the runtime's average of stack use
+// that sizes new goroutines' stacks: more would push that average over
+// 16 KiB, the largest size the runtime allocates from its per-P cache.
+const ballastBytes = 8 << 10
 
 // withBallast runs f above a frame holding ballastBytes of stack.
 //

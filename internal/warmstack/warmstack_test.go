@@ -245,7 +245,7 @@ func deepStack(n int) byte {
 	return deepStack(n-len(frame)) + frame[1]
 }
 
-// TestBallastKeepsGrownStacks: goroutines grow their stacks to 64 KiB,
+// TestBallastKeepsGrownStacks: goroutines grow their stacks to 32 KiB,
 // then wait through four GC cycles. Without the ballast the collector
 // halves the idle stacks at each cycle; above withBallast's frame they
 // stay grown (so a worker's next job does not grow and copy them again).
@@ -260,7 +260,7 @@ func TestBallastKeepsGrownStacks(t *testing.T) {
 		var wg sync.WaitGroup
 		for range n {
 			body := func() {
-				deepStack(32 << 10)
+				deepStack(16 << 10)
 				grown <- struct{}{}
 				<-release
 			}
@@ -285,8 +285,8 @@ func TestBallastKeepsGrownStacks(t *testing.T) {
 	}
 	without, with := stackGrowth(false), stackGrowth(true)
 	t.Logf("stack in use by %d idle goroutines after 4 GCs: %d KiB without ballast, %d KiB with", n, without>>10, with>>10)
-	if with < n*(48<<10) {
-		t.Errorf("with the ballast %d KiB of stack kept by %d goroutines, want at least %d KiB", with>>10, n, n*48)
+	if with < n*(24<<10) {
+		t.Errorf("with the ballast %d KiB of stack kept by %d goroutines, want at least %d KiB", with>>10, n, n*24)
 	}
 	if without*2 > with {
 		t.Errorf("without the ballast %d KiB kept, not under half of %d KiB: the collector did not shrink idle stacks as this test assumes", without>>10, with>>10)
