@@ -110,6 +110,9 @@ type Listener struct {
 	// fps computes the connections' TLS fingerprints once per distinct
 	// hello shape.
 	fps *fingerprint.FingerprintCache
+	// helloBufs recycles the buffers hellos are first read into (each
+	// connection keeps an exact-size copy).
+	helloBufs sync.Pool
 
 	closeOnce sync.Once
 	errMu     sync.Mutex
@@ -174,6 +177,7 @@ func NewListener(inner net.Listener, cfg Config) *Listener {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
+	l.helloBufs.New = func() any { return new([helloReadSize]byte) }
 	l.handshakers = warmstack.NewRunner(handshakeWorkers, ctx.Done())
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -383,7 +387,9 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 	if l.ctx.Err() != nil {
 		return fail(ReasonNetwork, errors.New("capture: listener closed during the handshake"))
 	}
-	hc, err := readClientHello(raw, l.cfg.MaxHelloBytes)
+	scratch := l.helloBufs.Get().(*[helloReadSize]byte)
+	hc, err := readClientHello(raw, l.cfg.MaxHelloBytes, scratch)
+	l.helloBufs.Put(scratch)
 	if err != nil {
 		var ne net.Error
 		switch {
