@@ -156,7 +156,8 @@ const h2ReadAhead = 4 << 10
 
 var _ net.Conn = (*Conn)(nil)
 
-func newConn(c net.Conn, tc *tls.Conn, hc *HelloConn, proto Protocol, accepted time.Time, lim StreamLimits) *Conn {
+// newConn wraps c, whose handshake (if any) info describes.
+func newConn(c net.Conn, info *TLSInfo, proto Protocol, accepted time.Time, lim StreamLimits) *Conn {
 	var idb [8]byte
 	_, _ = rand.Read(idb[:])
 	conn := &Conn{
@@ -165,17 +166,10 @@ func newConn(c net.Conn, tc *tls.Conn, hc *HelloConn, proto Protocol, accepted t
 		accepted: accepted,
 		proto:    proto,
 		limits:   lim,
+		tlsInfo:  info,
 	}
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		conn.remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	if tc != nil && hc != nil && hc.Hello() != nil {
-		conn.tlsInfo = &TLSInfo{
-			Raw:          hc.Raw(),
-			Hello:        hc.Hello(),
-			Fingerprints: hc.Hello().Fingerprints(),
-			State:        tc.ConnectionState(),
-		}
+	if ap, ok := addrPort(c.RemoteAddr()); ok {
+		conn.remote = ap
 	}
 	switch proto {
 	case ProtoH3:

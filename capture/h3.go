@@ -368,7 +368,7 @@ func (s *H3Server) handle(qc *quic.Conn) {
 
 // newQUICConn builds the connection capture of an accepted connection.
 func (s *H3Server) newQUICConn(qc *quic.Conn) *Conn {
-	c := newConn(quicNetConn{qc}, nil, nil, ProtoH3, time.Now(), s.cfg.Streams)
+	c := newConn(quicNetConn{qc}, nil, ProtoH3, time.Now(), s.cfg.Streams)
 	c.h3 = &h3State{settingsCh: make(chan struct{})}
 	c.settingsWait = s.cfg.SettingsWait
 	tr, _ := qc.QlogTrace().(*h3Trace)

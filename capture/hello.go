@@ -44,37 +44,60 @@ type HelloConn struct {
 // failed before a complete hello arrived, in which case HelloErr is the same
 // error. The deadline on c is cleared before returning.
 func ReadClientHello(c net.Conn, deadline time.Time, maxBytes int) (*HelloConn, error) {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxHelloBytes
-	}
-	hc := &HelloConn{Conn: c}
 	if err := c.SetReadDeadline(deadline); err != nil {
+		hc := &HelloConn{Conn: c}
 		hc.err = fmt.Errorf("capture: setting hello deadline: %w", err)
 		return hc, hc.err
 	}
 	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
+	return readClientHello(c, maxBytes, nil)
+}
 
-	// Read generously: a client sends its first flight (the hello, at most
-	// an early-data record after it) and waits, so one read usually holds
-	// the whole hello; whatever is read beyond it is replayed.
-	buf := make([]byte, 0, 4096)
+// helloReadSize is the first read's size: a client sends its first flight
+// (the hello, at most an early-data record after it) and waits, so one
+// read usually holds the whole hello; whatever is read beyond it is
+// replayed.
+const helloReadSize = 4096
+
+// readClientHello is ReadClientHello without the deadline: the caller sets
+// and clears the deadline of c. scratch, when not nil, is a buffer of
+// helloReadSize bytes to read into; the HelloConn keeps a copy of what was
+// read, of its exact size, so scratch is free again on return.
+func readClientHello(c net.Conn, maxBytes int, scratch *[helloReadSize]byte) (*HelloConn, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxHelloBytes
+	}
+	hc := &HelloConn{Conn: c}
+	buf, onScratch := []byte(nil), scratch != nil
+	if onScratch {
+		buf = scratch[:0]
+	} else {
+		buf = make([]byte, 0, helloReadSize)
+	}
+	// own returns buf in memory of its own (a copy while it is scratch).
+	own := func() []byte {
+		if onScratch {
+			return append(make([]byte, 0, len(buf)), buf...)
+		}
+		return buf
+	}
 	need := 5 // a record header
 	for {
 		if len(buf) >= need {
 			n, err := fingerprint.ClientHelloLength(buf)
 			if err != nil {
-				hc.pending = buf
+				hc.pending = own()
 				hc.err = err
 				return hc, nil
 			}
 			if n <= len(buf) {
-				hc.raw = buf[:n:n]
-				hc.pending = buf
+				hc.pending = own()
+				hc.raw = hc.pending[:n:n]
 				hc.hello, hc.err = fingerprint.ParseClientHello(hc.raw)
 				return hc, nil
 			}
 			if n > maxBytes {
-				hc.pending = buf
+				hc.pending = own()
 				hc.err = fmt.Errorf("capture: ClientHello needs %d bytes, over the %d byte cap", n, maxBytes)
 				return hc, nil
 			}
@@ -83,7 +106,7 @@ func ReadClientHello(c net.Conn, deadline time.Time, maxBytes int) (*HelloConn, 
 		if cap(buf) < need {
 			nb := make([]byte, len(buf), need)
 			copy(nb, buf)
-			buf = nb
+			buf, onScratch = nb, false
 		}
 		m, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
@@ -91,7 +114,7 @@ func ReadClientHello(c net.Conn, deadline time.Time, maxBytes int) (*HelloConn, 
 			if errors.Is(err, io.EOF) && len(buf) == 0 {
 				err = io.EOF
 			}
-			hc.pending = buf
+			hc.pending = own()
 			hc.err = fmt.Errorf("capture: reading ClientHello (%d bytes read): %w", len(buf), err)
 			return hc, hc.err
 		}

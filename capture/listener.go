@@ -107,6 +107,12 @@ type Listener struct {
 	// handshakers run the handshakes on warm goroutines (see
 	// handshakeWorkers).
 	handshakers *warmstack.Runner
+	// fps computes the connections' TLS fingerprints once per distinct
+	// hello shape.
+	fps *fingerprint.FingerprintCache
+	// helloBufs recycles the buffers hellos are first read into (each
+	// connection keeps an exact-size copy).
+	helloBufs sync.Pool
 
 	closeOnce sync.Once
 	errMu     sync.Mutex
@@ -118,6 +124,11 @@ type Listener struct {
 // times, and the runtime copies the stack each time. More concurrent
 // handshakes (up to MaxPendingHandshakes) run on goroutines of their own.
 const handshakeWorkers = 16
+
+// fingerprintCacheEntries bounds the listener's fingerprint cache: the
+// distinct hello shapes of the clients seen recently (a few per browser
+// version and platform).
+const fingerprintCacheEntries = 512
 
 var _ net.Listener = (*Listener)(nil)
 
@@ -162,9 +173,11 @@ func NewListener(inner net.Listener, cfg Config) *Listener {
 		sem:     make(chan struct{}, cfg.MaxPendingHandshakes),
 		conns:   make(chan *Conn),
 		pending: make(map[netip.Prefix]int),
+		fps:     fingerprint.NewFingerprintCache(fingerprintCacheEntries),
 		ctx:     ctx,
 		cancel:  cancel,
 	}
+	l.helloBufs.New = func() any { return new([helloReadSize]byte) }
 	l.handshakers = warmstack.NewRunner(handshakeWorkers, ctx.Done())
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -172,11 +185,11 @@ func NewListener(inner net.Listener, cfg Config) *Listener {
 }
 
 func addrIn(a net.Addr, prefixes []netip.Prefix) bool {
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
+	ap, ok := addrPort(a)
+	if !ok {
 		return false
 	}
-	ip := ap.Addr().Unmap()
+	ip := ap.Addr()
 	for _, p := range prefixes {
 		if p.Contains(ip) {
 			return true
@@ -238,6 +251,27 @@ func (l *Listener) acceptLoop() {
 	}
 }
 
+// addrPort is the IP address (IPv4-mapped IPv6 unmapped) and port of a,
+// as netip.ParseAddrPort reads a.String(); ok is false when that fails. A
+// *net.TCPAddr without a zone is converted without formatting it.
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	if ta, isTCP := a.(*net.TCPAddr); isTCP && ta != nil && ta.Zone == "" {
+		ip, ok := netip.AddrFromSlice(ta.IP)
+		if !ok || ta.Port < 0 || ta.Port > 0xffff {
+			return netip.AddrPort{}, false
+		}
+		return netip.AddrPortFrom(ip.Unmap(), uint16(ta.Port)), true
+	}
+	if a == nil {
+		return netip.AddrPort{}, false
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+}
+
 // isTemporary reports errors worth retrying Accept on (EMFILE and friends
 // surface as temporary net errors in the standard library).
 func isTemporary(err error) bool {
@@ -248,11 +282,11 @@ func isTemporary(err error) bool {
 // clientKey is the admission key of a client address: the address for
 // IPv4, its /64 for IPv6. ok is false for addresses that are not IP.
 func clientKey(a net.Addr) (netip.Prefix, bool) {
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
+	ap, ok := addrPort(a)
+	if !ok {
 		return netip.Prefix{}, false
 	}
-	ip := ap.Addr().Unmap()
+	ip := ap.Addr()
 	bits := 32
 	if ip.Is6() {
 		bits = 64
@@ -339,9 +373,23 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 		if !stop() {
 			return fail(ReasonNetwork, errors.New("capture: listener closed during the handshake"))
 		}
-		return newConn(c, nil, nil, proto, accepted, l.cfg.Streams)
+		return newConn(c, nil, proto, accepted, l.cfg.Streams)
 	}
-	hc, err := ReadClientHello(raw, deadline, l.cfg.MaxHelloBytes)
+	// One deadline on the raw connection bounds reading the hello and the
+	// whole handshake (crypto/tls reads and writes through it): cheaper
+	// than a context with a deadline, which starts a timer and makes
+	// crypto/tls register a callback on it for every handshake. Setting it
+	// could undo the past deadline of a Close that just happened, so the
+	// listener's state is checked after it.
+	if err := raw.SetDeadline(deadline); err != nil {
+		return fail(ReasonNetwork, fmt.Errorf("capture: setting the handshake deadline: %w", err))
+	}
+	if l.ctx.Err() != nil {
+		return fail(ReasonNetwork, errors.New("capture: listener closed during the handshake"))
+	}
+	scratch := l.helloBufs.Get().(*[helloReadSize]byte)
+	hc, err := readClientHello(raw, l.cfg.MaxHelloBytes, scratch)
+	l.helloBufs.Put(scratch)
 	if err != nil {
 		var ne net.Error
 		switch {
@@ -367,9 +415,7 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 	}
 	helloErr := hc.HelloErr()
 	tc := tls.Server(hc, l.cfg.TLS)
-	ctx, cancel := context.WithDeadline(l.ctx, deadline)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := tc.Handshake(); err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
 			return fail(ReasonTimeout, err)
@@ -387,14 +433,20 @@ func (l *Listener) handshake(raw net.Conn) *Conn {
 	if !stop() {
 		return fail(ReasonNetwork, errors.New("capture: listener closed during the handshake"))
 	}
+	_ = raw.SetDeadline(time.Time{})
 	if helloErr != nil {
 		l.cfg.Logger.Debug("capture: serving a client whose ClientHello the parser rejected", "remote", raw.RemoteAddr().String(), "err", helloErr)
 	}
+	state := tc.ConnectionState()
 	proto := ProtoHTTP1
-	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+	if state.NegotiatedProtocol == "h2" {
 		proto = ProtoH2
 	}
-	return newConn(tc, tc, hc, proto, accepted, l.cfg.Streams)
+	var info *TLSInfo
+	if ch := hc.Hello(); ch != nil {
+		info = &TLSInfo{Raw: hc.Raw(), Hello: ch, Fingerprints: l.fps.Fingerprints(ch), State: state}
+	}
+	return newConn(tc, info, proto, accepted, l.cfg.Streams)
 }
 
 // h2Preface is the HTTP/2 client connection preface (RFC 9113 §3.4).

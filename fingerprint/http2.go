@@ -865,7 +865,7 @@ func (s *H2Stream) beginBlock() *ParseError {
 	s.blockReq = req
 	s.block = s.block[:0]
 	s.blockOver = false
-	s.fields = nil
+	s.fields = s.fields[:0] // emptied by the last endBlock, or nil
 	s.listSize = 0
 	s.overflow = false
 	s.dec.SetEmitEnabled(true)
@@ -912,6 +912,9 @@ func (s *H2Stream) emitField(f hpack.HeaderField) {
 		s.overflow = true
 		s.dec.SetEmitEnabled(false)
 		return
+	}
+	if s.fields == nil {
+		s.fields = make([]Header, 0, 16) // a browser request's fields, grown once
 	}
 	s.fields = append(s.fields, Header{Name: f.Name, Value: f.Value})
 }
@@ -1050,6 +1053,7 @@ func (s *H2Stream) endBlock() *h2Event {
 			s.conn.RequestsSeen++
 		}
 		s.blockReq = H2Request{}
+		s.fields = reuseFields(fields)
 		return nil
 	}
 	if s.blockTrail {
@@ -1076,8 +1080,10 @@ func (s *H2Stream) endBlock() *h2Event {
 			npseudo++
 		}
 	}
-	req.Pseudo = make([]Header, 0, npseudo)
-	req.Headers = make([]Header, 0, len(fields)-npseudo)
+	// One array holds both lists, each with its own capacity.
+	all := make([]Header, len(fields))
+	req.Pseudo = all[:0:npseudo]
+	req.Headers = all[npseudo:npseudo:len(fields)]
 	for _, f := range fields {
 		if strings.HasPrefix(f.Name, ":") {
 			req.Pseudo = append(req.Pseudo, f)
@@ -1085,6 +1091,7 @@ func (s *H2Stream) endBlock() *h2Event {
 			req.Headers = append(req.Headers, f)
 		}
 	}
+	s.fields = reuseFields(fields)
 	s.conn.RequestsSeen++
 	if len(s.conn.Requests) < s.cfg.MaxRequests {
 		s.conn.Requests = append(s.conn.Requests, req)
@@ -1092,6 +1099,22 @@ func (s *H2Stream) endBlock() *h2Event {
 		s.conn.Counters.Dropped++
 	}
 	return &h2Event{req: &req, stream: req.StreamID}
+}
+
+// maxReusedFields bounds the field list a stream keeps between header
+// blocks.
+const maxReusedFields = 64
+
+// reuseFields returns fields emptied for the next header block of the
+// stream, once its entries were copied out (requests; a trailer block's
+// list is kept by its request, so it is not reused), or nil when it is
+// too large to keep.
+func reuseFields(fields []Header) []Header {
+	if cap(fields) > maxReusedFields {
+		return nil
+	}
+	clear(fields)
+	return fields[:0]
 }
 
 func h2FrameName(t uint8) string {

@@ -770,3 +770,43 @@ func TestH2StreamPerStreamFrames(t *testing.T) {
 		t.Errorf("Request(5) lacks the DATA frames: %+v", r.Data)
 	}
 }
+
+// TestH2StreamFieldListReuse: a stream reuses its field list from one
+// header block to the next; every request (and the copy OnRequest got)
+// keeps exactly its own fields, whatever the sizes of the blocks around it.
+func TestH2StreamFieldListReuse(t *testing.T) {
+	b := newH2Builder(t)
+	blocks := [][]string{
+		{":method", "GET", ":authority", "a.example", ":scheme", "https", ":path", "/1", "accept", "*/*"},
+		append(append([]string{":method", "POST", ":scheme", "https", ":path", "/2", ":authority", "b.example"}, chromeHeaders...), "x-n", "2"),
+		{":method", "GET", ":path", "/3", ":scheme", "https", ":authority", "c.example"},
+		{":method", "HEAD", ":authority", "d.example", ":scheme", "https", ":path", "/4", "x-z", "4", "x-y", "44"},
+	}
+	b.check(b.fr.WriteSettings(http2.Setting{ID: 1, Val: 65536}))
+	for i, kv := range blocks {
+		b.check(b.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: b.block(kv...), EndStream: true, EndHeaders: true}))
+	}
+	res := feedH2AllWays(t, b.bytes(), H2Config{})
+	if res.Conn.Err != nil || len(res.Conn.Requests) != len(blocks) || len(res.Requests) != len(blocks) {
+		t.Fatalf("err %v, %d requests, %d emitted", res.Conn.Err, len(res.Conn.Requests), len(res.Requests))
+	}
+	for i, kv := range blocks {
+		var pseudo, headers []Header
+		for j := 0; j < len(kv); j += 2 {
+			h := Header{Name: kv[j], Value: kv[j+1]}
+			if strings.HasPrefix(h.Name, ":") {
+				pseudo = append(pseudo, h)
+			} else {
+				headers = append(headers, h)
+			}
+		}
+		if headers == nil {
+			headers = []Header{}
+		}
+		for _, r := range []H2Request{res.Conn.Requests[i], res.Requests[i]} {
+			if !reflect.DeepEqual(r.Pseudo, pseudo) || !reflect.DeepEqual(r.Headers, headers) {
+				t.Errorf("request %d: pseudo %q headers %q, want %q %q", i, r.Pseudo, r.Headers, pseudo, headers)
+			}
+		}
+	}
+}

@@ -101,7 +101,10 @@ func maxVersion(versions []byte, legacy uint16) uint16 {
 }
 
 // Fingerprints computes every TLS fingerprint of the hello. It is a pure
-// function of the ClientHello and allocates the ten strings together.
+// function of the ClientHello and allocates the ten strings together. It
+// reads only the fields appendFingerprintKey encodes, which is what lets
+// FingerprintCache share results between hellos: a new input here must be
+// added there.
 //
 // Rules beyond DESIGN.md section 4.2, each checked against the reference
 // implementations:

@@ -11,10 +11,15 @@
 // connection run one after another on the connection's goroutine, whose
 // stack stays grown after the first, so only the first is worth handing
 // over (see HandlerFunc).
+//
+// Idle workers wait above a frame of ballastBytes, so that the garbage
+// collector, which halves the stack of a goroutine using less than a
+// quarter of it, leaves their grown stacks alone between jobs.
 package warmstack
 
 import (
 	"net/http"
+	"runtime"
 	"sync"
 )
 
@@ -54,9 +59,29 @@ func HandlerFunc(next http.Handler, workers int, warm func(*http.Request) bool) 
 	p := &Pool{jobs: make(chan *job), next: next, warm: warm, workers: max(workers, 1)}
 	p.free.New = func() any { return &job{done: make(chan any, 1)} }
 	for range p.workers {
-		go p.work()
+		go withBallast(p.work)
 	}
 	return p
+}
+
+// ballastBytes is the stack a worker keeps in use while it waits. The
+// garbage collector halves the stack of a goroutine using less than a
+// quarter of it, so a worker idle in a receive would lose, at every GC
+// cycle, the stack its last job grew, and the next job would grow it again
+// (copying it each time). With this much in use below the waiting frame,
+// a stack of up to four times as much (32 KiB: a TLS handshake needs about
+// 16 KiB) is kept. It also counts in the runtime's average of stack use
+// that sizes new goroutines' stacks: more would push that average over
+// 16 KiB, the largest size the runtime allocates from its per-P cache.
+const ballastBytes = 8 << 10
+
+// withBallast runs f above a frame holding ballastBytes of stack.
+//
+//go:noinline
+func withBallast(f func()) {
+	var ballast [ballastBytes]byte
+	f()
+	runtime.KeepAlive(&ballast)
 }
 
 // ServeHTTP serves a request the Pool hands over (see Handler and
@@ -139,14 +164,16 @@ func NewRunner(workers int, done <-chan struct{}) *Runner {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			for {
-				select {
-				case f := <-r.jobs:
-					f()
-				case <-done:
-					return
+			withBallast(func() {
+				for {
+					select {
+					case f := <-r.jobs:
+						f()
+					case <-done:
+						return
+					}
 				}
-			}
+			})
 		}()
 	}
 	return r

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -230,4 +231,64 @@ func TestRunner(t *testing.T) {
 func onRunnerWorker() bool {
 	buf := make([]byte, 64<<10)
 	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "warmstack.NewRunner.func")
+}
+
+// deepStack recurses until it has used about n bytes of stack.
+//
+//go:noinline
+func deepStack(n int) byte {
+	var frame [1024]byte
+	frame[n%len(frame)] = byte(n)
+	if n <= len(frame) {
+		return frame[0]
+	}
+	return deepStack(n-len(frame)) + frame[1]
+}
+
+// TestBallastKeepsGrownStacks: goroutines grow their stacks to 32 KiB,
+// then wait through four GC cycles. Without the ballast the collector
+// halves the idle stacks at each cycle; above withBallast's frame they
+// stay grown (so a worker's next job does not grow and copy them again).
+func TestBallastKeepsGrownStacks(t *testing.T) {
+	const n = 8
+	stackGrowth := func(ballast bool) int64 {
+		runtime.GC()
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		grown, release := make(chan struct{}), make(chan struct{})
+		var wg sync.WaitGroup
+		for range n {
+			body := func() {
+				deepStack(16 << 10)
+				grown <- struct{}{}
+				<-release
+			}
+			wg.Go(func() {
+				if ballast {
+					withBallast(body)
+				} else {
+					body()
+				}
+			})
+		}
+		for range n {
+			<-grown
+		}
+		for range 4 {
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&m1)
+		close(release)
+		wg.Wait()
+		return int64(m1.StackInuse) - int64(m0.StackInuse)
+	}
+	without, with := stackGrowth(false), stackGrowth(true)
+	t.Logf("stack in use by %d idle goroutines after 4 GCs: %d KiB without ballast, %d KiB with", n, without>>10, with>>10)
+	if with < n*(24<<10) {
+		t.Errorf("with the ballast %d KiB of stack kept by %d goroutines, want at least %d KiB", with>>10, n, n*24)
+	}
+	if without*2 > with {
+		t.Errorf("without the ballast %d KiB kept, not under half of %d KiB: the collector did not shrink idle stacks as this test assumes", without>>10, with>>10)
+	}
 }
