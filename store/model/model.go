@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -367,7 +368,7 @@ func (c *Capture) normalizedRequest(clean []HeaderPair) Capture {
 	n.H2 = cleanJSON(n.H2)
 	if len(n.Headers) == 0 {
 		n.Headers = nil
-	} else if clean != nil && sameHeaders(clean, n.Headers) {
+	} else if clean != nil && slices.Equal(clean, n.Headers) {
 		n.Headers = clean
 	} else if !cleanHeaders(n.Headers) {
 		hs := make([]HeaderPair, len(n.Headers))
@@ -377,20 +378,6 @@ func (c *Capture) normalizedRequest(clean []HeaderPair) Capture {
 		n.Headers = hs
 	}
 	return n
-}
-
-// sameHeaders reports whether a and b hold the same names and values in the
-// same order.
-func sameHeaders(a, b []HeaderPair) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // cleanHeaders reports whether every name and value is already clean text.

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guanaco-fp/guanaco/store/migrations"
 	"github.com/guanaco-fp/guanaco/store/model"
 	"github.com/guanaco-fp/guanaco/store/storetest"
 )
@@ -167,26 +166,7 @@ func TestConnectionSeqs(t *testing.T) {
 func TestUpgradeTo0009(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v8.db")
-	all, err := migrations.List(migrations.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	if _, err := old.Exec(migrations.TableDDL(migrations.SQLite)); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range all[:8] {
-		if _, err := old.Exec(m.SQL); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := old.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	old := openAtVersion(t, path, 8)
 	start := time.Date(2026, 3, 1, 22, 0, 0, 0, time.UTC)
 	g := storetest.NewGenerator(19, start, 3*time.Second)
 	var cs []model.Capture

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guanaco-fp/guanaco/store/migrations"
 	"github.com/guanaco-fp/guanaco/store/model"
 )
 
@@ -42,23 +41,7 @@ func captureIndexes(t *testing.T, db *sql.DB) map[string]string {
 func TestUpgradeFrom0001(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	all, err := migrations.List(migrations.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	for _, q := range []string{migrations.TableDDL(migrations.SQLite), all[0].SQL} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := old.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)", all[0].Version, all[0].Name); err != nil {
-		t.Fatal(err)
-	}
+	old := openAtVersion(t, path, 1)
 	before := captureIndexes(t, old)
 	if len(before) != 9 {
 		t.Fatalf("0001 has %d capture indexes, want 9", len(before))

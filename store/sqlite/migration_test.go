@@ -2,13 +2,11 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/guanaco-fp/guanaco/store/migrations"
 	"github.com/guanaco-fp/guanaco/store/model"
 	"github.com/guanaco-fp/guanaco/store/sqlite"
 	"github.com/guanaco-fp/guanaco/store/storetest"
@@ -21,26 +19,7 @@ import (
 func TestMigrationConvertsInPlace(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	all, err := migrations.List(migrations.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	if _, err := old.Exec(migrations.TableDDL(migrations.SQLite)); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range all[:3] {
-		if _, err := old.Exec(m.SQL); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := old.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	old := sqlite.OpenAtVersion(t, path, 3)
 	cs := storetest.MigrationCaptures()
 	tx, err := old.Begin()
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guanaco-fp/guanaco/store/migrations"
 	"github.com/guanaco-fp/guanaco/store/model"
 )
 
@@ -40,26 +39,7 @@ func schemaOf(t *testing.T, db *sql.DB, table string) map[string]string {
 func TestUpgradeTo0005(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v4.db")
-	all, err := migrations.List(migrations.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close()
-	if _, err := old.Exec(migrations.TableDDL(migrations.SQLite)); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range all[:4] {
-		if _, err := old.Exec(m.SQL); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := old.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	old := openAtVersion(t, path, 4)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixMicro()
 	for _, q := range []struct {
 		sql  string
