@@ -5,6 +5,19 @@ package jsontext
 
 import "unicode/utf8"
 
+// plain marks the ASCII bytes written as they are: printable, not `"`,
+// `\`, <, > or &. One table load per byte instead of six comparisons.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		switch c {
+		case '"', '\\', '<', '>', '&':
+		default:
+			t[c] = true
+		}
+	}
+	return t
+}()
+
 // AppendString appends s as a JSON string exactly as encoding/json
 // writes it: `"` and `\` escaped with a backslash; \b, \f, \n, \r and \t
 // by name; other bytes below 0x20 and the HTML characters <, > and & as
@@ -17,7 +30,7 @@ func AppendString[S string | []byte](b []byte, s S) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if plain[c] {
 				i++
 				continue
 			}
