@@ -17,9 +17,16 @@ import (
 	"time"
 )
 
-// startBenchFPServer runs fpserver in-process on loopback and returns its
-// HTTPS address and data directory.
+// startBenchFPServer runs fpserver in-process on loopback, storing every
+// request, and returns its HTTPS address and data directory.
 func startBenchFPServer(b testing.TB) (addr, dataDir string) {
+	b.Helper()
+	return startBenchFPServerCaps(b, "-1")
+}
+
+// startBenchFPServerCaps is startBenchFPServer storing at most perConn
+// captures of each connection (-max-captures-per-conn; "-1": all).
+func startBenchFPServerCaps(b testing.TB, perConn string) (addr, dataDir string) {
 	b.Helper()
 	dataDir = b.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -33,8 +40,9 @@ func startBenchFPServer(b testing.TB) (addr, dataDir string) {
 	done := make(chan int, 1)
 	go func() {
 		done <- m.Run(ctx, []string{"serve", "-data", dataDir, "-https", "127.0.0.1:0", "-https-h1", "", "-http", "", "-debug", "", "-log-level", "error",
-			// The benchmark measures the cost of storing every request: no storage caps.
-			"-max-captures-per-conn", "-1", "-max-captures-per-minute", "-1"})
+			// No per-client cap: the benchmark's one client makes far more
+			// than a visitor's requests a minute.
+			"-max-captures-per-conn", perConn, "-max-captures-per-minute", "-1"})
 	}()
 	select {
 	case a := <-addrs:
@@ -172,13 +180,23 @@ func percentile(lat []time.Duration, p float64) time.Duration {
 //
 // Four ways of connecting (a new connection per request and kept-alive
 // connections, each over HTTP/1.1 and HTTP/2; targets: every ratio at least
-// 0.85, new connections at least 0.92) and two endpoints: /api/clean answers with the fingerprints only, so its ratio
-// is the cost of capture, fingerprinting and queuing; /api/fingerprint also renders the whole decoded
-// handshake as JSON. The baseline answers each with a body of the same size.
+// 0.85, new connections at least 0.92) and two endpoints: /api/clean answers
+// with the fingerprints only, so its ratio is the cost of capture,
+// fingerprinting and queuing; /api/fingerprint also renders the whole
+// decoded handshake as JSON. The baseline answers each with a body of the
+// same size.
+//
+// The keep-alive cases also run a second fpserver that stores only the
+// first request of each connection (-max-captures-per-conn 1) in the same
+// rounds: its "unstored_ratio" is what fpserver costs when the store write
+// of a kept-alive request is taken away and everything else (capture,
+// fingerprinting, the answer) stays, so the two ratios split the cost
+// between the store and the rest.
 //
 //	go test -run '^$' -bench ServeRatio -benchtime 1x ./cmd/fpserver
 func BenchmarkServeRatio(b *testing.B) {
 	fpAddr, dataDir := startBenchFPServer(b)
+	unstoredAddr, _ := startBenchFPServerCaps(b, "1")
 	paths := []string{"/api/clean", "/api/fingerprint"}
 	sizes := map[string]int{}
 	for _, p := range paths {
@@ -203,59 +221,80 @@ func BenchmarkServeRatio(b *testing.B) {
 			{"keepalive_h1", false, false, 32}, {"keepalive_h2", false, true, 32},
 		} {
 			b.Run(strings.TrimPrefix(path, "/api/")+"/"+mode.name, func(b *testing.B) {
-				fp, plain := newLoadClientProto(fpAddr, path, mode.newConn, mode.h2), newLoadClientProto(plainAddr, path, mode.newConn, mode.h2)
-				var fpRPS, plainRPS float64
-				var fpCPU, plainCPU time.Duration
-				var fpReqs, plainReqs float64
-				var fpLat, plainLat []time.Duration
+				// servers[0] is fpserver, servers[1] the plain baseline, and
+				// for kept-alive connections servers[2] the fpserver storing
+				// one request a connection.
+				servers := []*ratioServer{
+					{name: "fpserver", c: newLoadClientProto(fpAddr, path, mode.newConn, mode.h2)},
+					{name: "plain", c: newLoadClientProto(plainAddr, path, mode.newConn, mode.h2)},
+				}
+				if !mode.newConn {
+					servers = append(servers, &ratioServer{name: "unstored", c: newLoadClientProto(unstoredAddr, path, mode.newConn, mode.h2)})
+				}
 				for i := 0; i < b.N; i++ {
 					for r := 0; r < rounds; r++ {
-						// Alternate which server goes first to cancel drift.
-						order := []*loadClient{fp, plain}
-						if r%2 == 1 {
-							order = []*loadClient{plain, fp}
-						}
-						for _, c := range order {
-							cpu0 := processCPU()
-							rps, lat, err := c.run(roundLen, mode.workers)
-							if err != nil {
+						// Rotate which server goes first to cancel drift.
+						for k := range servers {
+							if err := servers[(r+k)%len(servers)].round(roundLen, mode.workers); err != nil {
 								b.Fatal(err)
-							}
-							cpu := processCPU() - cpu0
-							if c == fp {
-								fpRPS += rps
-								fpLat = append(fpLat, lat...)
-								fpCPU += cpu
-								fpReqs += float64(len(lat))
-							} else {
-								plainRPS += rps
-								plainLat = append(plainLat, lat...)
-								plainCPU += cpu
-								plainReqs += float64(len(lat))
 							}
 						}
 					}
 				}
 				n := float64(rounds * b.N)
-				b.ReportMetric(fpRPS/n, "fpserver_req/s")
-				b.ReportMetric(plainRPS/n, "plain_req/s")
-				b.ReportMetric(fpRPS/plainRPS, "ratio")
-				b.ReportMetric(float64(percentile(fpLat, 0.5).Microseconds()), "fpserver_p50_µs")
-				b.ReportMetric(float64(percentile(plainLat, 0.5).Microseconds()), "plain_p50_µs")
+				fp, plain := servers[0], servers[1]
+				b.ReportMetric(fp.rps/n, "fpserver_req/s")
+				b.ReportMetric(plain.rps/n, "plain_req/s")
+				b.ReportMetric(fp.rps/plain.rps, "ratio")
+				b.ReportMetric(float64(percentile(fp.lat, 0.5).Microseconds()), "fpserver_p50_µs")
+				b.ReportMetric(float64(percentile(plain.lat, 0.5).Microseconds()), "plain_p50_µs")
 				// CPU per request is the whole process's (client, server and
 				// the capture writer): less sensitive to other load on the
 				// machine than throughput, and the difference between the two
 				// is what fpserver adds per request.
-				fpCPUPer, plainCPUPer := 0.0, 0.0
-				if fpReqs > 0 && plainReqs > 0 {
-					fpCPUPer = float64(fpCPU.Microseconds()) / fpReqs
-					plainCPUPer = float64(plainCPU.Microseconds()) / plainReqs
-				}
-				b.ReportMetric(fpCPUPer, "fpserver_cpu_µs/req")
-				b.ReportMetric(plainCPUPer, "plain_cpu_µs/req")
+				b.ReportMetric(fp.cpuPer(), "fpserver_cpu_µs/req")
+				b.ReportMetric(plain.cpuPer(), "plain_cpu_µs/req")
 				b.Logf("%s %s: fpserver %.0f req/s, plain %.0f req/s, ratio %.3f (response %d bytes); CPU per request (client included) %.1f µs vs %.1f µs",
-					path, mode.name, fpRPS/n, plainRPS/n, fpRPS/plainRPS, sizes[path], fpCPUPer, plainCPUPer)
+					path, mode.name, fp.rps/n, plain.rps/n, fp.rps/plain.rps, sizes[path], fp.cpuPer(), plain.cpuPer())
+				if len(servers) > 2 {
+					u := servers[2]
+					b.ReportMetric(u.rps/plain.rps, "unstored_ratio")
+					b.ReportMetric(u.cpuPer(), "unstored_cpu_µs/req")
+					b.Logf("%s %s storing one request a connection: %.0f req/s, ratio %.3f; CPU per request %.1f µs",
+						path, mode.name, u.rps/n, u.rps/plain.rps, u.cpuPer())
+				}
 			})
 		}
 	}
+}
+
+// ratioServer is one server of a BenchmarkServeRatio case and what its
+// rounds measured.
+type ratioServer struct {
+	name string
+	c    *loadClient
+	rps  float64 // summed over rounds
+	cpu  time.Duration
+	lat  []time.Duration
+}
+
+// round drives the server for d with workers and adds what it measured.
+func (s *ratioServer) round(d time.Duration, workers int) error {
+	cpu0 := processCPU()
+	rps, lat, err := s.c.run(d, workers)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	s.cpu += processCPU() - cpu0
+	s.rps += rps
+	s.lat = append(s.lat, lat...)
+	return nil
+}
+
+// cpuPer is the process CPU per request in µs over the rounds.
+func (s *ratioServer) cpuPer() float64 {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	return float64(s.cpu.Microseconds()) / float64(len(s.lat))
 }
