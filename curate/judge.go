@@ -54,8 +54,9 @@ type Judgement struct {
 	Differences []Difference `json:"differences,omitempty"`
 }
 
-// nonBrowser matches User-Agents of HTTP libraries, tools and crawlers.
-var nonBrowser = regexp.MustCompile(`(?i)\b(curl|wget|go-http-client|python-requests|python-urllib|python-httpx|aiohttp|httpie|okhttp|java/|apache-httpclient|libwww-perl|lwp::|node-fetch|axios|undici|got \(|postmanruntime|insomnia|powershell|winhttp|scrapy|bot\b|crawler|spider|headlesschrome|phantomjs|slimerjs|electron/|puppeteer|playwright|selenium|webdriver|cypress)`)
+// markers finds the signs of non-browser clients in User-Agents
+// (immutable once built).
+var markers = newMarkerFinder()
 
 // Judge decides whether o looks like the browser its User-Agent names. It
 // refuses: User-Agents of tools, libraries and automation; names of no
@@ -70,7 +71,7 @@ func Judge(o Observation) Judgement {
 	if ua == "" {
 		return j.refuse("no User-Agent")
 	}
-	if m := nonBrowser.FindAllString(ua, -1); len(m) > 0 {
+	if m := markers.find(ua); len(m) > 0 {
 		for _, s := range m {
 			j.Markers = appendUnique(j.Markers, strings.ToLower(strings.TrimRight(s, "/ (")))
 		}

@@ -46,3 +46,40 @@ func benchLiveAnswer(b *testing.B, h2 bool, path string) {
 func BenchmarkLiveCleanHTTP1(b *testing.B)       { benchLiveAnswer(b, false, "/api/clean") }
 func BenchmarkLiveCleanHTTP2(b *testing.B)       { benchLiveAnswer(b, true, "/api/clean") }
 func BenchmarkLiveFingerprintHTTP2(b *testing.B) { benchLiveAnswer(b, true, "/api/fingerprint") }
+
+// BenchmarkNewConnFingerprintHTTP2 is BenchmarkLiveFingerprintHTTP2 on a
+// new connection each time: the handshake report, which a connection
+// encodes once (tlsReport.MarshalJSON), is encoded on every request. The
+// connections' captures are made ahead, a thousand at a time with the timer
+// stopped.
+func BenchmarkNewConnFingerprintHTTP2(b *testing.B) {
+	g := loadGolden(b, "chromium")
+	req := httptest.NewRequest("GET", "https://fp.example/api/fingerprint", nil)
+	req.ProtoMajor, req.ProtoMinor, req.Proto = 2, 0, "HTTP/2.0"
+	var rc *capture.Request
+	e := newEnv(b, func(d *Deps) {
+		d.Captures = discardSink{}
+		d.CaptureOf = func(*http.Request) (*capture.Request, bool) { return rc, true }
+		d.MaxCapturesPerConn, d.MaxCapturesPerMinute = -1, -1
+	})
+	newCapture := chromeH2Capture(b)
+	var ahead []*capture.Request
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if len(ahead) == 0 {
+			b.StopTimer()
+			for range min(b.N-i, 1000) {
+				c, _ := newCapture(req)
+				c.TLS = tlsInfo(b, g, "h2")
+				ahead = append(ahead, c)
+			}
+			b.StartTimer()
+		}
+		rc, ahead = ahead[0], ahead[1:]
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("GET /api/fingerprint = %d", w.Code)
+		}
+	}
+}

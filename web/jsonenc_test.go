@@ -288,6 +288,46 @@ func TestFastTLSJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestTLSJSONSizeFits holds tlsJSONSize to the encodings of the hellos in
+// the fingerprint test data (real browsers and tools, malformed
+// extensions): each fits the buffer it starts in, so none is copied to a
+// larger one while it is written. (Hellos built with hundreds of list
+// entries may outgrow it; they are encoded all the same.)
+func TestTLSJSONSizeFits(t *testing.T) {
+	var hellos [][]byte
+	for _, dir := range []string{"golden", "anomalies"} {
+		files, err := filepath.Glob(filepath.Join("..", "fingerprint", "testdata", dir, "*.hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hellos = append(hellos, raw)
+		}
+	}
+	if len(hellos) < 10 {
+		t.Fatalf("only %d hellos found", len(hellos))
+	}
+	for i, raw := range hellos {
+		ch, err := fingerprint.ParseClientHello(raw)
+		if err != nil {
+			t.Fatalf("hello %d: %v", i, err)
+		}
+		tr := &tlsReport{ClientHello: ch, Raw: raw, SNI: ch.ServerName(), ALPN: ch.ALPN(),
+			Negotiated: tlsNegotiated{Version: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", ALPN: "h2"}}
+		got, err := tr.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size := tlsJSONSize(tr); len(got) > size {
+			t.Errorf("hello %d (%d bytes): encoding is %d bytes, more than the %d it starts in", i, len(raw), len(got), size)
+		}
+	}
+}
+
 // fillAll sets every exported field reachable from v (structs, pointers,
 // slices, maps of them) to a non-zero random value, so a field added to a
 // report type shows up in the comparison with encoding/json even when no

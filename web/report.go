@@ -100,8 +100,7 @@ type tlsReport struct {
 // MarshalJSON encodes the report (appendTLSReport), at most once per live
 // connection.
 func (t *tlsReport) MarshalJSON() ([]byte, error) {
-	// Room for the record in base64 and its extensions in hex.
-	size := 4*len(t.Raw) + 1024
+	size := tlsJSONSize(t)
 	if t.conn == nil {
 		return appendTLSReport(make([]byte, 0, size), t)
 	}
@@ -112,6 +111,13 @@ func (t *tlsReport) MarshalJSON() ([]byte, error) {
 	})
 	return c.tlsJSON.b, c.tlsJSON.err
 }
+
+// tlsJSONSize is the buffer appendTLSReport starts t's encoding in: room
+// for the record in base64 (4/3 of its bytes), the extensions' data in hex
+// (twice theirs) and the names and numbers around them, so that the
+// encoding of a real browser's hello is never copied to a larger buffer
+// half-way (TestTLSJSONSizeFits).
+func tlsJSONSize(t *tlsReport) int { return 5*len(t.Raw) + 3072 }
 
 // quicReport is the "quic" object of an HTTP/3 capture: the Initial
 // packets' version and the client's transport parameters in wire order
