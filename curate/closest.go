@@ -21,7 +21,10 @@ type Comparison struct {
 // Closest compares o, a request of initiator in, with the profile of
 // profiles that emulation.Match picks for its User-Agent: JA4 (shuffle
 // independent), the HTTP/2 Akamai string, the header name order of that
-// initiator over the same HTTP version, and the User-Agent itself.
+// initiator over the same HTTP version, and the User-Agent itself. The
+// profiles must be valid (emulation.Profile.Validate): a profile's
+// expected JA4, when set, is taken as its hello's without computing it
+// again.
 func Closest(o Observation, in emulation.Initiator, profiles []*emulation.Profile) Comparison {
 	p := emulation.Match(profiles, o.UserAgent)
 	if p == nil {
@@ -37,8 +40,10 @@ func Closest(o Observation, in emulation.Initiator, profiles []*emulation.Profil
 	if len(o.Hellos) > 0 {
 		if ch, err := fingerprint.ParseClientHello(o.Hellos[0]); err == nil {
 			want := p.Expected.JA4
-			if pch, err := fingerprint.ParseClientHello(p.TLS.ClientHello); err == nil {
-				want = pch.Fingerprints().JA4
+			if want == "" {
+				if pch, err := fingerprint.ParseClientHello(p.TLS.ClientHello); err == nil {
+					want = pch.Fingerprints().JA4
+				}
 			}
 			add("ja4", want, ch.Fingerprints().JA4)
 		}

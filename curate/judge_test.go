@@ -18,7 +18,7 @@ const (
 	uaSafari  = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15"
 )
 
-func golden(t *testing.T, name string) []byte {
+func golden(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "fingerprint", "testdata", "golden", name+".hello"))
 	if err != nil {
@@ -27,7 +27,7 @@ func golden(t *testing.T, name string) []byte {
 	return b
 }
 
-func catalogue(t *testing.T, name string) *emulation.Profile {
+func catalogue(t testing.TB, name string) *emulation.Profile {
 	t.Helper()
 	p, err := emulation.Lookup(name)
 	if err != nil {
@@ -220,5 +220,40 @@ func TestClosest(t *testing.T) {
 	}
 	if c := Closest(Observation{UserAgent: "curl/8"}, emulation.Navigate, ps); c.Profile != "" {
 		t.Errorf("curl matched %s", c.Profile)
+	}
+}
+
+// benchObservation is a Chromium navigation as fpserver judges a live
+// request: the catalogue profile's own hello, preface and headers.
+func benchObservation(b *testing.B) (Observation, []*emulation.Profile) {
+	ps, err := emulation.Catalogue()
+	if err != nil {
+		b.Fatal(err)
+	}
+	chromium := catalogue(b, "chromium-156-linux")
+	caps := visitOf(chromium, chromium.TLS.ClientHello, time.Now())
+	return VisitObservation(caps, &caps[0]), ps
+}
+
+// BenchmarkJudge is curate.Judge on a Chromium navigation: what a new
+// connection's first /api/fingerprint or page view costs for its verdict.
+func BenchmarkJudge(b *testing.B) {
+	o, _ := benchObservation(b)
+	for b.Loop() {
+		if j := Judge(o); !j.Consistent {
+			b.Fatal(j.Reason)
+		}
+	}
+}
+
+// BenchmarkClosest is curate.Closest against the whole built-in catalogue
+// on a Chromium navigation: what every /api/fingerprint request and page
+// view of a browser costs for its closest profile.
+func BenchmarkClosest(b *testing.B) {
+	o, ps := benchObservation(b)
+	for b.Loop() {
+		if c := Closest(o, emulation.Navigate, ps); c.Profile == "" {
+			b.Fatal("no profile")
+		}
 	}
 }

@@ -72,7 +72,7 @@ func (h *handler) verdictOf(ctx context.Context, rep *report) *verdictReport {
 				in = emulation.Fetch
 			}
 		}
-		c := curate.Closest(o, in, h.d.KnownProfiles(ctx))
+		c := closestConn(rep.conn, o, in, h.d.KnownProfiles(ctx))
 		v.ClosestProfile = c.Profile
 		if c.Differences != nil {
 			v.ProfileDifferences = c.Differences
@@ -101,10 +101,13 @@ func verdictView(v *verdictReport) *templates.VerdictView {
 	return vv
 }
 
-// judgeMemo is a connection's last judgement and what it was made from.
-// curate.Judge reads the User-Agent, the header list, the connection's
-// hello and HTTP/2 preface (fixed for the connection) and the pseudo-header
-// order; the requests of a connection usually repeat all of them.
+// judgeMemo is a connection's last judgement and closest profile and what
+// they were made from. curate.Judge and curate.Closest read the
+// User-Agent, the header list, the connection's hello and HTTP/2 preface
+// (fixed for the connection) and the pseudo-header order; the requests of
+// a connection usually repeat all of them. Closest also reads the
+// initiator and the profile set (Known's, the same slice until it is read
+// again).
 type judgeMemo struct {
 	mu      sync.Mutex
 	ua      string
@@ -112,6 +115,41 @@ type judgeMemo struct {
 	pseudo  []string
 	j       curate.Judgement
 	set     bool
+
+	closestUA       string
+	closestHeaders  []fingerprint.Header
+	closestPseudo   []string
+	closestIn       emulation.Initiator
+	closestProfiles []*emulation.Profile
+	closest         curate.Comparison
+	closestSet      bool
+}
+
+// closestConn is curate.Closest(o, in, profiles), reused from the
+// connection's previous request when o, in and profiles are the same
+// (conn nil: compared afresh). The comparison's slices are shared by the
+// requests that reuse it and only read.
+func closestConn(conn *connMemo, o curate.Observation, in emulation.Initiator, profiles []*emulation.Profile) curate.Comparison {
+	if conn == nil {
+		return curate.Closest(o, in, profiles)
+	}
+	m := &conn.judge
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closestSet && m.closestUA == o.UserAgent && m.closestIn == in && sameSlice(m.closestProfiles, profiles) &&
+		slices.Equal(m.closestHeaders, o.Headers) && slices.Equal(m.closestPseudo, o.PseudoOrder) {
+		return m.closest
+	}
+	m.closestUA, m.closestHeaders, m.closestPseudo = o.UserAgent, slices.Clone(o.Headers), slices.Clone(o.PseudoOrder)
+	m.closestIn, m.closestProfiles = in, profiles
+	m.closest, m.closestSet = curate.Closest(o, in, profiles), true
+	return m.closest
+}
+
+// sameSlice reports whether a and b are the same slice (same array, same
+// length), not merely equal.
+func sameSlice[E any](a, b []E) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // judgeConn is curate.Judge(o), reused from the connection's previous

@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,5 +130,65 @@ func TestJudgeConnReuse(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("request %d: judgement %+v, want %+v", i, got, want)
 		}
+	}
+}
+
+// TestClosestConnReuse: a connection's closest profile is reused only for
+// the same User-Agent, header list, pseudo-header order, initiator and
+// profile set; anything else is compared afresh and equals
+// curate.Closest's.
+func TestClosestConnReuse(t *testing.T) {
+	all, err := emulation.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chromium *emulation.Profile
+	var others []*emulation.Profile
+	for _, p := range all {
+		if p.Name == "chromium-156-linux" {
+			chromium = p
+		} else {
+			others = append(others, p)
+		}
+	}
+	if chromium == nil {
+		t.Fatal("no chromium-156-linux in the catalogue")
+	}
+	info := &capture.TLSInfo{Raw: chromium.TLS.ClientHello}
+	conn := connMemoOf(info)
+	obs := func(ua string, headers []fingerprint.Header, pseudo ...string) curate.Observation {
+		return curate.Observation{UserAgent: ua, Hellos: [][]byte{chromium.TLS.ClientHello}, PseudoOrder: pseudo, Headers: headers,
+			H2: &emulation.VisitH2{Settings: chromium.H2.Settings, WindowUpdate: chromium.H2.WindowUpdate, Priorities: chromium.H2.PriorityFrames}}
+	}
+	own := chromium.H2.Headers[emulation.Navigate]
+	swapped := slices.Clone(own)
+	swapped[0], swapped[1] = swapped[1], swapped[0]
+	pseudo := chromium.H2.PseudoOrder
+	steps := []struct {
+		o        curate.Observation
+		in       emulation.Initiator
+		profiles []*emulation.Profile
+	}{
+		{obs(chromium.UserAgent, own, pseudo...), emulation.Navigate, all},
+		{obs(chromium.UserAgent, own, pseudo...), emulation.Navigate, all}, // reused
+		{obs(chromium.UserAgent, own, pseudo...), emulation.Fetch, all},
+		{obs(chromium.UserAgent, swapped, pseudo...), emulation.Navigate, all},
+		{obs(chromium.UserAgent, own, ":method", ":path", ":authority", ":scheme"), emulation.Navigate, all},
+		{obs(strings.Replace(chromium.UserAgent, "156", "150", 1), own, pseudo...), emulation.Navigate, all},
+		{obs(chromium.UserAgent, own, pseudo...), emulation.Navigate, others}, // another profile set
+		{obs(chromium.UserAgent, own, pseudo...), emulation.Navigate, all},
+	}
+	distinct := map[string]bool{}
+	for i, s := range steps {
+		got, want := closestConn(conn, s.o, s.in, s.profiles), curate.Closest(s.o, s.in, s.profiles)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("request %d: closest %+v, want %+v", i, got, want)
+		}
+		distinct[fmt.Sprint(want)] = true
+	}
+	// Every change above changes the comparison, so a memo that ignored
+	// one would fail.
+	if len(distinct) != len(steps)-2 {
+		t.Errorf("%d distinct comparisons over %d requests: some change went untested", len(distinct), len(steps))
 	}
 }
