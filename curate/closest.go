@@ -38,14 +38,20 @@ func Closest(o Observation, in emulation.Initiator, profiles []*emulation.Profil
 	}
 	add("user_agent", p.UserAgent, o.UserAgent)
 	if len(o.Hellos) > 0 {
-		if ch, err := fingerprint.ParseClientHello(o.Hellos[0]); err == nil {
+		got := o.JA4
+		if got == "" {
+			if ch, err := o.hello(0); err == nil {
+				got = ch.Fingerprints().JA4
+			}
+		}
+		if got != "" {
 			want := p.Expected.JA4
 			if want == "" {
 				if pch, err := fingerprint.ParseClientHello(p.TLS.ClientHello); err == nil {
 					want = pch.Fingerprints().JA4
 				}
 			}
-			add("ja4", want, ch.Fingerprints().JA4)
+			add("ja4", want, got)
 		}
 	}
 	h2 := len(o.PseudoOrder) > 0

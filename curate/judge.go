@@ -27,6 +27,23 @@ type Observation struct {
 	// order of the (navigation) request; nil and empty over HTTP/1.
 	H2          *emulation.VisitH2
 	PseudoOrder []string
+
+	// Parsed optionally holds Hellos parsed (fingerprint.ParseClientHello),
+	// index for index, nil where one is not: Judge and Closest parse only
+	// the records without one. (A live connection's hello was parsed when
+	// it arrived.)
+	Parsed []*fingerprint.ClientHello
+	// JA4 optionally holds the JA4 fingerprint of Hellos[0], which Closest
+	// then does not compute.
+	JA4 string
+}
+
+// hello returns Hellos[i] parsed: Parsed[i] when set.
+func (o Observation) hello(i int) (*fingerprint.ClientHello, error) {
+	if i < len(o.Parsed) && o.Parsed[i] != nil {
+		return o.Parsed[i], nil
+	}
+	return fingerprint.ParseClientHello(o.Hellos[i])
 }
 
 // Difference is one field where a client's wire disagrees with what its
@@ -207,8 +224,8 @@ func (j *Judgement) checkTLS(o Observation) {
 		return
 	}
 	var parsed []*fingerprint.ClientHello
-	for _, raw := range o.Hellos {
-		ch, err := fingerprint.ParseClientHello(raw)
+	for i := range o.Hellos {
+		ch, err := o.hello(i)
 		if err != nil {
 			j.differ("ClientHello", "a well-formed ClientHello", err.Error())
 			continue

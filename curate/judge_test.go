@@ -3,6 +3,7 @@ package curate
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -255,5 +256,46 @@ func BenchmarkClosest(b *testing.B) {
 		if c := Closest(o, emulation.Navigate, ps); c.Profile == "" {
 			b.Fatal("no profile")
 		}
+	}
+}
+
+// TestObservationParsed: Judge and Closest give the same answers when the
+// caller hands them the hellos already parsed (and the first one's JA4) as
+// when they parse the records themselves.
+func TestObservationParsed(t *testing.T) {
+	ps, err := emulation.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uas := []string{
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0",
+		uaSafari, "curl/8.14.1",
+	}
+	compared := 0
+	for _, name := range []string{"chromium", "firefox_esr", "curl", "go_crypto_tls", "utls_safari_auto"} {
+		raw := golden(t, name)
+		ch, err := fingerprint.ParseClientHello(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ua := range uas {
+			plain := Observation{UserAgent: ua, Headers: chromeHints, Hellos: [][]byte{raw, raw}}
+			parsed := plain
+			parsed.Parsed, parsed.JA4 = []*fingerprint.ClientHello{ch, nil}, ch.Fingerprints().JA4
+			if got, want := Judge(parsed), Judge(plain); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s as %q: judgement from parsed hellos %+v, from records %+v", name, ua, got, want)
+			}
+			got, want := Closest(parsed, emulation.Navigate, ps), Closest(plain, emulation.Navigate, ps)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s as %q: closest from parsed hellos %+v, from records %+v", name, ua, got, want)
+			}
+			if len(want.Differences) > 0 {
+				compared++
+			}
+		}
+	}
+	if compared == 0 {
+		t.Fatal("no comparison found a difference: the JA4 went unchecked")
 	}
 }

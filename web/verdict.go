@@ -44,6 +44,10 @@ func (h *handler) verdictOf(ctx context.Context, rep *report) *verdictReport {
 		// own cipher list, transport parameters): the stacks Judge knows are
 		// TCP ones, so over HTTP/3 only the headers are judged.
 		o.Hellos = [][]byte{rep.conn.info.Raw}
+		if ch := rep.conn.info.Hello; ch != nil {
+			// Parsed from Raw on arrival, its fingerprints with it.
+			o.Parsed, o.JA4 = []*fingerprint.ClientHello{ch}, rep.conn.info.Fingerprints.JA4
+		}
 	}
 	if s := rep.HTTP.H2; s != nil {
 		o.H2 = &emulation.VisitH2{Settings: s.Settings, WindowUpdate: s.WindowUpdate, Priorities: s.PriorityFrames, HeadersPriority: s.HeadersPriority}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/guanaco-fp/guanaco/store/pgtest"
 )
 
 // startBenchFPServer runs fpserver in-process on loopback, storing every
@@ -25,10 +27,20 @@ func startBenchFPServer(b testing.TB) (addr, dataDir string) {
 }
 
 // startBenchFPServerCaps is startBenchFPServer storing at most perConn
-// captures of each connection (-max-captures-per-conn; "-1": all).
+// captures of each connection (-max-captures-per-conn; "-1": all). With
+// GUANACO_BENCH_STORE=postgres it stores into a throwaway Postgres cluster
+// of its own instead of the SQLite default.
 func startBenchFPServerCaps(b testing.TB, perConn string) (addr, dataDir string) {
 	b.Helper()
 	dataDir = b.TempDir()
+	var dbArgs []string
+	switch store := os.Getenv("GUANACO_BENCH_STORE"); store {
+	case "", "sqlite":
+	case "postgres":
+		dbArgs = []string{"-db", pgtest.NewCluster(b, pgtest.Options{}).DSN("")}
+	default:
+		b.Fatalf("GUANACO_BENCH_STORE=%q: want sqlite or postgres", store)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan net.Addr, 4)
 	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) (string, bool) { return "", false },
@@ -39,10 +51,10 @@ func startBenchFPServerCaps(b testing.TB, perConn string) (addr, dataDir string)
 		}}
 	done := make(chan int, 1)
 	go func() {
-		done <- m.Run(ctx, []string{"serve", "-data", dataDir, "-https", "127.0.0.1:0", "-https-h1", "", "-http", "", "-debug", "", "-log-level", "error",
+		done <- m.Run(ctx, append([]string{"serve", "-data", dataDir, "-https", "127.0.0.1:0", "-https-h1", "", "-http", "", "-debug", "", "-log-level", "error",
 			// No per-client cap: the benchmark's one client makes far more
 			// than a visitor's requests a minute.
-			"-max-captures-per-conn", perConn, "-max-captures-per-minute", "-1"})
+			"-max-captures-per-conn", perConn, "-max-captures-per-minute", "-1"}, dbArgs...))
 	}()
 	select {
 	case a := <-addrs:
@@ -186,17 +198,28 @@ func percentile(lat []time.Duration, p float64) time.Duration {
 // decoded handshake as JSON. The baseline answers each with a body of the
 // same size.
 //
-// The keep-alive cases also run a second fpserver that stores only the
-// first request of each connection (-max-captures-per-conn 1) in the same
-// rounds: its "unstored_ratio" is what fpserver costs when the store write
-// of a kept-alive request is taken away and everything else (capture,
-// fingerprinting, the answer) stays, so the two ratios split the cost
-// between the store and the rest.
+// With GUANACO_BENCH_UNSTORED=1 the keep-alive cases also run a second
+// fpserver that stores only the first request of each connection
+// (-max-captures-per-conn 1) in the same rounds: its "unstored_ratio" is
+// what fpserver costs when the store write of a kept-alive request is taken
+// away and everything else (capture, fingerprinting, the answer) stays, so
+// the two ratios split the cost between the store and the rest. (Off by
+// default: a second server in the process adds its heap to every
+// collection, so the ratios of runs with it are not comparable with runs
+// without.)
+//
+// GUANACO_BENCH_STORE=postgres stores into throwaway Postgres clusters
+// instead of SQLite files; the CPU figures are then this process's only
+// (Postgres's own CPU is in its server processes), while the throughput
+// ratios still pay for it on the shared cores.
 //
 //	go test -run '^$' -bench ServeRatio -benchtime 1x ./cmd/fpserver
 func BenchmarkServeRatio(b *testing.B) {
 	fpAddr, dataDir := startBenchFPServer(b)
-	unstoredAddr, _ := startBenchFPServerCaps(b, "1")
+	unstoredAddr := ""
+	if os.Getenv("GUANACO_BENCH_UNSTORED") == "1" {
+		unstoredAddr, _ = startBenchFPServerCaps(b, "1")
+	}
 	paths := []string{"/api/clean", "/api/fingerprint"}
 	sizes := map[string]int{}
 	for _, p := range paths {
@@ -228,7 +251,7 @@ func BenchmarkServeRatio(b *testing.B) {
 					{name: "fpserver", c: newLoadClientProto(fpAddr, path, mode.newConn, mode.h2)},
 					{name: "plain", c: newLoadClientProto(plainAddr, path, mode.newConn, mode.h2)},
 				}
-				if !mode.newConn {
+				if !mode.newConn && unstoredAddr != "" {
 					servers = append(servers, &ratioServer{name: "unstored", c: newLoadClientProto(unstoredAddr, path, mode.newConn, mode.h2)})
 				}
 				for i := 0; i < b.N; i++ {
