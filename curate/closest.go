@@ -37,22 +37,8 @@ func Closest(o Observation, in emulation.Initiator, profiles []*emulation.Profil
 		}
 	}
 	add("user_agent", p.UserAgent, o.UserAgent)
-	if len(o.Hellos) > 0 {
-		got := o.JA4
-		if got == "" {
-			if ch, err := o.hello(0); err == nil {
-				got = ch.Fingerprints().JA4
-			}
-		}
-		if got != "" {
-			want := p.Expected.JA4
-			if want == "" {
-				if pch, err := fingerprint.ParseClientHello(p.TLS.ClientHello); err == nil {
-					want = pch.Fingerprints().JA4
-				}
-			}
-			add("ja4", want, got)
-		}
+	if got := o.firstJA4(); got != "" {
+		add("ja4", expectedJA4(p), got)
 	}
 	h2 := len(o.PseudoOrder) > 0
 	if h2 && o.H2 != nil && p.H2 != nil {
@@ -102,4 +88,33 @@ func skippedInCompare(name string) bool {
 		return true
 	}
 	return false
+}
+
+// firstJA4 is the JA4 of o's first hello: o.JA4 when set, else computed;
+// "" when o has no hello or it does not parse.
+func (o Observation) firstJA4() string {
+	if len(o.Hellos) == 0 {
+		return ""
+	}
+	if o.JA4 != "" {
+		return o.JA4
+	}
+	ch, err := o.hello(0)
+	if err != nil {
+		return ""
+	}
+	return ch.Fingerprints().JA4
+}
+
+// expectedJA4 is the JA4 of p's hello: its expected one when set (a valid
+// profile's are equal), else computed; "" when it does not parse.
+func expectedJA4(p *emulation.Profile) string {
+	if p.Expected.JA4 != "" {
+		return p.Expected.JA4
+	}
+	ch, err := fingerprint.ParseClientHello(p.TLS.ClientHello)
+	if err != nil {
+		return ""
+	}
+	return ch.Fingerprints().JA4
 }

@@ -105,28 +105,55 @@ func verdictView(v *verdictReport) *templates.VerdictView {
 	return vv
 }
 
-// judgeMemo is a connection's last judgement and closest profile and what
-// they were made from. curate.Judge and curate.Closest read the
+// judgeMemo is a connection's last judgement and closest profile and the
+// observation they were made from. curate.Judge and curate.Closest read the
 // User-Agent, the header list, the connection's hello and HTTP/2 preface
 // (fixed for the connection) and the pseudo-header order; the requests of
 // a connection usually repeat all of them. Closest also reads the
 // initiator and the profile set (Known's, the same slice until it is read
 // again).
 type judgeMemo struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// The observation both were made from; a request with another one
+	// drops both.
 	ua      string
 	headers []fingerprint.Header
 	pseudo  []string
-	j       curate.Judgement
-	set     bool
 
-	closestUA       string
-	closestHeaders  []fingerprint.Header
-	closestPseudo   []string
+	j      curate.Judgement
+	judged bool
+
 	closestIn       emulation.Initiator
 	closestProfiles []*emulation.Profile
 	closest         curate.Comparison
-	closestSet      bool
+	compared        bool
+}
+
+// observe makes o the memo's observation, dropping what was made from
+// another one. The caller holds m.mu.
+func (m *judgeMemo) observe(o curate.Observation) {
+	if (m.judged || m.compared) && m.ua == o.UserAgent && slices.Equal(m.headers, o.Headers) && slices.Equal(m.pseudo, o.PseudoOrder) {
+		return
+	}
+	m.ua, m.headers, m.pseudo = o.UserAgent, slices.Clone(o.Headers), slices.Clone(o.PseudoOrder)
+	m.judged, m.compared = false, false
+}
+
+// judgeConn is curate.Judge(o), reused from the connection's previous
+// request when o is the same (conn nil: no connection, judged afresh). The
+// judgement's slices are shared by the requests that reuse it and only read.
+func judgeConn(conn *connMemo, o curate.Observation) curate.Judgement {
+	if conn == nil {
+		return curate.Judge(o)
+	}
+	m := &conn.judge
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.observe(o)
+	if !m.judged {
+		m.j, m.judged = curate.Judge(o), true
+	}
+	return m.j
 }
 
 // closestConn is curate.Closest(o, in, profiles), reused from the
@@ -140,13 +167,11 @@ func closestConn(conn *connMemo, o curate.Observation, in emulation.Initiator, p
 	m := &conn.judge
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closestSet && m.closestUA == o.UserAgent && m.closestIn == in && sameSlice(m.closestProfiles, profiles) &&
-		slices.Equal(m.closestHeaders, o.Headers) && slices.Equal(m.closestPseudo, o.PseudoOrder) {
-		return m.closest
+	m.observe(o)
+	if !m.compared || m.closestIn != in || !sameSlice(m.closestProfiles, profiles) {
+		m.closestIn, m.closestProfiles = in, profiles
+		m.closest, m.compared = curate.Closest(o, in, profiles), true
 	}
-	m.closestUA, m.closestHeaders, m.closestPseudo = o.UserAgent, slices.Clone(o.Headers), slices.Clone(o.PseudoOrder)
-	m.closestIn, m.closestProfiles = in, profiles
-	m.closest, m.closestSet = curate.Closest(o, in, profiles), true
 	return m.closest
 }
 
@@ -154,22 +179,4 @@ func closestConn(conn *connMemo, o curate.Observation, in emulation.Initiator, p
 // length), not merely equal.
 func sameSlice[E any](a, b []E) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-// judgeConn is curate.Judge(o), reused from the connection's previous
-// request when o is the same (conn nil: no connection, judged afresh). The
-// judgement's slices are shared by the requests that reuse it and only read.
-func judgeConn(conn *connMemo, o curate.Observation) curate.Judgement {
-	if conn == nil {
-		return curate.Judge(o)
-	}
-	m := &conn.judge
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.set && m.ua == o.UserAgent && slices.Equal(m.headers, o.Headers) && slices.Equal(m.pseudo, o.PseudoOrder) {
-		return m.j
-	}
-	m.ua, m.headers, m.pseudo = o.UserAgent, slices.Clone(o.Headers), slices.Clone(o.PseudoOrder)
-	m.j, m.set = curate.Judge(o), true
-	return m.j
 }
