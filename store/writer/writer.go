@@ -138,6 +138,9 @@ type Writer struct {
 	pressure chan struct{} // capacity 1: "the queue crossed the high-water mark"
 	closing  chan struct{} // closed when Close starts
 	full     chan struct{} // Queue's signal to collect: a batch is waiting
+	// held counts the captures in the partial batches of flushers asleep in
+	// collect: with the queue's, what Queue compares with BatchSize.
+	held atomic.Int64
 
 	flushers sync.WaitGroup // flushers and the spiller: the queue's consumers
 	drainer  sync.WaitGroup
@@ -324,9 +327,10 @@ func (w *Writer) Queue(c *model.Capture) error {
 	select {
 	case w.queue <- c:
 		w.m.queued.Inc()
-		if len(w.queue) >= w.cfg.BatchSize {
-			// A full batch waits: wake a flusher sleeping in collect
-			// (a token already waiting is enough).
+		if len(w.queue)+int(w.held.Load()) >= w.cfg.BatchSize {
+			// The queue and the sleeping flushers' partial batches hold
+			// a full batch: wake a flusher sleeping in collect (a token
+			// already waiting is enough).
 			select {
 			case w.full <- struct{}{}:
 			default:
@@ -455,18 +459,32 @@ func (w *Writer) collect(batch []model.Capture) ([]model.Capture, bool) {
 	t := w.cfg.Clock.NewTimer(w.cfg.FlushInterval)
 	defer t.Stop()
 	for len(batch) < w.cfg.BatchSize {
-		select {
-		case <-w.full:
-		case <-w.closing:
-		case <-t.C():
-			batch, open = w.takeNow(batch)
+		expired := w.doze(t, len(batch))
+		if batch, open = w.takeNow(batch); !open || expired {
 			return batch, open
-		}
-		if batch, open = w.takeNow(batch); !open {
-			return batch, false
 		}
 	}
 	return batch, true
+}
+
+// doze waits in collect, holding a partial batch of n captures, until
+// Queue reports that the queue and the partial batches hold a full batch,
+// Close starts, or t fires (expired). The n captures are counted in held
+// before the queue is looked at once more, so a capture queued in between
+// is seen by one side or the other.
+func (w *Writer) doze(t Timer, n int) (expired bool) {
+	w.held.Add(int64(n))
+	defer w.held.Add(-int64(n))
+	if len(w.queue)+n >= w.cfg.BatchSize {
+		return false
+	}
+	select {
+	case <-w.full:
+	case <-w.closing:
+	case <-t.C():
+		return true
+	}
+	return false
 }
 
 func (w *Writer) highWater() int { return max(1, w.cfg.QueueSize*3/4) }

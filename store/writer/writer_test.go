@@ -222,6 +222,38 @@ func TestFlushBySizeAndTime(t *testing.T) {
 	checkExactlyOnce(t, st, cs)
 }
 
+// TestPartialBatchCompletedWakesFlusher: a flusher sleeping on a partial
+// batch wakes as soon as the queue holds what completes it, not only once
+// the queue alone holds a full batch.
+func TestPartialBatchCompletedWakesFlusher(t *testing.T) {
+	st := newFakeStore()
+	clk := &manualClock{now: time.Unix(1000, 0)}
+	w, err := New(Config{Store: st, BatchSize: 10, FlushInterval: time.Hour, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := sample(10)
+	for _, c := range cs[:6] {
+		if !w.Offer(c) {
+			t.Fatal("Offer refused")
+		}
+	}
+	waitFor(t, "the partial batch's timer", func() bool { return clk.waiting() == 1 })
+	// The flusher holds 6 (it takes what is queued before sleeping); 4
+	// more complete the batch though the queue never holds 10.
+	for _, c := range cs[6:] {
+		if !w.Offer(c) {
+			t.Fatal("Offer refused")
+		}
+	}
+	waitFor(t, "the completed batch", func() bool { return len(st.batchSizes()) == 1 })
+	if got := st.batchSizes(); got[0] != 10 {
+		t.Fatalf("batch sizes %v before the interval, want [10]", got)
+	}
+	closeW(t, w)
+	checkExactlyOnce(t, st, cs)
+}
+
 // TestFullBatchWakesSleepingFlusher: a flusher sleeping on a partial batch
 // (it does not wake for each capture) writes as soon as a full batch is
 // queued, without waiting for the interval.
